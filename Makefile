@@ -1,0 +1,47 @@
+# Two commands for a newcomer: `make demo` and `make test`. Both set up everything they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SERVICES := intake dispatch maintenance quality reporting feedback
+PACKAGE_FILES := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) requirements-dev.txt
+
+.PHONY: setup infra-up infra-down run stop demo test bench lint docs clean
+
+setup: $(VENV)/.installed ## Python environment with every package editable
+
+$(VENV)/.installed: $(PACKAGE_FILES)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+infra-up: ## RabbitMQ, MongoDB (replica set) and the S3 object store on 127.0.0.1
+	bash infra/up.sh
+
+infra-down:
+	bash infra/down.sh
+
+run: setup infra-up ## the six services as separate processes (logs in var/log/)
+	bash infra/services.sh start
+
+stop:
+	bash infra/services.sh stop
+
+demo: run ## bring everything up and show the services ready
+	$(BIN)/python -m demo
+
+test: setup infra-up ## the whole suite against the real servers
+	$(BIN)/python -m pytest
+
+bench: setup infra-up
+	$(BIN)/python -m bench
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+docs: setup ## JSON Schemas, the event catalogue and every service's AsyncAPI document
+	$(BIN)/python -m compressor_contracts schemas docs/schemas
+	$(BIN)/python -m compressor_contracts catalogue docs/events.md
+	$(BIN)/python -m compressor_kit.asyncapi docs/asyncapi $(SERVICES)

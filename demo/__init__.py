@@ -1,0 +1,1 @@
+"""`make demo`: drives the running services through their public HTTP APIs and shows what happens."""

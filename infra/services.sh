@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Start or stop the six services as separate local processes; logs in var/log/, pids in var/run/.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+SERVICES=(intake dispatch maintenance quality reporting feedback)
+declare -A PORTS=([intake]=8001 [dispatch]=8002 [maintenance]=8003 [quality]=8004 [reporting]=8005 [feedback]=8006)
+mkdir -p var/log var/run
+
+running() { [ -f "var/run/$1.pid" ] && kill -0 "$(cat "var/run/$1.pid")" 2>/dev/null; }
+
+start() {
+  for s in "${SERVICES[@]}"; do
+    if running "$s"; then echo "$s: already running (pid $(cat "var/run/$s.pid"))"; continue; fi
+    HTTP_PORT="${PORTS[$s]}" nohup .venv/bin/python -m "${s}_service" >>"var/log/$s.log" 2>&1 &
+    echo $! >"var/run/$s.pid"
+    echo "$s: started (pid $!, port ${PORTS[$s]}, log var/log/$s.log)"
+  done
+  for s in "${SERVICES[@]}"; do
+    for _ in $(seq 1 120); do
+      if curl -fsS "http://127.0.0.1:${PORTS[$s]}/health/ready" >/dev/null 2>&1; then break; fi
+      if ! running "$s"; then echo "$s: exited; last log lines:"; tail -n 20 "var/log/$s.log"; exit 1; fi
+      sleep 0.5
+    done
+    curl -fsS "http://127.0.0.1:${PORTS[$s]}/health/ready" >/dev/null || { echo "$s: not ready after 60 s"; exit 1; }
+  done
+}
+
+stop() {
+  for s in "${SERVICES[@]}"; do
+    if running "$s"; then
+      kill -TERM "$(cat "var/run/$s.pid")"
+      for _ in $(seq 1 40); do running "$s" || break; sleep 0.25; done
+      running "$s" && kill -KILL "$(cat "var/run/$s.pid")"
+      echo "$s: stopped"
+    fi
+    rm -f "var/run/$s.pid"
+  done
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac

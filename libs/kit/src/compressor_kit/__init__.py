@@ -1,0 +1,1 @@
+"""Shared service kit: everything the six services have in common, written once."""

@@ -1,0 +1,34 @@
+"""MongoDB: one AsyncMongoClient per process, one database per service, indexes at start-up."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from compressor_kit.settings import Settings
+
+IndexSpec = Mapping[str, Sequence[IndexModel]]
+
+
+def create_client(settings: Settings) -> AsyncMongoClient:
+    timeout = settings.mongodb_timeout_ms
+    return AsyncMongoClient(
+        settings.mongodb_url.get_secret_value(),
+        serverSelectionTimeoutMS=timeout,
+        connectTimeoutMS=timeout,
+        tz_aware=True,
+        # Majority writes survive a primary failover; transactions need the replica set anyway.
+        w="majority",
+    )
+
+
+async def ensure_indexes(db: AsyncDatabase, indexes: IndexSpec) -> None:
+    for collection, models in indexes.items():
+        if models:
+            await db[collection].create_indexes(list(models))
+
+
+async def ping(client: AsyncMongoClient) -> None:
+    await client.admin.command("ping")

@@ -1,0 +1,208 @@
+"""Transactional outbox: a state change and the events it causes commit together.
+
+`Outbox.transact(work)` runs `work(uow)` in one MongoDB transaction; every `uow.publish(...)`
+writes the event into the service's `outbox` collection inside that same transaction. The
+`OutboxRelay` then publishes pending events in commit order with publisher confirms and marks
+them published. A relay that dies between commit and publish leaves its events pending; the
+next relay (after a restart, or another replica once the lease expires) publishes them. A
+crash after publish but before marking can publish an event twice: consumers are idempotent
+(see `consumer.py`), so the effect is exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from compressor_contracts import CloudEvent, EventData, new_event
+from pymongo import ASCENDING, AsyncMongoClient, IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from compressor_kit.telemetry import current_trace_carrier
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+OUTBOX = "outbox"
+LEASE = "outbox_lease"
+PENDING, PUBLISHED = "pending", "published"
+KEEP_PUBLISHED = timedelta(days=7)
+
+OUTBOX_INDEXES = {
+    OUTBOX: [
+        IndexModel([("status", ASCENDING), ("created_at", ASCENDING), ("seq", ASCENDING)], name="pending_in_order"),
+        # Published rows are only kept for inspection; pending rows have no published_at and never expire.
+        IndexModel([("published_at", ASCENDING)], name="expire_published", expireAfterSeconds=int(KEEP_PUBLISHED.total_seconds())),
+    ],
+}
+
+
+@dataclass
+class UnitOfWork:
+    """What one transaction may touch: the service database (with the session) and the outbox."""
+
+    db: AsyncDatabase
+    session: AsyncClientSession
+    service: str
+    events: list[CloudEvent] = field(default_factory=list)
+
+    async def publish(
+        self,
+        data: EventData,
+        *,
+        subject: str,
+        cause: CloudEvent | None = None,
+        correlation_id: str | None = None,
+    ) -> CloudEvent:
+        """Record an event to publish once this transaction commits."""
+        event = new_event(
+            data,
+            source_service=self.service,
+            subject=subject,
+            correlation_id=cause.correlationid if cause else correlation_id,
+            causation_id=cause.id if cause else None,
+        )
+        await self.db[OUTBOX].insert_one(
+            {
+                "_id": event.id,
+                "seq": len(self.events),
+                "created_at": datetime.now(UTC),
+                "routing_key": data.routing_key(),
+                "subject": subject,
+                "body": event.model_dump_json(),
+                "trace": current_trace_carrier(),
+                "status": PENDING,
+                "attempts": 0,
+            },
+            session=self.session,
+        )
+        self.events.append(event)
+        return event
+
+
+class Outbox:
+    def __init__(self, client: AsyncMongoClient, db: AsyncDatabase, service: str) -> None:
+        self.client = client
+        self.db = db
+        self.service = service
+        self.committed = asyncio.Event()  # wakes the relay as soon as something commits
+
+    async def transact(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Run `work` in one transaction (retried by the driver on transient errors)."""
+
+        async def attempt(session: AsyncClientSession) -> T:
+            return await work(UnitOfWork(db=self.db, session=session, service=self.service))
+
+        async with self.client.start_session() as session:
+            result = await session.with_transaction(attempt)
+        self.committed.set()
+        return result
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    id: str
+    routing_key: str
+    body: str
+    trace: dict[str, str]
+
+
+Publish = Callable[[PendingEvent], Awaitable[None]]
+
+
+class OutboxRelay:
+    """Publishes committed events in order. One relay per service holds the lease at a time,
+    which keeps the publish order and lets any replica take over when the holder dies."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        publish: Publish,
+        *,
+        poll_interval: float = 0.5,
+        lease_seconds: float = 10.0,
+        batch_size: int = 200,
+    ) -> None:
+        self.outbox = outbox
+        self.collection = outbox.db[OUTBOX]
+        self.leases = outbox.db[LEASE]
+        self.publish = publish
+        self.poll_interval = poll_interval
+        self.lease = timedelta(seconds=lease_seconds)
+        self.batch_size = batch_size
+        self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                if await self.acquire_lease():
+                    published = await self.publish_pending()
+                    if published == self.batch_size:
+                        continue  # more waiting: don't sleep
+            except Exception:  # the relay must outlive broker and database outages
+                log.exception("outbox relay cycle failed; retrying")
+            await self._wait()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.outbox.committed.set()
+
+    async def _wait(self) -> None:
+        try:
+            await asyncio.wait_for(self.outbox.committed.wait(), self.poll_interval)
+        except TimeoutError:
+            pass
+        self.outbox.committed.clear()
+
+    async def acquire_lease(self) -> bool:
+        now = datetime.now(UTC)
+        try:
+            await self.leases.find_one_and_update(
+                {"_id": "relay", "$or": [{"holder": self.instance}, {"until": {"$lt": now}}]},
+                {"$set": {"holder": self.instance, "until": now + self.lease}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False  # another live relay holds it
+        return True
+
+    async def release_lease(self) -> None:
+        await self.leases.delete_one({"_id": "relay", "holder": self.instance})
+
+    async def publish_pending(self) -> int:
+        """Publish up to one batch of pending events, oldest first; returns how many."""
+        cursor = (
+            self.collection.find({"status": PENDING}, {"routing_key": 1, "body": 1, "trace": 1})
+            .sort([("created_at", ASCENDING), ("seq", ASCENDING)])
+            .limit(self.batch_size)
+        )
+        count = 0
+        async for doc in cursor:
+            event = PendingEvent(doc["_id"], doc["routing_key"], doc["body"], doc.get("trace") or {})
+            try:
+                await self.publish(event)
+            except Exception as exc:
+                await self.collection.update_one(
+                    {"_id": event.id}, {"$inc": {"attempts": 1}, "$set": {"last_error": repr(exc)[:500]}}
+                )
+                raise
+            await self.collection.update_one(
+                {"_id": event.id}, {"$set": {"status": PUBLISHED, "published_at": datetime.now(UTC)}}
+            )
+            count += 1
+        return count
+
+
+async def pending_count(db: AsyncDatabase) -> int:
+    return await db[OUTBOX].count_documents({"status": PENDING})

@@ -1,0 +1,77 @@
+"""RFC 9457 problem+json for every error a route can raise."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TITLES = {400: "Invalid request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 409: "Conflict",
+          413: "Request too large", 422: "Unprocessable request", 503: "Service unavailable"}
+
+
+class Problem(HTTPException):
+    """Raise from a handler for a domain error: `raise Problem(409, "plan already approved", field="plan_id")`."""
+
+    def __init__(self, status_code: int, detail: str, *, field: str | None = None, **extra: Any) -> None:
+        errors = [{"field": field, "message": detail}] if field else None
+        super().__init__(detail=detail, status_code=status_code, extra={**extra, **({"errors": errors} if errors else {})})
+
+
+def problem_response(request: Request, status: int, detail: str, **extra: Any) -> Response:
+    body = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **extra,
+    }
+    return Response(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _field_errors(extra: Any) -> list[dict[str, Any]]:
+    # Litestar reports validation errors as [{"message", "key", "source"}]; name the field.
+    errors = []
+    for item in extra if isinstance(extra, list) else []:
+        if isinstance(item, dict):
+            errors.append({"field": item.get("key") or item.get("source"), "message": item.get("message")})
+    return errors
+
+
+def http_exception_handler(request: Request, exc: HTTPException) -> Response:
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ValidationException):
+        extra["errors"] = _field_errors(exc.extra)
+    elif isinstance(exc.extra, dict):
+        extra.update(exc.extra)
+    response = problem_response(request, exc.status_code, exc.detail, **extra)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def database_unavailable_handler(request: Request, exc: Exception) -> Response:
+    log.warning("database unavailable: %s", exc)
+    response = problem_response(request, 503, "the database is unavailable; nothing was written, retry later")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(request, 500, "an unexpected error occurred")
+
+
+EXCEPTION_HANDLERS = {
+    HTTPException: http_exception_handler,
+    ServerSelectionTimeoutError: database_unavailable_handler,
+    ConnectionFailure: database_unavailable_handler,
+    Exception: unexpected_error_handler,
+}

@@ -1,0 +1,143 @@
+"""Pytest fixtures that isolate every test on the real servers: its own RabbitMQ vhost, its own
+MongoDB database and its own bucket prefix, all removed afterwards.
+
+Enabled with `pytest_plugins = ["compressor_kit.testing"]` in the workspace conftest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from urllib.parse import quote, unquote
+
+import aio_pika
+import pytest
+from compressor_contracts import service_topology
+from litestar.testing import AsyncTestClient
+from minio import Minio
+from pymongo import MongoClient
+
+from compressor_kit.auth import TokenAuthority
+from compressor_kit.service import ServiceDefinition, create_app
+from compressor_kit.settings import Settings
+
+RABBITMQ_NODE = os.environ.get("RABBITMQ_NODENAME", "rabbit@localhost")
+RABBITMQ_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1:5672")
+
+
+def rabbitmqctl(*args: str) -> str:
+    result = subprocess.run(
+        ["rabbitmqctl", "-q", "-n", RABBITMQ_NODE, *args], capture_output=True, text=True, timeout=60
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {result.stderr or result.stdout}")
+    return result.stdout
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def rabbit_vhost() -> Iterator[str]:
+    """A fresh vhost; yields its AMQP URL."""
+    vhost = unique("test")
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    try:
+        yield f"amqp://guest:guest@{RABBITMQ_HOST}/{quote(vhost, safe='')}"
+    finally:
+        rabbitmqctl("delete_vhost", vhost)
+
+
+def queue_types(amqp_url: str) -> dict[str, str]:
+    """Every queue of the vhost and its type (quorum, classic)."""
+    return {name: kind for name, kind in _list_queues(amqp_url, "type")}
+
+
+def queue_depths(amqp_url: str) -> dict[str, int]:
+    """Every queue of the vhost and how many messages it holds."""
+    return {name: int(count) for name, count in _list_queues(amqp_url, "messages")}
+
+
+def _list_queues(amqp_url: str, column: str) -> list[tuple[str, str]]:
+    vhost = unquote(amqp_url.rsplit("/", 1)[1])
+    out = rabbitmqctl("list_queues", "-p", vhost, "name", column, "--no-table-headers")
+    return [tuple(line.split()) for line in out.splitlines() if len(line.split()) == 2]
+
+
+async def assert_service_starts(definition: ServiceDefinition, settings: Settings) -> None:
+    """The service starts, declares its topology and answers readiness with 200."""
+    app = create_app(definition, settings)
+    async with AsyncTestClient(app) as client:
+        response = await client.get("/health/ready")
+        assert response.status_code == 200, response.text
+        assert response.json()["service"] == definition.name
+    topology = service_topology(definition.name)
+    declared = queue_types(settings.rabbitmq_url.get_secret_value())
+    expected = [q.name for q in topology.queues] + [topology.dead_letter_queue]
+    for name in expected:
+        assert declared.get(name) == "quorum", f"{name} not declared as a quorum queue: {declared}"
+
+
+@pytest.fixture
+def test_settings(rabbit_vhost: str) -> Iterator[Settings]:
+    """Settings pointing at this test's own vhost, database and buckets; cleaned up afterwards."""
+    settings = Settings(
+        environment="test",
+        rabbitmq_url=rabbit_vhost,
+        mongodb_database=unique("test").replace("-", "_"),
+        s3_bucket_prefix=unique("test") + "-",
+        outbox_poll_interval_seconds=0.1,
+        outbox_lease_seconds=2,
+        consumer_retry_backoff_seconds=0.01,
+        consumer_max_attempts=3,
+    )
+    yield settings
+    with MongoClient(settings.mongodb_url.get_secret_value(), serverSelectionTimeoutMS=5000) as client:
+        client.drop_database(settings.mongodb_database)
+    store = Minio(settings.s3_endpoint, access_key=settings.s3_access_key,
+                  secret_key=settings.s3_secret_key.get_secret_value(), secure=settings.s3_secure)
+    for bucket in store.list_buckets():
+        if bucket.name.startswith(settings.s3_bucket_prefix):
+            for obj in store.list_objects(bucket.name, recursive=True, include_version=True):
+                store.remove_object(bucket.name, obj.object_name, version_id=obj.version_id)
+            store.remove_bucket(bucket.name)
+
+
+@pytest.fixture
+def tokens(test_settings: Settings) -> TokenAuthority:
+    return TokenAuthority(test_settings)
+
+
+async def drain_queue(amqp_url: str, queue: str, *, expect: int, timeout: float = 10.0) -> list:
+    """Take messages off `queue` (acking them) until `expect` arrived or `timeout` passed."""
+    messages = []
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        q = await channel.get_queue(queue, ensure=True)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(messages) < expect and asyncio.get_running_loop().time() < deadline:
+            message = await q.get(no_ack=True, fail=False)
+            if message is None:
+                await asyncio.sleep(0.05)
+            else:
+                messages.append(message)
+    finally:
+        await connection.close()
+    return messages
+
+
+async def eventually(check, *, timeout: float = 10.0, interval: float = 0.05):
+    """Await `check()` until it returns something truthy; fail with its last value after `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result or asyncio.get_running_loop().time() > deadline:
+            assert result, f"condition not met within {timeout}s: {result!r}"
+            return result
+        await asyncio.sleep(interval)

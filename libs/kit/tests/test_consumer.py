@@ -1,0 +1,116 @@
+"""Consumers against the real RabbitMQ and MongoDB: idempotency, retries and dead-letters."""
+
+import json
+
+import aio_pika
+from compressor_contracts import EXCHANGE, CloudEvent, new_event
+from compressor_contracts.events.intake import JobRequested
+from compressor_contracts.examples import example
+from compressor_kit.consumer import Consumer
+from compressor_kit.outbox import UnitOfWork
+from compressor_kit.service import Runtime, ServiceDefinition
+from compressor_kit.testing import drain_queue, eventually, queue_depths
+from litestar.testing import AsyncTestClient
+
+from compressor_kit.service import create_app
+
+QUEUE = "dispatch.job-requests"
+
+
+def dispatch_with(handler) -> ServiceDefinition:
+    return ServiceDefinition(
+        name="dispatch",
+        default_port=0,
+        description="test",
+        consumers=lambda runtime: [Consumer(QUEUE, {JobRequested: handler})],
+    )
+
+
+async def publish_raw(amqp_url: str, body: bytes, routing_key: str = "job.requested.v1") -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(EXCHANGE)
+        await exchange.publish(
+            aio_pika.Message(body, content_type="application/cloudevents+json", delivery_mode=2),
+            routing_key=routing_key,
+        )
+
+
+def job_requested() -> CloudEvent:
+    return new_event(example("job.requested.v1"), source_service="intake", subject="job-1")
+
+
+async def test_an_event_delivered_twice_is_applied_once(test_settings):
+    async def count(event: CloudEvent, uow: UnitOfWork) -> None:
+        await uow.db.applied.update_one({"_id": event.subject}, {"$inc": {"times": 1}}, upsert=True, session=uow.session)
+
+    app = create_app(dispatch_with(count), test_settings)
+    runtime: Runtime = app.state.runtime
+    async with AsyncTestClient(app):
+        event = job_requested()
+        for _ in range(2):
+            await publish_raw(test_settings.rabbitmq_url.get_secret_value(), event.model_dump_json().encode())
+        second = job_requested()
+        await publish_raw(test_settings.rabbitmq_url.get_secret_value(), second.model_dump_json().encode())
+
+        async def both_handled():
+            return await runtime.db.inbox.count_documents({}) == 2 and queue_depths(
+                test_settings.rabbitmq_url.get_secret_value()).get(QUEUE) == 0
+
+        await eventually(both_handled)
+        applied = await runtime.db.applied.find_one({"_id": "job-1"})
+        assert applied["times"] == 2  # two distinct events, the duplicate of the first changed nothing
+
+
+async def test_a_handler_that_always_fails_ends_in_the_dead_letter_queue_with_the_error(test_settings):
+    calls = []
+
+    async def broken(event: CloudEvent, uow: UnitOfWork) -> None:
+        calls.append(event.id)
+        raise RuntimeError("compressor catalogue unreachable")
+
+    url = test_settings.rabbitmq_url.get_secret_value()
+    app = create_app(dispatch_with(broken), test_settings)
+    async with AsyncTestClient(app):
+        event = job_requested()
+        await publish_raw(url, event.model_dump_json().encode())
+        [dead] = await drain_queue(url, "dispatch.dead-letters", expect=1)
+
+    assert len(calls) == test_settings.consumer_max_attempts == 3
+    assert json.loads(dead.body)["id"] == event.id
+    assert dead.headers["x-error"] == "compressor catalogue unreachable"
+    assert dead.headers["x-error-type"] == "RuntimeError"
+    assert dead.headers["x-attempts"] == 3
+    assert dead.headers["x-failed-queue"] == QUEUE
+    assert dead.headers["x-original-routing-key"] == "job.requested.v1"
+    assert queue_depths(url)[QUEUE] == 0
+
+
+async def test_an_invalid_message_is_dead_lettered_at_once_with_the_field_named_and_the_consumer_goes_on(test_settings):
+    handled = []
+
+    async def record(event: CloudEvent, uow: UnitOfWork) -> None:
+        handled.append(event.id)
+
+    url = test_settings.rabbitmq_url.get_secret_value()
+    app = create_app(dispatch_with(record), test_settings)
+    async with AsyncTestClient(app):
+        bad = json.loads(job_requested().model_dump_json())
+        bad["data"]["priority"] = "whenever"
+        await publish_raw(url, json.dumps(bad).encode())
+        await publish_raw(url, b"not json at all")
+        good = job_requested()
+        await publish_raw(url, good.model_dump_json().encode())
+        dead = await drain_queue(url, "dispatch.dead-letters", expect=2)
+
+        async def good_handled():
+            return handled == [good.id]
+
+        await eventually(good_handled)
+
+    assert len(dead) == 2
+    assert "data.priority" in dead[0].headers["x-error"]
+    assert dead[0].headers["x-error-type"] == "ContractError"
+    assert dead[0].headers["x-attempts"] == 1
+    assert dead[1].headers["x-error-type"] == "ContractError"

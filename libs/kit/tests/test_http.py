@@ -1,0 +1,136 @@
+"""The app factory: roles on every route, problem+json errors, readiness."""
+
+import subprocess
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+from compressor_kit.auth import Role, TokenAuthority, requires
+from compressor_kit.service import ServiceDefinition, create_app
+from compressor_kit.settings import Settings
+from litestar import get, post
+from litestar.testing import AsyncTestClient
+from pydantic import BaseModel, Field
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class Note(BaseModel):
+    text: str = Field(min_length=1, max_length=200)
+    hours: float = Field(ge=0)
+
+
+@get("/notes", **requires(Role.MANAGER), sync_to_thread=False)
+def list_notes() -> list[str]:
+    return ["ok"]
+
+
+@post("/notes", **requires(Role.ENGINEER), sync_to_thread=False)
+def add_note(data: Note) -> Note:
+    return data
+
+
+def definition(*handlers) -> ServiceDefinition:
+    return ServiceDefinition(name="feedback", default_port=0, description="test",
+                             route_handlers=handlers or (list_notes, add_note))
+
+
+@pytest.fixture
+async def client(test_settings):
+    async with AsyncTestClient(create_app(definition(), test_settings)) as client:
+        yield client
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_a_valid_token_with_the_route_role_passes(client, tokens):
+    response = await client.get("/notes", headers=bearer(tokens.mint("m1", ["manager"])))
+    assert response.status_code == 200, response.text
+    assert response.json() == ["ok"]
+
+
+@pytest.mark.parametrize("case", ["missing", "expired", "wrong-signature", "unknown-key", "garbage"])
+async def test_a_route_refuses_a_bad_token_with_401_problem(client, tokens, test_settings, case):
+    now = int(time.time())
+    claims = {"sub": "m1", "roles": ["manager"], "iss": test_settings.jwt_issuer, "aud": test_settings.jwt_audience,
+              "iat": now - 7200, "exp": now - 3600}
+    kid, secret = next(iter(tokens.keys.items()))
+    headers = {
+        "missing": {},
+        "expired": bearer(jwt.encode(claims, secret, algorithm="HS256", headers={"kid": kid})),
+        "wrong-signature": bearer(tokens.mint("m1", ["manager"])[:-4] + "AAAA"),
+        "unknown-key": bearer(jwt.encode({**claims, "exp": now + 60}, "x" * 32, algorithm="HS256",
+                                         headers={"kid": "other"})),
+        "garbage": bearer("not-a-jwt"),
+    }[case]
+    response = await client.get("/notes", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == 401
+
+
+async def test_a_token_without_the_route_role_gets_403_problem(client, tokens):
+    response = await client.get("/notes", headers=bearer(tokens.mint("e1", ["engineer"])))
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "manager" in response.json()["detail"]
+
+
+async def test_two_signing_keys_are_valid_at_once_for_rotation(test_settings):
+    old = test_settings.model_copy(update={"jwt_signing_keys": "old:" + "o" * 32})
+    rotated = test_settings.model_copy(update={"jwt_signing_keys": "new:" + "n" * 32 + ",old:" + "o" * 32})
+    token_before_rotation = TokenAuthority(old).mint("m1", ["manager"])
+    async with AsyncTestClient(create_app(definition(), rotated)) as client:
+        assert (await client.get("/notes", headers=bearer(token_before_rotation))).status_code == 200
+        assert (await client.get("/notes", headers=bearer(TokenAuthority(rotated).mint("m1", ["manager"])))).status_code == 200
+
+
+async def test_invalid_body_is_a_400_problem_naming_the_field(client, tokens):
+    response = await client.post("/notes", json={"text": "", "hours": 2, "extra": 1},
+                                 headers=bearer(tokens.mint("e1", ["engineer"])))
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")
+    fields = {error["field"] for error in response.json()["errors"]}
+    assert "text" in fields
+
+
+def test_a_route_without_a_declared_role_refuses_to_build(test_settings):
+    @get("/open", sync_to_thread=False)
+    def undeclared() -> str:
+        return "?"
+
+    with pytest.raises(RuntimeError, match="/open"):
+        create_app(definition(undeclared), test_settings)
+
+
+def test_production_with_a_default_secret_refuses_to_start():
+    with pytest.raises(RuntimeError, match="JWT_SIGNING_KEYS"):
+        Settings(environment="production", rabbitmq_url="amqp://svc:pw@rabbit/", s3_secret_key="s" * 20).check_production()
+    Settings(environment="production", rabbitmq_url="amqp://svc:pw@rabbit/", s3_secret_key="s" * 20,
+             jwt_signing_keys="k1:" + "z" * 32).check_production()
+
+
+async def test_health_and_schema_are_open_and_ready_checks_every_dependency(client):
+    assert (await client.get("/health/live")).status_code == 200
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"rabbitmq": "ok", "mongodb": "ok", "object_store": "ok"}
+    schema = (await client.get("/schema/openapi.json")).json()
+    assert schema["paths"]["/notes"]["get"]["security"] == [{"BearerToken": []}]
+
+
+async def test_ready_answers_503_while_mongodb_is_stopped(client):
+    subprocess.run(["bash", str(ROOT / "infra/mongodb.sh"), "stop"], check=True, timeout=60)
+    try:
+        response = await client.get("/health/ready")
+        assert response.status_code == 503
+        assert response.headers["content-type"].startswith("application/problem+json")
+        checks = response.json()["checks"]
+        assert checks["mongodb"].startswith("unavailable")
+        assert checks["rabbitmq"] == "ok" and checks["object_store"] == "ok"
+    finally:
+        subprocess.run(["bash", str(ROOT / "infra/mongodb.sh"), "start"], check=True, timeout=120)
+    assert (await client.get("/health/ready")).status_code == 200

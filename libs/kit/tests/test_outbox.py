@@ -1,0 +1,117 @@
+"""The transactional outbox against the real MongoDB (transactions) and RabbitMQ (confirms)."""
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from compressor_contracts import parse_event, service_topology
+from compressor_contracts.examples import example
+from compressor_kit.messaging import build_broker, declare_topology, outbox_publisher, register_publishers
+from compressor_kit.mongo import create_client
+from compressor_kit.outbox import Outbox, OutboxRelay, pending_count
+from compressor_kit.telemetry import setup_tracing
+from compressor_kit.testing import drain_queue, queue_depths
+
+# reporting.timeline binds job.#: it sees every job event, like an integration would.
+WATCH = "reporting.timeline"
+
+
+@pytest.fixture
+async def wiring(test_settings):
+    """An intake outbox and relay on this test's vhost and database, plus the reporting queues to watch."""
+    client = create_client(test_settings)
+    outbox = Outbox(client, client[test_settings.database_name("intake")], "intake")
+    broker = build_broker(test_settings, "intake", setup_tracing("intake"))
+    publish = outbox_publisher(register_publishers(broker, "intake"))
+    await broker.connect()
+    await declare_topology(broker, service_topology("intake"))
+    await declare_topology(broker, service_topology("reporting"))
+    yield outbox, publish
+    await broker.stop()
+    await client.close()
+
+
+async def commit_request(outbox: Outbox, subject: str) -> str:
+    async def work(uow):
+        await uow.db.requests.insert_one({"_id": subject}, session=uow.session)
+        return (await uow.publish(example("job.requested.v1"), subject=subject)).id
+
+    return await outbox.transact(work)
+
+
+async def test_the_relay_publishes_exactly_the_committed_events_in_order(test_settings, wiring):
+    outbox, publish = wiring
+    committed = [await commit_request(outbox, f"job-{n}") for n in range(3)]
+
+    async def rolled_back(uow):
+        await uow.db.requests.insert_one({"_id": "job-x"}, session=uow.session)
+        await uow.publish(example("job.requested.v1"), subject="job-x")
+        raise ValueError("validation failed after the event was recorded")
+
+    with pytest.raises(ValueError):
+        await outbox.transact(rolled_back)
+    assert await outbox.db.requests.count_documents({}) == 3  # the state change rolled back with its event
+
+    relay = OutboxRelay(outbox, publish, poll_interval=0.05)
+    assert await relay.acquire_lease()
+    assert await relay.publish_pending() == 3
+    assert await relay.publish_pending() == 0  # marked published: never sent twice
+
+    url = test_settings.rabbitmq_url.get_secret_value()
+    messages = await drain_queue(url, WATCH, expect=4, timeout=1.5)
+    assert [parse_event(m.body).id for m in messages] == committed
+    assert [m.message_id for m in messages] == committed
+    assert all(m.content_type == "application/cloudevents+json" for m in messages)
+    assert all(m.delivery_mode == 2 for m in messages)  # persistent
+
+
+async def test_only_one_relay_holds_the_lease_until_it_expires(test_settings, wiring):
+    outbox, publish = wiring
+    first = OutboxRelay(outbox, publish, lease_seconds=0.5)
+    second = OutboxRelay(outbox, publish, lease_seconds=0.5)
+    assert await first.acquire_lease()
+    assert not await second.acquire_lease()
+    await asyncio.sleep(0.6)
+    assert await second.acquire_lease()
+    assert not await first.acquire_lease()
+
+
+@pytest.mark.parametrize("published_before_kill", [0, 2])
+async def test_a_relay_killed_mid_way_is_resumed_and_every_committed_event_arrives(
+    test_settings, wiring, published_before_kill
+):
+    """SIGKILL a real relay process between commit and publish (0) or after some publishes (2)."""
+    outbox, publish = wiring
+    child = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("relay_killed_mid_publish.py")),
+         _settings_json(test_settings),
+         "5", str(published_before_kill)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert child.returncode == -9, child.stderr  # it really died by SIGKILL
+    assert "committed" in child.stdout
+    url = test_settings.rabbitmq_url.get_secret_value()
+    assert queue_depths(url)[WATCH] == published_before_kill
+    assert await pending_count(outbox.db) == 5 - published_before_kill
+
+    relay = OutboxRelay(outbox, publish, poll_interval=0.05, lease_seconds=test_settings.outbox_lease_seconds)
+    task = asyncio.create_task(relay.run())  # waits for the dead relay's lease to expire, then resumes
+    try:
+        messages = await drain_queue(url, WATCH, expect=5, timeout=15)
+    finally:
+        relay.stop()
+        await task
+    subjects = [parse_event(m.body).subject for m in messages]
+    assert subjects == [f"job-{n}" for n in range(5)]
+    assert await pending_count(outbox.db) == 0
+
+
+def _settings_json(settings) -> str:
+    values = settings.model_dump()
+    for key, value in values.items():
+        if hasattr(value, "get_secret_value"):
+            values[key] = value.get_secret_value()
+    return json.dumps(values)

@@ -1,0 +1,7 @@
+from compressor_kit.testing import assert_service_starts
+
+from maintenance_service.app import SERVICE
+
+
+async def test_the_maintenance_service_starts_declares_its_queues_and_is_ready(test_settings):
+    await assert_service_starts(SERVICE, test_settings)
