@@ -5,18 +5,17 @@ commit and the first publish).
 """
 
 import asyncio
-import json
 import os
 import signal
 import sys
 
+from compressor_contracts import service_topology
 from compressor_contracts.examples import example
 from compressor_kit.messaging import build_broker, declare_topology, outbox_publisher, register_publishers
 from compressor_kit.mongo import create_client
 from compressor_kit.outbox import Outbox, OutboxRelay
 from compressor_kit.settings import Settings
 from compressor_kit.telemetry import setup_tracing
-from compressor_contracts import service_topology
 
 
 async def main(settings: Settings, events: int, publish_before_dying: int) -> None:
@@ -37,7 +36,7 @@ async def main(settings: Settings, events: int, publish_before_dying: int) -> No
 
     for n in range(events):
         async def work(uow, n=n):
-            await uow.publish(example("job.requested.v1"), subject=f"job-{n}")
+            await uow.publish(example("job.requested.v1").model_copy(update={"job_id": f"JOB-{n}"}))
 
         await outbox.transact(work)
     print("committed", flush=True)

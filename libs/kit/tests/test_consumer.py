@@ -3,16 +3,15 @@
 import json
 
 import aio_pika
+from litestar.testing import AsyncTestClient
+
 from compressor_contracts import EXCHANGE, CloudEvent, new_event
 from compressor_contracts.events.intake import JobRequested
 from compressor_contracts.examples import example
 from compressor_kit.consumer import Consumer
 from compressor_kit.outbox import UnitOfWork
-from compressor_kit.service import Runtime, ServiceDefinition
-from compressor_kit.testing import drain_queue, eventually, queue_depths
-from litestar.testing import AsyncTestClient
-
-from compressor_kit.service import create_app
+from compressor_kit.service import ServiceDefinition, create_app
+from compressor_kit.testing import drain_queue, eventually, ready_messages
 
 QUEUE = "dispatch.job-requests"
 
@@ -37,16 +36,16 @@ async def publish_raw(amqp_url: str, body: bytes, routing_key: str = "job.reques
         )
 
 
-def job_requested() -> CloudEvent:
-    return new_event(example("job.requested.v1"), source_service="intake", subject="job-1")
+def job_requested(job_id: str = "JOB-1") -> CloudEvent:
+    data = example("job.requested.v1").model_copy(update={"job_id": job_id})
+    return new_event(data, source_service="intake", subject=job_id)
 
 
-async def test_an_event_delivered_twice_is_applied_once(test_settings):
+async def test_an_event_delivered_twice_is_applied_once(test_settings, test_db):
     async def count(event: CloudEvent, uow: UnitOfWork) -> None:
         await uow.db.applied.update_one({"_id": event.subject}, {"$inc": {"times": 1}}, upsert=True, session=uow.session)
 
     app = create_app(dispatch_with(count), test_settings)
-    runtime: Runtime = app.state.runtime
     async with AsyncTestClient(app):
         event = job_requested()
         for _ in range(2):
@@ -55,11 +54,11 @@ async def test_an_event_delivered_twice_is_applied_once(test_settings):
         await publish_raw(test_settings.rabbitmq_url.get_secret_value(), second.model_dump_json().encode())
 
         async def both_handled():
-            return await runtime.db.inbox.count_documents({}) == 2 and queue_depths(
-                test_settings.rabbitmq_url.get_secret_value()).get(QUEUE) == 0
+            return test_db.inbox.count_documents({}) == 2
 
         await eventually(both_handled)
-        applied = await runtime.db.applied.find_one({"_id": "job-1"})
+        assert await ready_messages(test_settings.rabbitmq_url.get_secret_value(), QUEUE) == 0
+        applied = test_db.applied.find_one({"_id": "JOB-1"})
         assert applied["times"] == 2  # two distinct events, the duplicate of the first changed nothing
 
 
@@ -84,7 +83,7 @@ async def test_a_handler_that_always_fails_ends_in_the_dead_letter_queue_with_th
     assert dead.headers["x-attempts"] == 3
     assert dead.headers["x-failed-queue"] == QUEUE
     assert dead.headers["x-original-routing-key"] == "job.requested.v1"
-    assert queue_depths(url)[QUEUE] == 0
+    assert await ready_messages(url, QUEUE) == 0
 
 
 async def test_an_invalid_message_is_dead_lettered_at_once_with_the_field_named_and_the_consumer_goes_on(test_settings):

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import jwt
 import pytest
+from litestar import get, post
+from litestar.params import JSONBody
+from litestar.testing import AsyncTestClient
+from pydantic import BaseModel, Field, SecretStr
+
 from compressor_kit.auth import Role, TokenAuthority, requires
 from compressor_kit.service import ServiceDefinition, create_app
 from compressor_kit.settings import Settings
-from litestar import get, post
-from litestar.testing import AsyncTestClient
-from pydantic import BaseModel, Field
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -27,7 +29,7 @@ def list_notes() -> list[str]:
 
 
 @post("/notes", **requires(Role.ENGINEER), sync_to_thread=False)
-def add_note(data: Note) -> Note:
+def add_note(data: JSONBody[Note]) -> Note:
     return data
 
 
@@ -80,8 +82,8 @@ async def test_a_token_without_the_route_role_gets_403_problem(client, tokens):
 
 
 async def test_two_signing_keys_are_valid_at_once_for_rotation(test_settings):
-    old = test_settings.model_copy(update={"jwt_signing_keys": "old:" + "o" * 32})
-    rotated = test_settings.model_copy(update={"jwt_signing_keys": "new:" + "n" * 32 + ",old:" + "o" * 32})
+    old = test_settings.model_copy(update={"jwt_signing_keys": SecretStr("old:" + "o" * 32)})
+    rotated = test_settings.model_copy(update={"jwt_signing_keys": SecretStr("new:" + "n" * 32 + ",old:" + "o" * 32)})
     token_before_rotation = TokenAuthority(old).mint("m1", ["manager"])
     async with AsyncTestClient(create_app(definition(), rotated)) as client:
         assert (await client.get("/notes", headers=bearer(token_before_rotation))).status_code == 200

@@ -7,13 +7,14 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from compressor_contracts import parse_event, service_topology
 from compressor_contracts.examples import example
 from compressor_kit.messaging import build_broker, declare_topology, outbox_publisher, register_publishers
 from compressor_kit.mongo import create_client
 from compressor_kit.outbox import Outbox, OutboxRelay, pending_count
 from compressor_kit.telemetry import setup_tracing
-from compressor_kit.testing import drain_queue, queue_depths
+from compressor_kit.testing import drain_queue
 
 # reporting.timeline binds job.#: it sees every job event, like an integration would.
 WATCH = "reporting.timeline"
@@ -34,21 +35,25 @@ async def wiring(test_settings):
     await client.close()
 
 
-async def commit_request(outbox: Outbox, subject: str) -> str:
+def requested(job_id: str):
+    return example("job.requested.v1").model_copy(update={"job_id": job_id})
+
+
+async def commit_request(outbox: Outbox, job_id: str) -> str:
     async def work(uow):
-        await uow.db.requests.insert_one({"_id": subject}, session=uow.session)
-        return (await uow.publish(example("job.requested.v1"), subject=subject)).id
+        await uow.db.requests.insert_one({"_id": job_id}, session=uow.session)
+        return (await uow.publish(requested(job_id))).id
 
     return await outbox.transact(work)
 
 
 async def test_the_relay_publishes_exactly_the_committed_events_in_order(test_settings, wiring):
     outbox, publish = wiring
-    committed = [await commit_request(outbox, f"job-{n}") for n in range(3)]
+    committed = [await commit_request(outbox, f"JOB-{n}") for n in range(3)]
 
     async def rolled_back(uow):
-        await uow.db.requests.insert_one({"_id": "job-x"}, session=uow.session)
-        await uow.publish(example("job.requested.v1"), subject="job-x")
+        await uow.db.requests.insert_one({"_id": "JOB-X"}, session=uow.session)
+        await uow.publish(requested("JOB-X"))
         raise ValueError("validation failed after the event was recorded")
 
     with pytest.raises(ValueError):
@@ -94,18 +99,20 @@ async def test_a_relay_killed_mid_way_is_resumed_and_every_committed_event_arriv
     assert child.returncode == -9, child.stderr  # it really died by SIGKILL
     assert "committed" in child.stdout
     url = test_settings.rabbitmq_url.get_secret_value()
-    assert queue_depths(url)[WATCH] == published_before_kill
+    before = await drain_queue(url, WATCH, expect=published_before_kill + 1, timeout=1.5)
+    assert len(before) == published_before_kill
     assert await pending_count(outbox.db) == 5 - published_before_kill
 
     relay = OutboxRelay(outbox, publish, poll_interval=0.05, lease_seconds=test_settings.outbox_lease_seconds)
     task = asyncio.create_task(relay.run())  # waits for the dead relay's lease to expire, then resumes
     try:
-        messages = await drain_queue(url, WATCH, expect=5, timeout=15)
+        after = await drain_queue(url, WATCH, expect=5 - published_before_kill, timeout=15)
+        assert await drain_queue(url, WATCH, expect=1, timeout=0.5) == []  # nothing twice
     finally:
         relay.stop()
         await task
-    subjects = [parse_event(m.body).subject for m in messages]
-    assert subjects == [f"job-{n}" for n in range(5)]
+    subjects = [parse_event(m.body).subject for m in before + after]
+    assert subjects == [f"JOB-{n}" for n in range(5)]
     assert await pending_count(outbox.db) == 0
 
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Union
 
-from compressor_contracts import CloudEvent, EventData, ServiceTopology, parse_event
 from faststream import AckPolicy
 from faststream.message import StreamMessage
 from faststream.rabbit import RabbitBroker
 from pymongo import ASCENDING, IndexModel
 
+from compressor_contracts import CloudEvent, EventData, ServiceTopology, parse_event
 from compressor_kit.logs import log_context
 from compressor_kit.messaging import PermanentFailure, rabbit_queue
 from compressor_kit.outbox import Outbox, UnitOfWork

@@ -10,26 +10,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aio_pika import IncomingMessage
+from faststream import BaseMiddleware
+from faststream.rabbit import Channel, ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
+from opentelemetry.trace import TracerProvider
+
 from compressor_contracts import (
     CATALOGUE,
+    CONTENT_TYPE,
     EXCHANGE,
     CloudEvent,
     ContractError,
     ServiceTopology,
     service_topology,
 )
-from faststream import BaseMiddleware
-from faststream.rabbit import Channel, ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
-from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
-from opentelemetry.trace import TracerProvider
-
 from compressor_kit.outbox import PendingEvent
 from compressor_kit.settings import Settings
 from compressor_kit.telemetry import attach_carrier, detach
 
 log = logging.getLogger(__name__)
 
-CLOUDEVENTS_JSON = "application/cloudevents+json"
+
 EVENTS_EXCHANGE = RabbitExchange(EXCHANGE, type=ExchangeType.TOPIC, durable=True)
 
 
@@ -107,8 +108,9 @@ def outbox_publisher(publishers: dict[str, Any]):
             await publisher.publish(
                 event.body.encode(),
                 message_id=event.id,
-                content_type=CLOUDEVENTS_JSON,
-                correlation_id=event.id,
+                content_type=CONTENT_TYPE,
+                message_type=event.type,
+                correlation_id=event.correlation_id,
                 timestamp=datetime.now(UTC),
             )
         finally:

@@ -19,14 +19,15 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from compressor_contracts import CloudEvent, EventData, new_event
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from compressor_contracts import CloudEvent, EventData, new_event
 from compressor_kit.telemetry import current_trace_carrier
 
 log = logging.getLogger(__name__)
@@ -60,15 +61,14 @@ class UnitOfWork:
         self,
         data: EventData,
         *,
-        subject: str,
         cause: CloudEvent | None = None,
         correlation_id: str | None = None,
     ) -> CloudEvent:
-        """Record an event to publish once this transaction commits."""
+        """Record an event to publish once this transaction commits (subject: the data's job id)."""
         event = new_event(
             data,
             source_service=self.service,
-            subject=subject,
+            subject=data.subject(),
             correlation_id=cause.correlationid if cause else correlation_id,
             causation_id=cause.id if cause else None,
         )
@@ -78,7 +78,9 @@ class UnitOfWork:
                 "seq": len(self.events),
                 "created_at": datetime.now(UTC),
                 "routing_key": data.routing_key(),
-                "subject": subject,
+                "type": event.type,
+                "correlation_id": event.correlationid,
+                "subject": event.subject,
                 "body": event.model_dump_json(),
                 "trace": current_trace_carrier(),
                 "status": PENDING,
@@ -112,6 +114,8 @@ class Outbox:
 @dataclass(frozen=True)
 class PendingEvent:
     id: str
+    type: str
+    correlation_id: str
     routing_key: str
     body: str
     trace: dict[str, str]
@@ -146,10 +150,11 @@ class OutboxRelay:
     async def run(self) -> None:
         while not self._stopping.is_set():
             try:
-                if await self.acquire_lease():
-                    published = await self.publish_pending()
-                    if published == self.batch_size:
-                        continue  # more waiting: don't sleep
+                # Polling is not part of any job: keep its database calls out of the traces.
+                with suppress_instrumentation():
+                    published = await self.publish_pending() if await self.acquire_lease() else 0
+                if published == self.batch_size:
+                    continue  # more waiting: don't sleep
             except Exception:  # the relay must outlive broker and database outages
                 log.exception("outbox relay cycle failed; retrying")
             await self._wait()
@@ -183,13 +188,20 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish up to one batch of pending events, oldest first; returns how many."""
         cursor = (
-            self.collection.find({"status": PENDING}, {"routing_key": 1, "body": 1, "trace": 1})
+            self.collection.find({"status": PENDING}, {"routing_key": 1, "type": 1, "correlation_id": 1, "body": 1, "trace": 1})
             .sort([("created_at", ASCENDING), ("seq", ASCENDING)])
             .limit(self.batch_size)
         )
         count = 0
         async for doc in cursor:
-            event = PendingEvent(doc["_id"], doc["routing_key"], doc["body"], doc.get("trace") or {})
+            event = PendingEvent(
+                id=doc["_id"],
+                type=doc["type"],
+                correlation_id=doc["correlation_id"],
+                routing_key=doc["routing_key"],
+                body=doc["body"],
+                trace=doc.get("trace") or {},
+            )
             try:
                 await self.publish(event)
             except Exception as exc:

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
-from compressor_contracts import service_topology
-from litestar import Litestar, get
-from litestar.di import Provide
+from litestar import Litestar, Request, get
+from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.types import ControllerRouterHandler
 
+from compressor_contracts import service_topology
 from compressor_kit.auth import TokenAuthority, public
 from compressor_kit.consumer import INBOX_INDEXES, Consumer, subscribe
 from compressor_kit.logs import configure_logging
@@ -128,7 +128,7 @@ def live() -> dict[str, str]:
 
 
 @get("/health/ready", **public(), include_in_schema=False)
-async def ready(request: Any, runtime: Runtime) -> Any:
+async def ready(request: Request, runtime: NamedDependency[Runtime]) -> Any:
     checks = await runtime.readiness()
     if all(state == "ok" for state in checks.values()):
         return {"status": "ready", "service": runtime.name, "checks": checks}
@@ -170,6 +170,8 @@ def _require_declared_roles(app: Litestar) -> None:
         if route.path.startswith("/schema"):
             continue  # the OpenAPI document is open by design
         for handler in route.route_handlers:  # type: ignore[union-attr]
+            if handler.handler_name == "options_handler":
+                continue  # Litestar's automatic OPTIONS answer
             if not (handler.opt.get("roles") or handler.opt.get("public")):
                 undeclared.append(f"{route.path} ({handler.handler_name})")
     if undeclared:

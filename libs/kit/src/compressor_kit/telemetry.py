@@ -54,8 +54,9 @@ def current_trace_carrier() -> dict[str, str]:
 
 
 def attach_carrier(carrier: Mapping[str, str]) -> object:
-    """Make a stored trace context current; returns the token for `context.detach`."""
-    return context.attach(propagate.extract(dict(carrier)))
+    """Make a stored trace context current, on a fresh context (so that a suppressed caller,
+    such as the outbox relay's polling, does not suppress it); returns the detach token."""
+    return context.attach(propagate.extract(dict(carrier), context=context.Context()))
 
 
 def detach(token: object) -> None:

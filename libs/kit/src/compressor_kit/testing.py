@@ -15,11 +15,11 @@ from urllib.parse import quote, unquote
 
 import aio_pika
 import pytest
-from compressor_contracts import service_topology
 from litestar.testing import AsyncTestClient
 from minio import Minio
 from pymongo import MongoClient
 
+from compressor_contracts import service_topology
 from compressor_kit.auth import TokenAuthority
 from compressor_kit.service import ServiceDefinition, create_app
 from compressor_kit.settings import Settings
@@ -55,18 +55,18 @@ def rabbit_vhost() -> Iterator[str]:
 
 def queue_types(amqp_url: str) -> dict[str, str]:
     """Every queue of the vhost and its type (quorum, classic)."""
-    return {name: kind for name, kind in _list_queues(amqp_url, "type")}
-
-
-def queue_depths(amqp_url: str) -> dict[str, int]:
-    """Every queue of the vhost and how many messages it holds."""
-    return {name: int(count) for name, count in _list_queues(amqp_url, "messages")}
-
-
-def _list_queues(amqp_url: str, column: str) -> list[tuple[str, str]]:
     vhost = unquote(amqp_url.rsplit("/", 1)[1])
-    out = rabbitmqctl("list_queues", "-p", vhost, "name", column, "--no-table-headers")
-    return [tuple(line.split()) for line in out.splitlines() if len(line.split()) == 2]
+    out = rabbitmqctl("list_queues", "-p", vhost, "name", "type", "--no-table-headers")
+    return dict(tuple(line.split()) for line in out.splitlines() if len(line.split()) == 2)
+
+
+async def ready_messages(amqp_url: str, queue: str) -> int:
+    """Messages ready in `queue` now (from a passive declare: exact, unlike the periodic stats)."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        return declared.declaration_result.message_count
 
 
 async def assert_service_starts(definition: ServiceDefinition, settings: Settings) -> None:
@@ -141,3 +141,11 @@ async def eventually(check, *, timeout: float = 10.0, interval: float = 0.05):
             assert result, f"condition not met within {timeout}s: {result!r}"
             return result
         await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def test_db(test_settings: Settings):
+    """A synchronous handle on this test's database, for assertions from the test's own thread
+    (the app under test runs its AsyncMongoClient on the test client's event loop)."""
+    with MongoClient(test_settings.mongodb_url.get_secret_value(), tz_aware=True) as client:
+        yield client[test_settings.mongodb_database]
