@@ -1,0 +1,5 @@
+import sys
+
+from compressor_contracts.cli import main
+
+sys.exit(main())
