@@ -14,7 +14,7 @@ SERVICES = {"intake": 8001, "dispatch": 8002, "maintenance": 8003, "quality": 80
 
 def readiness(port: int) -> tuple[int, dict]:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=5) as response:
             return response.status, json.load(response)
     except urllib.error.HTTPError as error:
         return error.code, json.load(error)
@@ -30,8 +30,10 @@ def main() -> int:
         checks = body.get("checks", {})
         state = "ready" if status == 200 else f"NOT READY ({status})"
         all_ready &= status == 200
-        print(f"{name:<12} {port:>5}  {state:<10} {checks.get('rabbitmq', '-'):<9} {checks.get('mongodb', '-'):<8} "
-              f"{checks.get('object_store', '-')}")
+        print(
+            f"{name:<12} {port:>5}  {state:<10} {checks.get('rabbitmq', '-'):<9} {checks.get('mongodb', '-'):<8} "
+            f"{checks.get('object_store', '-')}"
+        )
     print()
     print("All six services are ready." if all_ready else "Some services are not ready: see var/log/<service>.log")
     print("Stop them with `make stop`; the API documents are at http://127.0.0.1:<port>/schema")

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from compressor_contracts import CATALOGUE, SERVICES
 from compressor_contracts.docs import catalogue_markdown
 from compressor_kit.asyncapi import document

@@ -9,9 +9,10 @@ import time
 import urllib.request
 
 import pytest
+from pymongo import MongoClient
+
 from compressor_contracts import SERVICES, service_topology
 from compressor_kit.testing import queue_types
-from pymongo import MongoClient
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +25,7 @@ def free_port() -> int:
 
 def ready(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2) as response:
             return response.status == 200
     except OSError:
         return False
@@ -37,11 +38,21 @@ def test_all_six_services_start_as_processes_declare_their_queues_and_stop_clean
     try:
         for name in SERVICES:
             port = free_port()
-            env = {**os.environ, "ENVIRONMENT": "test", "RABBITMQ_URL": url, "HTTP_PORT": str(port),
-                   "MONGODB_DATABASE": databases[name], "S3_BUCKET_PREFIX": test_settings.s3_bucket_prefix}
+            env = {
+                **os.environ,
+                "ENVIRONMENT": "test",
+                "RABBITMQ_URL": url,
+                "HTTP_PORT": str(port),
+                "MONGODB_DATABASE": databases[name],
+                "S3_BUCKET_PREFIX": test_settings.s3_bucket_prefix,
+            }
             log = (tmp_path / f"{name}.log").open("w")
-            processes[name] = (port, subprocess.Popen([sys.executable, "-m", f"{name}_service"], env=env,
-                                                      stdout=log, stderr=subprocess.STDOUT))
+            processes[name] = (
+                port,
+                subprocess.Popen(
+                    [sys.executable, "-m", f"{name}_service"], env=env, stdout=log, stderr=subprocess.STDOUT
+                ),
+            )
         deadline = time.monotonic() + 60
         waiting = set(SERVICES)
         while waiting and time.monotonic() < deadline:
@@ -59,10 +70,13 @@ def test_all_six_services_start_as_processes_declare_their_queues_and_stop_clean
             for queue in [*(q.name for q in topology.queues), topology.dead_letter_queue]:
                 assert declared.get(queue) == "quorum", queue
     finally:
-        for port, process in processes.values():
+        for _port, process in processes.values():
             process.send_signal(signal.SIGTERM)
-        exit_codes = {name: process.wait(timeout=30) for name, (port, process) in processes.items()}
+        exit_codes = {name: process.wait(timeout=30) for name, (_port, process) in processes.items()}
         with MongoClient(test_settings.mongodb_url.get_secret_value()) as client:
             for database in databases.values():
                 client.drop_database(database)
-    assert exit_codes == {name: 0 for name in SERVICES}
+    # uvicorn re-raises SIGTERM after its graceful shutdown; the log shows each service stopped cleanly
+    assert set(exit_codes.values()) <= {0, -signal.SIGTERM}, exit_codes
+    for name in SERVICES:
+        assert f'"message": "{name} stopped"' in (tmp_path / f"{name}.log").read_text(), name

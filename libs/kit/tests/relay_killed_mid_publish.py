@@ -1,7 +1,7 @@
-"""Child process for test_outbox: commits events, then dies by SIGKILL inside its relay.
+"""Child process for test_outbox: commits events of one job, then dies by SIGKILL inside its relay.
 
-argv: settings as JSON, number of events, how many to publish before dying (0 = die between
-commit and the first publish).
+argv: settings as JSON, number of events, how many to publish (confirmed by the broker) before
+dying; 0 dies between commit and the first publish.
 """
 
 import asyncio
@@ -25,18 +25,20 @@ async def main(settings: Settings, events: int, publish_before_dying: int) -> No
     publish = outbox_publisher(register_publishers(broker, "intake"))
     await broker.connect()
     await declare_topology(broker, service_topology("intake"))
-    published = 0
+    calls = 0
 
     async def publish_then_die(event):
-        nonlocal published
-        if published == publish_before_dying:
+        # One job's events are published one after another, so every earlier call was confirmed.
+        nonlocal calls
+        if calls == publish_before_dying:
             os.kill(os.getpid(), signal.SIGKILL)
+        calls += 1
         await publish(event)
-        published += 1
 
     for n in range(events):
+
         async def work(uow, n=n):
-            await uow.publish(example("job.requested.v1").model_copy(update={"job_id": f"JOB-{n}"}))
+            await uow.publish(example("job.requested.v1").model_copy(update={"job_id": "JOB-1"}))
 
         await outbox.transact(work)
     print("committed", flush=True)

@@ -43,7 +43,9 @@ def job_requested(job_id: str = "JOB-1") -> CloudEvent:
 
 async def test_an_event_delivered_twice_is_applied_once(test_settings, test_db):
     async def count(event: CloudEvent, uow: UnitOfWork) -> None:
-        await uow.db.applied.update_one({"_id": event.subject}, {"$inc": {"times": 1}}, upsert=True, session=uow.session)
+        await uow.db.applied.update_one(
+            {"_id": event.subject}, {"$inc": {"times": 1}}, upsert=True, session=uow.session
+        )
 
     app = create_app(dispatch_with(count), test_settings)
     async with AsyncTestClient(app):

@@ -34,8 +34,9 @@ def add_note(data: JSONBody[Note]) -> Note:
 
 
 def definition(*handlers) -> ServiceDefinition:
-    return ServiceDefinition(name="feedback", default_port=0, description="test",
-                             route_handlers=handlers or (list_notes, add_note))
+    return ServiceDefinition(
+        name="feedback", default_port=0, description="test", route_handlers=handlers or (list_notes, add_note)
+    )
 
 
 @pytest.fixture
@@ -57,15 +58,22 @@ async def test_a_valid_token_with_the_route_role_passes(client, tokens):
 @pytest.mark.parametrize("case", ["missing", "expired", "wrong-signature", "unknown-key", "garbage"])
 async def test_a_route_refuses_a_bad_token_with_401_problem(client, tokens, test_settings, case):
     now = int(time.time())
-    claims = {"sub": "m1", "roles": ["manager"], "iss": test_settings.jwt_issuer, "aud": test_settings.jwt_audience,
-              "iat": now - 7200, "exp": now - 3600}
+    claims = {
+        "sub": "m1",
+        "roles": ["manager"],
+        "iss": test_settings.jwt_issuer,
+        "aud": test_settings.jwt_audience,
+        "iat": now - 7200,
+        "exp": now - 3600,
+    }
     kid, secret = next(iter(tokens.keys.items()))
     headers = {
         "missing": {},
         "expired": bearer(jwt.encode(claims, secret, algorithm="HS256", headers={"kid": kid})),
         "wrong-signature": bearer(tokens.mint("m1", ["manager"])[:-4] + "AAAA"),
-        "unknown-key": bearer(jwt.encode({**claims, "exp": now + 60}, "x" * 32, algorithm="HS256",
-                                         headers={"kid": "other"})),
+        "unknown-key": bearer(
+            jwt.encode({**claims, "exp": now + 60}, "x" * 32, algorithm="HS256", headers={"kid": "other"})
+        ),
         "garbage": bearer("not-a-jwt"),
     }[case]
     response = await client.get("/notes", headers=headers)
@@ -87,12 +95,15 @@ async def test_two_signing_keys_are_valid_at_once_for_rotation(test_settings):
     token_before_rotation = TokenAuthority(old).mint("m1", ["manager"])
     async with AsyncTestClient(create_app(definition(), rotated)) as client:
         assert (await client.get("/notes", headers=bearer(token_before_rotation))).status_code == 200
-        assert (await client.get("/notes", headers=bearer(TokenAuthority(rotated).mint("m1", ["manager"])))).status_code == 200
+        assert (
+            await client.get("/notes", headers=bearer(TokenAuthority(rotated).mint("m1", ["manager"])))
+        ).status_code == 200
 
 
 async def test_invalid_body_is_a_400_problem_naming_the_field(client, tokens):
-    response = await client.post("/notes", json={"text": "", "hours": 2, "extra": 1},
-                                 headers=bearer(tokens.mint("e1", ["engineer"])))
+    response = await client.post(
+        "/notes", json={"text": "", "hours": 2, "extra": 1}, headers=bearer(tokens.mint("e1", ["engineer"]))
+    )
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")
     fields = {error["field"] for error in response.json()["errors"]}
@@ -110,9 +121,15 @@ def test_a_route_without_a_declared_role_refuses_to_build(test_settings):
 
 def test_production_with_a_default_secret_refuses_to_start():
     with pytest.raises(RuntimeError, match="JWT_SIGNING_KEYS"):
-        Settings(environment="production", rabbitmq_url="amqp://svc:pw@rabbit/", s3_secret_key="s" * 20).check_production()
-    Settings(environment="production", rabbitmq_url="amqp://svc:pw@rabbit/", s3_secret_key="s" * 20,
-             jwt_signing_keys="k1:" + "z" * 32).check_production()
+        Settings(
+            environment="production", rabbitmq_url="amqp://svc:pw@rabbit/", s3_secret_key="s" * 20
+        ).check_production()
+    Settings(
+        environment="production",
+        rabbitmq_url="amqp://svc:pw@rabbit/",
+        s3_secret_key="s" * 20,
+        jwt_signing_keys="k1:" + "z" * 32,
+    ).check_production()
 
 
 async def test_health_and_schema_are_open_and_ready_checks_every_dependency(client):

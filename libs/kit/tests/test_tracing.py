@@ -40,14 +40,18 @@ async def test_http_request_publish_and_consume_share_one_trace(test_settings, t
 
     # One process plays both sides: it takes the call over HTTP and consumes the event it caused.
     definition = ServiceDefinition(
-        name="dispatch", default_port=0, description="test", route_handlers=[take_call],
+        name="dispatch",
+        default_port=0,
+        description="test",
+        route_handlers=[take_call],
         consumers=lambda runtime: [Consumer("dispatch.job-requests", {JobRequested: on_requested})],
     )
     app = create_app(definition, test_settings)
     runtime: Runtime = app.state.runtime
     # dispatch does not produce job.requested; give it intake's publisher for this test.
     runtime.publishers["job.requested.v1"] = runtime.broker.publisher(
-        exchange=EVENTS_EXCHANGE, routing_key="job.requested.v1", persist=True)
+        exchange=EVENTS_EXCHANGE, routing_key="job.requested.v1", persist=True
+    )
     async with AsyncTestClient(app) as client:
         response = await client.post("/calls", headers={"Authorization": "Bearer " + tokens.mint("r1", ["reception"])})
         assert response.status_code == 202, response.text
@@ -59,16 +63,27 @@ async def test_http_request_publish_and_consume_share_one_trace(test_settings, t
 
     finished = spans.get_finished_spans()
     [request] = [s for s in finished if s.kind == SpanKind.SERVER and s.name == "POST /calls"]
-    producers = [s for s in finished if s.kind == SpanKind.PRODUCER
-                 and s.attributes.get("messaging.rabbitmq.destination.routing_key") == "job.requested.v1"]
-    consumers = [s for s in finished if s.kind == SpanKind.CONSUMER
-                 and s.attributes.get("messaging.rabbitmq.destination.routing_key") == "job.requested.v1"]
+    producers = [
+        s
+        for s in finished
+        if s.kind == SpanKind.PRODUCER
+        and s.attributes.get("messaging.rabbitmq.destination.routing_key") == "job.requested.v1"
+    ]
+    consumers = [
+        s
+        for s in finished
+        if s.kind == SpanKind.CONSUMER
+        and s.attributes.get("messaging.rabbitmq.destination.routing_key") == "job.requested.v1"
+    ]
     assert producers and consumers
     trace_id = request.context.trace_id
     assert consumed_in == [trace_id]
     assert {s.context.trace_id for s in producers + consumers} == {trace_id}
     assert consumers[0].parent.span_id in {p.context.span_id for p in producers}
     # the relay's polling is not traced: no span outside the job's trace touches the outbox
-    stray = [s.name for s in finished if s.context.trace_id != trace_id
-             and s.attributes.get("db.statement") in {"find", "findAndModify", "update"}]
+    stray = [
+        s.name
+        for s in finished
+        if s.context.trace_id != trace_id and s.attributes.get("db.statement") in {"find", "findAndModify", "update"}
+    ]
     assert not stray, stray

@@ -1,5 +1,4 @@
 from compressor_kit.testing import assert_service_starts
-
 from maintenance_service.app import SERVICE
 
 

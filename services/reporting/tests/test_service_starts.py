@@ -1,5 +1,4 @@
 from compressor_kit.testing import assert_service_starts
-
 from reporting_service.app import SERVICE
 
 

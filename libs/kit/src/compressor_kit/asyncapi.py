@@ -16,8 +16,9 @@ from compressor_kit.settings import Settings
 
 def document(definition: ServiceDefinition) -> str:
     runtime = Runtime(definition, Settings())  # builds the broker's subscribers without connecting
-    spec = AsyncAPI(runtime.broker, title=f"{definition.name} service events", version="1.0.0",
-                    description=definition.description)
+    spec = AsyncAPI(
+        runtime.broker, title=f"{definition.name} service events", version="1.0.0", description=definition.description
+    )
     return json.dumps(json.loads(spec.to_specification().to_json()), indent=2, sort_keys=True)
 
 

@@ -24,7 +24,11 @@ from compressor_kit.outbox import Outbox, UnitOfWork
 INBOX = "inbox"
 KEEP_HANDLED = timedelta(days=30)  # far beyond any redelivery window
 INBOX_INDEXES = {
-    INBOX: [IndexModel([("handled_at", ASCENDING)], name="expire_handled", expireAfterSeconds=int(KEEP_HANDLED.total_seconds()))]
+    INBOX: [
+        IndexModel(
+            [("handled_at", ASCENDING)], name="expire_handled", expireAfterSeconds=int(KEEP_HANDLED.total_seconds())
+        )
+    ]
 }
 
 EventHandler = Callable[[CloudEvent, UnitOfWork], Awaitable[None]]

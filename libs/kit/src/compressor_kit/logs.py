@@ -20,7 +20,7 @@ from opentelemetry import trace
 job_id_var: ContextVar[str | None] = ContextVar("job_id", default=None)
 event_id_var: ContextVar[str | None] = ContextVar("event_id", default=None)
 
-_STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 @contextlib.contextmanager

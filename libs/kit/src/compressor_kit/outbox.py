@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import uuid
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,7 +44,11 @@ OUTBOX_INDEXES = {
     OUTBOX: [
         IndexModel([("status", ASCENDING), ("created_at", ASCENDING), ("seq", ASCENDING)], name="pending_in_order"),
         # Published rows are only kept for inspection; pending rows have no published_at and never expire.
-        IndexModel([("published_at", ASCENDING)], name="expire_published", expireAfterSeconds=int(KEEP_PUBLISHED.total_seconds())),
+        IndexModel(
+            [("published_at", ASCENDING)],
+            name="expire_published",
+            expireAfterSeconds=int(KEEP_PUBLISHED.total_seconds()),
+        ),
     ],
 }
 
@@ -186,34 +191,53 @@ class OutboxRelay:
         await self.leases.delete_one({"_id": "relay", "holder": self.instance})
 
     async def publish_pending(self) -> int:
-        """Publish up to one batch of pending events, oldest first; returns how many."""
+        """Publish up to one batch of pending events, oldest first; returns how many.
+
+        Events of one job (subject) are published one after another, in commit order; different
+        jobs are published concurrently, their confirms awaited together.
+        """
         cursor = (
-            self.collection.find({"status": PENDING}, {"routing_key": 1, "type": 1, "correlation_id": 1, "body": 1, "trace": 1})
+            self.collection.find(
+                {"status": PENDING},
+                {"routing_key": 1, "type": 1, "correlation_id": 1, "subject": 1, "body": 1, "trace": 1},
+            )
             .sort([("created_at", ASCENDING), ("seq", ASCENDING)])
             .limit(self.batch_size)
         )
-        count = 0
+        by_job: dict[str, list[PendingEvent]] = defaultdict(list)
         async for doc in cursor:
-            event = PendingEvent(
-                id=doc["_id"],
-                type=doc["type"],
-                correlation_id=doc["correlation_id"],
-                routing_key=doc["routing_key"],
-                body=doc["body"],
-                trace=doc.get("trace") or {},
-            )
-            try:
-                await self.publish(event)
-            except Exception as exc:
-                await self.collection.update_one(
-                    {"_id": event.id}, {"$inc": {"attempts": 1}, "$set": {"last_error": repr(exc)[:500]}}
+            by_job[doc["subject"]].append(
+                PendingEvent(
+                    id=doc["_id"],
+                    type=doc["type"],
+                    correlation_id=doc["correlation_id"],
+                    routing_key=doc["routing_key"],
+                    body=doc["body"],
+                    trace=doc.get("trace") or {},
                 )
-                raise
-            await self.collection.update_one(
-                {"_id": event.id}, {"$set": {"status": PUBLISHED, "published_at": datetime.now(UTC)}}
             )
-            count += 1
-        return count
+        published: list[str] = []
+
+        async def publish_in_order(events: list[PendingEvent]) -> None:
+            for event in events:
+                await self.publish(event)
+                published.append(event.id)
+
+        results = await asyncio.gather(
+            *(publish_in_order(events) for events in by_job.values()), return_exceptions=True
+        )
+        if published:
+            await self.collection.update_many(
+                {"_id": {"$in": published}}, {"$set": {"status": PUBLISHED, "published_at": datetime.now(UTC)}}
+            )
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            unpublished = [e.id for events in by_job.values() for e in events if e.id not in set(published)]
+            await self.collection.update_many(
+                {"_id": {"$in": unpublished}}, {"$inc": {"attempts": 1}, "$set": {"last_error": repr(errors[0])[:500]}}
+            )
+            raise errors[0]
+        return len(published)
 
 
 async def pending_count(db: AsyncDatabase) -> int:

@@ -12,8 +12,16 @@ from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-TITLES = {400: "Invalid request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 409: "Conflict",
-          413: "Request too large", 422: "Unprocessable request", 503: "Service unavailable"}
+TITLES = {
+    400: "Invalid request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    413: "Request too large",
+    422: "Unprocessable request",
+    503: "Service unavailable",
+}
 
 
 class Problem(HTTPException):
@@ -21,7 +29,9 @@ class Problem(HTTPException):
 
     def __init__(self, status_code: int, detail: str, *, field: str | None = None, **extra: Any) -> None:
         errors = [{"field": field, "message": detail}] if field else None
-        super().__init__(detail=detail, status_code=status_code, extra={**extra, **({"errors": errors} if errors else {})})
+        super().__init__(
+            detail=detail, status_code=status_code, extra={**extra, **({"errors": errors} if errors else {})}
+        )
 
 
 def problem_response(request: Request, status: int, detail: str, **extra: Any) -> Response:

@@ -156,6 +156,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             ),
         ),
         request_max_body_size=MAX_BODY_BYTES,
+        logging_config=None,  # logs are configured once, as JSON, by configure_logging
     )
     app.state.runtime = runtime
     app.state.token_authority = runtime.tokens

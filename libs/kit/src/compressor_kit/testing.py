@@ -99,8 +99,12 @@ def test_settings(rabbit_vhost: str) -> Iterator[Settings]:
     yield settings
     with MongoClient(settings.mongodb_url.get_secret_value(), serverSelectionTimeoutMS=5000) as client:
         client.drop_database(settings.mongodb_database)
-    store = Minio(settings.s3_endpoint, access_key=settings.s3_access_key,
-                  secret_key=settings.s3_secret_key.get_secret_value(), secure=settings.s3_secure)
+    store = Minio(
+        settings.s3_endpoint,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key.get_secret_value(),
+        secure=settings.s3_secure,
+    )
     for bucket in store.list_buckets():
         if bucket.name.startswith(settings.s3_bucket_prefix):
             for obj in store.list_objects(bucket.name, recursive=True, include_version=True):

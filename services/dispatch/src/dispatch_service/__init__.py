@@ -1,1 +1,3 @@
-"""The dispatch service. Phases 1-2: engineer matching and scheduling, remote pre-diagnosis and service commitments (SLA)."""
+"""The dispatch service. Phases 1-2: engineer matching and scheduling, remote pre-diagnosis and
+service commitments (SLA).
+"""

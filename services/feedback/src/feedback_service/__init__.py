@@ -1,1 +1,3 @@
-"""The feedback service. Phases 8-9: customer notifications, satisfaction survey, internal review and closing the job."""
+"""The feedback service. Phases 8-9: customer notifications, satisfaction survey, internal review
+and closing the job.
+"""

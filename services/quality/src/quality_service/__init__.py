@@ -1,1 +1,3 @@
-"""The quality service. Phase 6: quality inspection against performance-indicator limits, with the rework loop."""
+"""The quality service. Phase 6: quality inspection against performance-indicator limits, with the
+rework loop.
+"""

@@ -1,1 +1,3 @@
-"""The reporting service. Phase 7: maintenance records and reports, job timelines, KPIs, backups and archives."""
+"""The reporting service. Phase 7: maintenance records and reports, job timelines, KPIs, backups
+and archives.
+"""
