@@ -232,7 +232,8 @@ class OutboxRelay:
             )
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
-            unpublished = [e.id for events in by_job.values() for e in events if e.id not in set(published)]
+            done = set(published)
+            unpublished = [e.id for events in by_job.values() for e in events if e.id not in done]
             await self.collection.update_many(
                 {"_id": {"$in": unpublished}}, {"$inc": {"attempts": 1}, "$set": {"last_error": repr(errors[0])[:500]}}
             )
