@@ -80,6 +80,7 @@ EXPECTED = {
     "dispatch.job-requests": {"job.requested.v1", "job.cancelled.v1"},
     "dispatch.sla-tracking": {"job.engineer_arrived.v1", "job.inspection_passed.v1"},
     "maintenance.work-orders": {
+        "job.requested.v1",
         "job.assigned.v1",
         "job.prediagnosed.v1",
         "job.inspection_failed.v1",

@@ -15,7 +15,7 @@ from pymongo import MongoClient
 
 from compressor_kit.auth import Role, TokenAuthority, requires
 from compressor_kit.service import ServiceDefinition, create_app
-from compressor_kit.settings import Settings
+from compressor_kit.settings import DEV_JWT_SIGNING_KEYS, Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -102,6 +102,19 @@ async def test_two_signing_keys_are_valid_at_once_for_rotation(test_settings):
         ).status_code == 200
 
 
+async def test_after_a_key_is_removed_its_tokens_are_refused(test_settings):
+    rotated = test_settings.model_copy(update={"jwt_signing_keys": SecretStr("new:" + "n" * 32 + ",old:" + "o" * 32)})
+    retired = test_settings.model_copy(update={"jwt_signing_keys": SecretStr("new:" + "n" * 32)})
+    signed_by_old = TokenAuthority(test_settings.model_copy(update={"jwt_signing_keys": SecretStr("old:" + "o" * 32)}))
+    token_of_old_key = signed_by_old.mint("m1", ["manager"])
+    token_of_new_key = TokenAuthority(rotated).mint("m1", ["manager"])
+    async with AsyncTestClient(create_app(definition(), rotated)) as client:
+        assert (await client.get("/notes", headers=bearer(token_of_old_key))).status_code == 200
+    async with AsyncTestClient(create_app(definition(), retired)) as client:
+        assert (await client.get("/notes", headers=bearer(token_of_old_key))).status_code == 401
+        assert (await client.get("/notes", headers=bearer(token_of_new_key))).status_code == 200
+
+
 async def test_invalid_body_is_a_400_problem_naming_the_field(client, tokens):
     response = await client.post(
         "/notes", json={"text": "", "hours": 2, "extra": 1}, headers=bearer(tokens.mint("e1", ["engineer"]))
@@ -132,6 +145,22 @@ def test_production_with_a_default_secret_refuses_to_start():
         s3_secret_key="s" * 20,
         jwt_signing_keys="k1:" + "z" * 32,
     ).check_production()
+    # The development key left in second place of a rotation list still verifies tokens: refused too.
+    with pytest.raises(RuntimeError, match="JWT_SIGNING_KEYS"):
+        Settings(
+            environment="production",
+            rabbitmq_url="amqp://svc:pw@rabbit/",
+            s3_secret_key="s" * 20,
+            jwt_signing_keys="k1:" + "z" * 32 + "," + DEV_JWT_SIGNING_KEYS,
+        ).check_production()
+    # The guest account, whatever its password.
+    with pytest.raises(RuntimeError, match="guest"):
+        Settings(
+            environment="production",
+            rabbitmq_url="amqp://guest:changed@rabbit/",
+            s3_secret_key="s" * 20,
+            jwt_signing_keys="k1:" + "z" * 32,
+        ).check_production()
 
 
 async def test_health_and_schema_are_open_and_ready_checks_every_dependency(client):

@@ -131,3 +131,38 @@ def _settings_json(settings) -> str:
         if hasattr(value, "get_secret_value"):
             values[key] = value.get_secret_value()
     return json.dumps(values)
+
+
+async def test_last_writes_run_just_before_commit_and_their_failure_aborts_everything(wiring, test_db):
+    outbox, _publish = wiring
+    order = []
+
+    async def work(uow):
+        uow.write_last(
+            lambda: uow.db.stock.update_one({"_id": "P-1"}, {"$inc": {"reserved": 1}}, upsert=True, session=uow.session)
+        )
+        uow.write_last(lambda: _note(order, "last"))
+        await uow.db.orders.insert_one({"_id": "O-1"}, session=uow.session)
+        order.append("work")
+        await uow.publish(requested("JOB-LAST-1"))
+
+    await outbox.transact(work)
+    assert order == ["work", "last"]
+    assert test_db.stock.find_one({"_id": "P-1"})["reserved"] == 1
+
+    async def refused(uow):
+        async def out_of_stock():
+            raise LookupError("no stock left")
+
+        await uow.db.orders.insert_one({"_id": "O-2"}, session=uow.session)
+        await uow.publish(requested("JOB-LAST-2"))
+        uow.write_last(out_of_stock)
+
+    with pytest.raises(LookupError):
+        await outbox.transact(refused)
+    assert test_db.orders.find_one({"_id": "O-2"}) is None
+    assert test_db.outbox.count_documents({"subject": "JOB-LAST-2"}) == 0
+
+
+async def _note(order: list[str], what: str) -> None:
+    order.append(what)

@@ -3,6 +3,7 @@
 import pytest
 from litestar import post
 from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.testing import AsyncTestClient
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -87,3 +88,41 @@ async def test_http_request_publish_and_consume_share_one_trace(test_settings, t
         if s.context.trace_id != trace_id and s.attributes.get("db.statement") in {"find", "findAndModify", "update"}
     ]
     assert not stray, stray
+
+
+@post("/jobs/{job_id:str}/notes", **requires(Role.RECEPTION), status_code=202)
+async def note_on_job(job_id: FromPath[str], runtime: NamedDependency[Runtime]) -> dict[str, str]:
+    data = example("job.cancelled.v1").model_copy(update={"job_id": job_id})
+    event = await runtime.outbox.transact(lambda uow: uow.publish(data))
+    return {"event_id": event.id}
+
+
+@post("/sweeps", **requires(Role.RECEPTION), status_code=202)
+async def sweep(data: JSONBody[dict[str, str]], runtime: NamedDependency[Runtime]) -> dict[str, str]:
+    """Stands for a background job: it acts on a job from outside the job's trace."""
+    payload = example("job.cancelled.v1").model_copy(update={"job_id": data["job_id"]})
+    event = await runtime.outbox.transact(lambda uow: uow.publish(payload))
+    return {"event_id": event.id}
+
+
+async def test_later_requests_and_background_work_on_a_job_continue_the_job_trace(test_settings, tokens, test_db):
+    definition = ServiceDefinition(
+        name="intake", default_port=0, description="test", route_handlers=[take_call, note_on_job, sweep]
+    )
+    auth = {"Authorization": "Bearer " + tokens.mint("r1", ["reception"])}
+    async with AsyncTestClient(create_app(definition, test_settings)) as client:
+        started = await client.post("/calls", headers=auth)
+        job_trace = started.headers["X-Trace-Id"]
+        job_id = test_db["outbox"].find_one({"_id": started.json()["event_id"]})["subject"]
+
+        # hours later, a person acts on the job with no trace context of their own
+        later = await client.post(f"/jobs/{job_id}/notes", headers=auth)
+        assert later.status_code == 202, later.text
+        assert later.headers["X-Trace-Id"] == job_trace
+
+        elsewhere = await client.post("/sweeps", json={"job_id": job_id}, headers=auth)
+        assert elsewhere.headers["X-Trace-Id"] != job_trace
+
+    for response in (later, elsewhere):
+        stored = test_db["outbox"].find_one({"_id": response.json()["event_id"]})
+        assert stored["trace"]["traceparent"].split("-")[1] == job_trace

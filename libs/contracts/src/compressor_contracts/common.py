@@ -79,7 +79,7 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
 Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
 # E.164 keeps phone numbers comparable across services; intake normalises on input.
-Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
+Phone = Annotated[str, StringConstraints(max_length=16, pattern=r"^\+[1-9][0-9]{6,14}$")]
 Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 ObjectKey = Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=r"^[^/\s][^\s]*$")]
 BucketName = Annotated[str, StringConstraints(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")]
@@ -337,6 +337,11 @@ class IndicatorResult(ContractModel):
         default=None, description="Highest acceptable value; null when unbounded above (one limit at least)."
     )
     passed: bool = Field(description="Whether the value is within the limits (as quality evaluated it).")
+    corrective_action: Text | None = Field(
+        default=None,
+        description="For a failed indicator: what to check and correct in the rework (from the inspection "
+        "template); null for a passed one.",
+    )
 
     @model_validator(mode="after")
     def _has_limit(self) -> Self:

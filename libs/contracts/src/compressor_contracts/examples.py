@@ -174,14 +174,33 @@ def _done(step: PlanStep, hours: float) -> StepDone:
 STEPS_DONE = [_done(s, 27 + i * 0.5) for i, s in enumerate(STEPS)]
 
 
-def _indicator(code: str, name: str, value: float, unit: str, lo: float | None, hi: float | None) -> IndicatorResult:
+def _indicator(
+    code: str, name: str, value: float, unit: str, lo: float | None, hi: float | None, fix: str | None = None
+) -> IndicatorResult:
     passed = (lo is None or value >= lo) and (hi is None or value <= hi)
-    return IndicatorResult(code=code, name=name, value=value, unit=unit, min_limit=lo, max_limit=hi, passed=passed)
+    return IndicatorResult(
+        code=code,
+        name=name,
+        value=value,
+        unit=unit,
+        min_limit=lo,
+        max_limit=hi,
+        passed=passed,
+        corrective_action=None if passed else fix,
+    )
 
 
 ROUND1 = [
     _indicator("discharge_pressure", "Discharge pressure", 7.4, "bar", 6.5, 7.5),
-    _indicator("discharge_temperature", "Discharge temperature", 104.0, "°C", None, 100.0),
+    _indicator(
+        "discharge_temperature",
+        "Discharge temperature",
+        104.0,
+        "°C",
+        None,
+        100.0,
+        "Check the thermostatic valve, the oil level and grade, and the oil cooler for fouling.",
+    ),
     _indicator("vibration", "Vibration velocity (ISO 10816 class II)", 2.1, "mm/s", None, 4.5),
     _indicator("noise", "Sound pressure level at 1 m", 67.0, "dB(A)", None, 72.0),
     _indicator("motor_current", "Motor current", 64.0, "A", None, 71.0),

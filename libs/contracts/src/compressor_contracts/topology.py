@@ -114,9 +114,16 @@ QUEUES: tuple[QueueSpec, ...] = (
     _queue(
         "maintenance",
         "work-orders",
-        ("job.assigned.v1", "job.prediagnosed.v1", "job.inspection_failed.v1", "job.cancelled.v1"),
+        (
+            "job.requested.v1",
+            "job.assigned.v1",
+            "job.prediagnosed.v1",
+            "job.inspection_failed.v1",
+            "job.cancelled.v1",
+        ),
         "Opens the work order once assigned and pre-diagnosed, follows reassignment, reopens it for "
-        "rework after a failed inspection, closes it on cancellation.",
+        "rework after a failed inspection, closes it on cancellation. job.requested gives the customer "
+        "whose responsible person approves the plan.",
     ),
     _queue(
         "quality",

@@ -17,6 +17,7 @@ from faststream.rabbit import RabbitBroker
 from pymongo import ASCENDING, IndexModel
 
 from compressor_contracts import CloudEvent, EventData, ServiceTopology, parse_event
+from compressor_kit.job_trace import remember as remember_job_trace
 from compressor_kit.logs import log_context
 from compressor_kit.messaging import PermanentFailure, rabbit_queue
 from compressor_kit.outbox import Outbox, UnitOfWork
@@ -53,6 +54,7 @@ async def handle_once(uow: UnitOfWork, consumer: str, event: CloudEvent, handler
         {"_id": key, "type": event.type, "subject": event.subject, "handled_at": datetime.now(UTC)},
         session=uow.session,
     )
+    await remember_job_trace(uow.db, uow.session, event.subject)  # the consume span continues the job's trace
     await handler(event, uow)
     return True
 

@@ -29,7 +29,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from compressor_contracts import CloudEvent, EventData, new_event
-from compressor_kit.telemetry import current_trace_carrier
+from compressor_kit.job_trace import job_trace_carrier
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,16 @@ class UnitOfWork:
     session: AsyncClientSession
     service: str
     events: list[CloudEvent] = field(default_factory=list)
+    last_writes: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+
+    def write_last(self, write: Callable[[], Awaitable[object]]) -> None:
+        """Run `write` at the end of the transaction, just before it commits.
+
+        For documents many transactions update at once (stock levels, counters): a write conflict
+        on them aborts and retries the whole transaction, and the shorter the time a transaction
+        holds such a document, the fewer conflicts. An error raised by `write` aborts the transaction.
+        """
+        self.last_writes.append(write)
 
     async def publish(
         self,
@@ -87,7 +97,7 @@ class UnitOfWork:
                 "correlation_id": event.correlationid,
                 "subject": event.subject,
                 "body": event.model_dump_json(),
-                "trace": current_trace_carrier(),
+                "trace": await job_trace_carrier(self.db, self.session, event.subject),
                 "status": PENDING,
                 "attempts": 0,
             },
@@ -108,7 +118,11 @@ class Outbox:
         """Run `work` in one transaction (retried by the driver on transient errors)."""
 
         async def attempt(session: AsyncClientSession) -> T:
-            return await work(UnitOfWork(db=self.db, session=session, service=self.service))
+            uow = UnitOfWork(db=self.db, session=session, service=self.service)
+            result = await work(uow)
+            for write in uow.last_writes:
+                await write()
+            return result
 
         async with self.client.start_session() as session:
             result = await session.with_transaction(attempt)

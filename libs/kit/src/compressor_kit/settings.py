@@ -7,6 +7,7 @@ configuration; production deployments set every secret explicitly (see `check_pr
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,7 +32,10 @@ class Settings(BaseSettings):
     consumer_retry_backoff_seconds: float = Field(0.2, ge=0)
 
     mongodb_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/?replicaSet=rs0")
-    mongodb_database: str = Field("", description="empty means the service name")
+    mongodb_database: str = Field("", description="this service's database; empty means prefix + service name")
+    mongodb_database_prefix: str = Field(
+        "", description="prefix of every service's database name (one deployment's databases side by side)"
+    )
     mongodb_timeout_ms: int = 3000
 
     s3_endpoint: str = "127.0.0.1:9000"
@@ -52,7 +56,8 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(10.0, gt=0)
 
     def database_name(self, service: str) -> str:
-        return self.mongodb_database or service
+        """The database of `service` (this one's, or another's, e.g. for backups)."""
+        return self.mongodb_database or f"{self.mongodb_database_prefix}{service}"
 
     def bucket(self, name: str) -> str:
         return f"{self.s3_bucket_prefix}{name}"
@@ -62,11 +67,15 @@ class Settings(BaseSettings):
         if self.environment != "production":
             return
         problems = []
-        if self.jwt_signing_keys.get_secret_value() == DEV_JWT_SIGNING_KEYS:
-            problems.append("JWT_SIGNING_KEYS is the development default")
+        dev_jwt_secret = DEV_JWT_SIGNING_KEYS.partition(":")[2]
+        # Any key of the list: with rotation, a development key left in second place still verifies tokens.
+        jwt_secrets = [pair.partition(":")[2].strip() for pair in self.jwt_signing_keys.get_secret_value().split(",")]
+        if dev_jwt_secret in jwt_secrets:
+            problems.append("JWT_SIGNING_KEYS contains the development default key")
         if self.s3_secret_key.get_secret_value() == DEV_S3_SECRET:
             problems.append("S3_SECRET_KEY is the development default")
-        if "guest:guest@" in self.rabbitmq_url.get_secret_value():
-            problems.append("RABBITMQ_URL uses the guest account")
+        broker = urlsplit(self.rabbitmq_url.get_secret_value())
+        if broker.username in (None, "", "guest"):
+            problems.append("RABBITMQ_URL uses the guest account (set the service's own broker user)")
         if problems:
             raise RuntimeError("refusing to start in production: " + "; ".join(problems))

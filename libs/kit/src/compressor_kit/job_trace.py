@@ -1,0 +1,169 @@
+"""One trace per job, across every service and every human pause between phases.
+
+A job's trace starts where its first event is published (intake taking the request). Each
+service remembers the job's trace context in its own `job_traces` collection the first time it
+sees the job (a published or consumed event), and from then on:
+
+- events it publishes about the job continue the job's trace, even when published by a
+  background job (SLA monitor, scheduler) that has no trace of its own;
+- an HTTP request whose path names the job (`/jobs/{job_id}/...`, `/work-orders/{job_id}`, any
+  path segment that is a known job id) is served as part of the job's trace, so a person acting
+  hours later still lands in the same trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar.middleware.base import DefineMiddleware
+from litestar.plugins import opentelemetry as litestar_otel
+from litestar.plugins.opentelemetry.middleware import OpenTelemetryInstrumentationMiddleware
+from opentelemetry import trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.sdk.trace import TracerProvider
+from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from compressor_kit.telemetry import current_trace_carrier
+
+JOB_TRACES = "job_traces"
+MAX_PATH_SEGMENTS = 8
+# Long enough for a busy database on a loaded host; a request on a job is worth keeping in its trace.
+# When MongoDB is down the handler's own database call fails the request anyway.
+LOOKUP_TIMEOUT_SECONDS = 3.0
+UNTRACED_PREFIXES = ("/health", "/schema")
+
+
+def _trace_id(carrier: dict[str, str]) -> str | None:
+    parts = carrier.get("traceparent", "").split("-")
+    return parts[1] if len(parts) == 4 else None
+
+
+def _current_trace_id() -> str | None:
+    span_context = trace.get_current_span().get_span_context()
+    return format(span_context.trace_id, "032x") if span_context.is_valid else None
+
+
+async def job_trace_carrier(db: AsyncDatabase, session: AsyncClientSession | None, job_id: str) -> dict[str, str]:
+    """The trace context an event about `job_id` should carry, remembering the job's trace on first sight.
+
+    Inside the job's trace already (a consumer, or a request on the job): the current span, so the
+    event's parent is what caused it. Outside it (a background job, a request not tied to the job):
+    the job's remembered trace context.
+    """
+    current = current_trace_carrier()
+    stored = await remember(db, session, job_id, current)
+    if stored is None or _trace_id(stored) == _current_trace_id():
+        return current
+    return stored
+
+
+class _KnownTraces:
+    """The trace contexts of recent jobs in this process. A job's stored context never changes once
+    written (first writer wins), so a remembered one saves a database round trip per event."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._traces: OrderedDict[tuple[str, str], dict[str, str]] = OrderedDict()
+
+    def get(self, db: AsyncDatabase, job_id: str) -> dict[str, str] | None:
+        key = (db.name, job_id)
+        carrier = self._traces.get(key)
+        if carrier is not None:
+            self._traces.move_to_end(key)
+        return carrier
+
+    def put(self, db: AsyncDatabase, job_id: str, carrier: dict[str, str]) -> None:
+        self._traces[(db.name, job_id)] = carrier
+        if len(self._traces) > self.size:
+            self._traces.popitem(last=False)
+
+
+_known = _KnownTraces()
+
+
+async def remember(
+    db: AsyncDatabase, session: AsyncClientSession | None, job_id: str, carrier: dict[str, str] | None = None
+) -> dict[str, str] | None:
+    """Keep the first trace context seen for the job; return the job's trace context (None if unknown)."""
+    known = _known.get(db, job_id)
+    if known is not None:
+        return known
+    carrier = current_trace_carrier() if carrier is None else carrier
+    if not carrier.get("traceparent"):
+        doc = await db[JOB_TRACES].find_one({"_id": job_id}, session=session)
+    else:
+        doc = await db[JOB_TRACES].find_one_and_update(
+            {"_id": job_id},
+            {"$setOnInsert": {"carrier": carrier, "created_at": datetime.now(UTC)}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+    if doc is None:
+        return None
+    # Remembered only once committed would be exact; a rolled-back insert is simply written again by
+    # the retry with the same context, so remembering it now is safe.
+    _known.put(db, job_id, doc["carrier"])
+    return doc["carrier"]
+
+
+class JobTraceMiddleware(OpenTelemetryInstrumentationMiddleware):
+    """Litestar's OpenTelemetry middleware, serving a request on a known job inside the job's trace.
+
+    The request's own `traceparent` wins when it already belongs to the job's trace; otherwise the
+    job's trace context replaces it before the server span starts.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") == "http" and not scope.get("path", "").startswith(UNTRACED_PREFIXES):
+            runtime = getattr(scope["app"].state, "runtime", None)
+            if runtime is not None:
+                await self._join_job_trace(scope, runtime.db)
+        await super().__call__(scope, receive, send)
+
+    @staticmethod
+    async def _join_job_trace(scope: Any, db: AsyncDatabase) -> None:
+        segments = [s for s in scope.get("path", "").split("/") if s][:MAX_PATH_SEGMENTS]
+        if not segments:
+            return
+        known = next((c for c in (_known.get(db, segment) for segment in segments) if c is not None), None)
+        doc = {"carrier": known} if known is not None else None
+        if doc is None:
+            try:
+                with suppress_instrumentation():  # the lookup precedes the request's span: keep it out of traces
+                    doc = await asyncio.wait_for(
+                        db[JOB_TRACES].find_one({"_id": {"$in": segments}}), LOOKUP_TIMEOUT_SECONDS
+                    )
+            except Exception:
+                return  # tracing must never fail a request; a database outage surfaces in the handler
+        traceparent = (doc or {}).get("carrier", {}).get("traceparent")
+        if not traceparent:
+            return
+        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() not in (b"traceparent", b"tracestate")]
+        incoming = dict(scope.get("headers", [])).get(b"traceparent", b"").decode("latin-1")
+        if _trace_id({"traceparent": incoming}) == _trace_id({"traceparent": traceparent}):
+            return
+        headers.append((b"traceparent", traceparent.encode("latin-1")))
+        scope["headers"] = headers
+
+
+class OpenTelemetryPlugin(litestar_otel.OpenTelemetryPlugin):
+    """Litestar's OpenTelemetry plugin serving requests through `JobTraceMiddleware`.
+
+    The stock plugin ignores `middleware_class`; the class keeps the stock name because Litestar
+    looks the plugin up by class name when it builds the middleware stack.
+    """
+
+    def __init__(self, tracer_provider: TracerProvider) -> None:
+        super().__init__(
+            litestar_otel.OpenTelemetryConfig(tracer_provider=tracer_provider, middleware_class=JobTraceMiddleware)
+        )
+
+    @property
+    def middleware(self) -> DefineMiddleware:
+        return self.config.middleware
