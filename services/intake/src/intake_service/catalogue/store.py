@@ -1,0 +1,27 @@
+"""Loads the equipment catalogue shipped as seed data (seed/equipment-models.json).
+
+The catalogue changes only with a release, so it is read once and held in memory; the service
+reads it at import time so a broken seed file fails the start, not a request.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from pydantic import TypeAdapter
+
+from intake_service.catalogue.domain import Catalogue, EquipmentModel
+
+SEED_FILE = Path(__file__).parent / "seed" / "equipment-models.json"
+
+
+def load_catalogue(path: Path = SEED_FILE) -> Catalogue:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return Catalogue(TypeAdapter(list[EquipmentModel]).validate_python(raw["models"]))
+
+
+@cache
+def catalogue() -> Catalogue:
+    return load_catalogue()
