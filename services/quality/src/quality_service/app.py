@@ -1,9 +1,17 @@
 """Composition root of the quality service: everything it serves, consumes and stores, wired once."""
 
 from compressor_kit.service import ServiceDefinition
+from quality_service.inspections import api as inspections_api
+from quality_service.inspections import store as inspections_store
+from quality_service.inspections.consumers import inspection_consumer
+from quality_service.templates import api as templates_api
+from quality_service.templates.catalogue import catalogue
 
 SERVICE = ServiceDefinition(
     name="quality",
     default_port=8004,
     description="Phase 6: quality inspection against performance-indicator limits, with the rework loop.",
+    route_handlers=[*inspections_api.ROUTES, *templates_api.ROUTES],
+    consumers=lambda runtime: [inspection_consumer(catalogue(), runtime.clock)],
+    indexes=inspections_store.INDEXES,
 )

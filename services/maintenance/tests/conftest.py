@@ -1,0 +1,174 @@
+"""A running maintenance service on the real servers, driven like its clients drive it: events in
+from the exchange, HTTP calls, events out on a capture queue."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import aio_pika
+import pytest
+from litestar.testing import AsyncTestClient
+
+from compressor_contracts import EXCHANGE, CloudEvent, new_event, parse_event
+from compressor_contracts.common import Engineer, IndicatorResult
+from compressor_contracts.events.quality import JobInspectionFailed
+from compressor_contracts.examples import INSPECTOR, example
+from compressor_kit.clock import ManualClock
+from compressor_kit.service import create_app
+from compressor_kit.testing import eventually
+from maintenance_service.app import SERVICE
+from maintenance_service.parts.domain import CATALOGUE
+
+ENGINEER = "ENG-014"  # the example job's engineer
+CUSTOMER = "CUST-0107"  # the example job's customer
+CAPTURE = "test.maintenance-capture"
+TIMEOUT = 30
+
+
+class Harness:
+    def __init__(self, client, settings, tokens, db, clock: ManualClock) -> None:
+        self.client = client
+        self.url = settings.rabbitmq_url.get_secret_value()
+        self.tokens = tokens
+        self.db = db
+        self.clock = clock
+        self.job_id = f"JOB-{uuid.uuid4().hex[:8]}"
+        self.requested = new_event(
+            example("job.requested.v1").model_copy(update={"job_id": self.job_id}),
+            source_service="intake",
+            subject=self.job_id,
+        )
+        self.captured: list[CloudEvent] = []
+
+    # --- tokens -------------------------------------------------------------------------
+    def auth(self, sub: str = ENGINEER, role: str = "engineer") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens.mint(sub, [role])}"}
+
+    @property
+    def engineer(self) -> dict[str, str]:
+        return self.auth()
+
+    @property
+    def customer(self) -> dict[str, str]:
+        return self.auth(CUSTOMER, "customer")
+
+    # --- events in ----------------------------------------------------------------------
+    def event(self, key: str, *, source: str, **update) -> CloudEvent:
+        data = example(key).model_copy(update={"job_id": self.job_id, **update})
+        return new_event(
+            data,
+            source_service=source,
+            subject=self.job_id,
+            correlation_id=self.requested.id,
+            causation_id=self.requested.id,
+        )
+
+    def assigned(self, engineer: Engineer | None = None, at: datetime | None = None) -> CloudEvent:
+        event = self.event("job.assigned.v1", source="dispatch", **({"engineer": engineer} if engineer else {}))
+        return event.model_copy(update={"time": at}) if at else event
+
+    def prediagnosed(self) -> CloudEvent:
+        return self.event("job.prediagnosed.v1", source="dispatch")
+
+    def inspection_failed(self, round_: int, failed: list[IndicatorResult]) -> CloudEvent:
+        data = JobInspectionFailed(
+            job_id=self.job_id, round=round_, inspector=INSPECTOR, template_id="QT-OIS-VSD", failed_indicators=failed
+        )
+        return new_event(data, source_service="quality", subject=self.job_id, correlation_id=self.requested.id)
+
+    async def publish(self, *events: CloudEvent) -> None:
+        connection = await aio_pika.connect(self.url)
+        async with connection:
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await channel.get_exchange(EXCHANGE)
+            for event in events:
+                await exchange.publish(
+                    aio_pika.Message(event.to_bytes(), content_type="application/cloudevents+json", delivery_mode=2),
+                    routing_key=event.routing_key,
+                )
+
+    async def open_work_order(self) -> None:
+        # Pre-diagnosis before assignment on purpose: the order of arrival must not matter.
+        await self.publish(self.requested, self.prediagnosed(), self.assigned())
+        await self.wait_for_status("open")
+
+    async def wait_for_status(self, status: str) -> dict:
+        async def reached():
+            doc = self.db.work_orders.find_one({"_id": self.job_id})
+            return doc if doc and doc["status"] == status else None
+
+        return await eventually(reached, timeout=TIMEOUT)
+
+    # --- events out ---------------------------------------------------------------------
+    async def bind_capture(self) -> None:
+        connection = await aio_pika.connect(self.url)
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(CAPTURE, durable=True)
+            await queue.bind(EXCHANGE, routing_key="job.#")
+
+    async def published(self, count: int) -> list[CloudEvent]:
+        """Wait until `count` maintenance events of this job were published in all; returns them all."""
+        connection = await aio_pika.connect(self.url)
+        try:
+            channel = await connection.channel()
+            queue = await channel.get_queue(CAPTURE)
+
+            async def enough():
+                while (message := await queue.get(no_ack=True, fail=False)) is not None:
+                    event = parse_event(message.body)
+                    if event.source == "/services/maintenance":
+                        self.captured.append(event)
+                return len(self.captured) >= count
+
+            await eventually(enough, timeout=TIMEOUT)
+        finally:
+            await connection.close()
+        return list(self.captured)
+
+    def types(self) -> list[str]:
+        return [e.routing_key.removeprefix("job.").removesuffix(".v1") for e in self.captured]
+
+    # --- state --------------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        """Everything the service wrote (the outbox included: no row there, nothing published)."""
+        state = {
+            name: sorted(json.dumps(doc, default=str, sort_keys=True) for doc in self.db[name].find())
+            for name in ("work_orders", "stock", "stock_movements")
+        }
+        # The relay marks rows published meanwhile: compare which events exist.
+        state["outbox"] = sorted(doc["_id"] for doc in self.db.outbox.find({}, {"_id": 1}))
+        return state
+
+    def stock(self, part_number: str) -> dict:
+        doc = self.db.stock.find_one({"_id": part_number})
+        return {"on_hand": doc["on_hand"], "reserved": doc["reserved"]}
+
+    @staticmethod
+    def refused(response, status: int, field: str | None = None) -> dict:
+        """A problem+json refusal, naming `field` when given."""
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        body = response.json()
+        if field is not None:
+            assert field in {e["field"] for e in body.get("errors", [])}, body
+        return body
+
+    def tick(self, minutes: float = 5) -> None:
+        self.clock.advance(timedelta(minutes=minutes))
+
+
+@pytest.fixture
+async def service(test_settings, tokens, test_db):
+    clock = ManualClock(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
+    async with AsyncTestClient(create_app(SERVICE, test_settings, clock=clock)) as client:
+        harness = Harness(client, test_settings, tokens, test_db, clock)
+        await harness.bind_capture()
+
+        async def seeded():
+            return test_db.stock.count_documents({}) == len(CATALOGUE)
+
+        await eventually(seeded, timeout=TIMEOUT)
+        yield harness

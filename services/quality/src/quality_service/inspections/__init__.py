@@ -1,0 +1,1 @@
+"""Inspections: one per job and work round, recorded by an inspector and evaluated against the template."""

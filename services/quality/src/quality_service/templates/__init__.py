@@ -1,0 +1,1 @@
+"""Inspection templates: the performance indicators checked after a repair, per compressor type and model."""

@@ -1,0 +1,33 @@
+"""Read-only HTTP access to the inspection templates, for inspectors preparing their instruments."""
+
+from __future__ import annotations
+
+from litestar import get
+from litestar.params import FromPath
+
+from compressor_kit.auth import Role, requires
+from compressor_kit.problems import Problem
+from quality_service.templates.catalogue import catalogue
+from quality_service.templates.domain import InspectionTemplate
+
+
+@get("/inspection-templates", **requires(Role.INSPECTOR), operation_id="ListInspectionTemplates", sync_to_thread=False)
+def list_templates() -> list[InspectionTemplate]:
+    """Every template: generic ones per compressor type and model-specific ones (by catalogue model code)."""
+    return catalogue().all()
+
+
+@get(
+    "/inspection-templates/{template_id:str}",
+    **requires(Role.INSPECTOR),
+    operation_id="GetInspectionTemplate",
+    sync_to_thread=False,
+)
+def get_template(template_id: FromPath[str]) -> InspectionTemplate:
+    template = catalogue().by_id.get(template_id)
+    if template is None:
+        raise Problem(404, f"no inspection template {template_id!r}", field="template_id")
+    return template
+
+
+ROUTES = [list_templates, get_template]
