@@ -1,3 +1,13 @@
+"""`python -m reporting_service` serves the service;
+`python -m reporting_service restore <backup-id> --into <database>` restores a backup."""
+
+import sys
+
+if len(sys.argv) > 1 and sys.argv[1] == "restore":
+    from reporting_service.backups.restore import main
+
+    sys.exit(main(sys.argv[2:]))
+
 from compressor_kit.service import run
 from reporting_service.app import SERVICE
 

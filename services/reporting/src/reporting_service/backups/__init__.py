@@ -1,0 +1,1 @@
+"""Backups of every service database to object storage, retention, and restore."""

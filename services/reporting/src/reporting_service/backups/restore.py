@@ -1,0 +1,114 @@
+"""`python -m reporting_service restore <backup-id> --into <database>`: restore a backup and
+verify every collection's document count and checksums against the manifest."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from minio import Minio
+from pymongo import IndexModel, MongoClient
+
+from reporting_service.backups import archives, domain
+from reporting_service.backups.store import BACKUP_BUCKET
+from reporting_service.settings import ReportingSettings
+
+
+class RestoreError(Exception):
+    pass
+
+
+def store_of(settings: ReportingSettings) -> Minio:
+    return Minio(
+        settings.s3_endpoint,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key.get_secret_value(),
+        secure=settings.s3_secure,
+        region=settings.s3_region,
+    )
+
+
+def load_manifest(store: Minio, bucket: str, backup_id: str) -> dict[str, Any]:
+    response = store.get_object(bucket, domain.manifest_key(backup_id))
+    try:
+        return json.loads(response.read())
+    finally:
+        response.close()
+        response.release_conn()
+
+
+def target_name(into: str, database: str, several: bool) -> str:
+    if "{database}" in into:
+        return into.replace("{database}", database)
+    if several:
+        raise RestoreError("the backup has several databases: put {database} in --into, e.g. 'restored_{database}'")
+    return into
+
+
+def restore(
+    settings: ReportingSettings,
+    backup_id: str,
+    into: str,
+    *,
+    databases: list[str] | None = None,
+    drop: bool = False,
+) -> dict[str, Any]:
+    """Restore and verify; returns the report. Raises RestoreError when anything does not match."""
+    store = store_of(settings)
+    bucket = settings.bucket(BACKUP_BUCKET)
+    manifest = load_manifest(store, bucket, backup_id)
+    chosen = [d for d in manifest["databases"] if not databases or d["database"] in databases]
+    if not chosen:
+        raise RestoreError(f"backup {backup_id} has none of the databases {databases}")
+    report: dict[str, Any] = {"backup_id": backup_id, "databases": [], "verified": True}
+    with MongoClient(settings.mongodb_url.get_secret_value(), tz_aware=True) as client:
+        for entry in chosen:
+            target = client[target_name(into, entry["database"], len(chosen) > 1)]
+            existing = set(target.list_collection_names())
+            clashing = [c["name"] for c in entry["collections"] if c["name"] in existing]
+            if clashing and not drop:
+                raise RestoreError(f"{target.name} already has {', '.join(clashing)}; use --drop to replace them")
+            restored = []
+            for collection in entry["collections"]:
+                target.drop_collection(collection["name"])
+                target.create_collection(collection["name"])
+                archive_sha = archives.import_collection(
+                    store, bucket, collection["archive_key"], target[collection["name"]]
+                )
+                if collection["indexes"]:
+                    target[collection["name"]].create_indexes(
+                        [
+                            IndexModel([tuple(k) for k in spec["key"]], **{o: v for o, v in spec.items() if o != "key"})
+                            for spec in collection["indexes"]
+                        ]
+                    )
+                count, content_sha = archives.content_checksum(target[collection["name"]])
+                checks = {
+                    "documents": count == collection["documents"],
+                    "archive_sha256": archive_sha == collection["archive_sha256"],
+                    "content_sha256": content_sha == collection["content_sha256"],
+                }
+                restored.append({"collection": collection["name"], "documents": count, "checks": checks})
+                report["verified"] = report["verified"] and all(checks.values())
+            report["databases"].append({"database": entry["database"], "into": target.name, "collections": restored})
+    if not report["verified"]:
+        raise RestoreError("verification failed: " + json.dumps(report, default=str))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reporting_service restore", description=__doc__)
+    parser.add_argument("backup_id")
+    parser.add_argument("--into", required=True, help="target database; '{database}' stands for each source name")
+    parser.add_argument("--database", action="append", help="restore only this source database (repeatable)")
+    parser.add_argument("--drop", action="store_true", help="replace collections that already exist in the target")
+    args = parser.parse_args(argv)
+    try:
+        report = restore(ReportingSettings(), args.backup_id, args.into, databases=args.database, drop=args.drop)
+    except RestoreError as exc:
+        print(f"restore failed: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=2))
+    return 0

@@ -1,0 +1,47 @@
+"""The reports bucket keeps every object version, and each record names the exact version it
+checksummed: even a late, overlapping render of the same key cannot change what a record points at."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from minio.versioningconfig import ENABLED, VersioningConfig
+
+from compressor_kit.service import Runtime
+from reporting_service.records.store import REPORTS_BUCKET
+
+log = logging.getLogger(__name__)
+
+
+async def enable_report_versioning(runtime: Runtime) -> None:
+    """Start-up job: switch versioning on (retried until the store answers)."""
+    bucket = runtime.objects.bucket(REPORTS_BUCKET)
+    delay = 1.0
+    while True:
+        try:
+            await asyncio.to_thread(runtime.objects.client.set_bucket_versioning, bucket, VersioningConfig(ENABLED))
+            return
+        except Exception as exc:
+            log.warning("could not enable versioning on %s, retrying: %r", bucket, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+
+
+async def recreate_reports_bucket(runtime: Runtime) -> None:
+    """The reports bucket vanished (a store rebuilt empty): create it again, versioned."""
+    bucket = runtime.objects.bucket(REPORTS_BUCKET)
+    log.warning("bucket %s is missing: creating it again", bucket)
+    await runtime.objects.ensure_buckets()
+    await asyncio.to_thread(runtime.objects.client.set_bucket_versioning, bucket, VersioningConfig(ENABLED))
+
+
+async def presigned_report_link(runtime: Runtime, report: dict, expiry: timedelta) -> str:
+    return await asyncio.to_thread(
+        runtime.objects.client.presigned_get_object,
+        runtime.objects.bucket(REPORTS_BUCKET),
+        report["object_key"],
+        expiry,
+        version_id=report.get("object_version") or None,
+    )

@@ -1,0 +1,224 @@
+"""Pure timeline rules: which phase an event belongs to, who acted, time spent per phase and round,
+and the job's summary (status, phase, who and what) derived from its events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from compressor_contracts import CloudEvent
+
+PHASE_NAMES = {
+    1: "intake",
+    2: "remote pre-diagnosis",
+    3: "on-site diagnosis",
+    4: "maintenance plan",
+    5: "execution",
+    6: "quality inspection",
+    7: "record and report",
+    8: "customer feedback",
+    9: "internal review",
+}
+
+OPEN, CANCELLED, CLOSED = "open", "cancelled", "closed"
+STATUSES = (OPEN, CANCELLED, CLOSED)
+
+# Process order, to order events that carry the same time.
+EVENT_ORDER = {
+    name: rank
+    for rank, name in enumerate(
+        [
+            "job.requested",
+            "job.assigned",
+            "job.prediagnosed",
+            "job.engineer_dispatched",
+            "job.engineer_arrived",
+            "job.diagnosed",
+            "job.plan_proposed",
+            "job.plan_rejected",
+            "job.plan_approved",
+            "job.work_started",
+            "job.progress_reported",
+            "job.work_completed",
+            "job.inspection_failed",
+            "job.inspection_escalated",
+            "job.inspection_passed",
+            "job.report_published",
+            "job.survey_sent",
+            "job.feedback_received",
+            "job.reviewed",
+            "job.closed",
+            "customer_file.updated",
+        ]
+    )
+}
+
+
+def event_name(routing_key: str) -> str:
+    """'job.work_started.v1' -> 'job.work_started'."""
+    return routing_key.rsplit(".", 1)[0]
+
+
+def actor_of(data: dict[str, Any], source: str) -> dict[str, str]:
+    """Who acted: the person the event names, else the producing service."""
+    for key in ("recorded_by", "assigned_by", "reviewer", "inspector"):
+        person = data.get(key)
+        if person:
+            return {"id": person["user_id"], "name": person["name"], "role": str(person["role"])}
+    if data.get("engineer"):
+        return {"id": data["engineer"]["engineer_id"], "name": data["engineer"]["name"], "role": "engineer"}
+    for key in ("approver", "rejected_by"):
+        person = data.get(key)
+        if person:
+            return {"id": "", "name": person["name"], "role": "customer"}
+    service = source.rsplit("/", 1)[-1]
+    return {"id": service, "name": service, "role": "service"}
+
+
+def timeline_entry(event: CloudEvent) -> dict[str, Any]:
+    """The stored form of one event in a job's timeline."""
+    data = event.data.model_dump(mode="json")
+    return {
+        "_id": event.id,
+        "job_id": event.subject,
+        "type": event.type,
+        "event": event_name(event.routing_key),
+        "version": type(event.data).version,
+        "phase": type(event.data).phase,
+        "round": data.get("round"),
+        "time": event.time,
+        "actor": actor_of(data, event.source),
+        "source": event.source,
+        "correlation_id": event.correlationid,
+        "data": data,
+    }
+
+
+def in_order(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(entries, key=lambda e: (e["time"], EVENT_ORDER.get(e["event"], 99), e["_id"]))
+
+
+@dataclass(frozen=True)
+class Stint:
+    """A continuous stretch of the job in one phase (and, for execution and inspection, one round)."""
+
+    phase: int
+    round: int | None
+    started_at: datetime
+    ended_at: datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+def stints(entries: list[dict[str, Any]]) -> list[Stint]:
+    """Phase stints from ordered entries. The time up to an event belongs to that event's phase
+    (an event marks progress in its phase); events of no phase (SLA, notifications) are not
+    boundaries. Consecutive events of the same phase and round form one stint."""
+    phased = [e for e in in_order(entries) if e["phase"] is not None]
+    result: list[Stint] = []
+    if not phased:
+        return result
+    previous_time = phased[0]["time"]
+    for entry in phased:
+        key = (entry["phase"], entry["round"] if entry["phase"] in (5, 6) else None)
+        if result and (result[-1].phase, result[-1].round) == key:
+            last = result[-1]
+            result[-1] = Stint(last.phase, last.round, last.started_at, entry["time"])
+        else:
+            result.append(Stint(key[0], key[1], previous_time, entry["time"]))
+        previous_time = entry["time"]
+    return result
+
+
+def seconds_per_phase(all_stints: list[Stint]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for stint in all_stints:
+        totals[str(stint.phase)] = totals.get(str(stint.phase), 0.0) + stint.seconds
+    return totals
+
+
+def summarise(job_id: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The job's summary for listing and filtering, derived from all its events (any order in)."""
+    ordered = in_order(entries)
+    summary: dict[str, Any] = {"_id": job_id, "status": OPEN, "events": len(ordered)}
+    rounds = 0
+    failed_rounds = 0
+    for entry in ordered:
+        data, name = entry["data"], entry["event"]
+        if name in ("job.requested", "job.assigned"):
+            summary["priority"] = data["priority"]
+            summary["equipment_id"] = data["equipment"]["equipment_id"]
+            summary["model_code"] = data["equipment"]["model_code"]
+            summary["region"] = data["site"]["region"]
+        if name == "job.requested":
+            summary["customer_id"] = data["customer"]["customer_id"]
+            summary["customer_name"] = data["customer"]["name"]
+            summary["requested_at"] = entry["time"]
+        if data.get("engineer") and name != "job.sla_at_risk":
+            summary["engineer_id"] = data["engineer"]["engineer_id"]
+            summary["engineer_name"] = data["engineer"]["name"]
+        if name == "job.work_started":
+            rounds = max(rounds, data["round"])
+        if name == "job.inspection_failed":
+            failed_rounds += 1
+        if name == "job.inspection_passed":
+            summary["inspection_passed_at"] = entry["time"]
+        if name == "job.report_published":
+            summary["record_id"] = data["record_id"]
+        if name == "job.feedback_received":
+            summary["csat"] = data["csat"]
+            summary["nps"] = data["nps"]
+        if name == "job.cancelled":
+            summary["status"] = CANCELLED
+        if name == "job.closed" and summary["status"] != CANCELLED:
+            summary["status"] = CLOSED
+    phased = [e for e in ordered if e["phase"] is not None]
+    if phased:
+        summary["phase"] = phased[-1]["phase"]
+        summary["phase_name"] = PHASE_NAMES[phased[-1]["phase"]]
+    if ordered:
+        summary["first_event_at"] = ordered[0]["time"]
+        summary["last_event"] = ordered[-1]["event"]
+        summary["last_event_at"] = ordered[-1]["time"]
+    summary["work_rounds"] = rounds
+    summary["rework_rounds"] = failed_rounds
+    summary["seconds_per_phase"] = seconds_per_phase(stints(ordered))
+    return summary
+
+
+def timeline_view(job_id: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The API form of one job's timeline."""
+    ordered = in_order(entries)
+    all_stints = stints(ordered)
+    return {
+        "job_id": job_id,
+        "events": [
+            {
+                "event_id": e["_id"],
+                "event": e["event"],
+                "type": e["type"],
+                "phase": e["phase"],
+                "phase_name": PHASE_NAMES.get(e["phase"]) if e["phase"] else None,
+                "round": e["round"],
+                "time": e["time"],
+                "actor": e["actor"],
+            }
+            for e in ordered
+        ],
+        "phases": [
+            {
+                "phase": s.phase,
+                "phase_name": PHASE_NAMES[s.phase],
+                "round": s.round,
+                "started_at": s.started_at,
+                "ended_at": s.ended_at,
+                "seconds": s.seconds,
+            }
+            for s in all_stints
+        ],
+        "seconds_per_phase": seconds_per_phase(all_stints),
+        "rework_rounds": sum(1 for e in ordered if e["event"] == "job.inspection_failed"),
+    }

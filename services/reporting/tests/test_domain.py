@@ -1,0 +1,117 @@
+"""Pure rules: phase stints, record building, retention, KPI arithmetic."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from reporting_story import Job
+
+from reporting_service.backups.domain import databases_to_back_up, expired
+from reporting_service.kpis.domain import finish, net_promoter_score, pareto
+from reporting_service.records.domain import MissingFacts, build_record, record_id_for, report_key
+from reporting_service.timeline.domain import stints, summarise, timeline_entry
+
+
+def entries(job: Job):
+    return [timeline_entry(e) for e in job.build()]
+
+
+def test_time_before_an_event_belongs_to_its_phase_and_rounds_are_separate_stints():
+    job = Job("J", rounds=3)
+    result = [(s.phase, s.round, s.seconds / 3600) for s in stints(entries(job))]
+    assert result[:4] == [(1, None, 0.5), (2, None, 2.5), (3, None, 2.0), (4, None, 1.0)]
+    assert result[4:] == [(5, 1, 1.0), (6, 1, 0.5), (5, 2, 2.5), (6, 2, 0.5), (5, 3, 2.5), (6, 3, 0.5)]
+
+
+def test_the_summary_follows_the_latest_phase_and_cancellation():
+    job = Job("J", rounds=2)
+    summary = summarise("J", entries(job))
+    assert (summary["phase"], summary["status"], summary["rework_rounds"], summary["work_rounds"]) == (6, "open", 1, 2)
+    assert summary["engineer_id"] == "ENG-014" and summary["customer_id"] == "CUST-0107"
+
+
+def test_a_record_waits_for_missing_facts_and_then_holds_every_round():
+    job = Job("J", rounds=2)
+    facts = entries(job)
+    without_round_one = [f for f in facts if not (f["event"] == "job.work_completed" and f["round"] == 1)]
+    with pytest.raises(MissingFacts, match="round 1"):
+        build_record("J", without_round_one)
+    record = build_record("J", facts)
+    assert record["labour_hours"] == 5.5 and record["inspection_rounds"] == 2
+    assert record["parts_used"][0]["quantity"] == 2  # the same part in both rounds, added up
+    assert record["elapsed_seconds"] == 10.5 * 3600
+
+
+def test_the_commitment_is_missed_when_arrival_is_late():
+    job = Job("J", rounds=1, arrive_after_h=9, arrive_by_h=8, resolve_by_h=20)
+    record = build_record("J", entries(job))
+    assert record["arrive_by_met"] is False and record["resolve_by_met"] is True
+
+
+def test_record_ids_and_report_keys_are_predictable():
+    assert record_id_for("JOB-1") == record_id_for("JOB-1") != record_id_for("JOB-2")
+    assert report_key("JOB-1", 3, datetime(2026, 3, 2, tzinfo=UTC)) == "2026/03/JOB-1/v3/report.pdf"
+
+
+def test_retention_keeps_the_newest_of_each_recent_day_and_month():
+    base = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
+    backups = [
+        ("d10b", base + timedelta(hours=12)),
+        ("d10a", base),
+        ("d09", base - timedelta(days=1)),
+        ("d08", base - timedelta(days=2)),
+        ("feb28", datetime(2026, 2, 28, 2, tzinfo=UTC)),
+        ("feb01", datetime(2026, 2, 1, 2, tzinfo=UTC)),
+        ("jan31", datetime(2026, 1, 31, 2, tzinfo=UTC)),
+        ("dec31", datetime(2025, 12, 31, 2, tzinfo=UTC)),
+    ]
+    # daily: d10b, d09; monthly: d10b (March), feb28 (February), jan31 (January)
+    assert expired(backups, keep_daily=2, keep_monthly=3) == {"d10a", "d08", "feb01", "dec31"}
+    assert expired([], 1, 1) == set()
+
+
+def test_every_service_database_is_backed_up_once():
+    assert databases_to_back_up("", lambda s: f"prod_{s}") == sorted(
+        f"prod_{s}" for s in ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback")
+    )
+    assert databases_to_back_up("", lambda s: "shared") == ["shared"]
+    assert databases_to_back_up("a, b", lambda s: s) == ["a", "b"]
+
+
+def test_kpi_arithmetic():
+    assert net_promoter_score(promoters=2, detractors=1, responses=3) == 33.3
+    assert net_promoter_score(0, 0, 0) is None
+    figures = finish(
+        {
+            "jobs": 4,
+            "mttr_seconds": 9 * 3600,
+            "mtta_seconds": None,
+            "first_time_fixes": 2,
+            "reworked": 1,
+            "arrive_by_met": 1,
+            "arrive_by_committed": 2,
+            "resolve_by_met": 0,
+            "resolve_by_committed": 0,
+            "csat_average": 4.0,
+            "promoters": 1,
+            "detractors": 0,
+            "responses": 1,
+        }
+    )
+    assert figures["mttr_hours"] == 9.0 and figures["first_time_fix_rate"] == 0.5
+    assert figures["resolve_by_compliance"] is None and figures["nps"] == 100.0
+    causes = pareto(
+        [
+            {"model_code": "A", "failure_category": "leaks", "count": 1},
+            {"model_code": "A", "failure_category": "cooling", "count": 3},
+        ]
+    )
+    assert causes == [
+        {
+            "model_code": "A",
+            "jobs": 4,
+            "causes": [
+                {"failure_category": "cooling", "count": 3, "share": 0.75, "cumulative_share": 0.75},
+                {"failure_category": "leaks", "count": 1, "share": 0.25, "cumulative_share": 1.0},
+            ],
+        }
+    ]
