@@ -1,0 +1,69 @@
+"""The two real delivery channels: e-mail over SMTP and signed webhooks over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import smtplib
+import time
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+import httpx
+
+from feedback_service.notifications.domain import NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from feedback_service.settings import FeedbackSettings
+
+
+class DeliveryFailed(Exception):
+    """The channel did not take the message; it is retried later."""
+
+
+async def send_email(settings: FeedbackSettings, *, to: str, subject: str, body: str, notification_id: str) -> None:
+    message = EmailMessage()
+    message["From"] = settings.mail_sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(usegmt=True)
+    # One Message-ID per notification: a resend after a crash is recognisable as the same message.
+    message["Message-ID"] = make_msgid(idstring=notification_id, domain="compressor-service")
+    message["X-Compressor-Notification-Id"] = notification_id
+    message.set_content(body)
+
+    def send() -> None:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds) as smtp:
+            if settings.smtp_starttls:
+                smtp.starttls()
+            if settings.smtp_username:
+                smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
+            smtp.send_message(message)
+
+    try:
+        await asyncio.to_thread(send)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryFailed(f"SMTP {settings.smtp_host}:{settings.smtp_port}: {type(exc).__name__}: {exc}") from exc
+
+
+def webhook_body(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str).encode()
+
+
+async def send_webhook(
+    settings: FeedbackSettings, *, url: str, secret: str, payload: dict[str, Any], notification_id: str
+) -> None:
+    body = webhook_body(payload)
+    timestamp = str(int(time.time()))  # wall time on purpose: the receiver checks it against its own clock
+    headers = {
+        "Content-Type": "application/json",
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
+        NOTIFICATION_ID_HEADER: notification_id,  # receivers can drop a resend after a crash
+    }
+    try:
+        async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as client:
+            response = await client.post(url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        raise DeliveryFailed(f"webhook {url}: {type(exc).__name__}: {exc}") from exc
+    if not response.is_success:
+        raise DeliveryFailed(f"webhook {url} answered {response.status_code}")

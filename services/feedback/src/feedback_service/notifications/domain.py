@@ -1,0 +1,114 @@
+"""Notification rules, pure: who hears of which event, over which channel, how a retry is
+spaced, how a webhook is signed (and verified by its receiver)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from compressor_contracts import EventData
+from compressor_contracts.common import NotificationChannel
+from compressor_contracts.events.dispatch import JobEngineerDispatched, JobPrediagnosed, JobSlaAtRisk, JobSlaBreached
+from compressor_contracts.events.feedback import JobFeedbackReceived
+from compressor_contracts.events.intake import JobRequested
+from compressor_contracts.events.maintenance import JobProgressReported, JobWorkCompleted
+from compressor_contracts.events.quality import JobInspectionEscalated, JobInspectionPassed
+from compressor_contracts.events.reporting import JobReportPublished
+
+SIGNATURE_HEADER = "X-Compressor-Signature"
+TIMESTAMP_HEADER = "X-Compressor-Timestamp"
+NOTIFICATION_ID_HEADER = "X-Compressor-Notification-Id"
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+class Audience(StrEnum):
+    MANAGEMENT = "management"
+    CUSTOMER = "customer"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    """Gave up after the configured number of attempts."""
+    WITHDRAWN = "withdrawn"
+    """No longer worth sending (job cancelled, survey already closed)."""
+    UNDELIVERABLE = "undeliverable"
+    """The customer has no channel we can use (webhook preferred but not registered, no e-mail)."""
+
+
+@dataclass(frozen=True)
+class Route:
+    audience: Audience
+    template: str
+
+
+# Which event produces which notification; the template names are files under templates/messages.
+ROUTES: dict[type[EventData], Route] = {
+    JobRequested: Route(Audience.MANAGEMENT, "management-job-requested"),
+    JobSlaAtRisk: Route(Audience.MANAGEMENT, "management-sla-at-risk"),
+    JobSlaBreached: Route(Audience.MANAGEMENT, "management-sla-breached"),
+    JobInspectionEscalated: Route(Audience.MANAGEMENT, "management-inspection-escalated"),
+    JobFeedbackReceived: Route(Audience.MANAGEMENT, "management-low-satisfaction"),
+    JobPrediagnosed: Route(Audience.CUSTOMER, "customer-service-commitment"),
+    JobEngineerDispatched: Route(Audience.CUSTOMER, "customer-engineer-dispatched"),
+    JobProgressReported: Route(Audience.CUSTOMER, "customer-progress"),
+    JobWorkCompleted: Route(Audience.CUSTOMER, "customer-work-completed"),
+    JobInspectionPassed: Route(Audience.CUSTOMER, "customer-job-completed"),
+    JobReportPublished: Route(Audience.CUSTOMER, "customer-report-and-survey"),
+}
+
+
+@dataclass(frozen=True)
+class Destination:
+    channel: NotificationChannel
+    recipient: str
+
+
+def customer_destination(
+    preferred: NotificationChannel, email: str | None, webhook_url: str | None
+) -> Destination | None:
+    """The customer's preferred channel; e-mail when a preferred webhook is not registered; None when
+    the customer cannot be reached (no e-mail, no webhook)."""
+    if preferred is NotificationChannel.WEBHOOK and webhook_url:
+        return Destination(NotificationChannel.WEBHOOK, webhook_url)
+    if email:
+        return Destination(NotificationChannel.EMAIL, email)
+    if webhook_url:
+        return Destination(NotificationChannel.WEBHOOK, webhook_url)
+    return None
+
+
+def notification_key(event_id: str, audience: Audience, channel: NotificationChannel, recipient: str) -> str:
+    """The natural key: one notification per event, recipient and channel, whatever the redeliveries."""
+    return f"{event_id}|{audience.value}|{channel.value}|{recipient}"
+
+
+def notification_id(key: str) -> str:
+    # Derived from the key, so that the same event can only ever upsert the same notification.
+    return "NTF-" + hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def retry_delay(attempts: int, base_seconds: float, max_seconds: float) -> timedelta:
+    """Exponential backoff: base, 2*base, 4*base, ... capped."""
+    exponent = min(max(attempts - 1, 0), 30)
+    return timedelta(seconds=min(base_seconds * (2**exponent), max_seconds))
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """HMAC-SHA256 over `timestamp.body`, as `sha256=<hex>`: the receiver recomputes it with its secret."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify(secret: str, timestamp: str, body: bytes, signature: str, now_epoch: float, tolerance: float = 300) -> bool:
+    """What a webhook receiver does: the signature matches and the timestamp is recent (no replays)."""
+    try:
+        age = abs(now_epoch - int(timestamp))
+    except ValueError:
+        return False
+    return age <= tolerance and hmac.compare_digest(sign(secret, timestamp, body), signature)

@@ -1,0 +1,161 @@
+"""Pure rules: channels, keys, backoff, signatures, answers, closing; every template renders."""
+
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from compressor_contracts.common import NotificationChannel
+from compressor_contracts.examples import example
+from feedback_service.notifications.domain import (
+    ROUTES,
+    Audience,
+    Destination,
+    customer_destination,
+    notification_id,
+    notification_key,
+    retry_delay,
+    sign,
+    verify,
+)
+from feedback_service.review.domain import closing_event, ready_to_close
+from feedback_service.surveys.domain import Answer, AnswerError, answerable, is_low_score, parse_answer, token_hash
+from feedback_service.templates import message_exists, render_message
+
+EMAIL, WEBHOOK = NotificationChannel.EMAIL, NotificationChannel.WEBHOOK
+
+
+def test_the_customer_is_reached_on_the_preferred_channel_with_e_mail_as_the_fallback():
+    hook = "https://customer.example/hooks"
+    assert customer_destination(WEBHOOK, "a@b.co", hook) == Destination(WEBHOOK, hook)
+    assert customer_destination(WEBHOOK, "a@b.co", None) == Destination(EMAIL, "a@b.co")
+    assert customer_destination(EMAIL, "a@b.co", hook) == Destination(EMAIL, "a@b.co")
+    assert customer_destination(EMAIL, None, hook) == Destination(WEBHOOK, hook)
+    assert customer_destination(EMAIL, None, None) is None
+
+
+def test_one_notification_id_per_event_recipient_and_channel():
+    key = notification_key("evt-1", Audience.CUSTOMER, EMAIL, "a@b.co")
+    assert notification_id(key) == notification_id(notification_key("evt-1", Audience.CUSTOMER, EMAIL, "a@b.co"))
+    assert notification_id(key) != notification_id(notification_key("evt-2", Audience.CUSTOMER, EMAIL, "a@b.co"))
+    assert notification_id(key) != notification_id(notification_key("evt-1", Audience.CUSTOMER, EMAIL, "c@d.co"))
+
+
+def test_retries_back_off_exponentially_up_to_a_cap():
+    assert [retry_delay(n, 30, 300).total_seconds() for n in (1, 2, 3, 4, 5, 50)] == [30, 60, 120, 240, 300, 300]
+
+
+def test_a_webhook_signature_verifies_only_with_the_secret_the_body_and_a_recent_timestamp():
+    now = time.time()
+    stamp = str(int(now))
+    signature = sign("s3cret", stamp, b'{"a":1}')
+    assert signature.startswith("sha256=") and len(signature) == 7 + 64
+    assert verify("s3cret", stamp, b'{"a":1}', signature, now)
+    assert not verify("other", stamp, b'{"a":1}', signature, now)
+    assert not verify("s3cret", stamp, b'{"a":2}', signature, now)
+    assert not verify("s3cret", str(int(now) - 1), b'{"a":1}', signature, now)
+    assert not verify("s3cret", stamp, b'{"a":1}', signature, now + 301)
+    assert not verify("s3cret", "yesterday", b'{"a":1}', signature, now)
+
+
+@pytest.mark.parametrize(
+    ("csat", "nps", "field"),
+    [
+        (0, 5, "csat"),
+        (6, 5, "csat"),
+        ("x", 5, "csat"),
+        (None, 5, "csat"),
+        (True, 5, "csat"),
+        (3, 11, "nps"),
+        (3, -1, "nps"),
+        (3, "", "nps"),
+        (3, 2.5, "nps"),
+    ],
+)
+def test_an_answer_out_of_range_names_the_field(csat, nps, field):
+    error = parse_answer(csat, nps, None)
+    assert isinstance(error, AnswerError) and error.status == 422 and error.field == field
+
+
+def test_form_strings_and_api_numbers_give_the_same_answer():
+    assert parse_answer("5", "10", "  fine  ") == Answer(5, 10, "fine") == parse_answer(5, 10, "fine")
+    assert parse_answer(1, 0, "   ") == Answer(1, 0, None)
+
+
+def test_a_survey_answered_or_expired_cannot_be_answered():
+    now = datetime(2026, 3, 10, tzinfo=UTC)
+    assert answerable("open", now + timedelta(seconds=1), now) is None
+    assert answerable("open", now, now).status == 410
+    assert answerable("expired", now + timedelta(days=1), now).status == 410
+    assert answerable("answered", now - timedelta(days=1), now).status == 409
+
+
+def test_low_scores_are_low_csat_or_detractor_nps():
+    assert is_low_score(Answer(2, 9, None), 2, 6)
+    assert is_low_score(Answer(5, 6, None), 2, 6)
+    assert not is_low_score(Answer(3, 7, None), 2, 6)
+
+
+def test_tokens_are_stored_as_hashes():
+    assert token_hash("abc") == token_hash("abc") != token_hash("abd")
+    assert len(token_hash("abc")) == 64
+
+
+def _job(**changes):
+    report = example("job.report_published.v1")
+    job = {
+        "_id": "JOB-1",
+        "closed_at": None,
+        "cancelled": False,
+        "reviewed_at": datetime(2026, 3, 9, tzinfo=UTC),
+        "survey_status": "answered",
+        "csat": 4,
+        "nps": 9,
+        "record": {
+            "record_id": report.record_id,
+            "record_version": 1,
+            "report": report.report.model_dump(mode="json"),
+            "outcome": report.outcome.model_dump(mode="json"),
+        },
+        "review": {"follow_ups": [{"kind": "monitoring", "description": "Watch the temperature.", "due_on": None}]},
+    }
+    return job | changes
+
+
+def test_a_job_closes_once_reviewed_and_the_survey_answered_or_expired():
+    assert ready_to_close(_job())
+    assert ready_to_close(_job(survey_status="expired"))
+    assert not ready_to_close(_job(survey_status="open"))
+    assert not ready_to_close(_job(reviewed_at=None))
+    assert not ready_to_close(_job(closed_at=datetime(2026, 3, 9, tzinfo=UTC)))
+    assert not ready_to_close(_job(cancelled=True))
+    closed = closing_event(_job())
+    assert (closed.csat, closed.nps, closed.follow_ups[0].kind) == (4, 9, "monitoring")
+    expired = closing_event(_job(survey_status="expired"))
+    assert (expired.csat, expired.nps) == (None, None)
+    assert expired.outcome.service_date == date(2026, 3, 3)
+
+
+@pytest.mark.parametrize("event_type", sorted(ROUTES, key=lambda t: t.name), ids=lambda t: t.name)
+def test_every_notification_template_is_a_file_and_renders_the_events_details(event_type):
+    route = ROUTES[event_type]
+    assert message_exists(route.template)
+    data = example(event_type.routing_key())
+    job = example("job.requested.v1")
+    context = {
+        "job": {
+            "job_id": job.job_id,
+            **{k: getattr(job, k).model_dump(mode="json") for k in ("customer", "contact", "site", "equipment")},
+            "priority": job.priority.value,
+            "fault_description": job.fault_description,
+        },
+        "event": data.model_dump(mode="json"),
+        "survey_url": "https://x.test/surveys/T",
+        "report_url": "https://x.test/report.pdf",
+        "survey_expires_at": "2026-03-20T10:00:00+00:00",
+    }
+    subject, body = render_message(route.template, context)
+    assert job.job_id in subject and "\n" not in subject
+    assert job.job_id in body
+    if route.audience is Audience.CUSTOMER:
+        assert body.startswith(f"Dear {job.contact.name}")
