@@ -1,99 +1,291 @@
-"""Outbox-to-consumer benchmark on the real servers.
+"""`make bench`: whole service jobs through all nine phases on the six running services, measured.
 
-Commits N events (one MongoDB transaction each, as a service does per state change), lets the
-outbox relay publish them with confirms, and has an idempotent consumer handle each in its own
-transaction with its inbox row. Prints commit rate, end-to-end throughput and latency from
-commit to handled. Runs in its own vhost and database, removed afterwards.
+Starts its own deployment of the six services (separate processes, own vhost, databases and
+buckets, spans sent to an in-process OTLP receiver), then:
+  1. throughput: N jobs (default 200) driven concurrently through the public HTTP APIs;
+  2. latency at an offered load: jobs started at a fixed rate (default 5 per second);
+  3. the raw broker baseline: aio-pika publish with confirms and consume with ack.
+Reports jobs per second, per-phase latency, event hop latency (publish span to consume span, from
+the traces), HTTP latency per endpoint, CPU per job, and the ratio of the system's event throughput
+to the raw baseline; writes the result as JSON under bench/results/.
 """
+
+from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
+import json
+import os
+import platform
+import re
 import time
 import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
 
-from compressor_contracts import JobRequested
-from compressor_contracts.examples import example
-from compressor_kit.consumer import Consumer
-from compressor_kit.messaging import EVENTS_EXCHANGE
-from compressor_kit.service import Runtime, ServiceDefinition
+import httpx
+from aiosmtpd.controller import Controller
+from pymongo import MongoClient
+
+from bench.baseline import raw_baseline
+from compressor_kit.deadletters import list_dead_letters
 from compressor_kit.settings import Settings
 from compressor_kit.testing import rabbitmqctl
+from demo.flow import PHASES, JobResult, Office, run_job
+from demo.otlp import OtlpReceiver
+from demo.stack import Stack, free_port
+
+RESULTS = Path(__file__).parent / "results"
+ID_SEGMENT = re.compile(r"/(?=[A-Za-z0-9_.:-]*\d)[A-Za-z0-9_.:-]{6,}(?=/|$)")
+PRODUCER, CONSUMER = 4, 5
 
 
-async def run(events: int, concurrency: int) -> None:
+class Sink:
+    """Accepts every e-mail and keeps none (a real SMTP server for feedback to talk to)."""
+
+    async def handle_DATA(self, server, session, envelope):
+        return "250 OK"
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] if ordered else float("nan")
+
+
+def summary(values: list[float], scale: float = 1.0) -> dict[str, float]:
+    return {
+        "count": len(values),
+        "p50": pct(values, 50) * scale,
+        "p95": pct(values, 95) * scale,
+        "p99": pct(values, 99) * scale,
+    }
+
+
+class HttpTimer:
+    """httpx event hooks timing every request, grouped by endpoint (ids replaced by {id})."""
+
+    def __init__(self) -> None:
+        self.by_endpoint: dict[str, list[float]] = defaultdict(list)
+
+    async def on_request(self, request: httpx.Request) -> None:
+        request.extensions["started"] = time.perf_counter()
+
+    async def on_response(self, response: httpx.Response) -> None:
+        started = response.request.extensions.get("started")
+        if started is not None:
+            path = ID_SEGMENT.sub("/{id}", response.request.url.path)
+            self.by_endpoint[f"{response.request.method} {response.request.url.port} {path}"].append(
+                time.perf_counter() - started
+            )
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the processes so far (from /proc; Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def event_hops(otlp: OtlpReceiver, since_ns: int) -> list[float]:
+    """Seconds from each event's publish to each consume of it (one per consuming service): a consume
+    span's parent is the producer span whose trace context travelled in the message headers."""
+    producers = {s.span_id: s.start_ns for s in otlp.spans if s.kind == PRODUCER and s.start_ns >= since_ns}
+    return [
+        (s.start_ns - producers[s.parent_span_id]) / 1e9
+        for s in otlp.spans
+        if s.kind == CONSUMER and s.parent_span_id in producers
+    ]
+
+
+def events_published(otlp: OtlpReceiver, since_ns: int) -> int:
+    return sum(
+        1
+        for s in otlp.spans
+        if s.kind == PRODUCER and s.start_ns >= since_ns and s.attributes.get("messaging.operation") == "publish"
+    )
+
+
+async def drive(office: Office, jobs: int, *, concurrency: int, rate: float | None) -> tuple[list[JobResult], int]:
+    results: list[JobResult] = []
+    failures = 0
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(n: int) -> None:
+        nonlocal failures
+        async with gate:
+            try:
+                results.append(await run_job(office, n))
+            except Exception as exc:  # counted and shown: a benchmark reports failures, it doesn't hide them
+                failures += 1
+                print(f"  job {n} failed: {exc!r}"[:300])
+
+    tasks = []
+    for n in range(1, jobs + 1):
+        tasks.append(asyncio.create_task(one(n)))
+        if rate:
+            await asyncio.sleep(1 / rate)
+    await asyncio.gather(*tasks)
+    return results, failures
+
+
+async def scenario(stack: Stack, otlp: OtlpReceiver, name: str, jobs: int, concurrency: int, rate: float | None):
+    timer = HttpTimer()
+    pids = [p.process.pid for p in stack.processes]
+    hooks = {"request": [timer.on_request], "response": [timer.on_response]}
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+    async with httpx.AsyncClient(timeout=60, event_hooks=hooks, limits=limits) as client:
+        office = Office(stack.urls(), client)
+        await office.stock_parts_for(jobs)
+        await office.staff_engineers_for(jobs)
+        since_ns = time.time_ns()
+        cpu_before, started = cpu_seconds(pids), time.perf_counter()
+        results, failures = await drive(office, jobs, concurrency=concurrency, rate=rate)
+        elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(pids) - cpu_before
+    await asyncio.sleep(3)  # let the exporters flush the last spans
+    hops = event_hops(otlp, since_ns)
+    events = events_published(otlp, since_ns)
+    per_phase = {
+        f"{phase}. {PHASES[phase]}": summary(
+            [r.phase_seconds[phase] for r in results if phase in r.phase_seconds], 1000
+        )
+        for phase in PHASES
+    }
+    return {
+        "scenario": name,
+        "jobs": jobs,
+        "completed": len(results),
+        "failed": failures,
+        "offered_jobs_per_second": rate,
+        "concurrency": concurrency,
+        "seconds": elapsed,
+        "jobs_per_second": len(results) / elapsed,
+        "events_published": events,
+        "events_per_second": events / elapsed,
+        "job_latency_ms": summary([sum(r.phase_seconds.values()) for r in results], 1000),
+        "phase_latency_ms": per_phase,
+        "event_hop_ms": summary(hops, 1000),
+        "http_ms": {endpoint: summary(values, 1000) for endpoint, values in sorted(timer.by_endpoint.items())},
+        "cpu_seconds_per_job": cpu / max(1, len(results)),
+        "cpu_utilisation_of_services": cpu / elapsed,
+    }
+
+
+def show(result: dict) -> None:
+    print(f"\n== {result['scenario']}: {result['completed']}/{result['jobs']} jobs in {result['seconds']:.1f} s")
+    print(f"   {result['jobs_per_second']:.2f} jobs/s, {result['events_per_second']:.0f} events/s published")
+    job = result["job_latency_ms"]
+    print(f"   whole job p50 {job['p50']:.0f} ms, p95 {job['p95']:.0f} ms, p99 {job['p99']:.0f} ms")
+    hop = result["event_hop_ms"]
+    print(
+        f"   event hop (publish -> consume) p50 {hop['p50']:.1f} ms, p99 {hop['p99']:.1f} ms over {hop['count']} hops"
+    )
+    print(
+        f"   CPU {result['cpu_seconds_per_job']:.2f} s per job "
+        f"(the services use {result['cpu_utilisation_of_services']:.2f} cores)"
+    )
+    for phase, figures in result["phase_latency_ms"].items():
+        print(
+            f"   phase {phase[:48]:<48} p50 {figures['p50']:7.0f} ms  "
+            f"p95 {figures['p95']:7.0f}  p99 {figures['p99']:7.0f}"
+        )
+    slowest = sorted(result["http_ms"].items(), key=lambda item: -item[1]["p95"])[:8]
+    print("   slowest endpoints (p95):")
+    for endpoint, figures in slowest:
+        print(f"     {endpoint:<60} p50 {figures['p50']:6.1f} ms  p95 {figures['p95']:6.1f}  n={figures['count']}")
+
+
+async def main(args: argparse.Namespace) -> int:
+    settings = Settings()
     vhost = f"bench-{uuid.uuid4().hex[:8]}"
     rabbitmqctl("add_vhost", vhost)
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    settings = Settings(
-        environment="test",
-        rabbitmq_url=f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
-        mongodb_database=vhost.replace("-", "_"),
-        log_level="WARNING",
-    )
-    committed_at: dict[str, float] = {}
-    latencies: list[float] = []
-    done = asyncio.Event()
-
-    async def handled(event, uow) -> None:
-        latencies.append(time.perf_counter() - committed_at[event.subject])
-        if len(latencies) == events:
-            done.set()
-
-    definition = ServiceDefinition(
-        name="dispatch",
-        default_port=0,
-        description="bench",
-        consumers=lambda runtime: [Consumer("dispatch.job-requests", {JobRequested: handled})],
-    )
-    runtime = Runtime(definition, settings)
-    runtime.publishers["job.requested.v1"] = runtime.broker.publisher(
-        exchange=EVENTS_EXCHANGE, routing_key="job.requested.v1", persist=True
-    )
-    await runtime.start()
-    template = example("job.requested.v1")
+    amqp_url = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    prefix = vhost.replace("-", "_") + "_"
+    results = []
+    dead = []
     try:
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for n in range(events):
-            queue.put_nowait(n)
-
-        async def producer() -> None:
-            while not queue.empty():
-                job_id = f"JOB-BENCH-{queue.get_nowait():06d}"
-                data = template.model_copy(update={"job_id": job_id})
-                await runtime.outbox.transact(lambda uow, data=data: uow.publish(data))
-                committed_at[job_id] = time.perf_counter()
-
-        start = time.perf_counter()
-        await asyncio.gather(*(producer() for _ in range(concurrency)))
-        commit_seconds = time.perf_counter() - start
-        await asyncio.wait_for(done.wait(), timeout=300)
-        total_seconds = time.perf_counter() - start
+        print(f"raw baseline: aio-pika, {args.baseline_messages} messages, confirms and acks, quorum queue ...")
+        baseline = await raw_baseline(amqp_url, args.baseline_messages)
+        print(
+            f"   {baseline['messages_per_second']:.0f} messages/s, latency p50 {baseline['latency_ms']['p50']:.1f} ms"
+        )
+        mail = Controller(Sink(), hostname="127.0.0.1", port=free_port())
+        mail.start()
+        logs = Path("var/log/bench")  # the Stack creates it
+        with OtlpReceiver() as otlp:
+            stack = Stack(
+                rabbitmq_url=amqp_url,
+                database_prefix=prefix,
+                bucket_prefix=f"{vhost}-",
+                log_dir=logs,
+                replicas=args.replicas,
+                env={
+                    "LOG_LEVEL": "WARNING",
+                    "OTEL_BSP_SCHEDULE_DELAY": "500",
+                    "OTEL_BSP_MAX_QUEUE_SIZE": "200000",
+                    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2048",
+                    **({"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint} if args.export_spans else {}),
+                    "REPORT_PUBLISH_INTERVAL_SECONDS": "0.5",
+                    "DELIVERY_INTERVAL_SECONDS": "0.5",
+                    "SMTP_PORT": str(mail.port),
+                },
+            )
+            with stack:
+                print(f"stack: six services x {args.replicas} process(es) ready")
+                if args.rate:
+                    offered = max(1, int(args.rate * args.rate_seconds))
+                    results.append(await scenario(stack, otlp, "offered load", offered, offered, args.rate))
+                    show(results[-1])
+                results.append(await scenario(stack, otlp, "throughput", args.jobs, args.concurrency, None))
+                show(results[-1])
+                dead = await list_dead_letters(amqp_url)
+                print(
+                    f"dead letters: {len(dead)}"
+                    + "".join(f"\n  {d.service}: {d.event_type} {d.error[:200]}" for d in dead[:10])
+                )
+        mail.stop()
     finally:
-        await runtime.stop()
-        from pymongo import MongoClient
-
         with MongoClient(settings.mongodb_url.get_secret_value()) as client:
-            client.drop_database(settings.mongodb_database)
+            for name in client.list_database_names():
+                if name.startswith(prefix):
+                    client.drop_database(name)
         rabbitmqctl("delete_vhost", vhost)
-
-    ordered = sorted(latencies)
-    print(f"events: {events}, producers: {concurrency}")
-    print(f"commit (state + outbox, one transaction each): {events / commit_seconds:,.0f} events/s")
-    print(f"end to end (commit -> relay -> RabbitMQ -> consumer + inbox): {events / total_seconds:,.0f} events/s")
-    print(
-        f"latency commit -> handled: p50 {statistics.median(ordered) * 1000:.1f} ms, "
-        f"p95 {ordered[int(len(ordered) * 0.95) - 1] * 1000:.1f} ms, max {ordered[-1] * 1000:.1f} ms"
-    )
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=8)
-    args = parser.parse_args()
-    asyncio.run(run(args.events, args.concurrency))
+    throughput = results[-1]
+    ratio = throughput["events_per_second"] / baseline["messages_per_second"]
+    print(f"\nsystem event throughput / raw broker baseline: {ratio:.3f}")
+    report = {
+        "when": datetime.now(UTC).isoformat(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "replicas": args.replicas,
+        "baseline": baseline,
+        "scenarios": results,
+        "dead_letters": [{"service": d.service, "event_type": d.event_type, "error": d.error} for d in dead],
+        "event_throughput_ratio_to_baseline": ratio,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(report, indent=2))
+    print(f"written {path}")
+    return 0 if all(r["failed"] == 0 for r in results) and not dead else 1
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=200, help="jobs in the throughput run")
+    parser.add_argument("--concurrency", type=int, default=50, help="jobs in flight at once in the throughput run")
+    parser.add_argument("--rate", type=float, default=5.0, help="offered jobs per second in the latency run (0: skip)")
+    parser.add_argument("--rate-seconds", type=float, default=12.0, help="how long the offered load lasts")
+    parser.add_argument("--replicas", type=int, default=1)
+    parser.add_argument(
+        "--no-export-spans",
+        dest="export_spans",
+        action="store_false",
+        help="keep spans in the services (no OTLP export, no event hop figures): measures tracing's cost",
+    )
+    parser.add_argument("--baseline-messages", type=int, default=5000)
+    raise SystemExit(asyncio.run(main(parser.parse_args())))

@@ -1,44 +1,179 @@
-"""Shows the six running services and what each is ready to do.
+"""`make demo`: one service job (or JOBS=n at once) through all nine phases on the running services.
 
-Later phases extend this into a whole service job through all nine phases; for now it proves
-the stack is up: every service answers readiness with its dependencies checked.
+The simulated people act only through the services' public HTTP APIs. Each phase is shown as it
+completes; then the job's timeline, the report link, the customer-file entry, the KPIs and the trace
+id to look the job up in a tracing UI.
 """
 
-import json
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
 import sys
-import urllib.error
-import urllib.request
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from rich.console import Console
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from demo.flow import PHASES, JobResult, Office, run_job
 
 SERVICES = {"intake": 8001, "dispatch": 8002, "maintenance": 8003, "quality": 8004, "reporting": 8005, "feedback": 8006}
+console = Console()
 
 
-def readiness(port: int) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=5) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
-    except OSError as error:
-        return 0, {"detail": str(error)}
-
-
-def main() -> int:
-    print(f"{'service':<12} {'port':>5}  {'state':<10} rabbitmq  mongodb  object store")
+async def check_ready(client: httpx.AsyncClient, urls: dict[str, str]) -> bool:
+    table = Table(title="Services", title_justify="left")
+    for column in ("service", "url", "state", "rabbitmq", "mongodb", "object store"):
+        table.add_column(column)
     all_ready = True
-    for name, port in SERVICES.items():
-        status, body = readiness(port)
+    for name, url in urls.items():
+        try:
+            response = await client.get(f"{url}/health/ready")
+            body, ok = response.json(), response.status_code == 200
+        except httpx.HTTPError as error:
+            body, ok = {"checks": {}}, False
+            body["detail"] = str(error)
         checks = body.get("checks", {})
-        state = "ready" if status == 200 else f"NOT READY ({status})"
-        all_ready &= status == 200
-        print(
-            f"{name:<12} {port:>5}  {state:<10} {checks.get('rabbitmq', '-'):<9} {checks.get('mongodb', '-'):<8} "
-            f"{checks.get('object_store', '-')}"
+        all_ready &= ok
+        table.add_row(
+            name,
+            url,
+            "[green]ready" if ok else "[red]not ready",
+            checks.get("rabbitmq", "-"),
+            checks.get("mongodb", "-"),
+            checks.get("object_store", "-"),
         )
-    print()
-    print("All six services are ready." if all_ready else "Some services are not ready: see var/log/<service>.log")
-    print("Stop them with `make stop`; the API documents are at http://127.0.0.1:<port>/schema")
-    return 0 if all_ready else 1
+    console.print(table)
+    return all_ready
+
+
+def _actor(actor: object) -> str:
+    return str(actor.get("name") or actor.get("id")) if isinstance(actor, dict) else str(actor or "")
+
+
+def show_one(result: JobResult) -> None:
+    console.rule(f"[bold]Job {result.job_id}: summary")
+    timeline = Table(title="Timeline (from reporting: every event in order)", title_justify="left")
+    for column in ("time", "phase", "event", "round", "actor"):
+        timeline.add_column(column)
+    for event in result.timeline.get("events", []):
+        timeline.add_row(
+            str(event.get("time", ""))[11:23],
+            str(event.get("phase") or "-"),
+            str(event.get("event") or event.get("type")),
+            str(event.get("round") or ""),
+            _actor(event.get("actor")),
+        )
+    console.print(timeline)
+    spent = Table(title="Time in each phase (as recorded by reporting)", title_justify="left")
+    spent.add_column("phase")
+    spent.add_column("round")
+    spent.add_column("seconds", justify="right")
+    for phase in result.timeline.get("phases", []):
+        spent.add_row(str(phase.get("phase")), str(phase.get("round") or ""), f"{phase.get('seconds') or 0:.2f}")
+    console.print(spent)
+    report = result.record.get("report", {})
+    console.print(
+        f"[bold]Report PDF[/]: s3://{report.get('bucket')}/{report.get('object_key')} sha256 {report.get('sha256')}"
+    )
+    console.print(f"  download (expires {result.report_link.get('expires_at')}):\n  {result.report_link.get('url')}")
+    for site in result.customer_file.get("sites", []):
+        for unit in site.get("equipment", []):
+            for entry in unit.get("history", []):
+                if entry.get("job_id") == result.job_id:
+                    parts = ", ".join(f"{p['quantity']:g} x {p['part_number']}" for p in entry.get("parts_used", []))
+                    console.print(
+                        f"[bold]Customer file[/] {result.customer_id} / {unit.get('equipment_id')} "
+                        f"({unit.get('model_code')}): service of {entry.get('service_date')} by "
+                        f"{entry.get('engineer', {}).get('name')}\n  cause: {entry.get('root_cause')}\n"
+                        f"  repair: {entry.get('repair_method')}\n  parts: {parts}\n"
+                        f"  {entry.get('labour_hours')} h labour, {entry.get('inspection_rounds')} inspection rounds, "
+                        f"CSAT {entry.get('csat')}, NPS {entry.get('nps')}\n"
+                        f"  next service due {unit.get('next_service_due_on')}"
+                    )
+
+
+async def show_kpis(office: Office) -> None:
+    now = datetime.now(UTC)
+    kpis = await office.manager.get(
+        "reporting",
+        "/kpis",
+        params={"from": (now - timedelta(days=1)).isoformat(), "to": (now + timedelta(hours=1)).isoformat()},
+    )
+    overall = kpis.get("overall", {})
+    table = Table(title="KPIs over the last day (reporting, MongoDB aggregation)", title_justify="left")
+    table.add_column("KPI")
+    table.add_column("value", justify="right")
+    for key, value in overall.items():
+        table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+    console.print(table)
+
+
+async def main(jobs: int, host: str) -> int:
+    urls = {name: f"http://{host}:{port}" for name, port in SERVICES.items()}
+    async with httpx.AsyncClient(timeout=30) as client:
+        if not await check_ready(client, urls):
+            console.print("[red]Some services are not ready: see var/log/<service>.log")
+            return 1
+        office = Office(urls, client)
+        await office.stock_parts_for(jobs)
+        if jobs > 1:
+            await office.staff_engineers_for(jobs)
+        console.rule(f"[bold]{jobs} service job(s) through the nine phases")
+        started = time.perf_counter()
+        if jobs == 1:
+
+            def on_phase(job_id: str, phase: int, detail: str, seconds: float) -> None:
+                console.print(
+                    f"[green]✔[/] phase {phase} [bold]{PHASES[phase]}[/] [dim]({seconds:.2f} s)[/]\n    {detail}"
+                )
+
+            result = await run_job(office, 1, on_phase)
+            results = [result]
+        else:
+            progress = Progress(
+                TextColumn("{task.description:<58}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+            )
+            tasks = {phase: progress.add_task(f"{phase}. {PHASES[phase]}", total=jobs) for phase in PHASES}
+
+            def on_phase(job_id: str, phase: int, detail: str, seconds: float) -> None:
+                progress.advance(tasks[phase])
+
+            with Live(progress, console=console, refresh_per_second=8):
+                outcomes = await asyncio.gather(
+                    *(run_job(office, n, on_phase) for n in range(1, jobs + 1)), return_exceptions=True
+                )
+            failures = [o for o in outcomes if isinstance(o, BaseException)]
+            results = [o for o in outcomes if isinstance(o, JobResult)]
+            for failure in failures[:5]:
+                console.print(f"[red]job failed: {failure!r}")
+            if failures:
+                return 1
+        elapsed = time.perf_counter() - started
+        show_one(results[0])
+        await show_kpis(office)
+        if jobs > 1:
+            per_job = [sum(r.phase_seconds.values()) for r in results]
+            console.print(
+                f"{jobs} jobs in {elapsed:.1f} s ({jobs / elapsed:.2f} jobs/s); "
+                f"per job median {statistics.median(per_job):.2f} s, max {max(per_job):.2f} s"
+            )
+        console.print(
+            f"[bold]Trace[/] of {results[0].job_id}: {results[0].trace_id}  "
+            "(look it up in Jaeger, http://localhost:16686/trace/<id>, when OTEL_EXPORTER_OTLP_ENDPOINT points there)"
+        )
+        console.print("Stop the services with `make stop`; API documents at http://127.0.0.1:<port>/schema")
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main(args.jobs, args.host)))

@@ -9,10 +9,22 @@ mkdir -p var/log var/run
 
 running() { [ -f "var/run/$1.pid" ] && kill -0 "$(cat "var/run/$1.pid")" 2>/dev/null; }
 
+MAIL_PORT="${MAIL_PORT:-8025}"
+
+# A local mail sink for the e-mails feedback sends (aiosmtpd prints each one to var/log/mail.log).
+start_mail() {
+  if [ -f var/run/mail.pid ] && kill -0 "$(cat var/run/mail.pid)" 2>/dev/null; then return; fi
+  nohup .venv/bin/python -m aiosmtpd -n -l "127.0.0.1:$MAIL_PORT" >>var/log/mail.log 2>&1 &
+  echo $! >var/run/mail.pid
+  echo "mail sink: started (pid $!, smtp 127.0.0.1:$MAIL_PORT, log var/log/mail.log)"
+}
+
 start() {
+  start_mail
   for s in "${SERVICES[@]}"; do
     if running "$s"; then echo "$s: already running (pid $(cat "var/run/$s.pid"))"; continue; fi
-    HTTP_PORT="${PORTS[$s]}" nohup .venv/bin/python -m "${s}_service" >>"var/log/$s.log" 2>&1 &
+    HTTP_PORT="${PORTS[$s]}" SMTP_PORT="${SMTP_PORT:-$MAIL_PORT}" \
+      nohup .venv/bin/python -m "${s}_service" >>"var/log/$s.log" 2>&1 &
     echo $! >"var/run/$s.pid"
     echo "$s: started (pid $!, port ${PORTS[$s]}, log var/log/$s.log)"
   done
@@ -36,6 +48,7 @@ stop() {
     fi
     rm -f "var/run/$s.pid"
   done
+  if [ -f var/run/mail.pid ]; then kill "$(cat var/run/mail.pid)" 2>/dev/null || true; rm -f var/run/mail.pid; fi
 }
 
 case "${1:-}" in

@@ -1,0 +1,394 @@
+"""One service job through all nine phases, acted out by the people of the process over HTTP.
+
+The same flow drives `make demo`, the end-to-end tests and the benchmark. Each phase reports
+when it completes, with how long it took; everything goes through the services' public APIs.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from compressor_kit.settings import Settings
+from demo.people import ApiError, Person, cast, customer, engineer, until
+
+PHASES = {
+    1: "Intake: request recorded, management informed, engineer assigned",
+    2: "Remote pre-diagnosis and service commitment",
+    3: "On-site diagnosis",
+    4: "Maintenance plan approved by the customer",
+    5: "Execution with progress for the customer",
+    6: "Quality inspection (with rework)",
+    7: "Maintenance record and report",
+    8: "Customer satisfaction survey",
+    9: "Internal review, job closed, customer file updated",
+}
+MODEL = "AC-GA37VSD"  # oil-injected screw with VSD: a procedure and an inspection template ship for it
+PROCEDURE = "PROC-GA-VSD-OILCIRCUIT"
+PARTS = {"1622-3600-00": 1, "1625-4800-00": 1, "2901-0522-00": 10}  # the procedure's parts
+PHOTO = b"\xff\xd8\xff\xe0" + b"demo photo of the thermostatic valve" + b"\xff\xd9"
+
+PhaseCallback = Callable[[str, int, str, float], None]
+
+
+@dataclass
+class JobResult:
+    job_id: str
+    customer_id: str
+    equipment_id: str
+    trace_id: str
+    engineer_id: str = ""
+    phase_seconds: dict[int, float] = field(default_factory=dict)
+    details: dict[int, str] = field(default_factory=dict)
+    report_link: dict[str, Any] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)
+    survey_answer: dict[str, Any] = field(default_factory=dict)
+    review: dict[str, Any] = field(default_factory=dict)
+    customer_file: dict[str, Any] = field(default_factory=dict)
+    timeline: dict[str, Any] = field(default_factory=dict)
+    inspections: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Office:
+    """The organisation's staff, sharing one HTTP client."""
+
+    def __init__(self, urls: dict[str, str], client: httpx.AsyncClient, settings: Settings | None = None) -> None:
+        self.urls, self.client, self.settings = urls, client, settings or Settings()
+        staff = cast(urls, client, self.settings)
+        self.reception, self.dispatcher = staff["reception"], staff["dispatcher"]
+        self.inspector, self.manager = staff["inspector"], staff["manager"]
+
+    def engineer(self, engineer_id: str) -> Person:
+        return engineer(self.urls, self.client, engineer_id, self.settings)
+
+    def customer(self, customer_id: str) -> Person:
+        return customer(self.urls, self.client, customer_id, self.settings)
+
+    async def stock_parts_for(self, jobs: int) -> None:
+        """The store receives enough parts for the jobs ahead (plans reserve them on approval)."""
+        for part_number, quantity in PARTS.items():
+            await self.manager.post("maintenance", f"/parts/{part_number}/receipts", {"quantity": quantity * jobs * 2})
+
+    async def staff_engineers_for(self, jobs: int) -> None:
+        """The organisation scales its field team to the work: enough round-the-clock engineers in the
+        region that every job gets a slot within its priority's target (2-hour visits, 8-hour target)."""
+        wanted = jobs // 3 + 1
+        page = await self.dispatcher.get("dispatch", "/engineers", params={"region": "central", "limit": 200})
+        crew = [e for e in page["items"] if e["name"].startswith("Field crew")]
+        around_the_clock = [{"weekday": day, "start": "00:00", "end": "24:00"} for day in range(7)]
+        for n in range(len(crew) + 1, wanted + 1):
+            await self.dispatcher.post(
+                "dispatch",
+                "/engineers",
+                {
+                    "name": f"Field crew {n}",
+                    "skills": {
+                        "compressor_types": ["oil_injected_screw"],
+                        "brands": ["Atlas Copco"],
+                        "certifications": [],
+                    },
+                    "regions": ["central"],
+                    "calendar": {"timezone": "Asia/Kuala_Lumpur", "shifts": around_the_clock, "leave": []},
+                    "capacity_per_day": 12,
+                },
+            )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+async def run_job(office: Office, number: int = 1, on_phase: PhaseCallback | None = None) -> JobResult:
+    """Drive one job from the customer's call to the closed customer file."""
+    started = time.perf_counter()
+    tag = uuid.uuid4().hex[:6].upper()
+
+    def done(result: JobResult, phase: int, detail: str) -> None:
+        nonlocal started
+        now = time.perf_counter()
+        result.phase_seconds[phase] = now - started
+        result.details[phase] = detail
+        started = now
+        if on_phase:
+            on_phase(result.job_id, phase, detail, result.phase_seconds[phase])
+
+    # Phase 1: the reception specialist takes the customer's call.
+    reception = office.reception
+    new_customer = await reception.post(
+        "intake",
+        "/customers",
+        {
+            "name": f"Seri Murni Foods Sdn Bhd ({tag})",
+            "contacts": [
+                {
+                    "name": "Aminah binti Rahman",
+                    "role": "Plant maintenance lead",
+                    "phone": "+60 12-345 6789",
+                    "email": f"aminah.{tag.lower()}@serimurni.example",
+                }
+            ],
+        },
+    )
+    customer_id = new_customer["customer_id"]
+    site = await reception.post(
+        "intake",
+        f"/customers/{customer_id}/sites",
+        {
+            "name": "Shah Alam plant 2",
+            "address": "Lot 12, Jalan Perusahaan 4, Seksyen 15",
+            "city": "Shah Alam",
+            "postal_code": "40200",
+            "country": "MY",
+            "region": "central",
+        },
+    )
+    last_service = date.today() - timedelta(days=40)
+    unit = await reception.post(
+        "intake",
+        f"/customers/{customer_id}/equipment",
+        {
+            "site_id": site["site_id"],
+            "model_code": MODEL,
+            "serial_number": f"API{tag}{number:04d}",
+            "purchase_date": "2021-06-14",
+            "running_hours": 23410,
+            "last_service_on": last_service.isoformat(),
+            "last_service_hours": 22000,
+        },
+    )
+    call = await reception.call(
+        "POST",
+        "intake",
+        "/requests",
+        json={
+            "channel": "phone",
+            "priority": "high",
+            "customer_id": customer_id,
+            "site_id": site["site_id"],
+            "equipment_id": unit["equipment_id"],
+            "fault_description": "Trips on high discharge temperature after about 40 minutes of running.",
+        },
+        headers={"Idempotency-Key": f"demo-call-{tag}"},
+    )
+    job_id = call.json()["job_id"]
+    result = JobResult(job_id, customer_id, unit["equipment_id"], call.headers.get("X-Trace-Id", ""))
+
+    async def assigned() -> dict | None:
+        response = await office.dispatcher.call("GET", "dispatch", f"/jobs/{job_id}", ok=(200, 404))
+        job = response.json() if response.status_code == 200 else {}
+        if job.get("status") == "unassigned":
+            # Nobody is free within the target: the dispatcher takes it from the unassigned queue by hand.
+            await office.dispatcher.post(
+                "dispatch",
+                f"/jobs/{job_id}/assignment",
+                {"engineer_id": "ENG-001", "reason": "Nobody free within the target; Lim takes it on call."},
+                ok=(200, 409),
+            )
+            return None
+        return job if job.get("engineer") else None
+
+    assignment = await until(assigned, what=f"{job_id} to be assigned")
+    result.engineer_id = assignment["engineer"]["engineer_id"]
+    done(
+        result, 1, f"{job_id} for {MODEL}, assigned to {assignment['engineer']['name']}: {assignment.get('reason', '')}"
+    )
+
+    # Phase 2: the engineer confirms the fault with the customer by phone and commits.
+    eng = office.engineer(result.engineer_id)
+    now = datetime.now(UTC)
+    # Promise arrival an hour after the booked slot ends, within the high-priority target (8 h).
+    slot_end = datetime.fromisoformat(assignment["scheduled_window"]["end"])
+    arrive_by = min(max(slot_end + timedelta(hours=1), now + timedelta(hours=1)), now + timedelta(hours=7, minutes=30))
+    commitment = {"arrive_by": _iso(arrive_by), "resolve_by": _iso(now + timedelta(hours=20))}
+    await eng.post(
+        "dispatch",
+        f"/jobs/{job_id}/prediagnosis",
+        {
+            "contacted_via": "phone",
+            "confirmed_symptoms": ["Trips on high discharge temperature", "Oil visibly dark"],
+            "suspected_causes": ["Thermostatic valve stuck", "Fouled oil cooler"],
+            "likely_parts": [{"part_number": "1622-3600-00", "description": "Thermostatic valve kit", "quantity": 1}],
+            "commitment": commitment,
+        },
+    )
+    await eng.post("dispatch", f"/jobs/{job_id}/departure", {"eta": _iso(now + timedelta(hours=1))})
+    done(
+        result,
+        2,
+        f"committed: on site by {commitment['arrive_by'][11:16]}Z, resolved by {commitment['resolve_by'][:16]}Z",
+    )
+
+    # Phase 3: on site, the engineer measures and finds the cause.
+    async def work_order(*statuses: str) -> dict | None:
+        # 404/403 until maintenance has heard of the job and of this engineer's assignment
+        order = await eng.call("GET", "maintenance", f"/work-orders/{job_id}", ok=(200, 403, 404))
+        return order.json() if order.status_code == 200 and order.json()["status"] in statuses else None
+
+    await until(lambda: work_order("open"), what=f"the work order of {job_id}")
+    await eng.post("maintenance", f"/work-orders/{job_id}/arrival")
+    photo = await eng.post(
+        "maintenance", f"/work-orders/{job_id}/photos", {"file_name": "valve.jpg", "content_type": "image/jpeg"}
+    )
+    upload = await office.client.put(photo["upload_url"], content=PHOTO, headers={"Content-Type": "image/jpeg"})
+    if upload.status_code >= 300:
+        raise ApiError(f"photo upload failed: {upload.status_code} {upload.text[:300]}")
+    await eng.post(
+        "maintenance",
+        f"/work-orders/{job_id}/diagnosis",
+        {
+            "measurements": [
+                {"name": "Discharge temperature", "value": 110, "unit": "°C", "instrument": "Fluke 62 MAX"},
+                {"name": "Oil cooler outlet temperature", "value": 96, "unit": "°C", "instrument": "Fluke 62 MAX"},
+            ],
+            "root_cause": "Thermostatic valve stuck open, bypassing the oil cooler",
+            "scope": "Oil circuit only; motor and airend sound",
+            "failure_category": "cooling",
+            "photo_keys": [photo["photo_key"]],
+        },
+    )
+    done(result, 3, "thermostatic valve stuck open (discharge 110 °C), photo attached")
+
+    # Phase 4: the plan from the manufacturer's procedure; the customer's responsible person approves.
+    plan = await eng.post("maintenance", f"/work-orders/{job_id}/plans", {"procedure_id": PROCEDURE})
+    revision = plan.get("revision") or plan.get("plan", {}).get("revision") or 1
+    await office.customer(customer_id).post(
+        "maintenance", f"/work-orders/{job_id}/plans/{revision}/approve", {"comments": "Go ahead."}
+    )
+    done(result, 4, f"{PROCEDURE} (revision {revision}) approved by the customer; parts reserved")
+
+    # Phase 5 and 6: work, inspection; a failed inspection sends the job back for another round.
+    async def work_round(round_number: int) -> int:
+        await eng.post("maintenance", f"/work-orders/{job_id}/work/start")
+        steps = 0
+        while True:
+            order = (await eng.call("GET", "maintenance", f"/work-orders/{job_id}")).json()
+            step = order.get("next_step")
+            if not step:
+                break
+            sequence = step["sequence"] if isinstance(step, dict) else step
+            await eng.post("maintenance", f"/work-orders/{job_id}/steps/{sequence}/complete")
+            steps += 1
+        parts_used = [{"part_number": pn, "quantity": q} for pn, q in PARTS.items()] if round_number == 1 else []
+        await eng.post(
+            "maintenance",
+            f"/work-orders/{job_id}/work/complete",
+            {
+                "labour_hours": 3.5 if round_number == 1 else 1.5,
+                "repair_method": "Replaced the thermostatic valve element, oil and oil filter"
+                if round_number == 1
+                else "Cleaned the oil cooler fins and re-tested",
+                "parts_used": parts_used,
+            },
+        )
+        return steps
+
+    steps = await work_round(1)
+    done(result, 5, f"round 1: {steps} steps done, each reported to the customer")
+
+    async def inspect(round_number: int, fail: bool) -> dict:
+        async def opened() -> dict | None:
+            page = await office.inspector.get("quality", "/inspections", params={"job_id": job_id, "status": "open"})
+            return next((i for i in page["items"] if i["round"] == round_number), None)
+
+        item = await until(opened, what=f"inspection round {round_number} of {job_id}")
+        inspection = await office.inspector.get("quality", f"/inspections/{item['inspection_id']}")
+        measurements = [
+            {"code": i["code"], "value": _reading(i, fail and i["code"] == "discharge_temperature"), "unit": i["unit"]}
+            for i in inspection["indicators"]
+        ]
+        decided = await office.inspector.post(
+            "quality", f"/inspections/{item['inspection_id']}/results", {"measurements": measurements}
+        )
+        result.inspections.append(decided)
+        return decided
+
+    first = await inspect(1, fail=True)
+    await until(lambda: work_order("rework"), what=f"{job_id} to come back for rework")
+    steps = await work_round(2)
+    second = await inspect(2, fail=False)
+    done(
+        result,
+        6,
+        f"round 1 {first['status']} ({', '.join(first.get('failed_indicators', []))}); rework of {steps} steps; "
+        f"round 2 {second['status']}",
+    )
+
+    # Phase 7: the record and the report PDF, built by reporting from the job's events.
+    async def published() -> dict | None:
+        record = await office.manager.call("GET", "reporting", f"/jobs/{job_id}/record", ok=(200, 404))
+        return record.json() if record.status_code == 200 and record.json().get("status") == "published" else None
+
+    result.record = await until(published, what=f"the report of {job_id}", timeout=120)
+    result.report_link = await office.manager.get("reporting", f"/jobs/{job_id}/report-link")
+    report = result.record["report"]
+    done(result, 7, f"report {report['object_key']} ({report['size_bytes']} bytes, sha256 {report['sha256'][:12]}…)")
+
+    # Phase 8: the customer gets the report and the survey by e-mail, and answers it.
+    async def survey_sent() -> dict | None:
+        survey = await reception.call("GET", "feedback", f"/jobs/{job_id}/survey", ok=(200, 404))
+        return survey.json() if survey.status_code == 200 and survey.json().get("sent_at") else None
+
+    await until(survey_sent, what=f"the survey e-mail of {job_id}")
+
+    async def survey_link() -> dict | None:  # the link the customer clicks (the e-mailed token is not kept)
+        link = await reception.call("POST", "feedback", f"/jobs/{job_id}/survey/links", ok=(201, 404))
+        return link.json() if link.status_code == 201 else None
+
+    link = await until(survey_link, what=f"the survey of {job_id}")
+    answer = await office.client.post(
+        f"{office.urls['feedback']}/surveys/{link['token']}/answer",
+        json={"csat": 5, "nps": 9, "comments": "Quick, clear updates at every step. Thank you!"},
+    )
+    if answer.status_code != 201:
+        raise ApiError(f"survey answer: {answer.status_code} {answer.text[:300]}")
+    result.survey_answer = answer.json()
+    done(result, 8, "CSAT 5/5, NPS 9/10")
+
+    # Phase 9: back at base, the engineer writes the review memo; the job closes; intake files it.
+    result.review = await eng.post(
+        "feedback",
+        f"/jobs/{job_id}/review",
+        {
+            "memo": "Thermostatic valve replaced; the first inspection found the discharge temperature high, "
+            "the oil cooler was cleaned in the rework and the unit passed.",
+            "lessons": ["Check the oil cooler fins whenever the thermostatic valve is replaced."],
+            "follow_ups": [],
+        },
+    )
+
+    async def filed() -> dict | None:
+        file = await office.manager.get("intake", f"/customers/{customer_id}/file")
+        history = [
+            h for site in file.get("sites", []) for eq in site.get("equipment", []) for h in eq.get("history", [])
+        ]
+        return file if any(h.get("job_id") == job_id for h in history) else None
+
+    result.customer_file = await until(filed, what=f"the customer file entry for {job_id}")
+
+    async def timeline_complete() -> dict | None:  # the read model catches up with the last event
+        response = await office.manager.call("GET", "reporting", f"/jobs/{job_id}/timeline", ok=(200, 404))
+        timeline = response.json() if response.status_code == 200 else {}
+        events = [e.get("event") or e.get("type") for e in timeline.get("events", [])]
+        return timeline if any(str(e).startswith("job.closed") for e in events) else None
+
+    result.timeline = await until(timeline_complete, what=f"the timeline of {job_id} to show it closed")
+    done(result, 9, "review recorded, job closed, equipment history and next service due updated")
+    return result
+
+
+def _reading(indicator: dict[str, Any], fail: bool) -> float:
+    """A reading inside the indicator's limits, or just over its maximum when it should fail."""
+    low, high = indicator.get("min_limit"), indicator.get("max_limit")
+    if fail and high is not None:
+        return round(high + max(abs(high) * 0.1, 1.0), 2)
+    if low is not None and high is not None:
+        return round((low + high) / 2, 3)
+    if high is not None:
+        return round(high * 0.8, 3)
+    return round(low * 1.05 if low else 0, 3)
