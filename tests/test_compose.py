@@ -1,12 +1,19 @@
 """docker-compose.yml and the Dockerfile stay consistent with the code (no Docker engine is needed).
 
 Every service is built from the one root Dockerfile with its own SERVICE, sets only environment
-variables that the kit's settings read (or OpenTelemetry's own), has the required ones, waits for healthy
-infrastructure and sends traces to Jaeger.
+variables that its settings read (the kit's or the service's own, or OpenTelemetry's), has the required
+ones, waits for healthy infrastructure and sends traces to Jaeger. Each service has its own broker user
+and object-store key (infra/access.py): the generated files are current, the RabbitMQ permissions name
+exactly the service's queues, dead-letter queue and the exchanges it uses, and each MinIO policy only its
+buckets. (The permissions are proven on a real broker in tests/test_broker_permissions.py; MinIO policies
+are checked here as documents only: moto does not enforce IAM policies.)
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import json
 import re
 from pathlib import Path
 from urllib.parse import urlparse
@@ -14,9 +21,18 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from compressor_contracts.topology import EXCHANGE, service_topology
 from compressor_kit.settings import Settings
+from dispatch_service.settings import DispatchSettings
+from feedback_service.settings import FeedbackSettings
+from intake_service.settings import IntakeSettings
+from quality_service.inspections.policy import InspectionPolicy
+from reporting_service.settings import ReportingSettings
 
 ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("infra_access", ROOT / "infra" / "access.py")
+access = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(access)
 SERVICES = {"intake": 8001, "dispatch": 8002, "maintenance": 8003, "quality": 8004, "reporting": 8005, "feedback": 8006}
 INFRA_IMAGES = {
     "rabbitmq": "rabbitmq:3-management",
@@ -36,6 +52,13 @@ REQUIRED_ENV = (
     "HTTP_PORT",
 )
 SECRET_ENV = ("JWT_SIGNING_KEYS", "S3_SECRET_KEY", "S3_ACCESS_KEY")
+# The environment variables each service reads: the kit's settings plus its own settings class.
+SETTINGS_FIELDS = {name: set(Settings.model_fields) for name in SERVICES}
+SETTINGS_FIELDS["dispatch"] = set(DispatchSettings.model_fields)
+SETTINGS_FIELDS["feedback"] = set(FeedbackSettings.model_fields)
+SETTINGS_FIELDS["intake"] = set(IntakeSettings.model_fields)
+SETTINGS_FIELDS["reporting"] = set(ReportingSettings.model_fields)
+SETTINGS_FIELDS["quality"] |= {"quality_" + field for field in InspectionPolicy.model_fields}
 # ${NAME:?message}: compose refuses to start while NAME is unset, so no default secret can slip through.
 REQUIRED_INTERPOLATION = re.compile(r"^\$\{[A-Z0-9_]+:\?[^}]*\}$")
 
@@ -74,9 +97,9 @@ def test_service_is_built_from_the_root_dockerfile_with_its_name(compose, name):
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_service_sets_only_variables_the_settings_read(compose, name):
-    fields = set(Settings.model_fields)
+    fields = SETTINGS_FIELDS[name]
     unknown = [key for key in environment(compose, name) if key.lower() not in fields and not key.startswith("OTEL_")]
-    assert not unknown, f"{name}: not read by compressor_kit.settings.Settings: {unknown}"
+    assert not unknown, f"{name}: not read by its settings: {unknown}"
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -92,8 +115,114 @@ def test_service_sets_the_required_variables(compose, name):
 def test_service_secrets_come_from_the_environment(compose, name):
     env = environment(compose, name)
     for key in SECRET_ENV:
-        assert REQUIRED_INTERPOLATION.match(str(env.get(key))), f"{name}: {key} must be ${{{key}:?...}}, not a literal"
-    assert re.search(r"\$\{RABBITMQ_PASSWORD:\?", str(env.get("RABBITMQ_URL"))), f"{name}: broker password hard-coded"
+        assert REQUIRED_INTERPOLATION.match(str(env.get(key))), f"{name}: {key} must be ${{...:?...}}, not a literal"
+    assert re.search(r"\$\{" + name.upper() + r"_RABBITMQ_PASSWORD:\?", str(env.get("RABBITMQ_URL"))), (
+        f"{name}: broker password hard-coded or not its own"
+    )
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_uses_its_own_broker_user_and_object_store_key(compose, name):
+    env = environment(compose, name)
+    url = urlparse(re.sub(r"\$\{[^}]*\}", "secret", str(env["RABBITMQ_URL"])))
+    assert url.username == name, f"{name}: connects as {url.username!r}, not as its own user"
+    assert (url.hostname, url.path) == ("rabbitmq", "/" + access.VHOST)
+    assert env["S3_ACCESS_KEY"].startswith("${" + name.upper() + "_S3_ACCESS_KEY:?")
+    assert env["S3_SECRET_KEY"].startswith("${" + name.upper() + "_S3_SECRET_KEY:?")
+    assert env["S3_BUCKET_PREFIX"] == access.BUCKET_PREFIX
+    for other in SERVICES:
+        if other != name:
+            assert other.upper() + "_" not in str(env), f"{name} sees {other}'s secrets"
+
+
+def test_generated_access_files_are_current():
+    stale = [str(path.relative_to(ROOT)) for path, text in access.files().items() if path.read_text() != text]
+    assert not stale, f"run `make docs` (infra/access.py): stale {stale}"
+
+
+def test_broker_creates_each_services_user_from_the_environment(compose):
+    rabbitmq = compose["services"]["rabbitmq"]
+    env = as_dict(rabbitmq["environment"])
+    mounted = " ".join(rabbitmq["volumes"])
+    assert "./infra/rabbitmq/users.sh:/etc/compressor/users.sh" in mounted
+    assert "./infra/rabbitmq/boot.sh:/etc/compressor/boot.sh" in mounted
+    assert "/etc/compressor/boot.sh" in rabbitmq["command"]
+    assert "users.sh" in (ROOT / "infra/rabbitmq/boot.sh").read_text()
+    assert "users-ready" in str(rabbitmq["healthcheck"]["test"]), "healthy only once the users exist"
+    for name in SERVICES:
+        key = f"{name.upper()}_RABBITMQ_PASSWORD"
+        assert REQUIRED_INTERPOLATION.match(str(env.get(key))), key
+
+
+def test_object_store_keys_are_created_before_the_services_start(compose):
+    init = compose["services"]["minio-users"]
+    assert init["image"].startswith("minio/mc")
+    assert init["depends_on"]["minio"]["condition"] == "service_healthy"
+    env = as_dict(init["environment"])
+    for name in SERVICES:
+        for key in (f"{name.upper()}_S3_ACCESS_KEY", f"{name.upper()}_S3_SECRET_KEY"):
+            assert REQUIRED_INTERPOLATION.match(str(env.get(key))), key
+        condition = compose["services"][name]["depends_on"]["minio-users"]["condition"]
+        assert condition == "service_completed_successfully", name
+    script = (ROOT / "infra/minio/users.sh").read_text()
+    for name in SERVICES:
+        assert f'policy attach local compressor-{name} --user "${{{name.upper()}_S3_ACCESS_KEY:?}}"' in script
+
+
+def _names(regex: str) -> set[str]:
+    """The names an exact-alternation regex ^(a|b|c)$ allows."""
+    match = re.fullmatch(r"\^\((.*)\)\$", regex)
+    assert match, regex
+    return {re.sub(r"\\(.)", r"\1", name) for name in match.group(1).split("|")}
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_broker_permissions_are_exactly_the_services_own_queues_and_exchanges(name):
+    topology = service_topology(name)
+    own_queues = {q.name for q in topology.queues} | {topology.dead_letter_queue}
+    exchanges = {EXCHANGE, topology.dead_letter_exchange}
+    configure, write, read = access.rabbitmq_permissions(name)
+    for regex in (configure, write, read):
+        assert _names(regex) == own_queues | exchanges
+        for queue in own_queues | exchanges:
+            assert re.fullmatch(regex, queue)
+    others = {q.name for other in SERVICES if other != name for q in service_topology(other).queues}
+    others |= {service_topology(other).dead_letter_queue for other in SERVICES if other != name}
+    others |= {service_topology(other).dead_letter_exchange for other in SERVICES if other != name}
+    for regex in (configure, write, read):
+        for resource in others | {"amq.default", "", "amq.topic", name + ".anything"}:
+            assert not re.fullmatch(regex, resource), f"{name} may touch {resource!r}"
+    script = (ROOT / "infra/rabbitmq/users.sh").read_text()
+    assert f"set_permissions -p {access.VHOST} {name} '{configure}' '{write}' '{read}'" in script
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_object_store_policy_names_only_the_services_buckets(name):
+    definition = importlib.import_module(f"{name}_service.app").SERVICE
+    own = {access.BUCKET_PREFIX + bucket for bucket in definition.buckets}
+    read_only = {access.BUCKET_PREFIX + bucket for bucket in access.READS_BY_CONTRACT.get(name, ())}
+    policy = access.minio_policy(name)
+    assert policy == json.loads((ROOT / f"infra/minio/policies/{name}.json").read_text())
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        resources = statement["Resource"]
+        if resources == ["arn:aws:s3:::*"]:
+            assert statement["Action"] == ["s3:ListAllMyBuckets"], "only listing bucket names is global"
+            continue
+        buckets = {resource.removeprefix("arn:aws:s3:::").split("/")[0] for resource in resources}
+        assert all("*" not in bucket for bucket in buckets)
+        if buckets <= read_only and not buckets <= own:
+            assert set(statement["Action"]) <= {"s3:GetObject", "s3:GetObjectVersion"}
+        else:
+            assert buckets <= own, f"{name} may touch {buckets - own}"
+    granted = {
+        resource.removeprefix("arn:aws:s3:::").split("/")[0]
+        for statement in policy["Statement"]
+        for resource in statement["Resource"]
+    } - {"*"}
+    assert granted == own | read_only
+    for statement in policy["Statement"]:
+        assert "s3:*" not in statement["Action"] and "DeleteBucket" not in str(statement)
 
 
 @pytest.mark.parametrize("name", SERVICES)

@@ -1,0 +1,102 @@
+"""Shared by the fault tests: an isolated deployment of the six services, the job's expected events."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from aiosmtpd.controller import Controller
+from pymongo import MongoClient
+
+from compressor_kit.testing import unique
+from demo.stack import free_port
+
+# What one job through the demo's flow must publish, each exactly this many times (as in tests/e2e).
+EXPECTED = {
+    "job.requested.v1": 1,
+    "job.assigned.v1": 1,
+    "job.prediagnosed.v1": 1,
+    "job.engineer_dispatched.v1": 1,
+    "job.engineer_arrived.v1": 1,
+    "job.diagnosed.v1": 1,
+    "job.plan_proposed.v1": 1,
+    "job.plan_approved.v1": 1,
+    "job.work_started.v1": 2,
+    "job.progress_reported.v1": 12,
+    "job.work_completed.v1": 2,
+    "job.inspection_failed.v1": 1,
+    "job.inspection_passed.v1": 1,
+    "job.report_published.v1": 1,
+    "job.survey_sent.v1": 1,
+    "job.feedback_received.v1": 1,
+    "job.reviewed.v1": 1,
+    "job.closed.v1": 1,
+    "customer_file.updated.v1": 1,
+}
+
+# Fast timers for the stack: relays poll often, leases of dead relays expire quickly.
+STACK_ENV = {
+    "OUTBOX_POLL_INTERVAL_SECONDS": "0.2",
+    "OUTBOX_LEASE_SECONDS": "2",
+    "REPORT_PUBLISH_INTERVAL_SECONDS": "0.5",
+    "DELIVERY_INTERVAL_SECONDS": "0.5",
+}
+
+
+class MailBox:
+    def __init__(self) -> None:
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_port():
+    """A local mail sink for feedback's e-mails; yields its port."""
+    controller = Controller(MailBox(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller.port
+    controller.stop()
+
+
+@pytest.fixture
+def database_prefix(test_settings):
+    """A database name prefix for one deployment; its databases are dropped afterwards."""
+    prefix = unique("faults").replace("-", "_") + "_"
+    yield prefix
+    with MongoClient(test_settings.mongodb_url.get_secret_value()) as client:
+        for name in client.list_database_names():
+            if name.startswith(prefix):
+                client.drop_database(name)
+
+
+async def assert_every_event_once(watcher, job_id: str, *, redelivery_possible: bool = False) -> None:
+    """The job's whole flow of events arrived at the integration, each exactly once and valid.
+
+    `redelivery_possible`: the broker went away while a relay waited for a publisher confirm, so the
+    relay rightly published that event again (at-least-once; same event id, which every consumer
+    dedupes on). Then an event may arrive twice with the same id, but no event may be missing and no
+    action may have produced two different events."""
+    await watcher.wait_for(job_id, "customer_file.updated.v1", timeout=60)
+    await watcher.wait_for(job_id, "job.survey_sent.v1", timeout=60)
+    events = watcher.of_job(job_id)
+    assert not watcher.invalid, watcher.invalid
+    ids = Counter(e.id for e in events)
+    twice = [(e.type, e.id) for e in events if ids[e.id] > 1]
+    if redelivery_possible:
+        events = list({e.id: e for e in events}.values())
+    else:
+        assert not twice, f"delivered twice: {twice}"
+    counts = Counter(e.data.routing_key() for e in events)
+    for routing_key, expected in EXPECTED.items():
+        assert counts[routing_key] == expected, (routing_key, counts)
+    assert set(counts) <= set(EXPECTED) | {"customer.notified.v1"}, counts
+
+
+def assert_filed_once(result) -> None:
+    """The customer file holds the job once, with both inspection rounds."""
+    history = [h for site in result.customer_file["sites"] for unit in site["equipment"] for h in unit["history"]]
+    assert [h["job_id"] for h in history] == [result.job_id]
+    assert history[0]["inspection_rounds"] == 2

@@ -1,0 +1,58 @@
+"""Started with production settings and a secret that ships in this repository, a real service process
+refuses to start, says why in its log and exits non-zero (before serving or connecting anything)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from compressor_kit.settings import DEV_JWT_SIGNING_KEYS, DEV_S3_SECRET
+
+STRONG = {
+    "JWT_SIGNING_KEYS": "k1:" + "z" * 40,
+    "S3_SECRET_KEY": "s" * 40,
+    "RABBITMQ_URL": "amqp://{service}:" + "p" * 24 + "@127.0.0.1:5672/compressor",
+}
+CASES = {
+    # service: (the default secret it is given, the reason expected in its log)
+    "intake": ({"JWT_SIGNING_KEYS": DEV_JWT_SIGNING_KEYS}, "JWT_SIGNING_KEYS contains the development default key"),
+    "dispatch": ({"S3_SECRET_KEY": DEV_S3_SECRET}, "S3_SECRET_KEY is the development default"),
+    "feedback": ({"RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:5672/"}, "RABBITMQ_URL uses the guest account"),
+    "reporting": (
+        {"JWT_SIGNING_KEYS": "k1:" + "z" * 40 + "," + DEV_JWT_SIGNING_KEYS},
+        "JWT_SIGNING_KEYS contains the development default key",
+    ),
+    "maintenance": ({"S3_SECRET_KEY": None}, "S3_SECRET_KEY is the development default"),  # unset: the default
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("service", CASES)
+def test_a_service_refuses_to_start_in_production_with_a_default_secret(service):
+    weak, reason = CASES[service]
+    env = {key: value for key, value in os.environ.items() if key not in STRONG and not key.startswith("S3_")}
+    env.update({key: value.format(service=service) for key, value in STRONG.items()})
+    env.update(ENVIRONMENT="production", HTTP_PORT=str(free_port()), HTTP_HOST="127.0.0.1")
+    for key, value in weak.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    # A service that did not refuse would serve until killed: the timeout fails the test then.
+    result = subprocess.run(
+        [sys.executable, "-m", f"{service}_service"], env=env, capture_output=True, text=True, timeout=120
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode != 0, log
+    assert "refusing to start in production" in log and reason in log, log
+    assert "started" not in log.lower().replace("refusing to start", ""), log

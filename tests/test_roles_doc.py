@@ -1,0 +1,26 @@
+"""docs/roles.md (who may do what, generated from every service's routes) stays current, and every
+route but the health checks and the customer's survey declares its roles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compressor_contracts.topology import SERVICES
+from compressor_kit.roles import document, routes
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_roles_document_is_current():
+    assert (ROOT / "docs/roles.md").read_text() == document(list(SERVICES)), "run `make docs`"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_only_the_health_checks_and_the_customers_survey_are_open(service):
+    """The survey is reached with its own token (in the link the customer received), not a bearer token."""
+    open_routes = [(method, path) for method, path, roles, _ in routes(service) if not roles]
+    surveys = [(method, path) for method, path in open_routes if path.startswith("/surveys/{token}")]
+    assert not surveys or service == "feedback"
+    assert sorted(set(open_routes) - set(surveys)) == [("GET", "/health/live"), ("GET", "/health/ready")], open_routes
