@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SERVICES := intake dispatch maintenance quality reporting feedback
 PACKAGE_FILES := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) requirements-dev.txt
 
-.PHONY: setup infra-up infra-down run stop demo test bench lint docs clean
+.PHONY: setup infra-up infra-down run stop demo test bench lint docs clean dlq dlq-replay
 
 setup: $(VENV)/.installed ## Python environment with every package editable
 
@@ -28,8 +28,9 @@ run: setup infra-up ## the six services as separate processes (logs in var/log/)
 stop:
 	bash infra/services.sh stop
 
-demo: run ## bring everything up and show the services ready
-	$(BIN)/python -m demo
+JOBS ?= 1
+demo: run ## bring everything up and drive a service job through the nine phases (JOBS=n for many at once)
+	$(BIN)/python -m demo --jobs $(JOBS)
 
 test: setup infra-up ## the whole suite against the real servers
 	$(BIN)/python -m pytest
@@ -45,3 +46,12 @@ docs: setup ## JSON Schemas, the event catalogue and every service's AsyncAPI do
 	$(BIN)/python -m compressor_contracts schemas docs/schemas
 	$(BIN)/python -m compressor_contracts catalogue docs/events.md
 	$(BIN)/python -m compressor_kit.asyncapi docs/asyncapi $(SERVICES)
+	$(BIN)/python -m compressor_kit.roles docs/roles.md $(SERVICES)
+	$(BIN)/python infra/access.py
+
+dlq: setup ## dead letters per service, with the reason each failed
+	$(BIN)/python -m compressor_kit.deadletters list
+
+dlq-replay: setup ## after a fix: make dlq-replay SERVICE=dispatch IDS="id1 id2" (or ALL=1)
+	@test -n "$(SERVICE)" || { echo 'usage: make dlq-replay SERVICE=<service> IDS="<event ids>" | ALL=1'; exit 2; }
+	$(BIN)/python -m compressor_kit.deadletters replay $(SERVICE) $(if $(ALL),--all,$(foreach id,$(IDS),--id $(id)))
