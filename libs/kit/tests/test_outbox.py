@@ -84,6 +84,30 @@ async def test_only_one_relay_holds_the_lease_until_it_expires(test_settings, wi
     assert not await first.acquire_lease()
 
 
+async def test_the_lease_holder_renews_only_once_half_the_lease_has_run_out(test_settings, wiring):
+    outbox, publish = wiring
+    relay = OutboxRelay(outbox, publish, lease_seconds=1.0)
+    assert await relay.acquire_lease()
+    written = (await outbox.db.outbox_lease.find_one({"_id": "relay"}))["until"]
+    assert await relay.acquire_lease()  # early in the lease: no write
+    assert (await outbox.db.outbox_lease.find_one({"_id": "relay"}))["until"] == written
+    await asyncio.sleep(0.6)
+    assert await relay.acquire_lease()  # past half: renewed
+    assert (await outbox.db.outbox_lease.find_one({"_id": "relay"}))["until"] > written
+
+
+async def test_only_a_commit_that_wrote_events_wakes_the_relay(wiring):
+    outbox, _ = wiring
+
+    async def state_only(uow):
+        await uow.db.requests.insert_one({"_id": "JOB-QUIET"}, session=uow.session)
+
+    await outbox.transact(state_only)
+    assert not outbox.committed.is_set()
+    await commit_request(outbox, "JOB-LOUD")
+    assert outbox.committed.is_set()
+
+
 @pytest.mark.parametrize("published_before_kill", [0, 2])
 async def test_a_relay_killed_mid_way_is_resumed_and_every_committed_event_arrives(
     test_settings, wiring, published_before_kill

@@ -6,8 +6,10 @@ an inbox row keyed by the event's CloudEvents `source` and `id`: a redelivered o
 event finds its inbox row and changes nothing.
 """
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Union
 
@@ -46,17 +48,49 @@ class Consumer:
 async def handle_once(uow: UnitOfWork, consumer: str, event: CloudEvent, handler: EventHandler) -> bool:
     """Apply `handler` unless this consumer already handled the event; True when applied."""
     key = f"{consumer}|{event.source}|{event.id}"
-    inbox = uow.db[INBOX]
-    if await inbox.find_one({"_id": key}, {"_id": 1}, session=uow.session) is not None:
-        return False
-    # A concurrent duplicate conflicts on this insert and its transaction is retried or aborted.
-    await inbox.insert_one(
-        {"_id": key, "type": event.type, "subject": event.subject, "handled_at": datetime.now(UTC)},
+    # One round trip that both checks and claims: an upsert that finds the row inserts nothing (and
+    # raises nothing, which would abort the transaction). A concurrent duplicate conflicts on the
+    # row, is retried by the driver, and then finds it.
+    claimed = await uow.db[INBOX].update_one(
+        {"_id": key},
+        {"$setOnInsert": {"type": event.type, "subject": event.subject, "handled_at": datetime.now(UTC)}},
+        upsert=True,
         session=uow.session,
     )
+    if claimed.upserted_id is None:
+        return False
     await remember_job_trace(uow.db, uow.session, event.subject)  # the consume span continues the job's trace
     await handler(event, uow)
     return True
+
+
+@dataclass
+class JobTurns:
+    """Events of one job handled one at a time within a process, in the order they arrived.
+
+    Deliveries are handled concurrently (up to the prefetch); two events of the same job handled at
+    once write the same documents, one transaction aborts on the write conflict and is retried.
+    Taking turns per job avoids that work; events of different jobs still run side by side.
+    """
+
+    _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+    _waiting: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @asynccontextmanager
+    async def turn(self, service: str, job_id: str) -> AsyncIterator[None]:
+        key = (service, job_id)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key], self._locks[key]
+
+
+_job_turns = JobTurns()
 
 
 async def decode_event(message: StreamMessage[Any]) -> CloudEvent:
@@ -76,7 +110,8 @@ def subscribe(broker: RabbitBroker, outbox: Outbox, topology: ServiceTopology, c
         if handler is None:
             raise PermanentFailure(f"{spec.name} has no handler for {event.type}")
         with log_context(job_id=event.subject, event_id=event.id):
-            await outbox.transact(lambda uow: handle_once(uow, spec.name, event, handler))
+            async with _job_turns.turn(outbox.db.name, event.subject):
+                await outbox.transact(lambda uow: handle_once(uow, spec.name, event, handler))
 
     # The annotation documents the accepted events in the service's AsyncAPI document.
     accepted = tuple(CloudEvent[data_type] for data_type in handlers)

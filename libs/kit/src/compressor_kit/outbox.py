@@ -116,17 +116,20 @@ class Outbox:
 
     async def transact(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         """Run `work` in one transaction (retried by the driver on transient errors)."""
+        last: UnitOfWork | None = None
 
         async def attempt(session: AsyncClientSession) -> T:
-            uow = UnitOfWork(db=self.db, session=session, service=self.service)
-            result = await work(uow)
-            for write in uow.last_writes:
+            nonlocal last
+            last = UnitOfWork(db=self.db, session=session, service=self.service)
+            result = await work(last)
+            for write in last.last_writes:
                 await write()
             return result
 
         async with self.client.start_session() as session:
             result = await session.with_transaction(attempt)
-        self.committed.set()
+        if last is not None and last.events:
+            self.committed.set()  # only a commit that wrote events gives the relay work
         return result
 
 
@@ -165,6 +168,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stopping = asyncio.Event()
+        self._held_until: datetime | None = None
 
     async def run(self) -> None:
         while not self._stopping.is_set():
@@ -190,7 +194,15 @@ class OutboxRelay:
         self.outbox.committed.clear()
 
     async def acquire_lease(self) -> bool:
+        """Hold the relay lease, renewing it once half of it has run out.
+
+        Renewing on every cycle would cost a database write per commit under load; a lease held
+        for more than half its length cannot be taken by another replica before this one's next
+        cycle renews it.
+        """
         now = datetime.now(UTC)
+        if self._held_until is not None and now < self._held_until - self.lease / 2:
+            return True
         try:
             await self.leases.find_one_and_update(
                 {"_id": "relay", "$or": [{"holder": self.instance}, {"until": {"$lt": now}}]},
@@ -198,10 +210,13 @@ class OutboxRelay:
                 upsert=True,
             )
         except DuplicateKeyError:
+            self._held_until = None
             return False  # another live relay holds it
+        self._held_until = now + self.lease
         return True
 
     async def release_lease(self) -> None:
+        self._held_until = None
         await self.leases.delete_one({"_id": "relay", "holder": self.instance})
 
     async def publish_pending(self) -> int:

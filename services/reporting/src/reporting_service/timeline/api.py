@@ -29,7 +29,7 @@ def _job_view(doc: dict[str, Any]) -> dict[str, Any]:
 @get("/jobs/{job_id:str}/timeline", **requires(*STAFF), operation_id="getJobTimeline")
 async def get_timeline(job_id: FromPath[str], runtime: NamedDependency[Runtime]) -> dict[str, Any]:
     """Every event of the job in order with phase, time and actor, and the time spent per phase and round."""
-    entries = await job_entries(runtime.db, job_id)
+    entries = await job_entries(runtime.db, job_id, domain.VIEW_FIELDS)
     if not entries:
         raise Problem(404, f"no job {job_id!r} is known to reporting", field="job_id")
     summary = await runtime.db[JOBS].find_one({"_id": job_id})

@@ -14,11 +14,14 @@ QUEUE = "reporting.timeline"
 
 async def record_in_timeline(event: CloudEvent, uow: UnitOfWork) -> None:
     entry = domain.timeline_entry(event)
-    # A write error would abort the transaction, so look first; a concurrent twin conflicts and retries.
-    if await uow.db[EVENTS].find_one({"_id": event.id}, {"_id": 1}, session=uow.session):
+    # An upsert, not an insert: a duplicate key would abort the transaction. A concurrent twin
+    # conflicts on the entry and retries.
+    added = await uow.db[EVENTS].update_one(
+        {"_id": entry.pop("_id")}, {"$setOnInsert": entry}, upsert=True, session=uow.session
+    )
+    if added.upserted_id is None:
         return  # already in the timeline
-    await uow.db[EVENTS].insert_one(entry, session=uow.session)
-    entries = await job_entries(uow.db, event.subject, session=uow.session)
+    entries = await job_entries(uow.db, event.subject, domain.SUMMARY_FIELDS, session=uow.session)
     summary = domain.summarise(event.subject, entries)
     await uow.db[JOBS].replace_one({"_id": event.subject}, summary, upsert=True, session=uow.session)
 

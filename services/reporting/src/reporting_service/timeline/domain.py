@@ -140,6 +140,31 @@ def seconds_per_phase(all_stints: list[Stint]) -> dict[str, float]:
     return totals
 
 
+SUMMARY_FIELDS = (
+    "time",
+    "event",
+    "phase",
+    "round",
+    "data.priority",
+    "data.equipment.equipment_id",
+    "data.equipment.model_code",
+    "data.site.region",
+    "data.customer.customer_id",
+    "data.customer.name",
+    "data.engineer.engineer_id",
+    "data.engineer.name",
+    "data.round",
+    "data.record_id",
+    "data.csat",
+    "data.nps",
+)
+"""What `summarise` reads of each entry: the job's summary is recomputed on every event, so the
+store reads only these rather than every event's whole payload."""
+
+VIEW_FIELDS = ("type", "event", "phase", "round", "time", "actor")
+"""What `timeline_view` reads of each entry."""
+
+
 def summarise(job_id: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
     """The job's summary for listing and filtering, derived from all its events (any order in)."""
     ordered = in_order(entries)

@@ -23,5 +23,7 @@ INDEXES = {
 }
 
 
-async def job_entries(db, job_id: str, session=None) -> list[dict[str, Any]]:
-    return [e async for e in db[EVENTS].find({"job_id": job_id}, session=session)]
+async def job_entries(db, job_id: str, fields: tuple[str, ...], session=None) -> list[dict[str, Any]]:
+    """The job's timeline entries, with only `fields` (and `_id`)."""
+    projection = dict.fromkeys(fields, 1)
+    return [e async for e in db[EVENTS].find({"job_id": job_id}, projection, session=session)]
