@@ -1,5 +1,6 @@
 """Consumers against the real RabbitMQ and MongoDB: idempotency, retries and dead-letters."""
 
+import asyncio
 import json
 
 import aio_pika
@@ -8,7 +9,7 @@ from litestar.testing import AsyncTestClient
 from compressor_contracts import EXCHANGE, CloudEvent, new_event
 from compressor_contracts.events.intake import JobRequested
 from compressor_contracts.examples import example
-from compressor_kit.consumer import Consumer
+from compressor_kit.consumer import Consumer, JobTurns, _job_turns
 from compressor_kit.outbox import UnitOfWork
 from compressor_kit.service import ServiceDefinition, create_app
 from compressor_kit.testing import drain_queue, eventually, ready_messages
@@ -115,3 +116,44 @@ async def test_an_invalid_message_is_dead_lettered_at_once_with_the_field_named_
     assert dead[0].headers["x-error-type"] == "ContractError"
     assert dead[0].headers["x-attempts"] == 1
     assert dead[1].headers["x-error-type"] == "ContractError"
+
+
+async def test_events_of_one_job_take_turns_while_other_jobs_run_alongside(test_settings):
+    in_flight: dict[str, int] = {}
+    most_at_once = {"per_job": 0, "overall": 0}
+    handled: list[str] = []
+
+    async def slow(event: CloudEvent, uow: UnitOfWork) -> None:
+        in_flight[event.subject] = in_flight.get(event.subject, 0) + 1
+        most_at_once["per_job"] = max(most_at_once["per_job"], in_flight[event.subject])
+        most_at_once["overall"] = max(most_at_once["overall"], sum(in_flight.values()))
+        await asyncio.sleep(0.2)
+        in_flight[event.subject] -= 1
+        handled.append(event.id)
+
+    app = create_app(dispatch_with(slow), test_settings)
+    async with AsyncTestClient(app):
+        url = test_settings.rabbitmq_url.get_secret_value()
+        for job in ("JOB-A", "JOB-B", "JOB-A", "JOB-B", "JOB-A", "JOB-B"):
+            await publish_raw(url, job_requested(job).model_dump_json().encode())
+
+        async def all_handled():
+            return len(handled) == 6
+
+        await eventually(all_handled)
+    assert most_at_once == {"per_job": 1, "overall": 2}
+    assert not _job_turns._locks  # turns are forgotten once nobody waits
+
+
+async def test_job_turns_are_first_come_first_served():
+    turns = JobTurns()
+    order: list[int] = []
+
+    async def take(n: int) -> None:
+        async with turns.turn("svc", "JOB-1"):
+            await asyncio.sleep(0)
+            order.append(n)
+
+    await asyncio.gather(*(take(n) for n in range(5)))
+    assert order == [0, 1, 2, 3, 4]
+    assert not turns._locks
