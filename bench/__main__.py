@@ -90,15 +90,29 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
-def event_hops(otlp: OtlpReceiver, since_ns: int) -> list[float]:
-    """Seconds from each event's publish to each consume of it (one per consuming service): a consume
-    span's parent is the producer span whose trace context travelled in the message headers."""
+def infrastructure_pids() -> dict[str, int]:
+    """MongoDB and RabbitMQ when they run on this machine (started by infra/ or found by name)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name = stat.read_text().split("(", 1)[1].split(")", 1)[0]
+        except OSError:
+            continue
+        if name in ("mongod", "beam.smp"):
+            found["mongod" if name == "mongod" else "rabbitmq"] = int(stat.parent.name)
+    return found
+
+
+def event_hops(otlp: OtlpReceiver, since_ns: int) -> dict[str, list[float]]:
+    """Seconds from each event's publish to each consume of it, by consuming queue: a consume span's
+    parent is the producer span whose trace context travelled in the message headers."""
     producers = {s.span_id: s.start_ns for s in otlp.spans if s.kind == PRODUCER and s.start_ns >= since_ns}
-    return [
-        (s.start_ns - producers[s.parent_span_id]) / 1e9
-        for s in otlp.spans
-        if s.kind == CONSUMER and s.parent_span_id in producers
-    ]
+    hops: dict[str, list[float]] = defaultdict(list)
+    for s in otlp.spans:
+        if s.kind == CONSUMER and s.parent_span_id in producers:
+            queue = f"{s.service}: {s.name}"
+            hops[queue].append((s.start_ns - producers[s.parent_span_id]) / 1e9)
+    return hops
 
 
 def events_published(otlp: OtlpReceiver, since_ns: int) -> int:
@@ -134,7 +148,6 @@ async def drive(office: Office, jobs: int, *, concurrency: int, rate: float | No
 
 async def scenario(stack: Stack, otlp: OtlpReceiver, name: str, jobs: int, concurrency: int, rate: float | None):
     timer = HttpTimer()
-    pids = [p.process.pid for p in stack.processes]
     hooks = {"request": [timer.on_request], "response": [timer.on_response]}
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
     async with httpx.AsyncClient(timeout=60, event_hooks=hooks, limits=limits) as client:
@@ -142,10 +155,14 @@ async def scenario(stack: Stack, otlp: OtlpReceiver, name: str, jobs: int, concu
         await office.stock_parts_for(jobs)
         await office.staff_engineers_for(jobs)
         since_ns = time.time_ns()
-        cpu_before, started = cpu_seconds(pids), time.perf_counter()
+        processes = {f"{p.service}#{p.replica}": p.process.pid for p in stack.processes}
+        alongside = infrastructure_pids() | {"bench client": os.getpid()}
+        watched = processes | alongside
+        cpu_before, started = {name: cpu_seconds([pid]) for name, pid in watched.items()}, time.perf_counter()
         results, failures = await drive(office, jobs, concurrency=concurrency, rate=rate)
         elapsed = time.perf_counter() - started
-        cpu = cpu_seconds(pids) - cpu_before
+        cpu_by_process = {name: cpu_seconds([pid]) - cpu_before[name] for name, pid in watched.items()}
+        cpu = sum(cpu_by_process[name] for name in processes)
     await asyncio.sleep(3)  # let the exporters flush the last spans
     hops = event_hops(otlp, since_ns)
     events = events_published(otlp, since_ns)
@@ -168,10 +185,14 @@ async def scenario(stack: Stack, otlp: OtlpReceiver, name: str, jobs: int, concu
         "events_per_second": events / elapsed,
         "job_latency_ms": summary([sum(r.phase_seconds.values()) for r in results], 1000),
         "phase_latency_ms": per_phase,
-        "event_hop_ms": summary(hops, 1000),
+        "event_hop_ms": summary([hop for queue in hops.values() for hop in queue], 1000),
+        "event_hop_ms_by_queue": {queue: summary(values, 1000) for queue, values in sorted(hops.items())},
         "http_ms": {endpoint: summary(values, 1000) for endpoint, values in sorted(timer.by_endpoint.items())},
         "cpu_seconds_per_job": cpu / max(1, len(results)),
         "cpu_utilisation_of_services": cpu / elapsed,
+        "cpu_seconds_per_job_by_process": {
+            name: seconds / max(1, len(results)) for name, seconds in sorted(cpu_by_process.items())
+        },
     }
 
 
@@ -181,13 +202,19 @@ def show(result: dict) -> None:
     job = result["job_latency_ms"]
     print(f"   whole job p50 {job['p50']:.0f} ms, p95 {job['p95']:.0f} ms, p99 {job['p99']:.0f} ms")
     hop = result["event_hop_ms"]
+    by_queue = sorted(result["event_hop_ms_by_queue"].items(), key=lambda item: -item[1]["p99"])[:4]
+    slowest_queues = ", ".join(f"{queue} p50 {f['p50']:.0f} p99 {f['p99']:.0f}" for queue, f in by_queue)
     print(
         f"   event hop (publish -> consume) p50 {hop['p50']:.1f} ms, p99 {hop['p99']:.1f} ms over {hop['count']} hops"
     )
+    print(f"   slowest hops (ms): {slowest_queues}")
     print(
         f"   CPU {result['cpu_seconds_per_job']:.2f} s per job "
         f"(the services use {result['cpu_utilisation_of_services']:.2f} cores)"
     )
+    by_process = result["cpu_seconds_per_job_by_process"].items()
+    by_process = ", ".join(f"{name} {seconds:.2f}" for name, seconds in by_process)
+    print(f"   CPU s per job by process: {by_process}")
     for phase, figures in result["phase_latency_ms"].items():
         print(
             f"   phase {phase[:48]:<48} p50 {figures['p50']:7.0f} ms  "
