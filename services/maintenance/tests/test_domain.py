@@ -120,7 +120,16 @@ def test_procedures_for_a_model_come_before_the_generic_ones_of_its_type():
     found = [p.procedure_id for p in procedures_for(PROCEDURES, EQUIPMENT)]
     assert found[0] == "PROC-GA-VSD-OILCIRCUIT" and found[-1] == "PROC-OIS-GENERIC-REPAIR"
     piston = EQUIPMENT.model_copy(update={"compressor_type": CompressorType.PISTON, "model_code": "IR-2545"})
-    assert [p.procedure_id for p in procedures_for(PROCEDURES, piston)] == ["PROC-IR2545-VALVES"]
+    assert [p.procedure_id for p in procedures_for(PROCEDURES, piston)] == [
+        "PROC-IR2545-VALVES",
+        "PROC-PISTON-GENERIC-REPAIR",
+    ]
+
+
+def test_every_compressor_type_has_a_procedure_for_any_model():
+    for compressor_type in CompressorType:
+        unlisted = EQUIPMENT.model_copy(update={"compressor_type": compressor_type, "model_code": "XX-UNLISTED"})
+        assert procedures_for(PROCEDURES, unlisted), compressor_type
 
 
 def test_a_plan_from_a_procedure_takes_its_steps_parts_and_standard_time():

@@ -21,7 +21,7 @@ async def test_procedures_and_parts_with_stock_levels(service):
     ids = [p["procedure_id"] for p in for_model["items"]]
     assert "PROC-GA-VSD-OILCIRCUIT" in ids and "PROC-KA-SK-SERVICE" not in ids
     piston = (await client.get("/procedures?compressor_type=piston", headers=service.engineer)).json()
-    assert [p["procedure_id"] for p in piston["items"]] == ["PROC-IR2545-VALVES"]
+    assert [p["procedure_id"] for p in piston["items"]] == ["PROC-IR2545-VALVES", "PROC-PISTON-GENERIC-REPAIR"]
     one = (await client.get("/procedures/PROC-ZR-SERVICE", headers=service.engineer)).json()
     assert one["steps"][0]["safety"] is True and one["parts"][0]["part_number"] == "2906-0563-00"
     service.refused(await client.get("/procedures/NOPE", headers=service.engineer), 404)
