@@ -9,7 +9,7 @@ from litestar.testing import AsyncTestClient
 from compressor_contracts import EXCHANGE, CloudEvent, new_event
 from compressor_contracts.events.intake import JobRequested
 from compressor_contracts.examples import example
-from compressor_kit.consumer import Consumer, JobTurns, _job_turns
+from compressor_kit.consumer import Consumer, JobTurns
 from compressor_kit.outbox import UnitOfWork
 from compressor_kit.service import ServiceDefinition, create_app
 from compressor_kit.testing import drain_queue, eventually, ready_messages
@@ -142,7 +142,7 @@ async def test_events_of_one_job_take_turns_while_other_jobs_run_alongside(test_
 
         await eventually(all_handled)
     assert most_at_once == {"per_job": 1, "overall": 2}
-    assert not _job_turns._locks  # turns are forgotten once nobody waits
+    assert not app.state.runtime.job_turns._locks  # turns are forgotten once nobody waits
 
 
 async def test_job_turns_are_first_come_first_served():
@@ -150,7 +150,7 @@ async def test_job_turns_are_first_come_first_served():
     order: list[int] = []
 
     async def take(n: int) -> None:
-        async with turns.turn("svc", "JOB-1"):
+        async with turns.turn("JOB-1"):
             await asyncio.sleep(0)
             order.append(n)
 

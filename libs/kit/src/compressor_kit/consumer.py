@@ -71,14 +71,15 @@ class JobTurns:
     Deliveries are handled concurrently (up to the prefetch); two events of the same job handled at
     once write the same documents, one transaction aborts on the write conflict and is retried.
     Taking turns per job avoids that work; events of different jobs still run side by side.
+    One per running service, shared by its consumers (its locks belong to the service's event loop).
     """
 
-    _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
-    _waiting: dict[tuple[str, str], int] = field(default_factory=dict)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _waiting: dict[str, int] = field(default_factory=dict)
 
     @asynccontextmanager
-    async def turn(self, service: str, job_id: str) -> AsyncIterator[None]:
-        key = (service, job_id)
+    async def turn(self, job_id: str) -> AsyncIterator[None]:
+        key = job_id
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
@@ -90,16 +91,15 @@ class JobTurns:
                 del self._waiting[key], self._locks[key]
 
 
-_job_turns = JobTurns()
-
-
 async def decode_event(message: StreamMessage[Any]) -> CloudEvent:
     # Our own validation (not FastStream's) so that a bad message fails with ContractError,
     # which the delivery policy dead-letters at once with the field named.
     return parse_event(message.body)
 
 
-def subscribe(broker: RabbitBroker, outbox: Outbox, topology: ServiceTopology, consumer: Consumer) -> None:
+def subscribe(
+    broker: RabbitBroker, outbox: Outbox, turns: JobTurns, topology: ServiceTopology, consumer: Consumer
+) -> None:
     spec = next((q for q in topology.queues if q.name == consumer.queue), None)
     if spec is None:
         raise ValueError(f"{consumer.queue} is not a queue of the {topology.service} topology")
@@ -110,7 +110,7 @@ def subscribe(broker: RabbitBroker, outbox: Outbox, topology: ServiceTopology, c
         if handler is None:
             raise PermanentFailure(f"{spec.name} has no handler for {event.type}")
         with log_context(job_id=event.subject, event_id=event.id):
-            async with _job_turns.turn(outbox.db.name, event.subject):
+            async with turns.turn(event.subject):
                 await outbox.transact(lambda uow: handle_once(uow, spec.name, event, handler))
 
     # The annotation documents the accepted events in the service's AsyncAPI document.

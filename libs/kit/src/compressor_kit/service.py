@@ -27,7 +27,7 @@ from opentelemetry import trace
 from compressor_contracts import service_topology
 from compressor_kit.auth import TokenAuthority, public
 from compressor_kit.clock import Clock, SystemClock
-from compressor_kit.consumer import INBOX_INDEXES, Consumer, subscribe
+from compressor_kit.consumer import INBOX_INDEXES, Consumer, JobTurns, subscribe
 from compressor_kit.job_trace import OpenTelemetryPlugin
 from compressor_kit.logs import configure_logging
 from compressor_kit.messaging import build_broker, declare_topology, outbox_publisher, register_publishers
@@ -100,8 +100,9 @@ class Runtime:
         self.tokens = TokenAuthority(settings)
         self.broker = build_broker(settings, definition.name, self.tracer_provider)
         self.publishers = register_publishers(self.broker, definition.name)
+        self.job_turns = JobTurns()
         for consumer in definition.consumers(self):
-            subscribe(self.broker, self.outbox, self.topology, consumer)
+            subscribe(self.broker, self.outbox, self.job_turns, self.topology, consumer)
         self.relay = OutboxRelay(
             self.outbox,
             _fault_injection(outbox_publisher(self.publishers), settings),
