@@ -104,14 +104,14 @@ def infrastructure_pids() -> dict[str, int]:
 
 
 def event_hops(otlp: OtlpReceiver, since_ns: int) -> dict[str, list[float]]:
-    """Seconds from each event's publish to each consume of it, by consuming queue: a consume span's
-    parent is the producer span whose trace context travelled in the message headers."""
+    """Seconds from each event's publish to each consume of it, by consumer ("service: span name", the
+    span naming the event): a consume span's parent is the producer span whose trace context travelled
+    in the message headers."""
     producers = {s.span_id: s.start_ns for s in otlp.spans if s.kind == PRODUCER and s.start_ns >= since_ns}
     hops: dict[str, list[float]] = defaultdict(list)
     for s in otlp.spans:
         if s.kind == CONSUMER and s.parent_span_id in producers:
-            queue = f"{s.service}: {s.name}"
-            hops[queue].append((s.start_ns - producers[s.parent_span_id]) / 1e9)
+            hops[f"{s.service}: {s.name}"].append((s.start_ns - producers[s.parent_span_id]) / 1e9)
     return hops
 
 
@@ -185,8 +185,8 @@ async def scenario(stack: Stack, otlp: OtlpReceiver, name: str, jobs: int, concu
         "events_per_second": events / elapsed,
         "job_latency_ms": summary([sum(r.phase_seconds.values()) for r in results], 1000),
         "phase_latency_ms": per_phase,
-        "event_hop_ms": summary([hop for queue in hops.values() for hop in queue], 1000),
-        "event_hop_ms_by_queue": {queue: summary(values, 1000) for queue, values in sorted(hops.items())},
+        "event_hop_ms": summary([hop for consumer in hops.values() for hop in consumer], 1000),
+        "event_hop_ms_by_consumer": {consumer: summary(values, 1000) for consumer, values in sorted(hops.items())},
         "http_ms": {endpoint: summary(values, 1000) for endpoint, values in sorted(timer.by_endpoint.items())},
         "cpu_seconds_per_job": cpu / max(1, len(results)),
         "cpu_utilisation_of_services": cpu / elapsed,
@@ -202,12 +202,12 @@ def show(result: dict) -> None:
     job = result["job_latency_ms"]
     print(f"   whole job p50 {job['p50']:.0f} ms, p95 {job['p95']:.0f} ms, p99 {job['p99']:.0f} ms")
     hop = result["event_hop_ms"]
-    by_queue = sorted(result["event_hop_ms_by_queue"].items(), key=lambda item: -item[1]["p99"])[:4]
-    slowest_queues = ", ".join(f"{queue} p50 {f['p50']:.0f} p99 {f['p99']:.0f}" for queue, f in by_queue)
+    by_consumer = sorted(result["event_hop_ms_by_consumer"].items(), key=lambda item: -item[1]["p99"])[:4]
+    slowest = ", ".join(f"{consumer} p50 {f['p50']:.0f} p99 {f['p99']:.0f}" for consumer, f in by_consumer)
     print(
         f"   event hop (publish -> consume) p50 {hop['p50']:.1f} ms, p99 {hop['p99']:.1f} ms over {hop['count']} hops"
     )
-    print(f"   slowest hops (ms): {slowest_queues}")
+    print(f"   slowest hops (ms): {slowest}")
     print(
         f"   CPU {result['cpu_seconds_per_job']:.2f} s per job "
         f"(the services use {result['cpu_utilisation_of_services']:.2f} cores)"

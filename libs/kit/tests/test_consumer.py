@@ -127,7 +127,7 @@ async def test_events_of_one_job_take_turns_while_other_jobs_run_alongside(test_
         in_flight[event.subject] = in_flight.get(event.subject, 0) + 1
         most_at_once["per_job"] = max(most_at_once["per_job"], in_flight[event.subject])
         most_at_once["overall"] = max(most_at_once["overall"], sum(in_flight.values()))
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.3)  # long enough for the other job's first event to arrive meanwhile
         in_flight[event.subject] -= 1
         handled.append(event.id)
 

@@ -79,16 +79,15 @@ class JobTurns:
 
     @asynccontextmanager
     async def turn(self, job_id: str) -> AsyncIterator[None]:
-        key = job_id
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._waiting[key] = self._waiting.get(key, 0) + 1
+        lock = self._locks.setdefault(job_id, asyncio.Lock())
+        self._waiting[job_id] = self._waiting.get(job_id, 0) + 1
         try:
             async with lock:
                 yield
         finally:
-            self._waiting[key] -= 1
-            if not self._waiting[key]:
-                del self._waiting[key], self._locks[key]
+            self._waiting[job_id] -= 1
+            if not self._waiting[job_id]:
+                del self._waiting[job_id], self._locks[job_id]
 
 
 async def decode_event(message: StreamMessage[Any]) -> CloudEvent:
