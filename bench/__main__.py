@@ -32,9 +32,10 @@ from bench.baseline import raw_baseline
 from compressor_kit.deadletters import list_dead_letters
 from compressor_kit.settings import Settings
 from compressor_kit.testing import rabbitmqctl
+from compressor_kit.testing.ports import free_port
 from demo.flow import PHASES, JobResult, Office, run_job
 from demo.otlp import OtlpReceiver
-from demo.stack import Stack, free_port
+from demo.stack import Stack
 
 RESULTS = Path(__file__).parent / "results"
 ID_SEGMENT = re.compile(r"/(?=[A-Za-z0-9_.:-]*\d)[A-Za-z0-9_.:-]{6,}(?=/|$)")

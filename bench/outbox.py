@@ -16,7 +16,7 @@ from compressor_contracts import JobRequested
 from compressor_contracts.examples import example
 from compressor_kit.consumer import Consumer
 from compressor_kit.messaging import EVENTS_EXCHANGE
-from compressor_kit.service import Runtime, ServiceDefinition
+from compressor_kit.runtime import Runtime, ServiceDefinition
 from compressor_kit.settings import Settings
 from compressor_kit.testing import rabbitmqctl
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,13 +16,9 @@ from pathlib import Path
 
 import httpx
 
+from compressor_kit.testing.ports import free_port
+
 SERVICES = ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def is_ready(url: str) -> bool:
@@ -54,6 +49,9 @@ class Stack:
     log_dir: Path
     replicas: int = 1
     env: dict[str, str] = field(default_factory=dict)
+    # Per service, the `python` arguments that start it instead of `-m <service>_service` (the fault
+    # tests start a victim through `compressor_kit.testing.faults`).
+    commands: dict[str, list[str]] = field(default_factory=dict)
     processes: list[ServiceProcess] = field(default_factory=list)
 
     def start(self, timeout: float = 90.0) -> Stack:
@@ -74,7 +72,14 @@ class Stack:
             time.sleep(0.2)
         return self
 
-    def _spawn(self, service: str, replica: int, port: int | None = None, env: dict[str, str] | None = None) -> None:
+    def _spawn(
+        self,
+        service: str,
+        replica: int,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        command: list[str] | None = None,
+    ) -> None:
         port = port or free_port()
         log = self.log_dir / f"{service}-{replica}.log"
         env = {
@@ -91,7 +96,7 @@ class Stack:
             **(env or {}),
         }
         process = subprocess.Popen(
-            [sys.executable, "-m", f"{service}_service"],
+            [sys.executable, *(command or self.commands.get(service) or ["-m", f"{service}_service"])],
             env=env,
             stdout=log.open("w"),
             stderr=subprocess.STDOUT,
@@ -102,18 +107,24 @@ class Stack:
         return next(p for p in self.processes if p.service == service and p.replica == replica)
 
     def restart(
-        self, service: str, replica: int = 0, *, env: dict[str, str] | None = None, timeout: float = 90.0
+        self,
+        service: str,
+        replica: int = 0,
+        *,
+        env: dict[str, str] | None = None,
+        command: list[str] | None = None,
+        timeout: float = 90.0,
     ) -> ServiceProcess:
         """Start the replica again on its port (SIGKILLing it first if it still runs) and wait until it is
-        ready; `env` overrides the stack's environment for the new process. The old log moves to
-        `<service>-<replica>.before-restart.log`."""
+        ready; `env` overrides the stack's environment for the new process, `command` its start command.
+        The old log moves to `<service>-<replica>.before-restart.log`."""
         old = self.process(service, replica)
         if old.process.poll() is None:
             old.process.kill()
         old.process.wait()
         self.processes.remove(old)
         previous = old.log.read_text()
-        self._spawn(service, replica, port=old.port, env=env)
+        self._spawn(service, replica, port=old.port, env=env, command=command)
         new = self.process(service, replica)
         new.log.with_name(f"{service}-{replica}.before-restart.log").write_text(previous)
         deadline = time.monotonic() + timeout

@@ -9,7 +9,6 @@ content type, or break its documented schema.
 from __future__ import annotations
 
 import importlib
-import socket
 import threading
 from collections.abc import Iterator
 
@@ -28,7 +27,8 @@ from schemathesis.specs.openapi.checks import (
 
 from compressor_contracts import SERVICES
 from compressor_kit.auth import Role
-from compressor_kit.service import create_app
+from compressor_kit.http import create_app
+from compressor_kit.testing.ports import free_port
 
 pytestmark = [
     pytest.mark.slow,
@@ -41,17 +41,11 @@ MAX_EXAMPLES = 30  # per operation, valid and invalid: ~80 operations, about a m
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class ServedApp:
     """The app under uvicorn on its own event loop in a thread, lifespan on."""
 
     def __init__(self, app) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, lifespan="on", log_config=None)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="fuzzed-service", daemon=True)

@@ -25,7 +25,7 @@ from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 
 from compressor_contracts.topology import EXCHANGE, SERVICES, service_topology
-from compressor_kit.service import create_app
+from compressor_kit.http import create_app
 from compressor_kit.testing import RABBITMQ_HOST, eventually, rabbitmqctl, ready_messages, unique
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 
 from compressor_contracts import SERVICES
 from compressor_kit.auth import Role
-from compressor_kit.service import create_app
+from compressor_kit.http import create_app
 
 pytestmark = pytest.mark.slow
 

@@ -4,13 +4,13 @@ refuses to start, says why in its log and exits non-zero (before serving or conn
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 
 from compressor_kit.settings import DEV_JWT_SIGNING_KEYS, DEV_S3_SECRET
+from compressor_kit.testing.ports import free_port
 
 STRONG = {
     "JWT_SIGNING_KEYS": "k1:" + "z" * 40,
@@ -28,12 +28,6 @@ CASES = {
     ),
     "maintenance": ({"S3_SECRET_KEY": None}, "S3_SECRET_KEY is the development default"),  # unset: the default
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.slow

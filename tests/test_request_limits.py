@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from compressor_contracts import SERVICES
 from compressor_kit.auth import Role
-from compressor_kit.service import MAX_BODY_BYTES, create_app
+from compressor_kit.http import MAX_BODY_BYTES, create_app
 from compressor_kit.settings import Settings
 
 UNBOUNDED_STRING_FORMATS = {"date-time", "date", "time", "uuid"}  # fixed-size by their grammar

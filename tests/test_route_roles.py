@@ -8,7 +8,7 @@ import pytest
 
 from compressor_contracts import SERVICES
 from compressor_kit.auth import Role
-from compressor_kit.service import create_app
+from compressor_kit.http import create_app
 
 PATH_PARAM = re.compile(r"\{[^}]+\}")
 

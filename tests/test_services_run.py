@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,9 @@ from pymongo import MongoClient
 
 from compressor_contracts import SERVICES, service_topology
 from compressor_kit.testing import queue_types
+from compressor_kit.testing.ports import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def ready(port: int) -> bool:

@@ -20,9 +20,10 @@ from pymongo import MongoClient
 
 from compressor_contracts import SERVICES
 from compressor_kit.testing import eventually, unique
+from compressor_kit.testing.ports import free_port
 from demo.flow import Office, run_job
 from demo.otlp import OtlpReceiver
-from demo.stack import Stack, free_port
+from demo.stack import Stack
 
 from .watcher import EventWatcher
 

@@ -9,7 +9,7 @@ from aiosmtpd.controller import Controller
 from pymongo import MongoClient
 
 from compressor_kit.testing import unique
-from demo.stack import free_port
+from compressor_kit.testing.ports import free_port
 
 # What one job through the demo's flow must publish, each exactly this many times (as in tests/e2e).
 EXPECTED = {

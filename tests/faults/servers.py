@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pymongo import MongoClient
 
-from demo.stack import free_port
+from compressor_kit.testing.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA_BIN = ROOT / "var/infra-venv/bin"

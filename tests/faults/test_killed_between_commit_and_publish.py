@@ -1,8 +1,8 @@
 """A service SIGKILLed between its database commit and its publish; restarted, the job completes
 with every event exactly once.
 
-Quality is the victim: its relay kills its own process (test-only fault injection in the kit) just
-before publishing `job.inspection_failed.v1`, after the inspector's result committed. Nothing moves
+Quality is the victim, started through `compressor_kit.testing.faults`: its relay kills its own
+process just before publishing `job.inspection_failed.v1`, after the inspector's result committed. Nothing moves
 the job on until that event is out: maintenance waits for it to reopen the work order for rework.
 """
 
@@ -15,7 +15,6 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from compressor_kit.service import FAULT_SIGKILL_BEFORE_PUBLISHING
 from compressor_kit.testing import eventually
 from demo.flow import Office, run_job
 from demo.stack import Stack
@@ -37,7 +36,8 @@ async def test_a_service_killed_between_commit_and_publish_loses_and_doubles_not
         database_prefix=database_prefix,
         bucket_prefix=test_settings.s3_bucket_prefix,
         log_dir=tmp_path / "logs",
-        env={**STACK_ENV, "SMTP_PORT": str(smtp_port), FAULT_SIGKILL_BEFORE_PUBLISHING: EVENT},
+        env={**STACK_ENV, "SMTP_PORT": str(smtp_port)},
+        commands={VICTIM: ["-m", "compressor_kit.testing.faults", VICTIM, EVENT]},
     )
     mongo = MongoClient(test_settings.mongodb_url.get_secret_value())
     outbox = mongo[f"{database_prefix}{VICTIM}"]["outbox"]
@@ -61,7 +61,7 @@ async def test_a_service_killed_between_commit_and_publish_loses_and_doubles_not
                 assert EVENT not in watcher.types(job)
                 assert not flow.done()
 
-                await asyncio.to_thread(stack.restart, VICTIM, env={FAULT_SIGKILL_BEFORE_PUBLISHING: ""})
+                await asyncio.to_thread(stack.restart, VICTIM, command=["-m", f"{VICTIM}_service"])
                 result = await asyncio.wait_for(flow, timeout=300)
                 assert result.job_id == job
                 await assert_every_event_once(watcher, job)

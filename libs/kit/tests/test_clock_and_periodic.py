@@ -5,7 +5,7 @@ import pytest
 
 from compressor_kit.clock import ManualClock, SystemClock
 from compressor_kit.pagination import Page
-from compressor_kit.service import periodic
+from compressor_kit.periodic import periodic
 
 
 def test_manual_clock_moves_only_when_told():

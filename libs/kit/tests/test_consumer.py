@@ -9,10 +9,12 @@ from litestar.testing import AsyncTestClient
 from compressor_contracts import EXCHANGE, CloudEvent, new_event
 from compressor_contracts.events.intake import JobRequested
 from compressor_contracts.examples import example
-from compressor_kit.consumer import Consumer, JobTurns
+from compressor_kit.consumer import Consumer
+from compressor_kit.http import create_app
 from compressor_kit.outbox import UnitOfWork
-from compressor_kit.service import ServiceDefinition, create_app
+from compressor_kit.runtime import ServiceDefinition
 from compressor_kit.testing import drain_queue, eventually, ready_messages
+from compressor_kit.turns import Turns
 
 QUEUE = "dispatch.job-requests"
 
@@ -142,11 +144,11 @@ async def test_events_of_one_job_take_turns_while_other_jobs_run_alongside(test_
 
         await eventually(all_handled)
     assert most_at_once == {"per_job": 1, "overall": 2}
-    assert not app.state.runtime.job_turns._locks  # turns are forgotten once nobody waits
+    assert not app.state.runtime.turns._locks  # turns are forgotten once nobody waits
 
 
 async def test_job_turns_are_first_come_first_served():
-    turns = JobTurns()
+    turns = Turns()
     order: list[int] = []
 
     async def take(n: int) -> None:

@@ -10,8 +10,9 @@ from compressor_contracts import CloudEvent
 from compressor_contracts.events.intake import JobRequested
 from compressor_kit.consumer import Consumer
 from compressor_kit.deadletters import list_dead_letters, replay
+from compressor_kit.http import create_app
 from compressor_kit.outbox import UnitOfWork
-from compressor_kit.service import ServiceDefinition, create_app
+from compressor_kit.runtime import ServiceDefinition
 from compressor_kit.testing import eventually, ready_messages
 
 from .test_consumer import job_requested, publish_raw

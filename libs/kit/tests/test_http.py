@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field, SecretStr
 from pymongo import MongoClient
 
 from compressor_kit.auth import Role, TokenAuthority, requires
-from compressor_kit.service import ServiceDefinition, create_app
+from compressor_kit.http import create_app
+from compressor_kit.runtime import ServiceDefinition
 from compressor_kit.settings import DEV_JWT_SIGNING_KEYS, Settings
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -5,7 +5,8 @@ from litestar.params import FromPath, FromQuery
 from litestar.testing import AsyncTestClient
 
 from compressor_kit.auth import Role, requires
-from compressor_kit.service import MAX_PATH_PARAMETER, MAX_QUERY_VALUE, ServiceDefinition, create_app
+from compressor_kit.http import MAX_PATH_PARAMETER, MAX_QUERY_VALUE, create_app
+from compressor_kit.runtime import ServiceDefinition
 
 
 @get("/jobs/{job_id:str}", **requires(Role.MANAGER), operation_id="getJob", sync_to_thread=False)

@@ -14,8 +14,9 @@ from compressor_contracts import CloudEvent, JobRequested
 from compressor_contracts.examples import example
 from compressor_kit.auth import Role, requires
 from compressor_kit.consumer import Consumer
+from compressor_kit.http import create_app
 from compressor_kit.messaging import EVENTS_EXCHANGE
-from compressor_kit.service import Runtime, ServiceDefinition, create_app
+from compressor_kit.runtime import Runtime, ServiceDefinition
 from compressor_kit.telemetry import setup_tracing
 from compressor_kit.testing import eventually
 

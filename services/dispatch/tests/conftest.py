@@ -9,7 +9,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from compressor_kit.clock import ManualClock
-from compressor_kit.service import create_app
+from compressor_kit.http import create_app
 from dispatch_service.app import SERVICE
 from dispatch_service.settings import DispatchSettings
 

@@ -3,7 +3,6 @@ engineers and the system clock: many jobs, each assigned once; then the demo's H
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,16 +15,11 @@ from dispatch_support import bearer, job_requested, publish, tap
 
 from compressor_contracts import Priority
 from compressor_kit.testing import eventually
+from compressor_kit.testing.ports import free_port
 
 pytestmark = pytest.mark.slow
 
 JOBS = 20
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from dispatch_support import (
 from litestar.testing import AsyncTestClient
 
 from compressor_contracts import Priority
-from compressor_kit.service import create_app
+from compressor_kit.http import create_app
 from compressor_kit.testing import eventually
 from dispatch_service.app import SERVICE
 

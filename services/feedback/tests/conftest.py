@@ -26,7 +26,7 @@ from compressor_contracts import EXCHANGE, CloudEvent, EventData, new_event
 from compressor_contracts.common import Contact, NotificationChannel
 from compressor_contracts.examples import example
 from compressor_kit.clock import ManualClock
-from compressor_kit.service import create_app
+from compressor_kit.http import create_app
 from compressor_kit.testing import eventually
 from feedback_service.app import SERVICE
 from feedback_service.settings import FeedbackSettings

@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from compressor_contracts import EXCHANGE, CloudEvent, parse_event
 from compressor_kit.clock import ManualClock
-from compressor_kit.service import create_app
+from compressor_kit.http import create_app
 from compressor_kit.testing import drain_queue
 from intake_service.app import SERVICE
 from intake_service.settings import IntakeSettings

@@ -10,7 +10,7 @@ from intake_support import data_of, job_closed, open_file, phone_request, publis
 from litestar.testing import AsyncTestClient
 
 from compressor_contracts import FollowUp, FollowUpKind
-from compressor_kit.service import create_app
+from compressor_kit.http import create_app
 from compressor_kit.testing import eventually
 from intake_service.app import SERVICE
 

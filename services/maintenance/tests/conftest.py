@@ -16,7 +16,7 @@ from compressor_contracts.common import Engineer, IndicatorResult
 from compressor_contracts.events.quality import JobInspectionFailed
 from compressor_contracts.examples import INSPECTOR, example
 from compressor_kit.clock import ManualClock
-from compressor_kit.service import create_app
+from compressor_kit.http import create_app
 from compressor_kit.testing import eventually
 from maintenance_service.app import SERVICE
 from maintenance_service.parts.domain import CATALOGUE

@@ -15,7 +15,7 @@ from compressor_contracts.events.intake import JobCancelled
 from compressor_contracts.events.maintenance import JobWorkCompleted
 from compressor_contracts.events.quality import JobInspectionEscalated, JobInspectionFailed, JobInspectionPassed
 from compressor_contracts.examples import example
-from compressor_kit.service import create_app
+from compressor_kit.http import create_app
 from compressor_kit.testing import drain_queue, eventually
 from quality_service.app import SERVICE
 

@@ -8,7 +8,7 @@ from litestar.testing import AsyncTestClient
 
 from compressor_contracts.events.quality import JobInspectionEscalated, JobInspectionFailed, JobInspectionPassed
 from compressor_contracts.examples import EQUIPMENT
-from compressor_kit.service import create_app
+from compressor_kit.http import create_app
 from compressor_kit.testing import ready_messages
 from quality_service.app import SERVICE
 

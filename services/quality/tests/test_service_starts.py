@@ -1,4 +1,4 @@
-from compressor_kit.service import create_app
+from compressor_kit.http import create_app
 from compressor_kit.testing import assert_service_starts
 from quality_service.app import SERVICE
 

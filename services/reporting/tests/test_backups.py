@@ -17,8 +17,8 @@ from pymongo import ASCENDING, MongoClient
 from reporting_story import Job, bind_probe, publish, settings_for
 
 from compressor_kit.clock import ManualClock
+from compressor_kit.http import create_app
 from compressor_kit.objectstore import ObjectStore
-from compressor_kit.service import create_app
 from compressor_kit.testing import drain_queue, eventually
 from reporting_service.app import SERVICE
 

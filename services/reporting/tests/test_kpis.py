@@ -6,7 +6,7 @@ from litestar.testing import AsyncTestClient
 from reporting_story import Job, publish, settings_for
 
 from compressor_contracts import FailureCategory
-from compressor_kit.service import create_app
+from compressor_kit.http import create_app
 from compressor_kit.testing import eventually
 from reporting_service.app import SERVICE
 

@@ -12,8 +12,8 @@ from reporting_story import Job, bind_probe, publish, settings_for
 
 from compressor_contracts import new_event, service_topology
 from compressor_contracts.examples import example
+from compressor_kit.http import create_app
 from compressor_kit.objectstore import ObjectStore
-from compressor_kit.service import create_app
 from compressor_kit.testing import drain_queue, eventually
 from reporting_service.app import SERVICE
 

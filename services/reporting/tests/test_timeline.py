@@ -8,7 +8,7 @@ from reporting_story import Job, publish, settings_for
 
 from compressor_contracts import new_event
 from compressor_contracts.examples import example
-from compressor_kit.service import create_app
+from compressor_kit.http import create_app
 from compressor_kit.testing import eventually
 from reporting_service.app import SERVICE
 

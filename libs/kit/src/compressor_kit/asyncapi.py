@@ -10,7 +10,7 @@ from pathlib import Path
 
 from faststream.specification import AsyncAPI
 
-from compressor_kit.service import Runtime, ServiceDefinition
+from compressor_kit.runtime import Runtime, ServiceDefinition
 from compressor_kit.settings import Settings
 
 

@@ -6,10 +6,8 @@ an inbox row keyed by the event's CloudEvents `source` and `id`: a redelivered o
 event finds its inbox row and changes nothing.
 """
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Union
 
@@ -19,10 +17,10 @@ from faststream.rabbit import RabbitBroker
 from pymongo import ASCENDING, IndexModel
 
 from compressor_contracts import CloudEvent, EventData, ServiceTopology, parse_event
-from compressor_kit.job_trace import remember as remember_job_trace
 from compressor_kit.logs import log_context
 from compressor_kit.messaging import PermanentFailure, rabbit_queue
 from compressor_kit.outbox import Outbox, UnitOfWork
+from compressor_kit.turns import Turns
 
 INBOX = "inbox"
 KEEP_HANDLED = timedelta(days=30)  # far beyond any redelivery window
@@ -59,35 +57,9 @@ async def handle_once(uow: UnitOfWork, consumer: str, event: CloudEvent, handler
     )
     if claimed.upserted_id is None:
         return False
-    await remember_job_trace(uow.db, uow.session, event.subject)  # the consume span continues the job's trace
+    await uow.job_traces.remember(uow.session, event.subject)  # the consume span continues the job's trace
     await handler(event, uow)
     return True
-
-
-@dataclass
-class JobTurns:
-    """Events of one job handled one at a time within a process, in the order they arrived.
-
-    Deliveries are handled concurrently (up to the prefetch); two events of the same job handled at
-    once write the same documents, one transaction aborts on the write conflict and is retried.
-    Taking turns per job avoids that work; events of different jobs still run side by side.
-    One per running service, shared by its consumers (its locks belong to the service's event loop).
-    """
-
-    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
-    _waiting: dict[str, int] = field(default_factory=dict)
-
-    @asynccontextmanager
-    async def turn(self, job_id: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(job_id, asyncio.Lock())
-        self._waiting[job_id] = self._waiting.get(job_id, 0) + 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._waiting[job_id] -= 1
-            if not self._waiting[job_id]:
-                del self._waiting[job_id], self._locks[job_id]
 
 
 async def decode_event(message: StreamMessage[Any]) -> CloudEvent:
@@ -97,7 +69,7 @@ async def decode_event(message: StreamMessage[Any]) -> CloudEvent:
 
 
 def subscribe(
-    broker: RabbitBroker, outbox: Outbox, turns: JobTurns, topology: ServiceTopology, consumer: Consumer
+    broker: RabbitBroker, outbox: Outbox, turns: Turns, topology: ServiceTopology, consumer: Consumer
 ) -> None:
     spec = next((q for q in topology.queues if q.name == consumer.queue), None)
     if spec is None:
@@ -109,7 +81,7 @@ def subscribe(
         if handler is None:
             raise PermanentFailure(f"{spec.name} has no handler for {event.type}")
         with log_context(job_id=event.subject, event_id=event.id):
-            async with turns.turn(event.subject):
+            async with turns.turn(f"job:{event.subject}"):
                 await outbox.transact(lambda uow: handle_once(uow, spec.name, event, handler))
 
     # The annotation documents the accepted events in the service's AsyncAPI document.

@@ -48,68 +48,74 @@ def _current_trace_id() -> str | None:
     return format(span_context.trace_id, "032x") if span_context.is_valid else None
 
 
-async def job_trace_carrier(db: AsyncDatabase, session: AsyncClientSession | None, job_id: str) -> dict[str, str]:
-    """The trace context an event about `job_id` should carry, remembering the job's trace on first sight.
+class JobTraces:
+    """The trace context of each job this service has seen, in its `job_traces` collection.
 
-    Inside the job's trace already (a consumer, or a request on the job): the current span, so the
-    event's parent is what caused it. Outside it (a background job, a request not tied to the job):
-    the job's remembered trace context.
+    A job's stored context never changes once written (first writer wins), so the recent ones are
+    also kept in memory: one per running service, saving a database round trip per event.
     """
-    current = current_trace_carrier()
-    stored = await remember(db, session, job_id, current)
-    if stored is None or _trace_id(stored) == _current_trace_id():
-        return current
-    return stored
 
-
-class _KnownTraces:
-    """The trace contexts of recent jobs in this process. A job's stored context never changes once
-    written (first writer wins), so a remembered one saves a database round trip per event."""
-
-    def __init__(self, size: int = 20_000) -> None:
+    def __init__(self, db: AsyncDatabase[Any], size: int = 20_000) -> None:
+        self.db = db
         self.size = size
-        self._traces: OrderedDict[tuple[str, str], dict[str, str]] = OrderedDict()
+        self._recent: OrderedDict[str, dict[str, str]] = OrderedDict()
 
-    def get(self, db: AsyncDatabase, job_id: str) -> dict[str, str] | None:
-        key = (db.name, job_id)
-        carrier = self._traces.get(key)
+    def known(self, job_id: str) -> dict[str, str] | None:
+        carrier = self._recent.get(job_id)
         if carrier is not None:
-            self._traces.move_to_end(key)
+            self._recent.move_to_end(job_id)
         return carrier
 
-    def put(self, db: AsyncDatabase, job_id: str, carrier: dict[str, str]) -> None:
-        self._traces[(db.name, job_id)] = carrier
-        if len(self._traces) > self.size:
-            self._traces.popitem(last=False)
+    def _keep(self, job_id: str, carrier: dict[str, str]) -> None:
+        self._recent[job_id] = carrier
+        if len(self._recent) > self.size:
+            self._recent.popitem(last=False)
 
+    async def remember(
+        self, session: AsyncClientSession | None, job_id: str, carrier: dict[str, str] | None = None
+    ) -> dict[str, str] | None:
+        """Keep the first trace context seen for the job; return the job's trace context (None if unknown)."""
+        known = self.known(job_id)
+        if known is not None:
+            return known
+        carrier = current_trace_carrier() if carrier is None else carrier
+        if not carrier.get("traceparent"):
+            doc = await self.db[JOB_TRACES].find_one({"_id": job_id}, session=session)
+        else:
+            doc = await self.db[JOB_TRACES].find_one_and_update(
+                {"_id": job_id},
+                {"$setOnInsert": {"carrier": carrier, "created_at": datetime.now(UTC)}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+                session=session,
+            )
+        if doc is None:
+            return None
+        # Remembered only once committed would be exact; a rolled-back insert is simply written again by
+        # the retry with the same context, so remembering it now is safe.
+        self._keep(job_id, doc["carrier"])
+        return dict(doc["carrier"])
 
-_known = _KnownTraces()
+    async def carrier_for(self, session: AsyncClientSession | None, job_id: str) -> dict[str, str]:
+        """The trace context an event about `job_id` should carry, remembering the job's trace on first sight.
 
+        Inside the job's trace already (a consumer, or a request on the job): the current span, so the
+        event's parent is what caused it. Outside it (a background job, a request not tied to the job):
+        the job's remembered trace context.
+        """
+        current = current_trace_carrier()
+        stored = await self.remember(session, job_id, current)
+        if stored is None or _trace_id(stored) == _current_trace_id():
+            return current
+        return stored
 
-async def remember(
-    db: AsyncDatabase, session: AsyncClientSession | None, job_id: str, carrier: dict[str, str] | None = None
-) -> dict[str, str] | None:
-    """Keep the first trace context seen for the job; return the job's trace context (None if unknown)."""
-    known = _known.get(db, job_id)
-    if known is not None:
-        return known
-    carrier = current_trace_carrier() if carrier is None else carrier
-    if not carrier.get("traceparent"):
-        doc = await db[JOB_TRACES].find_one({"_id": job_id}, session=session)
-    else:
-        doc = await db[JOB_TRACES].find_one_and_update(
-            {"_id": job_id},
-            {"$setOnInsert": {"carrier": carrier, "created_at": datetime.now(UTC)}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-            session=session,
-        )
-    if doc is None:
-        return None
-    # Remembered only once committed would be exact; a rolled-back insert is simply written again by
-    # the retry with the same context, so remembering it now is safe.
-    _known.put(db, job_id, doc["carrier"])
-    return doc["carrier"]
+    async def lookup(self, candidates: list[str]) -> dict[str, str] | None:
+        """The trace context of the first known job among `candidates` (path segments of a request)."""
+        known = next((c for c in map(self.known, candidates) if c is not None), None)
+        if known is not None:
+            return known
+        doc = await self.db[JOB_TRACES].find_one({"_id": {"$in": candidates}})
+        return dict(doc["carrier"]) if doc else None
 
 
 class JobTraceMiddleware(OpenTelemetryInstrumentationMiddleware):
@@ -123,25 +129,20 @@ class JobTraceMiddleware(OpenTelemetryInstrumentationMiddleware):
         if scope.get("type") == "http" and not scope.get("path", "").startswith(UNTRACED_PREFIXES):
             runtime = getattr(scope["app"].state, "runtime", None)
             if runtime is not None:
-                await self._join_job_trace(scope, runtime.db)
+                await self._join_job_trace(scope, runtime.outbox.job_traces)
         await super().__call__(scope, receive, send)
 
     @staticmethod
-    async def _join_job_trace(scope: Any, db: AsyncDatabase) -> None:
+    async def _join_job_trace(scope: Any, job_traces: JobTraces) -> None:
         segments = [s for s in scope.get("path", "").split("/") if s][:MAX_PATH_SEGMENTS]
         if not segments:
             return
-        known = next((c for c in (_known.get(db, segment) for segment in segments) if c is not None), None)
-        doc = {"carrier": known} if known is not None else None
-        if doc is None:
-            try:
-                with suppress_instrumentation():  # the lookup precedes the request's span: keep it out of traces
-                    doc = await asyncio.wait_for(
-                        db[JOB_TRACES].find_one({"_id": {"$in": segments}}), LOOKUP_TIMEOUT_SECONDS
-                    )
-            except Exception:
-                return  # tracing must never fail a request; a database outage surfaces in the handler
-        traceparent = (doc or {}).get("carrier", {}).get("traceparent")
+        try:
+            with suppress_instrumentation():  # the lookup precedes the request's span: keep it out of traces
+                carrier = await asyncio.wait_for(job_traces.lookup(segments), LOOKUP_TIMEOUT_SECONDS)
+        except Exception:
+            return  # tracing must never fail a request; a database outage surfaces in the handler
+        traceparent = (carrier or {}).get("traceparent")
         if not traceparent:
             return
         headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() not in (b"traceparent", b"tracestate")]

@@ -24,7 +24,7 @@ from compressor_contracts import (
     ServiceTopology,
     service_topology,
 )
-from compressor_kit.outbox import PendingEvent
+from compressor_kit.outbox import PendingEvent, Publish
 from compressor_kit.settings import Settings
 from compressor_kit.telemetry import attach_carrier, detach
 
@@ -96,7 +96,7 @@ def register_publishers(broker: RabbitBroker, service: str) -> dict[str, Any]:
     return publishers
 
 
-def outbox_publisher(publishers: dict[str, Any]):
+def outbox_publisher(publishers: dict[str, Any]) -> Publish:
     """The relay's publish function: continues the trace of the transaction that wrote the event."""
 
     async def publish(event: PendingEvent) -> None:

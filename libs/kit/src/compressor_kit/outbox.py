@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
@@ -29,7 +29,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from compressor_contracts import CloudEvent, EventData, new_event
-from compressor_kit.job_trace import job_trace_carrier
+from compressor_kit.job_trace import JobTraces
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,10 @@ OUTBOX_INDEXES = {
 class UnitOfWork:
     """What one transaction may touch: the service database (with the session) and the outbox."""
 
-    db: AsyncDatabase
+    db: AsyncDatabase[Any]
     session: AsyncClientSession
     service: str
+    job_traces: JobTraces
     events: list[CloudEvent] = field(default_factory=list)
     last_writes: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
@@ -97,7 +98,7 @@ class UnitOfWork:
                 "correlation_id": event.correlationid,
                 "subject": event.subject,
                 "body": event.model_dump_json(),
-                "trace": await job_trace_carrier(self.db, self.session, event.subject),
+                "trace": await self.job_traces.carrier_for(self.session, event.subject),
                 "status": PENDING,
                 "attempts": 0,
             },
@@ -112,6 +113,7 @@ class Outbox:
         self.client = client
         self.db = db
         self.service = service
+        self.job_traces = JobTraces(db)
         self.committed = asyncio.Event()  # wakes the relay as soon as something commits
 
     async def transact(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
@@ -120,7 +122,7 @@ class Outbox:
 
         async def attempt(session: AsyncClientSession) -> T:
             nonlocal last
-            last = UnitOfWork(db=self.db, session=session, service=self.service)
+            last = UnitOfWork(db=self.db, session=session, service=self.service, job_traces=self.job_traces)
             result = await work(last)
             for write in last.last_writes:
                 await write()

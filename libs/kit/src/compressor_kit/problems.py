@@ -9,6 +9,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 
+from compressor_kit.refusals import Refusal, RefusalKind
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -18,6 +20,7 @@ TITLES = {
     403: "Forbidden",
     404: "Not found",
     409: "Conflict",
+    410: "Gone",
     413: "Request too large",
     422: "Unprocessable request",
     503: "Service unavailable",
@@ -32,6 +35,15 @@ class Problem(HTTPException):
         super().__init__(
             detail=detail, status_code=status_code, extra={**extra, **({"errors": errors} if errors else {})}
         )
+
+
+STATUS_OF_REFUSAL = {
+    RefusalKind.INVALID: 422,
+    RefusalKind.NOT_FOUND: 404,
+    RefusalKind.FORBIDDEN: 403,
+    RefusalKind.CONFLICT: 409,
+    RefusalKind.GONE: 410,
+}
 
 
 def problem_response(request: Request, status: int, detail: str, **extra: Any) -> Response:
@@ -67,6 +79,14 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
     return response
 
 
+def refusal_handler(request: Request, refusal: Refusal) -> Response:
+    """A domain refusal as problem+json: its kind gives the status, its issues the named fields."""
+    extra: dict[str, Any] = dict(refusal.extra)
+    if refusal.issues:
+        extra["errors"] = [{"field": issue.field, "message": issue.message} for issue in refusal.issues]
+    return problem_response(request, STATUS_OF_REFUSAL[refusal.kind], refusal.detail, **extra)
+
+
 def database_unavailable_handler(request: Request, exc: Exception) -> Response:
     log.warning("database unavailable: %s", exc)
     response = problem_response(request, 503, "the database is unavailable; nothing was written, retry later")
@@ -80,6 +100,7 @@ def unexpected_error_handler(request: Request, exc: Exception) -> Response:
 
 
 EXCEPTION_HANDLERS = {
+    Refusal: refusal_handler,
     HTTPException: http_exception_handler,
     ServerSelectionTimeoutError: database_unavailable_handler,
     ConnectionFailure: database_unavailable_handler,
@@ -119,6 +140,7 @@ _DESCRIPTIONS = {
     403: "The token lacks the role this route needs, or the caller may not act on this resource.",
     404: "No such resource.",
     409: "The resource is not in a state that allows this; nothing was written.",
+    410: "The resource can no longer be acted on.",
     413: "The request body is larger than the limit.",
     422: "The request is well formed but cannot be carried out as sent; nothing was written.",
     503: "A dependency (the database) is unavailable; nothing was written, retry later.",

@@ -17,7 +17,7 @@ from pathlib import Path
 from litestar.routes import HTTPRoute
 
 from compressor_kit.auth import Role
-from compressor_kit.service import create_app
+from compressor_kit.http import create_app
 from compressor_kit.settings import Settings
 
 

@@ -1,6 +1,7 @@
 """Composition root of the dispatch service: everything it serves, consumes and stores, wired once."""
 
-from compressor_kit.service import ServiceDefinition, periodic
+from compressor_kit.periodic import periodic
+from compressor_kit.runtime import ServiceDefinition
 from dispatch_service.engineers import api as engineers_api
 from dispatch_service.engineers.store import seed_demo_engineers
 from dispatch_service.jobs import INDEXES

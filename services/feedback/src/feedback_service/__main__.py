@@ -1,4 +1,4 @@
-from compressor_kit.service import run
+from compressor_kit.serve import run
 from feedback_service.app import SERVICE
 
 run(SERVICE)

@@ -1,6 +1,7 @@
 """Composition root of the feedback service: everything it serves, consumes and stores, wired once."""
 
-from compressor_kit.service import ServiceDefinition, periodic
+from compressor_kit.periodic import periodic
+from compressor_kit.runtime import ServiceDefinition
 from feedback_service.jobs import api as jobs_api
 from feedback_service.jobs.store import JOB_INDEXES
 from feedback_service.notifications import api as notifications_api

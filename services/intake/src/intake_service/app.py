@@ -1,6 +1,7 @@
 """Composition root of the intake service: everything it serves, consumes and stores, wired once."""
 
-from compressor_kit.service import ServiceDefinition, periodic
+from compressor_kit.periodic import periodic
+from compressor_kit.runtime import ServiceDefinition
 from intake_service.callbacks import api as callbacks_api
 from intake_service.callbacks import store as callbacks_store
 from intake_service.catalogue import api as catalogue_api

@@ -2,7 +2,7 @@
 
 from litestar import Router
 
-from compressor_kit.service import ServiceDefinition
+from compressor_kit.runtime import ServiceDefinition
 from maintenance_service.diagnosis import api as diagnosis
 from maintenance_service.diagnosis.api import PHOTOS
 from maintenance_service.execution import api as execution

@@ -1,6 +1,6 @@
 """Composition root of the quality service: everything it serves, consumes and stores, wired once."""
 
-from compressor_kit.service import ServiceDefinition
+from compressor_kit.runtime import ServiceDefinition
 from quality_service.inspections import api as inspections_api
 from quality_service.inspections import store as inspections_store
 from quality_service.inspections.consumers import inspection_consumer

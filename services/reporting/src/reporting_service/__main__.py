@@ -8,7 +8,7 @@ if len(sys.argv) > 1 and sys.argv[1] == "restore":
 
     sys.exit(main(sys.argv[2:]))
 
-from compressor_kit.service import run
+from compressor_kit.serve import run
 from reporting_service.app import SERVICE
 
 run(SERVICE)

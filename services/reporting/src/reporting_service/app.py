@@ -1,6 +1,7 @@
 """Composition root of the reporting service: everything it serves, consumes and stores, wired once."""
 
-from compressor_kit.service import ServiceDefinition, periodic
+from compressor_kit.periodic import periodic
+from compressor_kit.runtime import ServiceDefinition
 from reporting_service.backups import api as backups_api
 from reporting_service.backups import service as backups
 from reporting_service.backups.store import BACKUP_BUCKET

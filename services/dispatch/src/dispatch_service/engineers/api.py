@@ -12,7 +12,7 @@ from compressor_contracts import CompressorType
 from compressor_kit.auth import Role, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.problems import Problem
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from dispatch_service.engineers.domain import ENGINEER_ID, EngineerInput, EngineerPatch, engineer_view
 from dispatch_service.engineers.store import next_engineer_id
 from dispatch_service.jobs import ENGINEERS

@@ -16,7 +16,7 @@ from compressor_contracts.common import Identifier, ShortText, Text
 from compressor_kit.auth import Role, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.problems import Problem
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from dispatch_service.engineers.domain import EngineerProfile
 from dispatch_service.jobs import CLOSED, ENGINEERS, JOBS, STATUSES, UNASSIGNED, job_view, load_job
 from dispatch_service.matching.domain import free_slot, skills_matching

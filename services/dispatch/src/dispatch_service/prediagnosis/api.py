@@ -19,7 +19,7 @@ from compressor_contracts import (
 from compressor_contracts.common import ShortText, Text
 from compressor_kit.auth import Role, principal_of, requires
 from compressor_kit.problems import Problem
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from dispatch_service.jobs import DISPATCHED, JOBS, PREDIAGNOSED, engineer_of, job_view, load_job
 from dispatch_service.prediagnosis.domain import (
     Refusal,

@@ -6,7 +6,7 @@ from litestar import post
 from litestar.di import NamedDependency
 
 from compressor_kit.auth import Role, requires
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from dispatch_service.sla.monitor import check_slas
 
 

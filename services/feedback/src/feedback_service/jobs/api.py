@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from compressor_kit.auth import Role, requires
 from compressor_kit.problems import Problem
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from feedback_service.jobs.store import JOBS
 
 

@@ -16,7 +16,7 @@ from compressor_contracts.events.feedback import FollowUp, JobReviewed
 from compressor_kit.auth import Role, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.problems import Problem
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from feedback_service.jobs.store import JOBS
 from feedback_service.review.closing import close_if_ready
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from compressor_contracts.events.feedback import SurveyAnswerSource
 from compressor_kit.auth import Role, public, requires
 from compressor_kit.problems import Problem
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from feedback_service.jobs.store import JOBS
 from feedback_service.notifications.delivery import report_url, survey_url
 from feedback_service.settings import feedback_settings

@@ -12,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 from compressor_kit.auth import principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.problems import Problem
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from intake_service.actors import FRONT_DESK, STAFF, staff_member
 from intake_service.callbacks import domain
 from intake_service.callbacks.domain import CallbackIn, CallbackOutcome

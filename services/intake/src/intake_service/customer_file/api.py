@@ -14,7 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from compressor_kit.auth import Role, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.problems import Problem
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from intake_service.actors import ALL_PEOPLE, FRONT_DESK, STAFF, ensure_may_see_customer
 from intake_service.catalogue.store import catalogue
 from intake_service.customer_file import domain

@@ -10,7 +10,7 @@ from compressor_contracts import CloudEvent, CustomerFileUpdated, JobClosed
 from compressor_kit.consumer import Consumer
 from compressor_kit.messaging import PermanentFailure
 from compressor_kit.outbox import UnitOfWork
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from intake_service.catalogue.store import catalogue
 from intake_service.customer_file import domain
 from intake_service.customer_file.store import EQUIPMENT, FOLLOW_UP_VISITS, HISTORY

@@ -8,7 +8,7 @@ from litestar import post
 from litestar.di import NamedDependency
 
 from compressor_kit.auth import requires
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from intake_service.actors import MANAGEMENT
 from intake_service.proactive.scheduler import raise_due_requests
 

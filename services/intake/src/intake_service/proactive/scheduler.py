@@ -15,7 +15,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from compressor_contracts import Contact, Priority, RequestChannel
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from intake_service.customer_file.store import CUSTOMERS, EQUIPMENT, FOLLOW_UP_VISITS, SITES
 from intake_service.ids import new_id
 from intake_service.proactive import domain

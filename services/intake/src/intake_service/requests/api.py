@@ -13,7 +13,7 @@ from compressor_contracts import Priority, RequestChannel
 from compressor_kit.auth import Role, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.problems import Problem
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from intake_service.actors import ALL_PEOPLE, FRONT_DESK, STAFF, ensure_may_see_customer, is_staff, staff_member
 from intake_service.requests import domain
 from intake_service.requests.domain import CancelIn, RequestIn

@@ -10,7 +10,7 @@ from compressor_contracts import Contact, JobRequested
 from compressor_kit.auth import Principal
 from compressor_kit.outbox import UnitOfWork
 from compressor_kit.problems import Problem
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from intake_service.actors import staff_member
 from intake_service.catalogue.store import catalogue
 from intake_service.customer_file import domain as file_domain

@@ -13,7 +13,7 @@ from minio.error import S3Error
 from pydantic import BaseModel, ConfigDict, Field
 
 from compressor_kit.auth import Role, principal_of, requires
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from maintenance_service.diagnosis.domain import DiagnosisDraft, arrive, diagnose, issue_photo_upload
 from maintenance_service.work_orders.api import readable_work_order, work_order_view
 from maintenance_service.work_orders.store import change_work_order, load

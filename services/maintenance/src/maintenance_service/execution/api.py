@@ -10,7 +10,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 from pydantic import BaseModel, ConfigDict, Field
 
 from compressor_kit.auth import Role, principal_of, requires
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from maintenance_service.execution.domain import (
     AddedStep,
     CompletionDraft,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from compressor_kit.auth import Role, requires
 from compressor_kit.pagination import Limit, Offset, Page
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from maintenance_service.parts import store as stock
 from maintenance_service.parts.domain import CATALOGUE
 from maintenance_service.work_orders.domain import Refused

@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from compressor_kit.outbox import UnitOfWork
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from maintenance_service.parts.domain import CATALOGUE, CataloguePart, Settlement
 from maintenance_service.work_orders.domain import Refused, conflict
 

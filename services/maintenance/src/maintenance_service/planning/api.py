@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from compressor_contracts.common import CompressorType, CustomerRepresentative
 from compressor_kit.auth import Principal, Role, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from maintenance_service.parts import store as stock
 from maintenance_service.parts.domain import CATALOGUE, shortages
 from maintenance_service.planning.domain import (

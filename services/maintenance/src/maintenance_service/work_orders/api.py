@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery
 from compressor_kit.auth import Role, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.problems import problem_response
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from maintenance_service.execution.domain import next_step
 from maintenance_service.parts.domain import waiting_reason
 from maintenance_service.work_orders.domain import Refused, Status, WorkOrder

@@ -11,7 +11,7 @@ from compressor_contracts.events.quality import JobInspectionFailed
 from compressor_kit.consumer import Consumer
 from compressor_kit.messaging import PermanentFailure
 from compressor_kit.outbox import UnitOfWork
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from maintenance_service.execution.domain import reopen_for_rework
 from maintenance_service.parts import store as stock
 from maintenance_service.work_orders import domain

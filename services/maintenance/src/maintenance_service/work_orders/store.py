@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from compressor_contracts import EventData
 from compressor_kit.outbox import UnitOfWork
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from maintenance_service.work_orders.domain import Refused, WorkOrder
 
 WORK_ORDERS = "work_orders"

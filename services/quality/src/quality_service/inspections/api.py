@@ -24,7 +24,7 @@ from compressor_contracts.common import (
 from compressor_kit.auth import Role, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.problems import Problem
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from quality_service.inspections import recording, store
 from quality_service.inspections.domain import (
     InspectionClosed,

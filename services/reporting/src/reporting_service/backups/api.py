@@ -13,7 +13,7 @@ from compressor_contracts import BackupTrigger
 from compressor_kit.auth import Role, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.problems import Problem
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from reporting_service.backups import service
 from reporting_service.backups.store import BACKUPS
 from reporting_service.records.archive import archive_old_records

@@ -18,7 +18,7 @@ from pymongo import MongoClient
 
 from compressor_contracts import BackupCompleted, BackupDatabase, BackupFailed, BackupTrigger, StoredObject
 from compressor_kit.outbox import UnitOfWork
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from reporting_service.backups import archives, domain
 from reporting_service.backups.store import BACKUP_BUCKET, BACKUPS, SCHEDULE
 from reporting_service.settings import reporting_settings

@@ -11,7 +11,7 @@ from litestar.params import QueryParameter
 
 from compressor_kit.auth import Role, requires
 from compressor_kit.problems import Problem
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from reporting_service.kpis import domain
 from reporting_service.kpis.store import aggregate
 from reporting_service.settings import reporting_settings

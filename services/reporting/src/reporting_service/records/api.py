@@ -14,7 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from compressor_contracts import FailureCategory
 from compressor_kit.auth import Role, principal_of, requires
 from compressor_kit.problems import Problem
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from reporting_service.records import archive, domain
 from reporting_service.records.store import RECORDS, latest_published, version_id
 from reporting_service.records.versioning import presigned_report_link

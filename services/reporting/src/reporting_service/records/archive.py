@@ -10,7 +10,7 @@ from typing import Any
 from bson import json_util
 
 from compressor_kit.outbox import UnitOfWork
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from reporting_service.records.domain import PENDING, PUBLISHED
 from reporting_service.records.store import ARCHIVED, RECORDS
 from reporting_service.settings import reporting_settings

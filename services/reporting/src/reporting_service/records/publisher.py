@@ -18,7 +18,7 @@ from minio.error import S3Error
 
 from compressor_contracts import JobReportPublished, StoredObject, parse_event
 from compressor_kit.outbox import UnitOfWork
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from reporting_service.records import domain
 from reporting_service.records.pdf import render_report
 from reporting_service.records.store import FACTS, RECORDS, REPORTS_BUCKET, version_id

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from minio.versioningconfig import ENABLED, VersioningConfig
 
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from reporting_service.records.store import REPORTS_BUCKET
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from compressor_kit.auth import Role, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.problems import Problem
-from compressor_kit.service import Runtime
+from compressor_kit.runtime import Runtime
 from reporting_service.timeline import domain
 from reporting_service.timeline.store import JOBS, job_entries
 

@@ -21,7 +21,8 @@ from pymongo import MongoClient
 
 from compressor_contracts import service_topology
 from compressor_kit.auth import TokenAuthority
-from compressor_kit.service import ServiceDefinition, create_app
+from compressor_kit.http import create_app
+from compressor_kit.runtime import ServiceDefinition
 from compressor_kit.settings import Settings
 
 RABBITMQ_NODE = os.environ.get("RABBITMQ_NODENAME", "rabbit@localhost")

@@ -1,0 +1,142 @@
+"""What one running service is and holds.
+
+A service describes itself once with a `ServiceDefinition` (its settings class, routes, consumers,
+indexes, buckets and background jobs). The `Runtime` built from it holds everything the running
+service shares: its typed settings, clock, database, outbox, object store, broker and turns.
+Building it connects to nothing; `start` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from litestar.types import ControllerRouterHandler
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from compressor_contracts import service_topology
+from compressor_kit.auth import TokenAuthority
+from compressor_kit.clock import Clock, SystemClock
+from compressor_kit.consumer import INBOX_INDEXES, Consumer, subscribe
+from compressor_kit.messaging import build_broker, declare_topology, outbox_publisher, register_publishers
+from compressor_kit.mongo import IndexSpec, create_client, ensure_indexes, ping
+from compressor_kit.objectstore import ObjectStore
+from compressor_kit.outbox import OUTBOX_INDEXES, Outbox, OutboxRelay, Publish
+from compressor_kit.settings import Settings
+from compressor_kit.telemetry import setup_tracing
+from compressor_kit.turns import Turns
+
+log = logging.getLogger(__name__)
+
+READINESS_TIMEOUT = 2.0
+
+S = TypeVar("S", bound=Settings)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition(Generic[S]):
+    """One service, declared once in its `app.py`."""
+
+    name: str
+    default_port: int
+    description: str
+    settings_type: type[S] = Settings  # type: ignore[assignment]  # a service with no settings of its own
+    route_handlers: Sequence[ControllerRouterHandler] = ()
+    consumers: Callable[[Runtime[S]], Sequence[Consumer]] = lambda runtime: ()
+    indexes: IndexSpec = field(default_factory=dict)
+    buckets: Sequence[str] = ()
+    background_jobs: Sequence[Callable[[Runtime[S]], Awaitable[None]]] = ()
+
+    def settings_from(self, settings: Settings | None) -> S:
+        """This service's settings: as given, or read from the environment (given base `Settings`, as
+        the kit's tests do, its values are kept and the service's own fields come from the environment)."""
+        if settings is None:
+            return self.settings_type()
+        if isinstance(settings, self.settings_type):
+            return settings
+        return self.settings_type(**settings.model_dump())
+
+
+class Runtime(Generic[S]):
+    """Everything one running service holds."""
+
+    def __init__(
+        self,
+        definition: ServiceDefinition[S],
+        settings: S,
+        clock: Clock | None = None,
+        *,
+        wrap_publish: Callable[[Publish], Publish] | None = None,
+    ) -> None:
+        self.definition = definition
+        self.settings: S = settings
+        self.clock: Clock = clock or SystemClock()
+        self.name = definition.name
+        self.tracer_provider = setup_tracing(definition.name)
+        self.topology = service_topology(definition.name)
+        self.mongo: AsyncMongoClient[dict[str, Any]] = create_client(settings)
+        self.db: AsyncDatabase[dict[str, Any]] = self.mongo[settings.database_name(definition.name)]
+        self.outbox = Outbox(self.mongo, self.db, definition.name)
+        self.objects = ObjectStore(settings, definition.buckets)
+        self.tokens = TokenAuthority(settings)
+        self.turns = Turns()
+        self.broker = build_broker(settings, definition.name, self.tracer_provider)
+        self.publishers = register_publishers(self.broker, definition.name)
+        for consumer in definition.consumers(self):
+            subscribe(self.broker, self.outbox, self.turns, self.topology, consumer)
+        publish = outbox_publisher(self.publishers)
+        self.relay = OutboxRelay(
+            self.outbox,
+            wrap_publish(publish) if wrap_publish else publish,
+            poll_interval=settings.outbox_poll_interval_seconds,
+            lease_seconds=settings.outbox_lease_seconds,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self.settings.check_production()
+        await ensure_indexes(self.db, {**OUTBOX_INDEXES, **INBOX_INDEXES, **self.definition.indexes})
+        await self.objects.ensure_buckets()
+        await self.broker.connect()
+        await declare_topology(self.broker, self.topology)
+        await self.broker.start()
+        self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"))
+        for job in self.definition.background_jobs:
+            self._tasks.append(asyncio.create_task(job(self), name=f"{self.name}-{job.__name__}"))
+        log.info("%s started", self.name)
+
+    async def stop(self) -> None:
+        self.relay.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        with contextlib.suppress(Exception):
+            await self.relay.release_lease()
+        await self.broker.stop()
+        await self.mongo.close()
+        log.info("%s stopped", self.name)
+
+    async def readiness(self) -> dict[str, str]:
+        """Each dependency: "ok" or why not."""
+
+        async def check(probe: Callable[[], Awaitable[Any]]) -> str:
+            try:
+                result = await asyncio.wait_for(probe(), READINESS_TIMEOUT)
+            except Exception as exc:
+                return f"unavailable: {type(exc).__name__}: {exc}"[:300]
+            return "ok" if result is not False else "unavailable"
+
+        rabbitmq, mongodb, objects = await asyncio.gather(
+            check(lambda: self.broker.ping(READINESS_TIMEOUT)),
+            check(lambda: ping(self.mongo)),
+            check(self.objects.ping),
+        )
+        return {"rabbitmq": rabbitmq, "mongodb": mongodb, "object_store": objects}
