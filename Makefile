@@ -38,9 +38,10 @@ test: setup infra-up ## the whole suite against the real servers
 bench: setup infra-up
 	$(BIN)/python -m bench
 
-lint: setup
+lint: setup ## ruff (lint and format) and mypy (strict for libs/, checked bodies for services/)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 docs: setup ## JSON Schemas, the event catalogue and every service's AsyncAPI document
 	$(BIN)/python -m compressor_contracts schemas docs/schemas

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Generic, TypeVar
 
 from litestar.params import Parameter
+from pydantic import BaseModel, Field
 
 T = TypeVar("T")
 
@@ -15,12 +15,13 @@ Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description=f"Items per pag
 Offset = Annotated[int, Parameter(ge=0, le=1_000_000, description="Items to skip.")]
 
 
-@dataclass(frozen=True)
-class Page(Generic[T]):
+class Page(BaseModel, Generic[T]):
+    """One page of a list: the items, how many there are in all, and where this page starts."""
+
     items: list[T]
-    total: int
-    limit: int
-    offset: int
+    total: int = Field(ge=0, description="Items in the whole list.")
+    limit: int = Field(ge=1)
+    offset: int = Field(ge=0)
 
     @property
     def next_offset(self) -> int | None:
