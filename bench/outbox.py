@@ -44,7 +44,7 @@ async def run(events: int, concurrency: int) -> None:
         name="dispatch",
         default_port=0,
         description="bench",
-        consumers=lambda runtime: [Consumer("dispatch.job-requests", {JobRequested: handled})],
+        consumers=[lambda runtime: [Consumer("dispatch.job-requests", {JobRequested: handled})]],
     )
     runtime = Runtime(definition, settings)
     runtime.publishers["job.requested.v1"] = runtime.broker.publisher(

@@ -24,7 +24,7 @@ def dispatch_with(handler) -> ServiceDefinition:
         name="dispatch",
         default_port=0,
         description="test",
-        consumers=lambda runtime: [Consumer(QUEUE, {JobRequested: handler})],
+        consumers=[lambda runtime: [Consumer(QUEUE, {JobRequested: handler})]],
     )
 
 

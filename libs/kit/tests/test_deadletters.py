@@ -46,7 +46,7 @@ async def test_a_dead_letter_is_listed_with_its_reason_and_replayed_after_the_fi
         name="dispatch",
         default_port=0,
         description="test",
-        consumers=lambda runtime: [Consumer("dispatch.job-requests", {JobRequested: assign})],
+        consumers=[lambda runtime: [Consumer("dispatch.job-requests", {JobRequested: assign})]],
     )
     url = test_settings.rabbitmq_url.get_secret_value()
     async with AsyncTestClient(create_app(definition, test_settings)):

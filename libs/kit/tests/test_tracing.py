@@ -46,7 +46,7 @@ async def test_http_request_publish_and_consume_share_one_trace(test_settings, t
         default_port=0,
         description="test",
         route_handlers=[take_call],
-        consumers=lambda runtime: [Consumer("dispatch.job-requests", {JobRequested: on_requested})],
+        consumers=[lambda runtime: [Consumer("dispatch.job-requests", {JobRequested: on_requested})]],
     )
     app = create_app(definition, test_settings)
     runtime: Runtime = app.state.runtime

@@ -21,8 +21,8 @@ from compressor_kit.auth import public
 from compressor_kit.clock import Clock
 from compressor_kit.job_trace import OpenTelemetryPlugin
 from compressor_kit.logs import configure_logging
-from compressor_kit.outbox import Publish
 from compressor_kit.openapi import document_closed_bodies, document_examples, document_problems
+from compressor_kit.outbox import Publish
 from compressor_kit.problems import EXCEPTION_HANDLERS, problem_response
 from compressor_kit.runtime import Runtime, S, ServiceDefinition
 from compressor_kit.settings import Settings

@@ -168,9 +168,7 @@ def document_examples(app: Litestar) -> None:
                     continue
                 signature = handler.parsed_fn_signature
                 returned = model_example(signature.return_type.annotation)
-                success = next(
-                    (r for status, r in (operation.responses or {}).items() if status.startswith("2")), None
-                )
+                success = next((r for status, r in (operation.responses or {}).items() if status.startswith("2")), None)
                 if returned is not None and isinstance(success, OpenAPIResponse):
                     media = (success.content or {}).get("application/json")
                     if media is not None:

@@ -47,7 +47,8 @@ class ServiceDefinition(Generic[S]):
     description: str
     settings_type: type[S] = Settings  # type: ignore[assignment]  # a service with no settings of its own
     route_handlers: Sequence[ControllerRouterHandler] = ()
-    consumers: Callable[[Runtime[S]], Sequence[Consumer]] = lambda runtime: ()
+    # One factory per feature, each `def consumers(runtime) -> list[Consumer]` in its consumers.py.
+    consumers: Sequence[Callable[[Runtime[S]], Sequence[Consumer]]] = ()
     indexes: IndexSpec = field(default_factory=dict)
     buckets: Sequence[str] = ()
     background_jobs: Sequence[Callable[[Runtime[S]], Awaitable[None]]] = ()
@@ -87,8 +88,9 @@ class Runtime(Generic[S]):
         self.turns = Turns()
         self.broker = build_broker(settings, definition.name, self.tracer_provider)
         self.publishers = register_publishers(self.broker, definition.name)
-        for consumer in definition.consumers(self):
-            subscribe(self.broker, self.outbox, self.turns, self.topology, consumer)
+        for feature_consumers in definition.consumers:
+            for consumer in feature_consumers(self):
+                subscribe(self.broker, self.outbox, self.turns, self.topology, consumer)
         publish = outbox_publisher(self.publishers)
         self.relay = OutboxRelay(
             self.outbox,

@@ -17,7 +17,7 @@ SERVICE = ServiceDefinition(
     default_port=8002,
     description="Phases 1-2: engineer matching and scheduling, remote pre-diagnosis and service commitments (SLA).",
     route_handlers=[*engineers_api.ROUTES, *matching_api.ROUTES, *prediagnosis_api.ROUTES, *sla_api.ROUTES],
-    consumers=lambda runtime: [job_requests_consumer(runtime), sla_tracking_consumer(runtime)],
+    consumers=[lambda runtime: [job_requests_consumer(runtime), sla_tracking_consumer(runtime)]],
     indexes=INDEXES,
     background_jobs=[seed_demo_engineers, periodic(monitor_interval, check_slas)],
 )

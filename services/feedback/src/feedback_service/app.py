@@ -20,7 +20,7 @@ SERVICE = ServiceDefinition(
     default_port=8006,
     description="Phases 8-9: customer notifications, satisfaction survey, internal review and closing the job.",
     route_handlers=[*notifications_api.ROUTES, *surveys_api.ROUTES, *review_api.ROUTES, *jobs_api.ROUTES],
-    consumers=lambda runtime: [notification_consumers(runtime), survey_consumers(runtime)],
+    consumers=[lambda runtime: [notification_consumers(runtime), survey_consumers(runtime)]],
     indexes={**JOB_INDEXES, **NOTIFICATION_INDEXES, **SURVEY_INDEXES},
     background_jobs=[
         periodic(lambda s: feedback_settings(s).delivery_interval_seconds, deliver_due_notifications),

@@ -28,7 +28,7 @@ SERVICE = ServiceDefinition(
         *callbacks_api.ROUTES,
         *proactive_api.ROUTES,
     ],
-    consumers=customer_file_consumers.consumers,
+    consumers=[customer_file_consumers.consumers],
     indexes={**customer_file_store.INDEXES, **requests_store.INDEXES, **callbacks_store.INDEXES},
     background_jobs=[
         periodic(lambda settings: intake_settings(settings).proactive_scan_interval_seconds, proactive_scheduler)

@@ -12,6 +12,6 @@ SERVICE = ServiceDefinition(
     default_port=8004,
     description="Phase 6: quality inspection against performance-indicator limits, with the rework loop.",
     route_handlers=[*inspections_api.ROUTES, *templates_api.ROUTES],
-    consumers=lambda runtime: [inspection_consumer(catalogue(), runtime.clock)],
+    consumers=[lambda runtime: [inspection_consumer(catalogue(), runtime.clock)]],
     indexes=inspections_store.INDEXES,
 )

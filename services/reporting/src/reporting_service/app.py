@@ -36,7 +36,7 @@ SERVICE = ServiceDefinition(
         backups_api.apply_retention,
         backups_api.archive_records,
     ],
-    consumers=lambda runtime: [timeline_consumer(), reports_consumer()],
+    consumers=[lambda runtime: [timeline_consumer(), reports_consumer()]],
     indexes={**TIMELINE_INDEXES, **RECORD_INDEXES, **BACKUP_INDEXES},
     buckets=[REPORTS_BUCKET, ARCHIVE_BUCKET, BACKUP_BUCKET],
     background_jobs=[

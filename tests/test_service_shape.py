@@ -1,0 +1,129 @@
+"""Every service has the same shape (../shared/STYLE.md): these rules are read off the source.
+
+- MongoDB is named only in `store.py` modules.
+- Domain modules know nothing of HTTP or MongoDB.
+- Settings reach code through the composition root: nothing reads the environment, caches settings
+  or hangs attributes on the runtime.
+- No runtime parameter is typed `Any`.
+- Refusals are the kit's one `Refusal` type.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+from compressor_contracts import SERVICES
+from compressor_kit.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = sorted(ROOT.glob("services/*/src/*_service/**/*.py"))
+
+# What touching a collection looks like: a database handle indexed or walked to a collection, or the
+# client and database objects themselves.
+COLLECTION_ACCESS = re.compile(
+    r"\b(?:db|database)\s*\[|\.db\b|\.mongo\b|AsyncDatabase|AsyncCollection|AsyncMongoClient|"
+    r"\bfrom pymongo(?!\.errors)\b|\bimport pymongo\b"
+)
+
+
+def relative(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def test_the_sources_are_found():
+    assert len(SOURCES) > 60
+    assert {p.parts[len(ROOT.parts) + 1] for p in SOURCES} == set(SERVICES)
+
+
+def test_only_store_modules_touch_collections():
+    offenders = [
+        f"{relative(path)}:{number}: {line.strip()}"
+        for path in SOURCES
+        if path.name != "store.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if COLLECTION_ACCESS.search(line.split("#", 1)[0])
+    ]
+    assert not offenders, "MongoDB outside a store.py module:\n" + "\n".join(offenders)
+
+
+def test_the_collection_rule_would_see_an_offender():
+    touching = ('await runtime.db["jobs"].find_one({})', "doc = await uow.db.jobs.find_one()", "from pymongo import X")
+    for line in touching:
+        assert COLLECTION_ACCESS.search(line), line
+    for line in ("from pymongo.errors import DuplicateKeyError", "job = await store.load(runtime, job_id)"):
+        assert not COLLECTION_ACCESS.search(line), line
+
+
+def _imports(tree: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if p.name == "domain.py"], ids=relative)
+def test_domain_modules_know_nothing_of_http_or_mongodb(path):
+    tree = ast.parse(path.read_text())
+    foreign = sorted(
+        name
+        for name in _imports(tree)
+        if name.split(".")[0] in {"litestar", "pymongo", "httpx", "aio_pika", "faststream"}
+        or name in {"compressor_kit.problems", "compressor_kit.http", "compressor_kit.runtime"}
+    )
+    assert not foreign, f"{relative(path)} imports {foreign}"
+    assert "status_code" not in path.read_text(), f"{relative(path)} speaks in HTTP status codes"
+
+
+def test_nothing_reads_the_environment_or_caches_settings():
+    offenders = []
+    for path in SOURCES:
+        text = path.read_text()
+        tree = ast.parse(text)
+        if re.search(r"\bos\.(environ|getenv)\b", text):
+            offenders.append(f"{relative(path)}: reads the environment")
+        if re.search(r"setattr\(\s*runtime\b|\bruntime\._\w+\s*=", text):
+            offenders.append(f"{relative(path)}: hangs an attribute on the runtime")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.endswith("Settings"):
+                offenders.append(f"{relative(path)}:{node.lineno}: builds {node.func.id}() itself")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_no_parameter_is_typed_any():
+    offenders = []
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                for argument in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
+                    if argument.annotation is not None and ast.unparse(argument.annotation) == "Any":
+                        offenders.append(f"{relative(path)}:{node.lineno}: {node.name}({argument.arg}: Any)")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_refusals_are_the_kits_one_type():
+    offenders = []
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and re.search(r"Refus|Error$|Problem$", node.name):
+                offenders.append(f"{relative(path)}:{node.lineno}: class {node.name}")
+            if isinstance(node, ast.ImportFrom) and node.module == "compressor_kit.problems":
+                offenders.append(f"{relative(path)}:{node.lineno}: imports compressor_kit.problems")
+    assert not offenders, "refusal types of a service's own (use compressor_kit.refusals.Refusal):\n" + "\n".join(
+        offenders
+    )
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_declares_its_settings_and_consumer_factories(service):
+    definition = importlib.import_module(f"{service}_service.app").SERVICE
+    assert issubclass(definition.settings_type, Settings)
+    for factory in definition.consumers:
+        assert callable(factory)
