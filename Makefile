@@ -43,10 +43,11 @@ lint: setup ## ruff (lint and format) and mypy (strict for libs/, checked bodies
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-docs: setup ## JSON Schemas, the event catalogue and every service's AsyncAPI document
+docs: setup ## JSON Schemas, the event catalogue, every service's AsyncAPI and OpenAPI documents
 	$(BIN)/python -m compressor_contracts schemas docs/schemas
 	$(BIN)/python -m compressor_contracts catalogue docs/events.md
 	$(BIN)/python -m compressor_kit.asyncapi docs/asyncapi $(SERVICES)
+	$(BIN)/python -m compressor_kit.openapi docs/openapi $(SERVICES)
 	$(BIN)/python -m compressor_kit.roles docs/roles.md $(SERVICES)
 	$(BIN)/python infra/access.py
 
