@@ -28,7 +28,7 @@ def event_class(routing_key_or_type: str) -> type[EventData]:
     return cls
 
 
-def parse_event(raw: bytes | str | dict[str, Any]) -> CloudEvent:
+def parse_event(raw: bytes | str | dict[str, Any]) -> CloudEvent[Any]:
     """Validate a received message (structured-mode CloudEvent) against the catalogue.
 
     Wire values are validated strictly: "5" is not an integer and unknown fields are errors.
@@ -62,7 +62,8 @@ def parse_event(raw: bytes | str | dict[str, Any]) -> CloudEvent:
     # Without these, model defaults would invent an id or a time for a received message.
     missing = [{"field": f, "message": "required field is missing"} for f in WIRE_REQUIRED if f not in obj]
     try:
-        event = CloudEvent[cls].model_validate_json(body, strict=True)
+        envelope: type[CloudEvent[Any]] = CloudEvent[cls]  # type: ignore[valid-type]  # chosen at run time
+        event = envelope.model_validate_json(body, strict=True)
     except ValidationError as exc:
         errors = ContractError.from_validation_error(exc).errors
         known = {e["field"] for e in errors}

@@ -169,7 +169,7 @@ def new_event(
     correlation_id: str | None = None,
     causation_id: str | None = None,
     time: datetime | None = None,
-) -> CloudEvent:
+) -> CloudEvent[Any]:
     """Wrap a payload in a new envelope.
 
     correlation_id defaults to the new event's own id (the event starts a flow); pass the
@@ -188,6 +188,7 @@ def new_event(
     if time is not None:
         fields["time"] = time
     try:
-        return CloudEvent[type(data)](**fields)
+        envelope: type[CloudEvent[Any]] = CloudEvent[type(data)]  # type: ignore[misc,assignment]  # chosen at run time
+        return envelope(**fields)
     except ValidationError as exc:
         raise ContractError.from_validation_error(exc, event_type=data.routing_key()) from None

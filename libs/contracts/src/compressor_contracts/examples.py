@@ -402,7 +402,7 @@ _EXAMPLES: dict[str, Callable[[], EventData]] = {
         job_id=JOB_ID,
         notification_id="NTF-000913",
         channel=NotificationChannel.EMAIL,
-        recipient=CONTACT.email,
+        recipient=CONTACT.email or "aminah.rahman@serimurni.example",
         about_event="job.engineer_dispatched.v1",
         about_event_id="5d1f9f0e-2f55-4c1e-9a59-3a8f0b6c2d11",
         template="engineer-dispatched",
@@ -476,7 +476,7 @@ def example(routing_key: str) -> EventData:
         raise KeyError(f"no example for {routing_key!r}") from None
 
 
-def example_event(routing_key: str, **envelope: Any) -> CloudEvent:
+def example_event(routing_key: str, **envelope: Any) -> CloudEvent[Any]:
     """The example payload in an envelope from its producer; keyword arguments go to new_event."""
     data = example(routing_key)
     envelope.setdefault("subject", data.subject())

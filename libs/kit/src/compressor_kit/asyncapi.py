@@ -7,6 +7,7 @@ import importlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from faststream.specification import AsyncAPI
 
@@ -14,7 +15,7 @@ from compressor_kit.runtime import Runtime, ServiceDefinition
 from compressor_kit.settings import Settings
 
 
-def document(definition: ServiceDefinition) -> str:
+def document(definition: ServiceDefinition[Any]) -> str:
     runtime = Runtime(definition, Settings())  # builds the broker's subscribers without connecting
     spec = AsyncAPI(
         runtime.broker, title=f"{definition.name} service events", version="1.0.0", description=definition.description

@@ -100,7 +100,7 @@ def parse_signing_keys(raw: str) -> dict[str, str]:
     return keys
 
 
-def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Litestar guard: a valid bearer token (401 otherwise) holding one of the route's roles (403)."""
     allowed: tuple[Role, ...] = handler.opt["roles"]
     header = connection.headers.get("authorization", "")
@@ -126,8 +126,9 @@ def public() -> dict[str, Any]:
     return {"opt": {"public": True}}
 
 
-def principal_of(connection: ASGIConnection) -> Principal:
-    return connection.scope["state"]["principal"]
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    principal: Principal = connection.scope["state"]["principal"]
+    return principal
 
 
 def mint_token_cli(argv: list[str] | None = None) -> None:

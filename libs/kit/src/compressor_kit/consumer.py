@@ -32,7 +32,7 @@ INBOX_INDEXES = {
     ]
 }
 
-EventHandler = Callable[[CloudEvent, UnitOfWork], Awaitable[None]]
+EventHandler = Callable[[CloudEvent[Any], UnitOfWork], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Consumer:
     handlers: Mapping[type[EventData], EventHandler]
 
 
-async def handle_once(uow: UnitOfWork, consumer: str, event: CloudEvent, handler: EventHandler) -> bool:
+async def handle_once(uow: UnitOfWork, consumer: str, event: CloudEvent[Any], handler: EventHandler) -> bool:
     """Apply `handler` unless this consumer already handled the event; True when applied."""
     key = f"{consumer}|{event.source}|{event.id}"
     # One round trip that both checks and claims: an upsert that finds the row inserts nothing (and
@@ -62,7 +62,7 @@ async def handle_once(uow: UnitOfWork, consumer: str, event: CloudEvent, handler
     return True
 
 
-async def decode_event(message: StreamMessage[Any]) -> CloudEvent:
+async def decode_event(message: StreamMessage[Any]) -> CloudEvent[Any]:
     # Our own validation (not FastStream's) so that a bad message fails with ContractError,
     # which the delivery policy dead-letters at once with the field named.
     return parse_event(message.body)
@@ -76,7 +76,7 @@ def subscribe(
         raise ValueError(f"{consumer.queue} is not a queue of the {topology.service} topology")
     handlers = dict(consumer.handlers)
 
-    async def on_event(event: CloudEvent) -> None:
+    async def on_event(event: CloudEvent[Any]) -> None:
         handler = handlers.get(type(event.data))
         if handler is None:
             raise PermanentFailure(f"{spec.name} has no handler for {event.type}")
@@ -85,7 +85,7 @@ def subscribe(
                 await outbox.transact(lambda uow: handle_once(uow, spec.name, event, handler))
 
     # The annotation documents the accepted events in the service's AsyncAPI document.
-    accepted = tuple(CloudEvent[data_type] for data_type in handlers)
+    accepted = tuple(CloudEvent[data_type] for data_type in handlers)  # type: ignore[valid-type]  # at run time
     on_event.__annotations__["event"] = Union[accepted] if len(accepted) > 1 else accepted[0]  # noqa: UP007
     on_event.__name__ = spec.name.replace(".", "_").replace("-", "_")
     broker.subscriber(

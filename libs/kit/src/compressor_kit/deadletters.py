@@ -55,7 +55,7 @@ class DeadLetter:
             failed_queue=str(headers.get("x-failed-queue", "")),
             error_type=str(headers.get("x-error-type", "")),
             error=str(headers.get("x-error", "")),
-            attempts=int(headers.get("x-attempts") or 0),
+            attempts=int(str(headers.get("x-attempts") or 0)),
             dead_lettered_at=str(headers.get("x-dead-lettered-at", "")),
         )
 

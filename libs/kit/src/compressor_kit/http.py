@@ -36,7 +36,7 @@ def live() -> dict[str, str]:
 
 
 @get("/health/ready", **public(), include_in_schema=False)
-async def ready(request: Request, runtime: NamedDependency[Runtime[Settings]]) -> Any:
+async def ready(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime[Settings]]) -> Any:
     checks = await runtime.readiness()
     if all(state == "ok" for state in checks.values()):
         return {"status": "ready", "service": runtime.name, "checks": checks}
@@ -52,7 +52,7 @@ def _too_long(name: str, limit: int) -> ValidationException:
     return ValidationException(detail=message, extra=[{"key": name, "message": message}])
 
 
-async def _bounded_parameters(request: Request) -> None:
+async def _bounded_parameters(request: Request[Any, Any, Any]) -> None:
     """Ids in paths and values in query strings have sane lengths, on every route of every service
     (bodies are bounded by their models and the body size limit)."""
     for name, value in request.path_params.items():
@@ -63,7 +63,7 @@ async def _bounded_parameters(request: Request) -> None:
             raise _too_long(name, MAX_QUERY_VALUE)
 
 
-async def _trace_id_header(response: Response) -> Response:
+async def _trace_id_header(response: Response[Any]) -> Response[Any]:
     """Every response names its trace, so a caller can look the request (and its job) up in tracing."""
     span_context = trace.get_current_span().get_span_context()
     if span_context.is_valid:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
 
 from aio_pika import IncomingMessage
@@ -43,7 +45,7 @@ def dead_letter_exchange(topology: ServiceTopology) -> RabbitExchange:
 
 
 def rabbit_queue(name: str, arguments: dict[str, Any]) -> RabbitQueue:
-    return RabbitQueue(name, queue_type=QueueType.QUORUM, durable=True, arguments=arguments)
+    return RabbitQueue(name, queue_type=QueueType.QUORUM, durable=True, arguments=arguments)  # type: ignore[call-overload,no-any-return]  # the QUORUM overload wants a Literal
 
 
 def build_broker(settings: Settings, service: str, tracer_provider: TracerProvider) -> RabbitBroker:
@@ -91,7 +93,7 @@ def register_publishers(broker: RabbitBroker, service: str) -> dict[str, Any]:
                 persist=True,
                 title=routing_key,
                 description=(data_type.__doc__ or "").strip(),
-                schema=CloudEvent[data_type],
+                schema=CloudEvent[data_type],  # type: ignore[valid-type]  # one per event type, at run time
             )
     return publishers
 
@@ -132,7 +134,9 @@ class DeliveryPolicy(BaseMiddleware):
     backoff_seconds: float
 
     @classmethod
-    def factory(cls, broker: RabbitBroker, *, dead_letters: RabbitExchange, max_attempts: int, backoff_seconds: float):
+    def factory(
+        cls, broker: RabbitBroker, *, dead_letters: RabbitExchange, max_attempts: int, backoff_seconds: float
+    ) -> Callable[..., DeliveryPolicy]:
         def build(msg: Any, /, *, context: Any) -> DeliveryPolicy:
             middleware = cls(msg, context=context)
             middleware.broker = broker
@@ -143,7 +147,12 @@ class DeliveryPolicy(BaseMiddleware):
 
         return build
 
-    async def after_processed(self, exc_type=None, exc_val=None, exc_tb=None) -> bool:
+    async def after_processed(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_val: BaseException | None = None,
+        exc_tb: TracebackType | None = None,
+    ) -> bool:
         raw = self.msg
         if not isinstance(raw, IncomingMessage):
             return False
@@ -152,7 +161,7 @@ class DeliveryPolicy(BaseMiddleware):
             return False
         if not isinstance(exc_val, Exception):
             return False  # cancellation or exit: leave the message unacked, the broker redelivers it
-        attempts = int((raw.headers or {}).get("x-delivery-count") or 0) + 1
+        attempts = int(str((raw.headers or {}).get("x-delivery-count") or 0)) + 1
         permanent = isinstance(exc_val, ContractError | PermanentFailure)
         if permanent or attempts >= self.max_attempts:
             log.error(

@@ -1,8 +1,9 @@
-"""MongoDB: one AsyncMongoClient per process, one database per service, indexes at start-up."""
+"""MongoDB: one AsyncMongoClient[dict[str, Any]] per process, one database per service, indexes at start-up."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
@@ -12,7 +13,7 @@ from compressor_kit.settings import Settings
 IndexSpec = Mapping[str, Sequence[IndexModel]]
 
 
-def create_client(settings: Settings) -> AsyncMongoClient:
+def create_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
     timeout = settings.mongodb_timeout_ms
     return AsyncMongoClient(
         settings.mongodb_url.get_secret_value(),
@@ -24,11 +25,11 @@ def create_client(settings: Settings) -> AsyncMongoClient:
     )
 
 
-async def ensure_indexes(db: AsyncDatabase, indexes: IndexSpec) -> None:
+async def ensure_indexes(db: AsyncDatabase[dict[str, Any]], indexes: IndexSpec) -> None:
     for collection, models in indexes.items():
         if models:
             await db[collection].create_indexes(list(models))
 
 
-async def ping(client: AsyncMongoClient) -> None:
+async def ping(client: AsyncMongoClient[dict[str, Any]]) -> None:
     await client.admin.command("ping")

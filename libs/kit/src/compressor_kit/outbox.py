@@ -61,7 +61,7 @@ class UnitOfWork:
     session: AsyncClientSession
     service: str
     job_traces: JobTraces
-    events: list[CloudEvent] = field(default_factory=list)
+    events: list[CloudEvent[Any]] = field(default_factory=list)
     last_writes: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
     def write_last(self, write: Callable[[], Awaitable[object]]) -> None:
@@ -77,9 +77,9 @@ class UnitOfWork:
         self,
         data: EventData,
         *,
-        cause: CloudEvent | None = None,
+        cause: CloudEvent[Any] | None = None,
         correlation_id: str | None = None,
-    ) -> CloudEvent:
+    ) -> CloudEvent[Any]:
         """Record an event to publish once this transaction commits (subject: the data's job id)."""
         event = new_event(
             data,
@@ -109,7 +109,9 @@ class UnitOfWork:
 
 
 class Outbox:
-    def __init__(self, client: AsyncMongoClient, db: AsyncDatabase, service: str) -> None:
+    def __init__(
+        self, client: AsyncMongoClient[dict[str, Any]], db: AsyncDatabase[dict[str, Any]], service: str
+    ) -> None:
         self.client = client
         self.db = db
         self.service = service
@@ -272,5 +274,5 @@ class OutboxRelay:
         return len(published)
 
 
-async def pending_count(db: AsyncDatabase) -> int:
+async def pending_count(db: AsyncDatabase[dict[str, Any]]) -> int:
     return await db[OUTBOX].count_documents({"status": PENDING})

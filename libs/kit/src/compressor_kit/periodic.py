@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from compressor_kit.runtime import Runtime, S
@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 def periodic(
     interval: Callable[[S], float], work: Callable[[Runtime[S]], Awaitable[Any]]
-) -> Callable[[Runtime[S]], Awaitable[None]]:
+) -> Callable[[Runtime[S]], Coroutine[Any, Any, None]]:
     """A background job that runs `work(runtime)` every `interval(settings)` seconds until the service
     stops. A failed round is logged and the next one runs as usual. Work that several replicas may
     run at once must be safe to run concurrently (unique keys, conditional updates)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response
@@ -46,7 +47,7 @@ STATUS_OF_REFUSAL = {
 }
 
 
-def problem_response(request: Request, status: int, detail: str, **extra: Any) -> Response:
+def problem_response(request: Request[Any, Any, Any], status: int, detail: str, **extra: Any) -> Response[Any]:
     body = {
         "type": "about:blank",
         "title": TITLES.get(status, "Error"),
@@ -67,7 +68,7 @@ def _field_errors(extra: Any) -> list[dict[str, Any]]:
     return errors
 
 
-def http_exception_handler(request: Request, exc: HTTPException) -> Response:
+def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     extra: dict[str, Any] = {}
     if isinstance(exc, ValidationException):
         extra["errors"] = _field_errors(exc.extra)
@@ -79,7 +80,7 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
     return response
 
 
-def refusal_handler(request: Request, refusal: Refusal) -> Response:
+def refusal_handler(request: Request[Any, Any, Any], refusal: Refusal) -> Response[Any]:
     """A domain refusal as problem+json: its kind gives the status, its issues the named fields."""
     extra: dict[str, Any] = dict(refusal.extra)
     if refusal.issues:
@@ -87,19 +88,19 @@ def refusal_handler(request: Request, refusal: Refusal) -> Response:
     return problem_response(request, STATUS_OF_REFUSAL[refusal.kind], refusal.detail, **extra)
 
 
-def database_unavailable_handler(request: Request, exc: Exception) -> Response:
+def database_unavailable_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.warning("database unavailable: %s", exc)
     response = problem_response(request, 503, "the database is unavailable; nothing was written, retry later")
     response.headers["Retry-After"] = "5"
     return response
 
 
-def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(request, 500, "an unexpected error occurred")
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: dict[int | type[Exception], Callable[[Request[Any, Any, Any], Any], Response[Any]]] = {
     Refusal: refusal_handler,
     HTTPException: http_exception_handler,
     ServerSelectionTimeoutError: database_unavailable_handler,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -51,7 +51,7 @@ class ServiceDefinition(Generic[S]):
     consumers: Sequence[Callable[[Runtime[S]], Sequence[Consumer]]] = ()
     indexes: IndexSpec = field(default_factory=dict)
     buckets: Sequence[str] = ()
-    background_jobs: Sequence[Callable[[Runtime[S]], Awaitable[None]]] = ()
+    background_jobs: Sequence[Callable[[Runtime[S]], Coroutine[Any, Any, None]]] = ()
 
     def settings_from(self, settings: Settings | None) -> S:
         """This service's settings: as given, or read from the environment (given base `Settings`, as

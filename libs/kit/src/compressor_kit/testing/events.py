@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from types import TracebackType
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractConnection, AbstractQueue
 
-from compressor_contracts import EXCHANGE, CloudEvent, EventData, new_event, parse_event
-from compressor_kit.messaging import CONTENT_TYPE
+from compressor_contracts import CONTENT_TYPE, EXCHANGE, CloudEvent, EventData, new_event, parse_event
 
 
-def as_event(data: EventData) -> CloudEvent:
+def as_event(data: EventData) -> CloudEvent[Any]:
     """`data` as its producer would publish it."""
     return new_event(data, source_service=data.producer, subject=data.subject())
 
 
-async def publish_events(amqp_url: str, *events: CloudEvent) -> None:
+async def publish_events(amqp_url: str, *events: CloudEvent[Any]) -> None:
     """Publish `events` to the events exchange with confirms, as their producers would (re-publishing
     an event as it is stands for a redelivery)."""
     connection = await aio_pika.connect(amqp_url)
@@ -42,7 +42,7 @@ class EventTap:
     def __init__(self, amqp_url: str, *bindings: str) -> None:
         self.amqp_url = amqp_url
         self.bindings = bindings or ("#",)
-        self.seen: list[CloudEvent] = []  # every event that arrived, in order
+        self.seen: list[CloudEvent[Any]] = []  # every event that arrived, in order
         self._cursor = 0  # how many of them `take` and `rest` have handed out
         self._connection: AbstractConnection | None = None
         self._queue: AbstractQueue | None = None
@@ -70,7 +70,7 @@ class EventTap:
             arrived += 1
         return arrived
 
-    async def take(self, expect: int, *, timeout: float = 30.0) -> list[CloudEvent]:
+    async def take(self, expect: int, *, timeout: float = 30.0) -> list[CloudEvent[Any]]:
         """The next `expect` events not taken yet, in the order they arrived; fails naming what came."""
         deadline = asyncio.get_running_loop().time() + timeout
         while len(self.seen) - self._cursor < expect and asyncio.get_running_loop().time() < deadline:
@@ -81,20 +81,20 @@ class EventTap:
         self._cursor += expect
         return taken
 
-    async def rest(self) -> list[CloudEvent]:
+    async def rest(self) -> list[CloudEvent[Any]]:
         """Every event not taken yet (after the outbox is flushed: everything published has arrived)."""
         await self._poll()
         rest, self._cursor = self.seen[self._cursor :], len(self.seen)
         return rest
 
-    async def of(self, routing_key: str, *, subject: str | None = None) -> list[CloudEvent]:
+    async def of(self, routing_key: str, *, subject: str | None = None) -> list[CloudEvent[Any]]:
         """Every event seen so far under `routing_key` (`job.assigned.v1`), optionally of one job."""
         await self._poll()
         return [e for e in self.seen if e.routing_key == routing_key and (subject is None or e.subject == subject)]
 
     async def wait_for(
         self, routing_key: str, count: int = 1, *, subject: str | None = None, timeout: float = 30.0
-    ) -> list[CloudEvent]:
+    ) -> list[CloudEvent[Any]]:
         """At least `count` events under `routing_key` (of one job, if given); fails after `timeout`."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
