@@ -74,7 +74,7 @@ async def declare_topology(broker: RabbitBroker, topology: ServiceTopology) -> N
     """Declare the exchange, this service's queues and bindings, its dead-letter exchange and queue."""
     events = await broker.declare_exchange(EVENTS_EXCHANGE)
     dlx = await broker.declare_exchange(dead_letter_exchange(topology))
-    dlq = await broker.declare_queue(rabbit_queue(topology.dead_letter_queue, {"x-queue-type": "quorum"}))
+    dlq = await broker.declare_queue(rabbit_queue(topology.dead_letter_queue, topology.dead_letter_queue_arguments))
     await dlq.bind(dlx, routing_key="")
     for spec in topology.queues:
         queue = await broker.declare_queue(rabbit_queue(spec.name, spec.arguments))
