@@ -271,8 +271,7 @@ async def run_job(office: Office, number: int = 1, on_phase: PhaseCallback | Non
             step = order.get("next_step")
             if not step:
                 break
-            sequence = step["sequence"] if isinstance(step, dict) else step
-            await eng.post("maintenance", f"/work-orders/{job_id}/steps/{sequence}/complete")
+            await eng.post("maintenance", f"/work-orders/{job_id}/steps/{step['sequence']}/complete")
             steps += 1
         parts_used = [{"part_number": pn, "quantity": q} for pn, q in PARTS.items()] if round_number == 1 else []
         await eng.post(
