@@ -26,7 +26,15 @@ from pydantic import SecretStr
 
 from compressor_contracts.topology import EXCHANGE, SERVICES, service_topology
 from compressor_kit.http import create_app
-from compressor_kit.testing import RABBITMQ_HOST, eventually, rabbitmqctl, ready_messages, unique
+from compressor_kit.testing import (
+    RABBITMQ_HOST,
+    add_user,
+    delete_user,
+    eventually,
+    ready_messages,
+    set_permissions,
+    unique,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("infra_access", ROOT / "infra" / "access.py")
@@ -44,14 +52,14 @@ def service_user(rabbit_vhost):
 
     def make(service: str) -> str:
         user, password = unique(service), secrets.token_urlsafe(16)
-        rabbitmqctl("add_user", "--", user, password)  # as infra/rabbitmq/users.sh: "-..." is a password
+        add_user(user, password)  # through the management API: a rabbitmqctl call costs an Erlang VM start
         created.append(user)
-        rabbitmqctl("set_permissions", "-p", vhost, user, *access.rabbitmq_permissions(service))
+        set_permissions(vhost, user, *access.rabbitmq_permissions(service))
         return f"amqp://{user}:{password}@{RABBITMQ_HOST}/{quote(vhost, safe='')}"
 
     yield make
     for user in created:
-        rabbitmqctl("delete_user", user)
+        delete_user(user)
 
 
 def get_from(queue: str):

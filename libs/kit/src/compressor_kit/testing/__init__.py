@@ -11,9 +11,11 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote, unquote
 
 import aio_pika
+import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 from minio import Minio
@@ -27,6 +29,14 @@ from compressor_kit.settings import Settings
 
 RABBITMQ_NODE = os.environ.get("RABBITMQ_NODENAME", "rabbit@localhost")
 RABBITMQ_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1:5672")
+# The management plugin's HTTP API (infra/rabbitmq.sh enables it): a vhost costs a few milliseconds
+# there, against an Erlang VM start (~0.65 s of CPU) for every `rabbitmqctl` call.
+RABBITMQ_API = os.environ.get("TEST_RABBITMQ_API", "http://127.0.0.1:15672/api")
+RABBITMQ_API_USER = ("guest", "guest")
+
+# Fixtures whose tests talk to the real servers: `make test-fast` deselects them (see
+# pytest_collection_modifyitems below).
+SERVER_FIXTURES = frozenset({"rabbit_vhost", "test_settings", "test_db", "tokens"})
 
 
 def rabbitmqctl(*args: str) -> str:
@@ -38,6 +48,56 @@ def rabbitmqctl(*args: str) -> str:
     return result.stdout
 
 
+_management: httpx.Client | None = None
+
+
+def rabbitmq_api(method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """One call to the broker's management HTTP API (`path` below /api, its parts already quoted);
+    raises on an error status."""
+    global _management
+    if _management is None:
+        _management = httpx.Client(base_url=RABBITMQ_API, auth=RABBITMQ_API_USER, timeout=30)
+    try:
+        response = _management.request(method, path, **kwargs)
+    except httpx.TransportError as error:
+        raise RuntimeError(
+            f"RabbitMQ management API at {RABBITMQ_API} unreachable ({error!r}): "
+            "`bash infra/rabbitmq.sh start` (or `make infra-up`) enables the rabbitmq_management plugin"
+        ) from error
+    if response.is_error:
+        raise RuntimeError(f"{method} {RABBITMQ_API}{path}: {response.status_code} {response.text}")
+    return response
+
+
+def _q(name: str) -> str:
+    return quote(name, safe="")
+
+
+def add_vhost(vhost: str, user: str = "guest") -> None:
+    """Create `vhost` and give `user` full permissions on it."""
+    rabbitmq_api("PUT", f"/vhosts/{_q(vhost)}")
+    set_permissions(vhost, user, ".*", ".*", ".*")
+
+
+def delete_vhost(vhost: str) -> None:
+    rabbitmq_api("DELETE", f"/vhosts/{_q(vhost)}")
+
+
+def add_user(user: str, password: str) -> None:
+    """A user without tags (no management access), as `rabbitmqctl add_user` creates."""
+    rabbitmq_api("PUT", f"/users/{_q(user)}", json={"password": password, "tags": ""})
+
+
+def delete_user(user: str) -> None:
+    rabbitmq_api("DELETE", f"/users/{_q(user)}")
+
+
+def set_permissions(vhost: str, user: str, configure: str, write: str, read: str) -> None:
+    """As `rabbitmqctl set_permissions -p <vhost> <user> <configure> <write> <read>`."""
+    body = {"configure": configure, "write": write, "read": read}
+    rabbitmq_api("PUT", f"/permissions/{_q(vhost)}/{_q(user)}", json=body)
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
@@ -46,19 +106,19 @@ def unique(prefix: str) -> str:
 def rabbit_vhost() -> Iterator[str]:
     """A fresh vhost; yields its AMQP URL."""
     vhost = unique("test")
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    add_vhost(vhost)
     try:
         yield f"amqp://guest:guest@{RABBITMQ_HOST}/{quote(vhost, safe='')}"
     finally:
-        rabbitmqctl("delete_vhost", vhost)
+        delete_vhost(vhost)
 
 
 def queue_types(amqp_url: str) -> dict[str, str]:
-    """Every queue of the vhost and its type (quorum, classic)."""
+    """Every queue of the vhost and its type (quorum, classic). The queue list itself is current in
+    the management API (only its message counts lag: see `ready_messages`)."""
     vhost = unquote(amqp_url.rsplit("/", 1)[1])
-    out = rabbitmqctl("list_queues", "-p", vhost, "name", "type", "--no-table-headers")
-    return dict(tuple(line.split()) for line in out.splitlines() if len(line.split()) == 2)
+    queues = rabbitmq_api("GET", f"/queues/{_q(vhost)}", params={"columns": "name,type"}).json()
+    return {q["name"]: q["type"] for q in queues}
 
 
 async def ready_messages(amqp_url: str, queue: str) -> int:
@@ -154,3 +214,37 @@ def test_db(test_settings: Settings):
     (the app under test runs its AsyncMongoClient on the test client's event loop)."""
     with MongoClient(test_settings.mongodb_url.get_secret_value(), tz_aware=True) as client:
         yield client[test_settings.mongodb_database]
+
+
+# --- Collection: which tests need the servers, and which start first -------------------------------
+
+# Tests that start whole deployments or servers of their own: longest first, so that under
+# pytest-xdist they do not form the tail of the run while the other workers sit idle.
+_HEAVIEST = ("tests/e2e/", "tests/faults/")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "needs_servers: talks to RabbitMQ, MongoDB or the object store (set automatically on tests "
+        "using the test_settings, rabbit_vhost, test_db or tokens fixtures; `make test-fast` skips these)",
+    )
+
+
+def _start_order(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    if path.startswith(_HEAVIEST):
+        return 0
+    if item.get_closest_marker("slow"):
+        return 1
+    if item.get_closest_marker("needs_servers"):
+        return 2
+    return 3
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.needs_servers)
+    # A stable sort: the same order in every xdist worker, modules kept together within a group.
+    items.sort(key=_start_order)
