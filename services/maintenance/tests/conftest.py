@@ -7,29 +7,29 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import aio_pika
 import pytest
 from litestar.testing import AsyncTestClient
 
-from compressor_contracts import EXCHANGE, CloudEvent, new_event, parse_event
+from compressor_contracts import CloudEvent, new_event
 from compressor_contracts.common import Engineer, IndicatorResult
 from compressor_contracts.events.quality import JobInspectionFailed
 from compressor_contracts.examples import INSPECTOR, example
 from compressor_kit.clock import ManualClock
 from compressor_kit.http import create_app
 from compressor_kit.testing import eventually
+from compressor_kit.testing.events import EventTap, publish_events
 from maintenance_service.app import SERVICE
 from maintenance_service.parts.domain import CATALOGUE
 
 ENGINEER = "ENG-014"  # the example job's engineer
 CUSTOMER = "CUST-0107"  # the example job's customer
-CAPTURE = "test.maintenance-capture"
 TIMEOUT = 30
 
 
 class Harness:
-    def __init__(self, client, settings, tokens, db, clock: ManualClock) -> None:
+    def __init__(self, client, settings, tokens, db, clock: ManualClock, tap: EventTap) -> None:
         self.client = client
+        self.tap = tap
         self.url = settings.rabbitmq_url.get_secret_value()
         self.tokens = tokens
         self.db = db
@@ -79,15 +79,7 @@ class Harness:
         return new_event(data, source_service="quality", subject=self.job_id, correlation_id=self.requested.id)
 
     async def publish(self, *events: CloudEvent) -> None:
-        connection = await aio_pika.connect(self.url)
-        async with connection:
-            channel = await connection.channel(publisher_confirms=True)
-            exchange = await channel.get_exchange(EXCHANGE)
-            for event in events:
-                await exchange.publish(
-                    aio_pika.Message(event.to_bytes(), content_type="application/cloudevents+json", delivery_mode=2),
-                    routing_key=event.routing_key,
-                )
+        await publish_events(self.url, *events)
 
     async def open_work_order(self) -> None:
         # Pre-diagnosis before assignment on purpose: the order of arrival must not matter.
@@ -102,30 +94,15 @@ class Harness:
         return await eventually(reached, timeout=TIMEOUT)
 
     # --- events out ---------------------------------------------------------------------
-    async def bind_capture(self) -> None:
-        connection = await aio_pika.connect(self.url)
-        async with connection:
-            channel = await connection.channel()
-            queue = await channel.declare_queue(CAPTURE, durable=True)
-            await queue.bind(EXCHANGE, routing_key="job.#")
-
     async def published(self, count: int) -> list[CloudEvent]:
         """Wait until `count` maintenance events of this job were published in all; returns them all."""
-        connection = await aio_pika.connect(self.url)
-        try:
-            channel = await connection.channel()
-            queue = await channel.get_queue(CAPTURE)
 
-            async def enough():
-                while (message := await queue.get(no_ack=True, fail=False)) is not None:
-                    event = parse_event(message.body)
-                    if event.source == "/services/maintenance":
-                        self.captured.append(event)
-                return len(self.captured) >= count
+        async def enough():
+            arrived = await self.tap.rest()
+            self.captured += [event for event in arrived if event.source == "/services/maintenance"]
+            return len(self.captured) >= count
 
-            await eventually(enough, timeout=TIMEOUT)
-        finally:
-            await connection.close()
+        await eventually(enough, timeout=TIMEOUT)
         return list(self.captured)
 
     def types(self) -> list[str]:
@@ -163,9 +140,12 @@ class Harness:
 @pytest.fixture
 async def service(test_settings, tokens, test_db):
     clock = ManualClock(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
-    async with AsyncTestClient(create_app(SERVICE, test_settings, clock=clock)) as client:
-        harness = Harness(client, test_settings, tokens, test_db, clock)
-        await harness.bind_capture()
+    url = test_settings.rabbitmq_url.get_secret_value()
+    async with (
+        AsyncTestClient(create_app(SERVICE, test_settings, clock=clock)) as client,
+        EventTap(url, "job.#") as tap,
+    ):
+        harness = Harness(client, test_settings, tokens, test_db, clock, tap)
 
         async def seeded():
             return test_db.stock.count_documents({}) == len(CATALOGUE)

@@ -7,6 +7,7 @@ import pytest
 from compressor_contracts.common import CompressorType, Engineer, PartLine, PartUsed
 from compressor_contracts.events.quality import JobInspectionFailed
 from compressor_contracts.examples import EQUIPMENT, INSPECTOR, ROUND1, example
+from compressor_kit.refusals import Refusal, RefusalKind
 from maintenance_service.execution.domain import (
     AddedStep,
     CompletionDraft,
@@ -34,7 +35,6 @@ from maintenance_service.planning.domain import (
     require_approver,
 )
 from maintenance_service.work_orders.domain import (
-    Refused,
     Status,
     WorkOrder,
     cancel,
@@ -48,10 +48,18 @@ ENG = "ENG-014"
 FAILED = [i for i in ROUND1 if not i.passed]
 
 
-def refusal(call, status: int, field: str | None = None) -> Refused:
-    with pytest.raises(Refused) as caught:
+FORBIDDEN, NOT_FOUND, CONFLICT, INVALID = (
+    RefusalKind.FORBIDDEN,
+    RefusalKind.NOT_FOUND,
+    RefusalKind.CONFLICT,
+    RefusalKind.INVALID,
+)
+
+
+def refusal(call, kind: RefusalKind, field: str | None = None) -> Refusal:
+    with pytest.raises(Refusal) as caught:
         call()
-    assert caught.value.status == status, caught.value.detail
+    assert caught.value.kind == kind, caught.value.detail
     if field is not None:
         assert caught.value.field == field, caught.value.detail
     return caught.value
@@ -93,7 +101,7 @@ def test_a_late_older_assignment_does_not_replace_the_newer_engineer():
     assert order.engineer.engineer_id == "ENG-2"
     stale = example("job.assigned.v1")
     assert record_assignment(order, stale, NOW, "c").engineer.engineer_id == "ENG-2"
-    refusal(lambda: order.require_engineer(ENG), 403)
+    refusal(lambda: order.require_engineer(ENG), FORBIDDEN)
 
 
 def test_cancellation_releases_the_reservation_once():
@@ -102,7 +110,7 @@ def test_cancellation_releases_the_reservation_once():
     cancelled, released = cancel(order, "no longer needed", NOW)
     assert cancelled.status == Status.CANCELLED and released == order.reserved_parts
     assert cancel(cancelled, "again", NOW) == (cancelled, {})
-    refusal(lambda: start_work(cancelled, ENG, [], NOW), 409)
+    refusal(lambda: start_work(cancelled, ENG, [], NOW), CONFLICT)
 
 
 # --- procedures and plans -------------------------------------------------------------------
@@ -173,27 +181,29 @@ def test_the_engineer_may_add_steps_and_drop_optional_ones():
 )
 def test_invalid_plan_steps_are_refused_naming_the_field(steps, field, words):
     draft = PlanDraft(procedure_id="PROC-GA-VSD-OILCIRCUIT", steps=[StepChoice(procedure_step=s) for s in steps])
-    refused = refusal(lambda: build_plan(draft, EQUIPMENT, PROCEDURES, CATALOGUE), 422, field)
+    refused = refusal(lambda: build_plan(draft, EQUIPMENT, PROCEDURES, CATALOGUE), INVALID, field)
     assert words in refused.detail
 
 
 def test_an_added_step_needs_a_description_and_parts_must_be_known():
     no_text = PlanDraft(procedure_id="PROC-GA-VSD-OILCIRCUIT", steps=[StepChoice(standard_minutes=5)])
-    refusal(lambda: build_plan(no_text, EQUIPMENT, PROCEDURES, CATALOGUE), 422, "steps.0.description")
+    refusal(lambda: build_plan(no_text, EQUIPMENT, PROCEDURES, CATALOGUE), INVALID, "steps.0.description")
     unknown = PlanDraft(procedure_id="PROC-GA-VSD-OILCIRCUIT", parts=[PartChoice(part_number="X-1", quantity=1)])
-    refusal(lambda: build_plan(unknown, EQUIPMENT, PROCEDURES, CATALOGUE), 422, "parts.0.part_number")
+    refusal(lambda: build_plan(unknown, EQUIPMENT, PROCEDURES, CATALOGUE), INVALID, "parts.0.part_number")
     other_model = PlanDraft(procedure_id="PROC-KA-SK-SERVICE")
-    refusal(lambda: build_plan(other_model, EQUIPMENT, PROCEDURES, CATALOGUE), 422, "procedure_id")
-    refusal(lambda: build_plan(PlanDraft(procedure_id="NOPE"), EQUIPMENT, PROCEDURES, CATALOGUE), 422, "procedure_id")
+    refusal(lambda: build_plan(other_model, EQUIPMENT, PROCEDURES, CATALOGUE), INVALID, "procedure_id")
+    refusal(
+        lambda: build_plan(PlanDraft(procedure_id="NOPE"), EQUIPMENT, PROCEDURES, CATALOGUE), INVALID, "procedure_id"
+    )
 
 
 def test_only_the_jobs_customer_or_a_manager_decides():
     order = approved_order()
     require_approver(order, "CUST-0107", frozenset({"customer"}))
     require_approver(order, "anyone", frozenset({"manager"}))
-    refusal(lambda: require_approver(order, "CUST-9", frozenset({"customer"})), 403)
-    refusal(lambda: require_approver(order, ENG, frozenset({"engineer"})), 403)
-    refusal(lambda: require_approver(order.model_copy(update={"customer": None}), "CUST-0107", {"customer"}), 403)
+    refusal(lambda: require_approver(order, "CUST-9", frozenset({"customer"})), FORBIDDEN)
+    refusal(lambda: require_approver(order, ENG, frozenset({"engineer"})), FORBIDDEN)
+    refusal(lambda: require_approver(order.model_copy(update={"customer": None}), "CUST-0107", {"customer"}), FORBIDDEN)
 
 
 def test_a_rejected_plan_is_revised_and_a_decided_plan_cannot_be_decided_again():
@@ -207,7 +217,7 @@ def test_a_rejected_plan_is_revised_and_a_decided_plan_cannot_be_decided_again()
     rep = example("job.plan_rejected.v1").rejected_by
     order, _ = reject(order, 1, rep, "CUST-0107", "too long", NOW)
     assert order.status == Status.PLAN_REJECTED
-    refusal(lambda: approve(order, 1, rep, "CUST-0107", None, NOW), 409)
+    refusal(lambda: approve(order, 1, rep, "CUST-0107", None, NOW), CONFLICT)
     order, event = propose(order, ENG, procedure, steps, parts, hours, standards, [], NOW)
     assert event.revision == 2 and order.status == Status.PLAN_PROPOSED
     order, _, reservation = approve(order, 2, rep, "CUST-0107", None, NOW)
@@ -248,26 +258,28 @@ def test_settling_a_round_consumes_from_the_reservation_first_and_releases_the_r
 
 
 def test_work_starts_only_on_an_approved_plan():
-    refusal(lambda: start_work(opened(), ENG, [], NOW), 409, "status")
+    refusal(lambda: start_work(opened(), ENG, [], NOW), CONFLICT, "status")
     order, event = start_work(approved_order(), ENG, [], NOW)
     assert event.round == 1 and event.rework_indicators == [] and order.status == Status.IN_PROGRESS
-    refusal(lambda: start_work(order, ENG, [], NOW), 409)
-    refusal(lambda: start_work(approved_order(), ENG, [AddedStep(description="x")], NOW), 422, "added_steps")
-    refusal(lambda: start_work(approved_order(), "ENG-999", [], NOW), 403)
+    refusal(lambda: start_work(order, ENG, [], NOW), CONFLICT)
+    refusal(lambda: start_work(approved_order(), ENG, [AddedStep(description="x")], NOW), INVALID, "added_steps")
+    refusal(lambda: start_work(approved_order(), "ENG-999", [], NOW), FORBIDDEN)
 
 
 def test_steps_go_in_order_and_safety_steps_cannot_be_skipped():
     order, _ = start_work(approved_order(), ENG, [], NOW)
-    refusal(lambda: complete_step(order, ENG, 2, None, NOW), 409, "sequence")
-    refusal(lambda: skip_step(order, ENG, 1, "hurry", NOW), 422, "sequence")
-    refusal(lambda: complete_step(order, ENG, 99, None, NOW), 404, "sequence")
+    refusal(lambda: complete_step(order, ENG, 2, None, NOW), CONFLICT, "sequence")
+    refusal(lambda: skip_step(order, ENG, 1, "hurry", NOW), INVALID, "sequence")
+    refusal(lambda: complete_step(order, ENG, 99, None, NOW), NOT_FOUND, "sequence")
     for sequence in (1, 2, 3):
         order, event = complete_step(order, ENG, sequence, None, NOW)
     assert event.steps_done == 3 and event.steps_total == 7
     assert event.message.startswith("Step 3 of 7 of the repair is done") and "Next: Drain the oil" in event.message
     order = skip_step(order, ENG, 4, "filter changed last week", NOW)
     assert next_step(order.current_round).sequence == 5
-    refusal(lambda: complete_work(order, ENG, CompletionDraft(labour_hours=1, repair_method="x"), CATALOGUE, NOW), 409)
+    refusal(
+        lambda: complete_work(order, ENG, CompletionDraft(labour_hours=1, repair_method="x"), CATALOGUE, NOW), CONFLICT
+    )
 
 
 def finished_round(order: WorkOrder, parts=()) -> tuple[WorkOrder, object]:
@@ -288,9 +300,9 @@ def test_parts_used_outside_the_plan_need_a_reason():
         draft = CompletionDraft(parts_used=list(parts), labour_hours=2, repair_method="x")
         return complete_work(order, ENG, draft, CATALOGUE, NOW)
 
-    refusal(lambda: complete(PartUsedDraft(part_number="GEN-LEAK-SPRAY", quantity=1)), 422, "parts_used.0.in_plan")
+    refusal(lambda: complete(PartUsedDraft(part_number="GEN-LEAK-SPRAY", quantity=1)), INVALID, "parts_used.0.in_plan")
     no_reason = PartUsedDraft(part_number="GEN-LEAK-SPRAY", quantity=1, in_plan=False)
-    refusal(lambda: complete(no_reason), 422, "parts_used.0.reason")
+    refusal(lambda: complete(no_reason), INVALID, "parts_used.0.reason")
     _, event, used = complete(PartUsedDraft(part_number="GEN-LEAK-SPRAY", quantity=1, in_plan=False, reason="leak"))
     assert used[0].in_plan is False and used[0].description == "Leak detection spray 400 ml"
     assert event.round == 1 and event.equipment == EQUIPMENT

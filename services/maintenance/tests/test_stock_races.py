@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from pymongo import AsyncMongoClient
 
 from compressor_kit.outbox import Outbox
+from compressor_kit.refusals import Refusal
 from maintenance_service.parts import store as stock
-from maintenance_service.work_orders.domain import Refused
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 PART = "2901-1460-00"  # unloader valve kit, opening stock 2
@@ -22,7 +22,7 @@ async def test_five_jobs_racing_for_two_units_get_two_reservations(test_settings
         async def reserve(job: str) -> bool:
             try:
                 await outbox.transact(lambda uow: stock.reserve(uow, job, {PART: 1}, NOW))
-            except Refused:
+            except Refusal:
                 return False
             return True
 

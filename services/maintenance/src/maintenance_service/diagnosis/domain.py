@@ -11,13 +11,32 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from compressor_contracts.common import FailureCategory, Measurement, RunningHours
 from compressor_contracts.events.maintenance import JobDiagnosed, JobEngineerArrived
-from maintenance_service.work_orders.domain import Diagnosis, PhotoUpload, Status, WorkOrder, invalid
+from compressor_kit.refusals import Refusal
+from maintenance_service.work_orders.domain import Diagnosis, PhotoUpload, Status, WorkOrder
 
 PHOTO_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/heic": "heic", "image/webp": "webp"}
 
 
 class DiagnosisDraft(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """What the engineer found on site."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "measurements": [
+                        {"name": "Discharge temperature", "value": 109.5, "unit": "°C", "instrument": "Fluke 54 II"}
+                    ],
+                    "root_cause": "Thermostatic valve element stuck open; oil bypasses the cooler.",
+                    "scope": "Oil circuit: thermostatic valve and oil filter.",
+                    "failure_category": "cooling",
+                    "running_hours": 23410,
+                    "photo_keys": ["JOB-2026-000042/diagnosis/3f9a1c2b7d4e-valve.jpg"],
+                }
+            ]
+        },
+    )
 
     measurements: list[Measurement] = Field(min_length=1, max_length=200, description="Instrument readings.")
     root_cause: str = Field(min_length=1, max_length=2000)
@@ -47,9 +66,9 @@ def issue_photo_upload(
     order.require_status({Status.ON_SITE}, "upload diagnosis photos")
     order.require_engineer(user_id)
     if content_type not in PHOTO_TYPES:
-        raise invalid(f"photos must be one of {', '.join(PHOTO_TYPES)}", "content_type")
+        raise Refusal.invalid(f"photos must be one of {', '.join(PHOTO_TYPES)}", field="content_type")
     if len(order.photo_uploads) >= 50:
-        raise invalid("at most 50 photos per diagnosis", "file_name")
+        raise Refusal.invalid("at most 50 photos per diagnosis", field="file_name")
     upload = PhotoUpload(
         photo_key=photo_key(order.job_id, file_name, content_type),
         file_name=file_name,
@@ -68,11 +87,11 @@ def diagnose(
     issued = {u.photo_key for u in order.photo_uploads}
     for index, key in enumerate(draft.photo_keys):
         if key not in issued:
-            raise invalid(f"photo {key!r} was not issued for job {order.job_id}", f"photo_keys.{index}")
+            raise Refusal.invalid(f"photo {key!r} was not issued for job {order.job_id}", field=f"photo_keys.{index}")
         if key not in stored_photos:
-            raise invalid(f"photo {key!r} has not been uploaded yet", f"photo_keys.{index}")
+            raise Refusal.invalid(f"photo {key!r} has not been uploaded yet", field=f"photo_keys.{index}")
     if len(set(draft.photo_keys)) != len(draft.photo_keys):
-        raise invalid("a photo is listed twice", "photo_keys")
+        raise Refusal.invalid("a photo is listed twice", field="photo_keys")
     diagnosis = Diagnosis(**draft.model_dump(), diagnosed_at=now)
     event = JobDiagnosed(
         job_id=order.job_id,

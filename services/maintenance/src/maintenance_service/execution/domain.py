@@ -15,16 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from compressor_contracts.common import IndicatorResult, PartNumber, PartUsed, PlanStep, StepDone
 from compressor_contracts.events.maintenance import JobProgressReported, JobWorkCompleted, JobWorkStarted
 from compressor_contracts.events.quality import JobInspectionFailed
+from compressor_kit.refusals import Refusal
 from maintenance_service.parts.domain import CataloguePart, known_part
 from maintenance_service.work_orders.domain import (
-    Refused,
     Round,
     RoundStatus,
     SkippedStep,
     Status,
     WorkOrder,
-    conflict,
-    invalid,
 )
 
 
@@ -46,7 +44,28 @@ class PartUsedDraft(BaseModel):
 
 
 class CompletionDraft(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """The round's work report: parts used and hours."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "parts_used": [
+                        {"part_number": "1622-3600-00", "quantity": 1},
+                        {
+                            "part_number": "2901-1000-05",
+                            "quantity": 2,
+                            "in_plan": False,
+                            "reason": "Oil cooler fouled; cleaned during the round.",
+                        },
+                    ],
+                    "labour_hours": 3.5,
+                    "repair_method": "Replaced the thermostatic valve element and the oil filter; cleaned the cooler.",
+                }
+            ]
+        },
+    )
 
     parts_used: list[PartUsedDraft] = Field(default=[], max_length=200)
     labour_hours: float = Field(gt=0, le=10_000)
@@ -111,8 +130,8 @@ def start_work(
     plan = order.approved_plan
     if order.status == Status.PLAN_APPROVED and plan is not None:
         if added_steps:
-            raise invalid(
-                "round 1 executes the approved plan as approved; propose a revised plan instead", "added_steps"
+            raise Refusal.invalid(
+                "round 1 executes the approved plan as approved; propose a revised plan instead", field="added_steps"
             )
         work = Round(round=1, plan_revision=plan.revision, steps=plan.steps)
         rounds = [*order.rounds, work]
@@ -129,9 +148,13 @@ def start_work(
         work = ready.model_copy(update={"steps": steps})
         rounds = [*order.rounds[:-1], work]
     elif order.status in {Status.IN_PROGRESS}:
-        raise conflict(f"round {order.current_round.round if order.current_round else 1} is already in progress")
+        raise Refusal.conflict(
+            f"round {order.current_round.round if order.current_round else 1} is already in progress"
+        )
     else:
-        raise conflict(f"work starts only on an approved plan; the work order is {order.status.value}", field="status")
+        raise Refusal.conflict(
+            f"work starts only on an approved plan; the work order is {order.status.value}", field="status"
+        )
     work = work.model_copy(update={"status": RoundStatus.IN_PROGRESS, "started_at": now})
     rounds[-1] = work
     event = JobWorkStarted(
@@ -149,7 +172,7 @@ def _round_in_progress(order: WorkOrder, user_id: str) -> Round:
     order.require_engineer(user_id)
     current = order.current_round
     if order.status != Status.IN_PROGRESS or current is None or current.status != RoundStatus.IN_PROGRESS:
-        raise conflict(f"no work round is in progress; the work order is {order.status.value}", field="status")
+        raise Refusal.conflict(f"no work round is in progress; the work order is {order.status.value}", field="status")
     return current
 
 
@@ -161,17 +184,17 @@ def next_step(work: Round) -> PlanStep | None:
 def _the_next(work: Round, sequence: int) -> PlanStep:
     step = next((s for s in work.steps if s.sequence == sequence), None)
     if step is None:
-        raise Refused(404, f"round {work.round} has no step {sequence}", field="sequence")
+        raise Refusal.not_found(f"round {work.round} has no step {sequence}", field="sequence")
     upcoming = next_step(work)
     if upcoming is None:
-        raise conflict(f"every step of round {work.round} is finished", "sequence")
+        raise Refusal.conflict(f"every step of round {work.round} is finished", field="sequence")
     if upcoming.sequence != sequence:
         done = sequence < upcoming.sequence
-        raise conflict(
+        raise Refusal.conflict(
             f"step {sequence} is already finished"
             if done
             else f"step out of order: the next step is {upcoming.sequence}",
-            "sequence",
+            field="sequence",
         )
     return step
 
@@ -211,7 +234,7 @@ def skip_step(order: WorkOrder, user_id: str, sequence: int, reason: str, now: d
     work = _round_in_progress(order, user_id)
     step = _the_next(work, sequence)
     if step.safety:
-        raise invalid(f"step {sequence} is a mandatory safety step and cannot be skipped", "sequence")
+        raise Refusal.invalid(f"step {sequence} is a mandatory safety step and cannot be skipped", field="sequence")
     skipped = SkippedStep(sequence=sequence, reason=reason, skipped_at=now)
     updated_round = work.model_copy(update={"skipped": [*work.skipped, skipped]})
     return order.model_copy(update={"rounds": [*order.rounds[:-1], updated_round]})
@@ -223,13 +246,13 @@ def parts_used(order: WorkOrder, drafts: list[PartUsedDraft], catalogue: dict[st
     for index, draft in enumerate(drafts):
         part = known_part(catalogue, draft.part_number, f"parts_used.{index}.part_number")
         if draft.in_plan and part.part_number not in planned:
-            raise invalid(
+            raise Refusal.invalid(
                 f"part {part.part_number} is not in the approved plan: set in_plan to false and give a reason",
-                f"parts_used.{index}.in_plan",
+                field=f"parts_used.{index}.in_plan",
             )
         if not draft.in_plan and not draft.reason:
-            raise invalid(
-                f"part {part.part_number} is used outside the plan: give a reason", f"parts_used.{index}.reason"
+            raise Refusal.invalid(
+                f"part {part.part_number} is used outside the plan: give a reason", field=f"parts_used.{index}.reason"
             )
         used.append(
             PartUsed(
@@ -250,9 +273,11 @@ def complete_work(
     """Returns the parts used; the caller consumes them from stock in the same transaction."""
     work = _round_in_progress(order, user_id)
     engineer = order.require_engineer(user_id)
+    if order.equipment is None:  # known since the assignment, which the round needed
+        raise Refusal.conflict(f"the equipment of job {order.job_id} is unknown")
     upcoming = next_step(work)
     if upcoming is not None:
-        raise conflict(f"step {upcoming.sequence} of round {work.round} is not done yet", "sequence")
+        raise Refusal.conflict(f"step {upcoming.sequence} of round {work.round} is not done yet", field="sequence")
     used = parts_used(order, draft.parts_used, catalogue)
     finished = work.model_copy(
         update={

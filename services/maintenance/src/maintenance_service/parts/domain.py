@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from compressor_contracts.common import PartLine, PartNumber, PartUsed, Unit
-from maintenance_service.work_orders.domain import invalid
+from compressor_kit.refusals import Refusal
 
 SEED = Path(__file__).parent / "seed" / "parts.json"
 
@@ -40,7 +40,7 @@ CATALOGUE = load_catalogue()
 def known_part(catalogue: dict[str, CataloguePart], part_number: str, field_name: str) -> CataloguePart:
     part = catalogue.get(part_number)
     if part is None:
-        raise invalid(f"unknown part number {part_number!r}: not in the parts catalogue", field_name)
+        raise Refusal.invalid(f"unknown part number {part_number!r}: not in the parts catalogue", field=field_name)
     return part
 
 
@@ -72,6 +72,19 @@ def waiting_reason(missing: list[PartLine]) -> str | None:
         return None
     items = "; ".join(f"{p.part_number} {p.description}: {p.quantity:g} {p.unit} short" for p in missing)
     return f"waiting for parts out of stock: {items}"
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    """One part in the store."""
+
+    on_hand: float
+    reserved: float
+    """Promised to approved plans."""
+
+    @property
+    def available(self) -> float:
+        return self.on_hand - self.reserved
 
 
 @dataclass(frozen=True)

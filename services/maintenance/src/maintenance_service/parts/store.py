@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
+from typing import Any
 
-from pymongo import ASCENDING, IndexModel, UpdateOne
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo import ASCENDING, IndexModel, ReturnDocument, UpdateOne
 from pymongo.errors import PyMongoError
 
 from compressor_kit.outbox import UnitOfWork
-from compressor_kit.runtime import Runtime
-from maintenance_service.parts.domain import CATALOGUE, CataloguePart, Settlement
-from maintenance_service.work_orders.domain import Refused, conflict
+from compressor_kit.refusals import Refusal
+from maintenance_service.parts.domain import CATALOGUE, CataloguePart, Settlement, StockLevel
+from maintenance_service.settings import MaintenanceRuntime
 
 log = logging.getLogger(__name__)
 
@@ -26,23 +26,25 @@ MOVEMENTS = "stock_movements"
 INDEXES = {MOVEMENTS: [IndexModel([("job_id", ASCENDING), ("at", ASCENDING)], name="by_job")]}
 
 
-def _opening(part: CataloguePart) -> dict:
+def _opening(part: CataloguePart) -> dict[str, float]:
     return {"on_hand": part.opening_stock, "reserved": 0}
 
 
-# Every job's reservations and consumptions update the same few stock rows. Concurrent transactions
-# on them abort each other (write conflicts) and retry with backoff, which under load cost seconds per
-# request (measured by `make bench`); taking turns within a process costs milliseconds. Replicas still
-# meet as write conflicts, which the transaction's retries resolve.
-_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+STOCK_TURN = "stock"
 
 
-def stock_turn() -> asyncio.Lock:
-    """The turn to write stock rows, one per event loop (a lock belongs to the loop it waits on)."""
-    return _turns.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+def turn(runtime: MaintenanceRuntime) -> AbstractAsyncContextManager[None]:
+    """The turn to write stock rows, taken around a command that reserves or consumes stock.
+
+    Every job's reservations and consumptions update the same few stock rows. Concurrent transactions
+    on them abort each other (write conflicts) and retry with backoff, which under load cost seconds per
+    request (measured by `make bench`); taking turns within the running service costs milliseconds.
+    Replicas still meet as write conflicts, which the transaction's retries resolve.
+    """
+    return runtime.turns.turn(STOCK_TURN)
 
 
-async def seed_stock(runtime: Runtime) -> None:
+async def seed_stock(runtime: MaintenanceRuntime) -> None:
     """Start-up: one stock row per catalogue part; existing stock levels are kept. Retried until the
     database answers (rows are also created on first use, so nothing waits for this)."""
     while True:
@@ -54,7 +56,7 @@ async def seed_stock(runtime: Runtime) -> None:
             await asyncio.sleep(SEED_RETRY_SECONDS)
 
 
-async def _upsert_catalogue(runtime: Runtime) -> None:
+async def _upsert_catalogue(runtime: MaintenanceRuntime) -> None:
     await runtime.db[STOCK].bulk_write(
         [
             UpdateOne(
@@ -93,7 +95,7 @@ async def _move(uow: UnitOfWork, job_id: str, kind: str, part_number: str, quant
     )
 
 
-def _available_at_least(quantity: float) -> dict:
+def _available_at_least(quantity: float) -> dict[str, Any]:
     return {"$expr": {"$gte": [{"$subtract": ["$on_hand", "$reserved"]}, quantity]}}
 
 
@@ -107,7 +109,7 @@ async def reserve(uow: UnitOfWork, job_id: str, parts: dict[str, float], at: dat
             session=uow.session,
         )
         if result.modified_count != 1:
-            raise conflict(
+            raise Refusal.conflict(
                 f"part {part_number} ({CATALOGUE[part_number].description}) is out of stock: "
                 f"{quantity:g} {CATALOGUE[part_number].unit} needed; the plan waits for parts",
                 field="parts",
@@ -134,7 +136,7 @@ async def consume(uow: UnitOfWork, job_id: str, settlement: Settlement, at: date
             session=uow.session,
         )
         if result.modified_count != 1:
-            raise Refused(409, f"the reservation of part {part_number} does not cover {quantity:g}")
+            raise Refusal.conflict(f"the reservation of part {part_number} does not cover {quantity:g}")
         await _move(uow, job_id, "consumed", part_number, quantity, at)
     for part_number, quantity in settlement.from_free_stock.items():
         result = await uow.db[STOCK].update_one(
@@ -143,7 +145,7 @@ async def consume(uow: UnitOfWork, job_id: str, settlement: Settlement, at: date
             session=uow.session,
         )
         if result.modified_count != 1:
-            raise conflict(
+            raise Refusal.conflict(
                 f"the store has less than {quantity:g} {CATALOGUE[part_number].unit} of part {part_number} "
                 "available; book the stock receipt first",
                 field="parts_used",
@@ -152,26 +154,27 @@ async def consume(uow: UnitOfWork, job_id: str, settlement: Settlement, at: date
     await release(uow, job_id, settlement.released, at)
 
 
-async def receive(uow: UnitOfWork, part_number: str, quantity: float, at: datetime) -> dict:
+async def receive(uow: UnitOfWork, part_number: str, quantity: float, at: datetime) -> StockLevel:
     await _ensure_rows(uow, [part_number])
-    doc = await uow.db[STOCK].find_one_and_update(
-        {"_id": part_number}, {"$inc": {"on_hand": quantity}}, session=uow.session, return_document=True
+    row = await uow.db[STOCK].find_one_and_update(
+        {"_id": part_number},
+        {"$inc": {"on_hand": quantity}},
+        session=uow.session,
+        return_document=ReturnDocument.AFTER,
     )
+    assert row is not None, "the row was ensured above, in this transaction"
     await uow.db[MOVEMENTS].insert_one(
         {"job_id": None, "kind": "received", "part_number": part_number, "quantity": quantity, "at": at},
         session=uow.session,
     )
-    return doc
+    return _level(row)
 
 
-async def stock_levels(db: AsyncDatabase, part_numbers: list[str]) -> dict[str, dict]:
-    rows = {doc["_id"]: doc async for doc in db[STOCK].find({"_id": {"$in": part_numbers}})}
-    levels = {}
-    for part_number in part_numbers:
-        row = rows.get(part_number) or _opening(CATALOGUE[part_number])
-        levels[part_number] = {
-            "on_hand": row["on_hand"],
-            "reserved": row["reserved"],
-            "available": row["on_hand"] - row["reserved"],
-        }
-    return levels
+def _level(row: dict[str, Any]) -> StockLevel:
+    return StockLevel(on_hand=row["on_hand"], reserved=row["reserved"])
+
+
+async def stock_levels(runtime: MaintenanceRuntime, part_numbers: list[str]) -> dict[str, StockLevel]:
+    """The stock of each part (a part whose row is not created yet has its opening stock)."""
+    rows = {doc["_id"]: doc async for doc in runtime.db[STOCK].find({"_id": {"$in": part_numbers}})}
+    return {number: _level(rows.get(number) or _opening(CATALOGUE[number])) for number in part_numbers}

@@ -11,30 +11,41 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from compressor_contracts.common import CompressorType, CustomerRepresentative
 from compressor_kit.auth import Principal, Role, principal_of, requires
+from compressor_kit.outbox import UnitOfWork
 from compressor_kit.pagination import Limit, Offset, Page
-from compressor_kit.runtime import Runtime
+from compressor_kit.refusals import Refusal
 from maintenance_service.parts import store as stock
 from maintenance_service.parts.domain import CATALOGUE, shortages
 from maintenance_service.planning.domain import (
     PlanDraft,
     Procedure,
     approve,
-    build_plan,
+    decided_by,
+    draft_plan,
     load_procedures,
     procedures_for,
     propose,
     reject,
-    require_approver,
 )
-from maintenance_service.work_orders.api import readable_work_order, work_order_view
-from maintenance_service.work_orders.domain import Refused, WorkOrder, invalid
-from maintenance_service.work_orders.store import change_work_order
+from maintenance_service.settings import MaintenanceRuntime
+from maintenance_service.work_orders.api import WorkOrderView, readable_work_order, work_order_view
+from maintenance_service.work_orders.domain import WorkOrder
+from maintenance_service.work_orders.store import Decision, change_work_order
 
 PROCEDURES = load_procedures(catalogue=CATALOGUE)
+TAGS = ["Planning"]
+APPROVER_EXAMPLE: dict[str, Any] = {"name": "Encik Faizal Hassan", "role": "Plant manager"}
 
 
-class Decision(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PlanDecision(BaseModel):
+    """The customer's decision on a plan revision."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"approver": APPROVER_EXAMPLE, "comments": "Please finish before the night shift."}]
+        },
+    )
 
     approver: CustomerRepresentative | None = Field(
         default=None, description="Who decides; defaults to the job's contact person."
@@ -42,13 +53,9 @@ class Decision(BaseModel):
     comments: str | None = Field(default=None, min_length=1, max_length=2000)
 
 
-def decider(order: WorkOrder, principal: Principal, given: CustomerRepresentative | None) -> CustomerRepresentative:
-    require_approver(order, principal.subject, principal.roles)
-    if given is not None:
-        return given
-    if Role.CUSTOMER in principal.roles and order.contact is not None:
-        return CustomerRepresentative(name=order.contact.name, role=order.contact.role or "Responsible person")
-    return CustomerRepresentative(name=principal.claims.get("name") or principal.subject, role="Service manager")
+def _decided_by(order: WorkOrder, principal: Principal, given: CustomerRepresentative | None) -> CustomerRepresentative:
+    name = principal.claims.get("name")
+    return decided_by(order, principal.subject, principal.roles, name if isinstance(name, str) else None, given)
 
 
 @get(
@@ -56,6 +63,7 @@ def decider(order: WorkOrder, principal: Principal, given: CustomerRepresentativ
     **requires(Role.ENGINEER, Role.MANAGER, Role.DISPATCHER, Role.ADMIN),
     operation_id="listProcedures",
     summary="Manufacturer maintenance procedures, optionally for one compressor type or model",
+    tags=TAGS,
 )
 async def list_procedures(
     compressor_type: FromQuery[CompressorType | None] = None,
@@ -77,10 +85,11 @@ async def list_procedures(
     **requires(Role.ENGINEER, Role.MANAGER, Role.DISPATCHER, Role.ADMIN),
     operation_id="getProcedure",
     sync_to_thread=False,
+    tags=TAGS,
 )
 def get_procedure(procedure_id: FromPath[str]) -> Procedure:
     if procedure_id not in PROCEDURES:
-        raise Refused(404, f"unknown procedure {procedure_id!r}", field="procedure_id")
+        raise Refusal.not_found(f"unknown procedure {procedure_id!r}", field="procedure_id")
     return PROCEDURES[procedure_id]
 
 
@@ -89,9 +98,10 @@ def get_procedure(procedure_id: FromPath[str]) -> Procedure:
     **requires(Role.ENGINEER, Role.MANAGER),
     operation_id="listProceduresForJob",
     summary="The procedures that fit the job's compressor, model-specific first",
+    tags=TAGS,
 )
 async def procedures_for_job(
-    job_id: FromPath[str], request: Request, runtime: NamedDependency[Runtime]
+    job_id: FromPath[str], request: Request[Any, Any, Any], runtime: NamedDependency[MaintenanceRuntime]
 ) -> list[Procedure]:
     order = await readable_work_order(runtime, request, job_id)
     return procedures_for(PROCEDURES, order.equipment) if order.equipment else []
@@ -102,18 +112,18 @@ async def procedures_for_job(
     **requires(Role.ENGINEER),
     operation_id="proposePlan",
     summary="Propose a plan (or a revision) built from a procedure (job.plan_proposed)",
+    tags=TAGS,
 )
 async def propose_plan(
-    job_id: FromPath[str], data: JSONBody[PlanDraft], request: Request, runtime: NamedDependency[Runtime]
-) -> dict[str, Any]:
+    job_id: FromPath[str],
+    data: JSONBody[PlanDraft],
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[MaintenanceRuntime],
+) -> WorkOrderView:
     user, now = principal_of(request).subject, runtime.clock.now()
 
-    async def decide(order: WorkOrder, uow):
-        order.require_active()
-        order.require_engineer(user)
-        if order.equipment is None:
-            raise invalid("the job's equipment is unknown", "procedure_id")
-        procedure, steps, parts, hours, standards = build_plan(data, order.equipment, PROCEDURES, CATALOGUE)
+    async def decide(order: WorkOrder, uow: UnitOfWork) -> Decision[WorkOrder]:
+        procedure, steps, parts, hours, standards = draft_plan(order, user, data, PROCEDURES, CATALOGUE)
         missing = shortages(parts, await stock.available(uow, {p.part_number for p in parts}), CATALOGUE)
         updated, event = propose(order, user, procedure, steps, parts, hours, standards, missing, now)
         return updated, [event], updated
@@ -127,29 +137,36 @@ async def propose_plan(
     operation_id="approvePlan",
     summary="The customer's responsible person approves; the plan's parts are reserved (job.plan_approved)",
     status_code=200,
+    tags=TAGS,
 )
 async def approve_plan(
     job_id: FromPath[str],
     revision: Annotated[int, Parameter(ge=0, le=1_000_000)],
-    request: Request,
-    runtime: NamedDependency[Runtime],
-    data: JSONBody[Decision | None] = None,
-) -> dict[str, Any]:
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[MaintenanceRuntime],
+    data: JSONBody[PlanDecision | None] = None,
+) -> WorkOrderView:
     principal, now = principal_of(request), runtime.clock.now()
-    data = data or Decision()
+    decision = data or PlanDecision()
 
-    async def decide(order: WorkOrder, uow):
-        approver = decider(order, principal, data.approver)
-        updated, event, reservation = approve(order, revision, approver, principal.subject, data.comments, now)
+    async def decide(order: WorkOrder, uow: UnitOfWork) -> Decision[WorkOrder]:
+        approver = _decided_by(order, principal, decision.approver)
+        updated, event, reservation = approve(order, revision, approver, principal.subject, decision.comments, now)
         # Stock rows are shared by every job: reserve last, so concurrent approvals conflict least.
         uow.write_last(lambda: stock.reserve(uow, job_id, reservation, now))
         return updated, [event], updated
 
-    async with stock.stock_turn():
+    async with stock.turn(runtime):
         return work_order_view(await change_work_order(runtime, job_id, decide))
 
 
-class Rejection(Decision):
+class Rejection(PlanDecision):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"approver": APPROVER_EXAMPLE, "comments": "Too long a stop; replace only the valve element."}]
+        }
+    )
+
     comments: str = Field(min_length=1, max_length=2000, description="Why, and what to change.")
 
 
@@ -159,18 +176,19 @@ class Rejection(Decision):
     operation_id="rejectPlan",
     summary="The customer's responsible person rejects with comments; a revision follows (job.plan_rejected)",
     status_code=200,
+    tags=TAGS,
 )
 async def reject_plan(
     job_id: FromPath[str],
     revision: Annotated[int, Parameter(ge=0, le=1_000_000)],
     data: JSONBody[Rejection],
-    request: Request,
-    runtime: NamedDependency[Runtime],
-) -> dict[str, Any]:
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[MaintenanceRuntime],
+) -> WorkOrderView:
     principal, now = principal_of(request), runtime.clock.now()
 
-    async def decide(order: WorkOrder, uow):
-        rejected_by = decider(order, principal, data.approver)
+    async def decide(order: WorkOrder, uow: UnitOfWork) -> Decision[WorkOrder]:
+        rejected_by = _decided_by(order, principal, data.approver)
         updated, event = reject(order, revision, rejected_by, principal.subject, data.comments, now)
         return updated, [event], updated
 

@@ -13,7 +13,7 @@ import json
 import math
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -27,15 +27,13 @@ from compressor_contracts.common import (
     PlanStep,
 )
 from compressor_contracts.events.maintenance import JobPlanApproved, JobPlanProposed, JobPlanRejected
+from compressor_kit.refusals import Refusal
 from maintenance_service.parts.domain import CataloguePart, known_part, totals
 from maintenance_service.work_orders.domain import (
     Plan,
     PlanStatus,
-    Refused,
     Status,
     WorkOrder,
-    conflict,
-    invalid,
 )
 
 SEED = Path(__file__).parent / "seed" / "procedures.json"
@@ -58,7 +56,36 @@ class ProcedurePart(Frozen):
     quantity: float = Field(gt=0)
 
 
+PROCEDURE_EXAMPLE: dict[str, Any] = {
+    "procedure_id": "PROC-GA-VSD-OILCIRCUIT",
+    "title": "Oil circuit repair: thermostatic valve, oil filter and oil change",
+    "revision": 3,
+    "compressor_type": "oil_injected_screw",
+    "model_codes": ["AC-GA37VSD", "AC-GA30VSD"],
+    "standards": ["Atlas Copco GA 30-37 VSD+ instruction book, oil circuit", "ISO 1217:2009"],
+    "steps": [
+        {
+            "step_id": "GA-S01",
+            "description": "Isolate the electrical supply at the main isolator and apply lock-out/tag-out",
+            "safety": True,
+            "standard_minutes": 10,
+        },
+        {
+            "step_id": "GA-M12",
+            "description": "Replace the thermostatic valve element",
+            "safety": False,
+            "standard_minutes": 60,
+        },
+    ],
+    "parts": [{"part_number": "1622-3600-00", "quantity": 1}],
+}
+
+
 class Procedure(Frozen):
+    """A manufacturer's maintenance procedure: the steps (safety steps mandatory) and the parts it needs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [PROCEDURE_EXAMPLE]})
+
     procedure_id: Identifier
     title: str
     revision: int = Field(ge=1)
@@ -120,7 +147,25 @@ class PartChoice(BaseModel):
 class PlanDraft(BaseModel):
     """The plan the engineer proposes; without steps/parts the procedure's own are used."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "procedure_id": "PROC-GA-VSD-OILCIRCUIT",
+                    "steps": [
+                        {"procedure_step": "GA-S01"},
+                        {"procedure_step": "GA-S02"},
+                        {"procedure_step": "GA-S03"},
+                        {"procedure_step": "GA-M12"},
+                        {"description": "Check the fan motor current", "standard_minutes": 15},
+                        {"procedure_step": "GA-M20"},
+                    ],
+                    "parts": [{"part_number": "1622-3600-00", "quantity": 1}],
+                }
+            ]
+        },
+    )
 
     procedure_id: Identifier
     steps: list[StepChoice] | None = Field(default=None, min_length=1, max_length=500)
@@ -141,16 +186,16 @@ def build_steps(procedure: Procedure, choices: list[StepChoice] | None) -> list[
         if choice.procedure_step is not None:
             source = procedure.step(choice.procedure_step)
             if source is None:
-                raise invalid(
+                raise Refusal.invalid(
                     f"step {choice.procedure_step!r} is not in procedure {procedure.procedure_id}",
-                    f"{where}.procedure_step",
+                    field=f"{where}.procedure_step",
                 )
             if source.step_id in used:
-                raise invalid(f"step {source.step_id} appears twice", f"{where}.procedure_step")
+                raise Refusal.invalid(f"step {source.step_id} appears twice", field=f"{where}.procedure_step")
             if order[source.step_id] < last_position:
-                raise invalid(
+                raise Refusal.invalid(
                     f"step {source.step_id} is out of the manufacturer's order in {procedure.procedure_id}",
-                    f"{where}.procedure_step",
+                    field=f"{where}.procedure_step",
                 )
             last_position = order[source.step_id]
             used[source.step_id] = index
@@ -167,7 +212,7 @@ def build_steps(procedure: Procedure, choices: list[StepChoice] | None) -> list[
             )
         else:
             if not choice.description:
-                raise invalid("an added step needs a description", f"{where}.description")
+                raise Refusal.invalid("an added step needs a description", field=f"{where}.description")
             steps.append(
                 PlanStep(
                     sequence=index + 1,
@@ -179,7 +224,9 @@ def build_steps(procedure: Procedure, choices: list[StepChoice] | None) -> list[
     dropped = [s for s in procedure.steps if s.safety and s.step_id not in used]
     if dropped:
         names = "; ".join(f"{s.step_id} '{s.description}'" for s in dropped)
-        raise invalid(f"the plan drops mandatory safety steps of {procedure.procedure_id}: {names}", "steps")
+        raise Refusal.invalid(
+            f"the plan drops mandatory safety steps of {procedure.procedure_id}: {names}", field="steps"
+        )
     return steps
 
 
@@ -213,18 +260,33 @@ def build_plan(
 ) -> tuple[Procedure, list[PlanStep], list[PartLine], float, list[str]]:
     procedure = procedures.get(draft.procedure_id)
     if procedure is None:
-        raise invalid(f"unknown procedure {draft.procedure_id!r}", "procedure_id")
+        raise Refusal.invalid(f"unknown procedure {draft.procedure_id!r}", field="procedure_id")
     if not procedure.fits(equipment):
-        raise invalid(
+        raise Refusal.invalid(
             f"procedure {procedure.procedure_id} is not written for {equipment.model_code} "
             f"({equipment.compressor_type.value})",
-            "procedure_id",
+            field="procedure_id",
         )
     steps = build_steps(procedure, draft.steps)
     parts = build_parts(procedure, draft.parts, catalogue)
     hours = draft.estimated_hours or estimate_hours(steps)
     standards = draft.standards if draft.standards is not None else list(procedure.standards)
     return procedure, steps, parts, hours, standards
+
+
+def draft_plan(
+    order: WorkOrder,
+    user_id: str,
+    draft: PlanDraft,
+    procedures: dict[str, Procedure],
+    catalogue: dict[str, CataloguePart],
+) -> tuple[Procedure, list[PlanStep], list[PartLine], float, list[str]]:
+    """The plan the work order's engineer drafts, built from its procedure (the stock is asked next)."""
+    order.require_active()
+    order.require_engineer(user_id)
+    if order.equipment is None:
+        raise Refusal.invalid("the job's equipment is unknown", field="procedure_id")
+    return build_plan(draft, order.equipment, procedures, catalogue)
 
 
 # --- proposing and deciding ---------------------------------------------------------------
@@ -282,14 +344,29 @@ def require_approver(order: WorkOrder, user_id: str, roles: frozenset[str]) -> N
         return
     if "customer" in roles and order.customer is not None and order.customer.customer_id == user_id:
         return
-    raise Refused(403, f"only the responsible person of the customer of job {order.job_id} may decide on its plan")
+    raise Refusal.forbidden(f"only the responsible person of the customer of job {order.job_id} may decide on its plan")
+
+
+def decided_by(
+    order: WorkOrder, user_id: str, roles: frozenset[str], name: str | None, given: CustomerRepresentative | None
+) -> CustomerRepresentative:
+    """Who decides on the plan, once allowed to: as given, else the job's contact person when the
+    customer decides, else the manager (`name` from the token)."""
+    require_approver(order, user_id, roles)
+    if given is not None:
+        return given
+    if "customer" in roles and order.contact is not None:
+        return CustomerRepresentative(name=order.contact.name, role=order.contact.role or "Responsible person")
+    return CustomerRepresentative(name=name or user_id, role="Service manager")
 
 
 def _deciding(order: WorkOrder, revision: int) -> Plan:
     order.require_status(DECIDABLE, "decide on a plan")
     plan = order.plan(revision)
     if plan.status != PlanStatus.PROPOSED:
-        raise conflict(f"plan revision {revision} is {plan.status.value}, not awaiting a decision", "revision")
+        raise Refusal.conflict(
+            f"plan revision {revision} is {plan.status.value}, not awaiting a decision", field="revision"
+        )
     return plan
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from compressor_contracts import CloudEvent
 from compressor_contracts.events.dispatch import JobAssigned, JobPrediagnosed
@@ -11,50 +12,50 @@ from compressor_contracts.events.quality import JobInspectionFailed
 from compressor_kit.consumer import Consumer
 from compressor_kit.messaging import PermanentFailure
 from compressor_kit.outbox import UnitOfWork
-from compressor_kit.runtime import Runtime
 from maintenance_service.execution.domain import reopen_for_rework
 from maintenance_service.parts import store as stock
+from maintenance_service.settings import MaintenanceRuntime
 from maintenance_service.work_orders import domain
 from maintenance_service.work_orders.domain import WorkOrder
-from maintenance_service.work_orders.store import apply_to_work_order, load
+from maintenance_service.work_orders.store import Decision, apply_to_work_order, load
 
 log = logging.getLogger(__name__)
 QUEUE = "maintenance.work-orders"
 
 
-async def on_requested(event: CloudEvent, uow: UnitOfWork) -> None:
-    data: JobRequested = event.data
+async def on_requested(event: CloudEvent[JobRequested], uow: UnitOfWork) -> None:
+    data = event.data
 
-    async def decide(order: WorkOrder):
+    async def decide(order: WorkOrder) -> Decision[None]:
         return domain.record_request(order, data.customer, data.contact, event.correlationid), [], None
 
     await apply_to_work_order(uow, data.job_id, decide, create=True)
 
 
-async def on_assigned(event: CloudEvent, uow: UnitOfWork) -> None:
-    data: JobAssigned = event.data
+async def on_assigned(event: CloudEvent[JobAssigned], uow: UnitOfWork) -> None:
+    data = event.data
 
-    async def decide(order: WorkOrder):
+    async def decide(order: WorkOrder) -> Decision[None]:
         return domain.record_assignment(order, data, event.time, event.correlationid), [], None
 
     await apply_to_work_order(uow, data.job_id, decide, create=True)
 
 
-async def on_prediagnosed(event: CloudEvent, uow: UnitOfWork) -> None:
-    data: JobPrediagnosed = event.data
+async def on_prediagnosed(event: CloudEvent[JobPrediagnosed], uow: UnitOfWork) -> None:
+    data = event.data
 
-    async def decide(order: WorkOrder):
+    async def decide(order: WorkOrder) -> Decision[None]:
         return domain.record_prediagnosis(order, data, event.correlationid), [], None
 
     await apply_to_work_order(uow, data.job_id, decide, create=True)
 
 
-async def on_inspection_failed(event: CloudEvent, uow: UnitOfWork) -> None:
-    data: JobInspectionFailed = event.data
-    if await load(uow.db, data.job_id, uow.session) is None:
+async def on_inspection_failed(event: CloudEvent[JobInspectionFailed], uow: UnitOfWork) -> None:
+    data = event.data
+    if await load(uow, data.job_id) is None:
         raise PermanentFailure(f"inspection failed for job {data.job_id}, which has no work order")
 
-    async def decide(order: WorkOrder):
+    async def decide(order: WorkOrder) -> Decision[None]:
         reopened = reopen_for_rework(order, data)
         if reopened is order:
             log.warning("inspection of round %s of %s did not reopen the work order", data.round, data.job_id)
@@ -63,12 +64,14 @@ async def on_inspection_failed(event: CloudEvent, uow: UnitOfWork) -> None:
     await apply_to_work_order(uow, data.job_id, decide)
 
 
-def cancellation_handler(runtime: Runtime):
-    async def on_cancelled(event: CloudEvent, uow: UnitOfWork) -> None:
-        data: JobCancelled = event.data
+def cancellation_handler(
+    runtime: MaintenanceRuntime,
+) -> Callable[[CloudEvent[JobCancelled], UnitOfWork], Awaitable[None]]:
+    async def on_cancelled(event: CloudEvent[JobCancelled], uow: UnitOfWork) -> None:
+        data = event.data
         now = runtime.clock.now()
 
-        async def decide(order: WorkOrder):
+        async def decide(order: WorkOrder) -> Decision[None]:
             cancelled, released = domain.cancel(order, data.reason, now)
             await stock.release(uow, data.job_id, released, now)
             return cancelled, [], None
@@ -78,7 +81,7 @@ def cancellation_handler(runtime: Runtime):
     return on_cancelled
 
 
-def consumers(runtime: Runtime) -> list[Consumer]:
+def consumers(runtime: MaintenanceRuntime) -> list[Consumer]:
     return [
         Consumer(
             QUEUE,

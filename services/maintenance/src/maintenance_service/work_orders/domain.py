@@ -29,24 +29,7 @@ from compressor_contracts.common import (
     StepDone,
 )
 from compressor_contracts.events.dispatch import JobAssigned, JobPrediagnosed
-
-
-class Refused(Exception):
-    """A command the rules do not allow. `status` follows HTTP (403, 404, 409, 422)."""
-
-    def __init__(self, status: int, detail: str, *, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.field = field
-
-
-def invalid(detail: str, field: str | None = None) -> Refused:
-    return Refused(422, detail, field=field)
-
-
-def conflict(detail: str, field: str | None = None) -> Refused:
-    return Refused(409, detail, field=field)
+from compressor_kit.refusals import Refusal
 
 
 class Status(StrEnum):
@@ -190,25 +173,25 @@ class WorkOrder(Model):
         for plan in self.plans:
             if plan.revision == revision:
                 return plan
-        raise Refused(404, f"job {self.job_id} has no plan revision {revision}", field="revision")
+        raise Refusal.not_found(f"job {self.job_id} has no plan revision {revision}", field="revision")
 
     def require_engineer(self, user_id: str) -> Engineer:
         """Only the engineer assigned now acts on the work order."""
         if self.engineer is None or self.engineer.engineer_id != user_id:
-            raise Refused(403, f"only the engineer assigned to job {self.job_id} may do this")
+            raise Refusal.forbidden(f"only the engineer assigned to job {self.job_id} may do this")
         return self.engineer
 
     def require_active(self) -> None:
         if self.status == Status.CANCELLED:
-            raise conflict(f"job {self.job_id} was cancelled: {self.cancel_reason}")
+            raise Refusal.conflict(f"job {self.job_id} was cancelled: {self.cancel_reason}")
         if self.status == Status.PENDING:
             waiting = "assignment" if self.engineer is None else "the remote pre-diagnosis"
-            raise conflict(f"the work order of job {self.job_id} is not open yet: waiting for {waiting}")
+            raise Refusal.conflict(f"the work order of job {self.job_id} is not open yet: waiting for {waiting}")
 
     def require_status(self, allowed: set[Status], action: str) -> None:
         self.require_active()
         if self.status not in allowed:
-            raise conflict(f"cannot {action} while the work order is {self.status.value}", field="status")
+            raise Refusal.conflict(f"cannot {action} while the work order is {self.status.value}", field="status")
 
 
 # --- events from other services (all idempotent under redelivery) ---------------------------
@@ -227,7 +210,7 @@ def record_request(order: WorkOrder, customer: Customer, contact: Contact, corre
 
 def record_assignment(order: WorkOrder, event: JobAssigned, event_time: datetime, correlation_id: str) -> WorkOrder:
     """Assignment or reassignment; an older assignment arriving late does not replace a newer one."""
-    update: dict = {"correlation_id": order.correlation_id or correlation_id}
+    update: dict[str, object] = {"correlation_id": order.correlation_id or correlation_id}
     if order.assigned_at is None or event_time >= order.assigned_at:
         update |= {"engineer": event.engineer, "assigned_at": event_time}
     update |= {

@@ -7,17 +7,16 @@ all in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pymongo import ASCENDING, IndexModel
-from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
 
 from compressor_contracts import EventData
 from compressor_kit.outbox import UnitOfWork
-from compressor_kit.runtime import Runtime
-from maintenance_service.work_orders.domain import Refused, WorkOrder
+from compressor_kit.refusals import Refusal
+from maintenance_service.settings import MaintenanceRuntime
+from maintenance_service.work_orders.domain import Status, WorkOrder
 
 WORK_ORDERS = "work_orders"
 INDEXES = {
@@ -29,17 +28,40 @@ INDEXES = {
 
 R = TypeVar("R")
 Decision = tuple[WorkOrder, Sequence[EventData], R]
+"""What a decide function returns: the new work order, the events to publish, and its answer."""
 
 
-async def load(db: AsyncDatabase, job_id: str, session: AsyncClientSession | None = None) -> WorkOrder | None:
-    doc = await db[WORK_ORDERS].find_one({"_id": job_id}, session=session)
+def from_document(doc: Mapping[str, Any]) -> WorkOrder:
+    fields = dict(doc)
+    fields.pop("_id", None)
+    return WorkOrder.model_validate(fields)
+
+
+async def find(runtime: MaintenanceRuntime, job_id: str) -> WorkOrder | None:
+    """The work order as stored now (outside a transaction: for reading)."""
+    doc = await runtime.db[WORK_ORDERS].find_one({"_id": job_id})
     return from_document(doc) if doc else None
 
 
-def from_document(doc: dict[str, Any]) -> WorkOrder:
-    doc = dict(doc)
-    doc.pop("_id", None)
-    return WorkOrder.model_validate(doc)
+async def find_all(
+    runtime: MaintenanceRuntime, *, engineer_id: str | None, status: Status | None, limit: int, offset: int
+) -> tuple[list[WorkOrder], int]:
+    """One page of work orders by job id (of one engineer, in one status, if given), and how many in all."""
+    query: dict[str, Any] = {}
+    if engineer_id is not None:
+        query["engineer.engineer_id"] = engineer_id
+    if status is not None:
+        query["status"] = status.value
+    collection = runtime.db[WORK_ORDERS]
+    total = await collection.count_documents(query)
+    docs = collection.find(query).sort("_id", 1).skip(offset).limit(limit)
+    return [from_document(doc) async for doc in docs], total
+
+
+async def load(uow: UnitOfWork, job_id: str) -> WorkOrder | None:
+    """The work order within the unit of work's transaction."""
+    doc = await uow.db[WORK_ORDERS].find_one({"_id": job_id}, session=uow.session)
+    return from_document(doc) if doc else None
 
 
 async def save(uow: UnitOfWork, before: WorkOrder, after: WorkOrder) -> WorkOrder:
@@ -52,7 +74,7 @@ async def save(uow: UnitOfWork, before: WorkOrder, after: WorkOrder) -> WorkOrde
         {"_id": stored.job_id, "version": before.version}, doc, upsert=before.version == 0, session=uow.session
     )
     if result.matched_count == 0 and result.upserted_id is None:
-        raise Refused(409, f"job {stored.job_id} changed meanwhile; retry")
+        raise Refusal.conflict(f"job {stored.job_id} changed meanwhile; retry")
     return stored
 
 
@@ -64,10 +86,10 @@ async def apply_to_work_order(
     create: bool = False,
 ) -> R:
     """Inside a transaction: load (or create), decide, store, publish."""
-    before = await load(uow.db, job_id, uow.session)
+    before = await load(uow, job_id)
     if before is None:
         if not create:
-            raise Refused(404, f"no work order for job {job_id}", field="job_id")
+            raise Refusal.not_found(f"no work order for job {job_id}", field="job_id")
         before = WorkOrder(job_id=job_id)
     after, events, result = await decide(before)
     stored = await save(uow, before, after)
@@ -78,9 +100,9 @@ async def apply_to_work_order(
 
 
 async def change_work_order(
-    runtime: Runtime, job_id: str, decide: Callable[[WorkOrder, UnitOfWork], Awaitable[Decision[R]]]
+    runtime: MaintenanceRuntime, job_id: str, decide: Callable[[WorkOrder, UnitOfWork], Awaitable[Decision[R]]]
 ) -> R:
-    """A command from an HTTP route: one transaction; a Refused decision writes and publishes nothing."""
+    """A command from an HTTP route: one transaction; a refused decision writes and publishes nothing."""
 
     async def work(uow: UnitOfWork) -> R:
         async def decide_in(order: WorkOrder) -> Decision[R]:
