@@ -119,10 +119,12 @@ def test_feedback_hears_what_management_and_customers_are_told():
         assert notifications in consumers_of(key), key
 
 
-def test_reports_receive_what_the_record_needs():
-    reports = ("reporting", "reporting.reports")
+def test_reporting_hears_each_event_once_and_so_what_the_record_needs():
+    # The record is built from the job's stored timeline: one queue, one transaction per event.
+    timeline = ("reporting", "reporting.timeline")
+    assert [q.name for q in service_topology("reporting").queues] == ["reporting.timeline"]
     for key in ("job.requested.v1", "job.diagnosed.v1", "job.work_completed.v1", "job.inspection_passed.v1"):
-        assert reports in consumers_of(key), key
+        assert [c for c in consumers_of(key) if c[0] == "reporting"] == [timeline], key
 
 
 @pytest.mark.parametrize(

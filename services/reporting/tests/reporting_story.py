@@ -1,22 +1,21 @@
-"""A job's events, built from the contract examples with controllable times and facts, and
-helpers to publish them to the real broker and run the app."""
+"""A job's events, built from the contract examples with controllable times and facts, and the
+settings the tests run the app with."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import aio_pika
-
-from compressor_contracts import EXCHANGE, CloudEvent, ServiceCommitment, new_event
-from compressor_contracts.common import Engineer, FailureCategory, IndicatorResult, Priority
+from compressor_contracts import CloudEvent, ServiceCommitment, new_event
+from compressor_contracts.common import Engineer, FailureCategory, Priority
 from compressor_contracts.examples import EQUIPMENT, ROUND1, ROUND2, SITE, example
+from compressor_kit.settings import Settings
 from reporting_service.settings import ReportingSettings
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
-def settings_for(test_settings, **overrides) -> ReportingSettings:
+def settings_for(test_settings: Settings, **overrides: object) -> ReportingSettings:
     values = {**test_settings.model_dump(), "report_publish_interval_seconds": 0.2, **overrides}
     return ReportingSettings(**values)
 
@@ -176,33 +175,3 @@ class Job:
     @property
     def passed_at(self) -> datetime:
         return next(e.time for e in self.events if e.type.endswith("job.inspection_passed.v1"))
-
-
-async def publish(amqp_url: str, events: list[CloudEvent]) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(EXCHANGE)
-        for event in events:
-            await exchange.publish(
-                aio_pika.Message(
-                    event.to_bytes(),
-                    content_type="application/cloudevents+json",
-                    message_id=event.id,
-                    delivery_mode=2,
-                ),
-                routing_key=event.routing_key,
-            )
-
-
-async def bind_probe(amqp_url: str, name: str, routing_key: str) -> None:
-    """A queue of the test's own that collects the events under `routing_key`."""
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        queue = await channel.declare_queue(name, durable=True)
-        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-        await queue.bind(exchange, routing_key=routing_key)
-
-
-__all__ = ["ROUND2", "T0", "IndicatorResult", "Job", "bind_probe", "publish", "settings_for"]

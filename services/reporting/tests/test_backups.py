@@ -14,13 +14,15 @@ from bson import Binary, Decimal128, ObjectId
 from bson.raw_bson import RawBSONDocument
 from litestar.testing import AsyncTestClient
 from pymongo import ASCENDING, MongoClient
-from reporting_story import Job, bind_probe, publish, settings_for
 
 from compressor_kit.clock import ManualClock
 from compressor_kit.http import create_app
 from compressor_kit.objectstore import ObjectStore
-from compressor_kit.testing import drain_queue, eventually
+from compressor_kit.testing import eventually
+from compressor_kit.testing.events import EventTap, publish_events
 from reporting_service.app import SERVICE
+
+from .reporting_story import Job, settings_for
 
 BUCKETS = ["reports", "archive", "backups"]
 
@@ -66,8 +68,7 @@ async def test_backup_drop_and_restore_gives_every_document_back_verified_agains
     url = test_settings.rabbitmq_url.get_secret_value()
     settings = settings_for(test_settings, backup_databases=",".join(source_databases))
     app = create_app(SERVICE, settings)
-    async with AsyncTestClient(app) as client:
-        await bind_probe(url, "test.backups", "backup.*.v1")
+    async with AsyncTestClient(app) as client, EventTap(url, "backup.*.v1") as tap:
         admin = {"Authorization": f"Bearer {tokens.mint('u-admin-1', ['admin'])}"}
         started = await client.post("/backups", headers=admin)
         assert started.status_code == 202, started.text
@@ -78,14 +79,13 @@ async def test_backup_drop_and_restore_gives_every_document_back_verified_agains
             return body["status"] != "running" and body
 
         backup = await eventually(finished, timeout=60)
-        [event] = await drain_queue(url, "test.backups", expect=1, timeout=20)
+        [completed] = await tap.take(1, timeout=20)
         engineer = await client.post("/backups", headers={"Authorization": f"Bearer {tokens.mint('E', ['engineer'])}"})
 
     assert backup["status"] == "completed", backup
     assert engineer.status_code == 403
-    completed = json.loads(event.body)
-    assert completed["type"].endswith("backup.completed.v1") and completed["subject"] == backup_id
-    assert {d["database"]: d["documents"] for d in completed["data"]["databases"]} == {
+    assert completed.type.endswith("backup.completed.v1") and completed.subject == backup_id
+    assert {d.database: d.documents for d in completed.data.databases} == {
         source_databases[0]: 1501,
         source_databases[1]: 10,
     }
@@ -142,8 +142,7 @@ async def test_a_backup_with_the_object_store_down_publishes_backup_failed_and_c
     settings = settings_for(test_settings, backup_databases=",".join(source_databases))
     app = create_app(SERVICE, settings)
     runtime = app.state.runtime
-    async with AsyncTestClient(app) as client:
-        await bind_probe(url, "test.backups", "backup.*.v1")
+    async with AsyncTestClient(app) as client, EventTap(url, "backup.*.v1") as tap:
         working = runtime.objects
         runtime.objects = ObjectStore(settings.model_copy(update={"s3_endpoint": "127.0.0.1:9"}), BUCKETS)
         admin = {"Authorization": f"Bearer {tokens.mint('u-admin-1', ['admin'])}"}
@@ -154,12 +153,11 @@ async def test_a_backup_with_the_object_store_down_publishes_backup_failed_and_c
             return body["status"] != "running" and body
 
         backup = await eventually(finished, timeout=60)
-        [event] = await drain_queue(url, "test.backups", expect=1, timeout=20)
+        [failed] = await tap.take(1, timeout=20)
         runtime.objects = working
 
     assert backup["status"] == "failed" and backup["stage"].startswith("export")
-    failed = json.loads(event.body)
-    assert failed["type"].endswith("backup.failed.v1") and failed["data"]["backup_id"] == backup_id
+    assert failed.type.endswith("backup.failed.v1") and failed.data.backup_id == backup_id
     assert test_db.backups.count_documents({"status": "completed"}) == 0
     store = ObjectStore(settings, BUCKETS)
     assert list(store.client.list_objects(store.bucket("backups"), recursive=True)) == []
@@ -207,14 +205,14 @@ async def test_archiving_moves_exactly_the_old_records_and_they_stay_retrievable
     app = create_app(SERVICE, settings_for(test_settings, archive_after_days=365), clock=clock)
     old, recent = Job("JOB-OLD", rounds=1), Job("JOB-RECENT", rounds=1)
     async with AsyncTestClient(app) as client:
-        await publish(url, old.build())
+        await publish_events(url, *old.build())
 
         async def published(job_id):
             return test_db.records.find_one({"job_id": job_id, "status": "published"})
 
         old_record = await eventually(lambda: published("JOB-OLD"), timeout=30)
         clock.advance(timedelta(days=200))
-        await publish(url, recent.build())
+        await publish_events(url, *recent.build())
         await eventually(lambda: published("JOB-RECENT"), timeout=30)
         clock.advance(timedelta(days=200))  # the old record is 400 days old, the recent one 200
 
@@ -259,17 +257,16 @@ async def test_a_backup_interrupted_by_a_dead_process_is_failed_and_never_comple
             {"_id": "BK-busy", "status": "running", "trigger": "on_demand", "started_at": now - timedelta(minutes=5)},
         ]
     )
-    # Bound before the app starts: the stale backup is failed (and announced) right at start-up.
-    await bind_probe(url, "test.backups", "backup.*.v1")
     app = create_app(SERVICE, settings_for(test_settings), clock=ManualClock(now))
-    async with AsyncTestClient(app):
+    # Tapped before the app starts: the stale backup is failed (and announced) right at start-up.
+    async with EventTap(url, "backup.*.v1") as tap, AsyncTestClient(app):
 
         async def failed():
             return test_db.backups.find_one({"_id": "BK-dead", "status": "failed"})
 
         backup = await eventually(failed, timeout=30)
-        [event] = await drain_queue(url, "test.backups", expect=1, timeout=20)
+        [event] = await tap.take(1, timeout=20)
 
     assert backup["stage"] == "interrupted"
-    assert json.loads(event.body)["data"]["backup_id"] == "BK-dead"
+    assert event.data.backup_id == "BK-dead"
     assert test_db.backups.find_one({"_id": "BK-busy"})["status"] == "running"

@@ -3,12 +3,13 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from reporting_story import Job
 
 from reporting_service.backups.domain import databases_to_back_up, expired
 from reporting_service.kpis.domain import finish, net_promoter_score, pareto
 from reporting_service.records.domain import MissingFacts, build_record, record_id_for, report_key
 from reporting_service.timeline.domain import stints, summarise, timeline_entry
+
+from .reporting_story import Job
 
 
 def entries(job: Job):

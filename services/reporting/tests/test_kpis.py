@@ -3,12 +3,14 @@
 from datetime import UTC, datetime
 
 from litestar.testing import AsyncTestClient
-from reporting_story import Job, publish, settings_for
 
 from compressor_contracts import FailureCategory
 from compressor_kit.http import create_app
 from compressor_kit.testing import eventually
+from compressor_kit.testing.events import publish_events
 from reporting_service.app import SERVICE
+
+from .reporting_story import Job, settings_for
 
 
 def day(d: int, month: int = 3) -> datetime:
@@ -80,7 +82,7 @@ async def test_kpis_on_a_constructed_data_set_equal_the_hand_computed_figures(te
     jobs, events = constructed_jobs()
     app = create_app(SERVICE, settings_for(test_settings, first_time_fix_window_days=30))
     async with AsyncTestClient(app) as client:
-        await publish(url, events)
+        await publish_events(url, *events)
 
         async def all_in():
             published = test_db.records.count_documents({"status": "published"}) == len(jobs)

@@ -1,23 +1,25 @@
 """Phase 7 against the real RabbitMQ, MongoDB and object store: a job's events in, one record and
 one report PDF out, exactly once, never published before the PDF is stored."""
 
+import asyncio
 import hashlib
 import io
-import json
 
 import httpx
 from litestar.testing import AsyncTestClient
 from pypdf import PdfReader
-from reporting_story import Job, bind_probe, publish, settings_for
 
-from compressor_contracts import new_event, service_topology
+from compressor_contracts import new_event
 from compressor_contracts.examples import example
 from compressor_kit.http import create_app
 from compressor_kit.objectstore import ObjectStore
-from compressor_kit.testing import drain_queue, eventually
+from compressor_kit.testing import eventually
+from compressor_kit.testing.events import EventTap, publish_events
 from reporting_service.app import SERVICE
 
-PROBE = "test.report-published"
+from .reporting_story import Job, settings_for
+
+REPORT_PUBLISHED = "job.report_published.v1"
 SEED_FIELDS = (
     "dates",
     "diagnosis",
@@ -47,15 +49,14 @@ async def test_a_jobs_events_yield_one_record_and_one_pdf_with_the_checksum_and_
     settings = settings_for(test_settings)
     job = Job("JOB-R-1")
     app = create_app(SERVICE, settings)
-    async with AsyncTestClient(app) as client:
-        await bind_probe(url, PROBE, "job.report_published.v1")
-        await publish(url, job.build())
+    async with AsyncTestClient(app) as client, EventTap(url, REPORT_PUBLISHED) as tap:
+        await publish_events(url, *job.build())
 
         async def published():
             return published_records(test_db, job.job_id)
 
         [record] = await eventually(published, timeout=30)
-        [message] = await drain_queue(url, PROBE, expect=1, timeout=20)
+        [event] = await tap.take(1, timeout=20)
 
         staff = {"Authorization": f"Bearer {tokens.mint('u-manager-1', ['manager'])}"}
         link = await client.get(f"/jobs/{job.job_id}/report-link", headers=staff)
@@ -95,11 +96,10 @@ async def test_a_jobs_events_yield_one_record_and_one_pdf_with_the_checksum_and_
         assert part in text
     assert "Discharge temperature" in text and "104" in text and "91" in text  # both rounds against limits
 
-    event = json.loads(message.body)
-    assert event["data"]["record_id"] == record["record_id"]
-    assert event["data"]["report"]["object_key"] == report["object_key"]
-    assert event["data"]["report"]["sha256"] == report["sha256"]
-    assert event["correlationid"] == job.events[0].id
+    assert event.data.record_id == record["record_id"]
+    assert event.data.report.object_key == report["object_key"]
+    assert event.data.report.sha256 == report["sha256"]
+    assert event.correlationid == job.events[0].id
 
     assert download.status_code == 200 and download.content == pdf
     assert link.json()["object_version"] == record["report"]["object_version"] != ""  # the exact version
@@ -110,12 +110,10 @@ async def test_duplicate_events_yield_one_record_and_one_report(test_settings, t
     url = test_settings.rabbitmq_url.get_secret_value()
     job = Job("JOB-R-2", rounds=1)
     events = job.build()
-    bound = [e for e in events if service_topology("reporting").queue("reports").receives(e.routing_key)]
     app = create_app(SERVICE, settings_for(test_settings))
-    async with AsyncTestClient(app):
-        await bind_probe(url, PROBE, "job.report_published.v1")
-        await publish(url, events)
-        await publish(url, events)  # every event delivered twice, the pass included
+    async with AsyncTestClient(app), EventTap(url, REPORT_PUBLISHED) as tap:
+        await publish_events(url, *events)
+        await publish_events(url, *events)  # every event delivered twice, the pass included
 
         async def published():
             return published_records(test_db, job.job_id)
@@ -123,13 +121,17 @@ async def test_duplicate_events_yield_one_record_and_one_report(test_settings, t
         await eventually(published, timeout=30)
 
         async def all_handled():
-            return test_db.inbox.count_documents({"_id": {"$regex": "^reporting.reports"}}) == len(bound)
+            # each event once, and the report reporting published itself (it is on the timeline too)
+            return test_db.inbox.count_documents({"_id": {"$regex": "^reporting.timeline"}}) == len(events) + 1
 
         await eventually(all_handled, timeout=30)
-        messages = await drain_queue(url, PROBE, expect=2, timeout=3)
+        await tap.take(1, timeout=20)
+        await asyncio.sleep(1.0)  # settle: a second report would follow within a few publisher rounds (0.2 s)
+        again = await tap.rest()
 
     assert test_db.records.count_documents({"job_id": job.job_id}) == 1
-    assert len(messages) == 1
+    assert test_db.timeline_events.count_documents({"job_id": job.job_id}) == len(events) + 1
+    assert again == []
     [record] = published_records(test_db, job.job_id)
     bucket = f"{test_settings.s3_bucket_prefix}reports"
     store = ObjectStore(test_settings)
@@ -143,14 +145,13 @@ async def test_with_the_object_store_down_the_report_is_retried_and_not_publishe
     job = Job("JOB-R-3", rounds=1)
     app = create_app(SERVICE, settings)
     runtime = app.state.runtime
-    async with AsyncTestClient(app):
-        await bind_probe(url, PROBE, "job.report_published.v1")
+    async with AsyncTestClient(app), EventTap(url, REPORT_PUBLISHED) as tap:
         working_store = runtime.objects
         # The store becomes unreachable: an endpoint nobody listens on (the shared server stays up).
         runtime.objects = ObjectStore(
             settings.model_copy(update={"s3_endpoint": "127.0.0.1:9"}), ["reports", "archive", "backups"]
         )
-        await publish(url, job.build())
+        await publish_events(url, *job.build())
 
         async def failed_attempts():
             doc = test_db.records.find_one({"job_id": job.job_id})
@@ -158,7 +159,7 @@ async def test_with_the_object_store_down_the_report_is_retried_and_not_publishe
 
         pending = await eventually(failed_attempts, timeout=30)
         assert pending["status"] == "pending" and "report" not in pending
-        assert await drain_queue(url, PROBE, expect=1, timeout=1) == []
+        assert await tap.rest() == []  # two rounds failed to store it: nothing was published
 
         runtime.objects = working_store  # the store is back
 
@@ -166,14 +167,10 @@ async def test_with_the_object_store_down_the_report_is_retried_and_not_publishe
             return published_records(test_db, job.job_id)
 
         [record] = await eventually(published, timeout=30)
-        [message] = await drain_queue(url, PROBE, expect=1, timeout=20)
+        [event] = await tap.take(1, timeout=20)
 
     pdf = await ObjectStore(settings, ["reports"]).get_bytes("reports", record["report"]["object_key"])
-    assert (
-        hashlib.sha256(pdf).hexdigest()
-        == record["report"]["sha256"]
-        == json.loads(message.body)["data"]["report"]["sha256"]
-    )
+    assert hashlib.sha256(pdf).hexdigest() == record["report"]["sha256"] == event.data.report.sha256
 
 
 async def test_a_correction_is_a_new_version_and_keeps_the_old_one(test_settings, test_db, tokens):
@@ -181,7 +178,7 @@ async def test_a_correction_is_a_new_version_and_keeps_the_old_one(test_settings
     job = Job("JOB-R-4", rounds=1)
     app = create_app(SERVICE, settings_for(test_settings))
     async with AsyncTestClient(app) as client:
-        await publish(url, job.build())
+        await publish_events(url, *job.build())
 
         async def published():
             return published_records(test_db, job.job_id)
@@ -236,11 +233,10 @@ async def test_a_job_cancelled_before_its_report_is_stored_gets_no_report(test_s
     job = Job("JOB-R-5", rounds=1)
     app = create_app(SERVICE, settings)
     runtime = app.state.runtime
-    async with AsyncTestClient(app):
-        await bind_probe(url, PROBE, "job.report_published.v1")
+    async with AsyncTestClient(app), EventTap(url, REPORT_PUBLISHED) as tap:
         working_store = runtime.objects
         runtime.objects = ObjectStore(settings.model_copy(update={"s3_endpoint": "127.0.0.1:9"}), ["reports"])
-        await publish(url, job.build())
+        await publish_events(url, *job.build())
 
         async def pending():
             return test_db.records.find_one({"job_id": job.job_id, "status": "pending"})
@@ -251,14 +247,14 @@ async def test_a_job_cancelled_before_its_report_is_stored_gets_no_report(test_s
             source_service="intake",
             subject=job.job_id,
         )
-        await publish(url, [cancelled])
+        await publish_events(url, cancelled)
 
         async def abandoned():
             return test_db.records.find_one({"job_id": job.job_id, "status": "abandoned"})
 
         await eventually(abandoned, timeout=30)
         runtime.objects = working_store
-        # two publisher rounds later nothing was published
-        assert await drain_queue(url, PROBE, expect=1, timeout=1.5) == []
+        await asyncio.sleep(1.5)  # settle: several publisher rounds (0.2 s) with the store back
+        assert await tap.rest() == []  # nothing was published
 
     assert test_db.records.find_one({"job_id": job.job_id})["status"] == "abandoned"

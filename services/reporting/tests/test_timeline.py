@@ -4,13 +4,15 @@ listing with filters."""
 import random
 
 from litestar.testing import AsyncTestClient
-from reporting_story import Job, publish, settings_for
 
 from compressor_contracts import new_event
 from compressor_contracts.examples import example
 from compressor_kit.http import create_app
 from compressor_kit.testing import eventually
+from compressor_kit.testing.events import publish_events
 from reporting_service.app import SERVICE
+
+from .reporting_story import Job, settings_for
 
 HOUR = 3600.0
 
@@ -23,7 +25,7 @@ async def test_the_timeline_lists_events_in_order_with_time_in_phase_and_rework_
     random.Random(7).shuffle(shuffled)  # producers are independent: arrival order is not event order
     app = create_app(SERVICE, settings_for(test_settings))
     async with AsyncTestClient(app) as client:
-        await publish(url, shuffled)
+        await publish_events(url, *shuffled)
 
         async def all_in():
             # ours, and the report reporting publishes itself once the inspection passed
@@ -91,7 +93,7 @@ async def test_jobs_are_listed_by_phase_status_customer_engineer_priority_and_da
     )
     app = create_app(SERVICE, settings_for(test_settings))
     async with AsyncTestClient(app) as client:
-        await publish(url, [*events, cancelled])
+        await publish_events(url, *events, cancelled)
 
         async def all_in():
             # ours, and the report reporting publishes for the first job

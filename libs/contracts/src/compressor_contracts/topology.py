@@ -135,26 +135,9 @@ QUEUES: tuple[QueueSpec, ...] = (
         "reporting",
         "timeline",
         ("job.#", "customer.#", "customer_file.#"),
-        "Every job event, any version, into the job's timeline (read model, KPIs). Unknown versions must be tolerated.",
-    ),
-    _queue(
-        "reporting",
-        "reports",
-        (
-            "job.requested.v1",
-            "job.assigned.v1",
-            "job.prediagnosed.v1",
-            "job.engineer_arrived.v1",
-            "job.diagnosed.v1",
-            "job.plan_proposed.v1",
-            "job.plan_approved.v1",
-            "job.work_started.v1",
-            "job.work_completed.v1",
-            "job.inspection_failed.v1",
-            "job.inspection_passed.v1",
-            "job.cancelled.v1",
-        ),
-        "Builds the maintenance record from the job's events; job.inspection_passed produces the report.",
+        "Every job event, any version, into the job's timeline (read model, KPIs), in one transaction "
+        "with what it changes: the maintenance record is built from the stored timeline, "
+        "job.inspection_passed makes the report due, job.cancelled abandons it. Unknown versions must be tolerated.",
     ),
     _queue(
         "feedback",

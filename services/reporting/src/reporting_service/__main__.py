@@ -3,12 +3,12 @@
 
 import sys
 
+from compressor_kit.serve import run
+from reporting_service.app import SERVICE
+
 if len(sys.argv) > 1 and sys.argv[1] == "restore":
     from reporting_service.backups.restore import main
 
-    sys.exit(main(sys.argv[2:]))
-
-from compressor_kit.serve import run
-from reporting_service.app import SERVICE
+    sys.exit(main(sys.argv[2:], SERVICE.settings_from(None)))
 
 run(SERVICE)

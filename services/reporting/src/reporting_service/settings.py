@@ -1,13 +1,14 @@
 """Reporting's own settings, on top of the kit's (same environment, extra variables).
 
-The kit builds a plain `Settings` when the service runs; `reporting_settings(runtime)` reads the
-extra variables from the same environment then. Tests pass a `ReportingSettings` directly.
+Declared in the service definition (`settings_type`): the runtime holds them typed, as
+`ReportingRuntime.settings`.
 """
 
 from __future__ import annotations
 
 from pydantic import Field
 
+from compressor_kit.runtime import Runtime
 from compressor_kit.settings import Settings
 
 
@@ -35,7 +36,5 @@ class ReportingSettings(Settings):
     archive_interval_seconds: float = Field(24 * 3600, gt=0, description="How often archiving runs.")
 
 
-def reporting_settings(settings: Settings) -> ReportingSettings:
-    if isinstance(settings, ReportingSettings):
-        return settings
-    return ReportingSettings(**settings.model_dump())
+ReportingRuntime = Runtime[ReportingSettings]
+"""The running reporting service: its handlers and jobs read `runtime.settings.<field>` typed."""

@@ -1,9 +1,10 @@
-"""Streaming export and import of one collection as a gzip-compressed BSON archive (the same
-byte format as mongodump's .bson, compressed). Synchronous: run in a worker thread.
+"""Collection archives: gzip-compressed BSON (the same byte format as mongodump's .bson, compressed),
+written and read as streams. Synchronous: run in a worker thread.
 
 The export never holds a collection in memory: documents are read from a cursor in `_id` order,
 compressed as they go and uploaded in parts. Two checksums are kept: of the archive file, and of
 the documents' BSON bytes in `_id` order (what a restore verifies the restored data against).
+The database side (cursors, inserts) is in `store.py`.
 """
 
 from __future__ import annotations
@@ -12,16 +13,18 @@ import gzip
 import hashlib
 import struct
 import zlib
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, Protocol, cast
 
 from bson.raw_bson import RawBSONDocument
 from minio import Minio
-from pymongo import ASCENDING
-from pymongo.collection import Collection
 
 PART_SIZE = 8 * 1024 * 1024
 INSERT_BATCH = 500
+
+
+class Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
 
 
 class CompressedExport:
@@ -56,47 +59,20 @@ class CompressedExport:
         return chunk
 
 
-def content_checksum(collection: Collection) -> tuple[int, str]:
-    """(document count, SHA-256 of the documents' BSON in `_id` order) of a live collection."""
-    digest = hashlib.sha256()
-    count = 0
-    for document in raw(collection).find().sort("_id", ASCENDING):
-        digest.update(document.raw)
-        count += 1
-    return count, digest.hexdigest()
-
-
-def raw(collection: Collection) -> Collection:
-    return collection.with_options(codec_options=collection.codec_options.with_options(document_class=RawBSONDocument))
-
-
-def export_collection(collection: Collection, store: Minio, bucket: str, key: str) -> dict[str, Any]:
-    source = CompressedExport(iter(raw(collection).find().sort("_id", ASCENDING)))
-    store.put_object(bucket, key, source, length=-1, part_size=PART_SIZE, content_type="application/gzip")
-    indexes = []
-    for index in collection.list_indexes():
-        spec = dict(index)
-        if spec["name"] == "_id_":
-            continue
-        spec.pop("v", None)
-        spec.pop("ns", None)
-        spec["key"] = list(spec["key"].items())
-        indexes.append(spec)
-    return {
-        "name": collection.name,
-        "documents": source.count,
-        "archive_key": key,
-        "archive_bytes": source.archive_bytes,
-        "archive_sha256": source.archive_sha256.hexdigest(),
-        "content_sha256": source.content_sha256.hexdigest(),
-        "indexes": indexes,
-    }
+def upload(documents: Iterator[RawBSONDocument], store: Minio, bucket: str, key: str) -> CompressedExport:
+    """Compress and upload `documents` as `key`; the export tells how many and their checksums."""
+    source = CompressedExport(documents)
+    # Minio reads the export like a file (`read(size)`), in parts of PART_SIZE.
+    store.put_object(
+        bucket, key, cast(BinaryIO, source), length=-1, part_size=PART_SIZE, content_type="application/gzip"
+    )
+    return source
 
 
 class _Hashing:
     """Wraps a download stream, hashing what is read."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Readable) -> None:
         self.stream = stream
         self.sha256 = hashlib.sha256()
 
@@ -106,7 +82,7 @@ class _Hashing:
         return chunk
 
 
-def _documents(stream: Any) -> Iterator[RawBSONDocument]:
+def _documents(stream: Readable) -> Iterator[RawBSONDocument]:
     while True:
         head = stream.read(4)
         if not head:
@@ -120,20 +96,20 @@ def _documents(stream: Any) -> Iterator[RawBSONDocument]:
         yield RawBSONDocument(head + body)
 
 
-def import_collection(store: Minio, bucket: str, key: str, target: Collection) -> str:
-    """Insert the archive's documents into `target`; returns the archive's SHA-256 as downloaded."""
+def download(store: Minio, bucket: str, key: str, insert: Callable[[list[RawBSONDocument]], object]) -> str:
+    """Hand the archive's documents to `insert` in batches; returns the archive's SHA-256 as downloaded."""
     response = store.get_object(bucket, key)
     try:
         hashing = _Hashing(response)
-        with gzip.GzipFile(fileobj=hashing, mode="rb") as documents:
+        with gzip.GzipFile(fileobj=cast(BinaryIO, hashing), mode="rb") as documents:
             batch: list[RawBSONDocument] = []
             for document in _documents(documents):
                 batch.append(document)
                 if len(batch) == INSERT_BATCH:
-                    target.insert_many(batch, ordered=True)
+                    insert(batch)
                     batch = []
             if batch:
-                target.insert_many(batch, ordered=True)
+                insert(batch)
         while hashing.read(64 * 1024):
             pass  # hash any trailing bytes gzip did not need
         return hashing.sha256.hexdigest()

@@ -3,12 +3,56 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from compressor_contracts import BackupDatabase, BackupTrigger, StoredObject
 from compressor_contracts.topology import SERVICES
 
 RUNNING, COMPLETED, FAILED, EXPIRED = "running", "completed", "failed", "expired"
+
+
+class Backup(BaseModel):
+    """One backup: running, then completed (with its manifest) or failed (at a stage); expired once
+    retention deleted its objects."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "backup_id": "BK-20260310-020000-3fa2c1",
+                    "status": "completed",
+                    "trigger": "scheduled",
+                    "started_at": "2026-03-10T02:00:00Z",
+                    "completed_at": "2026-03-10T02:03:41Z",
+                    "manifest": {
+                        "bucket": "compressor-backups",
+                        "object_key": "backups/BK-20260310-020000-3fa2c1/manifest.json",
+                        "sha256": "1b4f0e9870cf2a6c3e5d7b9a1c3e5f7081a2b3c4d5e6f708192a3b4c5d6e7f80",
+                        "size_bytes": 18342,
+                        "content_type": "application/json",
+                    },
+                    "databases": [{"database": "compressor_intake", "collections": 9, "documents": 48211}],
+                    "total_bytes": 7340032,
+                }
+            ]
+        }
+    )
+
+    backup_id: str
+    status: str = Field(description="running, completed, failed or expired.")
+    trigger: BackupTrigger
+    started_at: datetime
+    completed_at: datetime | None = None
+    failed_at: datetime | None = None
+    expired_at: datetime | None = None
+    stage: str | None = Field(default=None, description="Where a failed backup stopped.")
+    error: str | None = None
+    manifest: StoredObject | None = None
+    databases: list[BackupDatabase] | None = None
+    total_bytes: int | None = None
 
 
 def new_backup_id(started_at: datetime) -> str:
@@ -27,7 +71,7 @@ def manifest_key(backup_id: str) -> str:
     return f"{prefix(backup_id)}manifest.json"
 
 
-def databases_to_back_up(configured: str, database_name) -> list[str]:
+def databases_to_back_up(configured: str, database_name: Callable[[str], str]) -> list[str]:
     """The configured list, else every service's database (deduplicated: services may share one)."""
     names = [n.strip() for n in configured.split(",") if n.strip()]
     return sorted(set(names or (database_name(service) for service in SERVICES)))
@@ -39,8 +83,8 @@ def expired(backups: Iterable[tuple[str, datetime]], keep_daily: int, keep_month
     recent months that have a backup."""
     newest_first = sorted(backups, key=lambda b: b[1], reverse=True)
     keep: set[str] = set()
-    days: list[object] = []
-    months: list[object] = []
+    days: list[date] = []
+    months: list[tuple[int, int]] = []
     for backup_id, started_at in newest_first:
         day, month = started_at.date(), (started_at.year, started_at.month)
         if day not in days:

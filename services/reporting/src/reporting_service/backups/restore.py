@@ -9,15 +9,14 @@ import sys
 from typing import Any
 
 from minio import Minio
-from pymongo import IndexModel, MongoClient
 
-from reporting_service.backups import archives, domain
-from reporting_service.backups.store import BACKUP_BUCKET
+from reporting_service.backups import domain
+from reporting_service.backups.store import BACKUP_BUCKET, ServerDatabases
 from reporting_service.settings import ReportingSettings
 
 
-class RestoreError(Exception):
-    pass
+class RestoreFailed(Exception):
+    """The restore could not be done, or what it restored differs from the manifest."""
 
 
 def store_of(settings: ReportingSettings) -> Minio:
@@ -33,7 +32,8 @@ def store_of(settings: ReportingSettings) -> Minio:
 def load_manifest(store: Minio, bucket: str, backup_id: str) -> dict[str, Any]:
     response = store.get_object(bucket, domain.manifest_key(backup_id))
     try:
-        return json.loads(response.read())
+        manifest: dict[str, Any] = json.loads(response.read())
+        return manifest
     finally:
         response.close()
         response.release_conn()
@@ -43,7 +43,7 @@ def target_name(into: str, database: str, several: bool) -> str:
     if "{database}" in into:
         return into.replace("{database}", database)
     if several:
-        raise RestoreError("the backup has several databases: put {database} in --into, e.g. 'restored_{database}'")
+        raise RestoreFailed("the backup has several databases: put {database} in --into, e.g. 'restored_{database}'")
     return into
 
 
@@ -55,36 +55,24 @@ def restore(
     databases: list[str] | None = None,
     drop: bool = False,
 ) -> dict[str, Any]:
-    """Restore and verify; returns the report. Raises RestoreError when anything does not match."""
+    """Restore and verify; returns the report. Raises RestoreFailed when anything does not match."""
     store = store_of(settings)
     bucket = settings.bucket(BACKUP_BUCKET)
     manifest = load_manifest(store, bucket, backup_id)
     chosen = [d for d in manifest["databases"] if not databases or d["database"] in databases]
     if not chosen:
-        raise RestoreError(f"backup {backup_id} has none of the databases {databases}")
+        raise RestoreFailed(f"backup {backup_id} has none of the databases {databases}")
     report: dict[str, Any] = {"backup_id": backup_id, "databases": [], "verified": True}
-    with MongoClient(settings.mongodb_url.get_secret_value(), tz_aware=True) as client:
+    with ServerDatabases(settings.mongodb_url.get_secret_value()) as server:
         for entry in chosen:
-            target = client[target_name(into, entry["database"], len(chosen) > 1)]
-            existing = set(target.list_collection_names())
+            target = target_name(into, entry["database"], len(chosen) > 1)
+            existing = server.existing(target)
             clashing = [c["name"] for c in entry["collections"] if c["name"] in existing]
             if clashing and not drop:
-                raise RestoreError(f"{target.name} already has {', '.join(clashing)}; use --drop to replace them")
+                raise RestoreFailed(f"{target} already has {', '.join(clashing)}; use --drop to replace them")
             restored = []
             for collection in entry["collections"]:
-                target.drop_collection(collection["name"])
-                target.create_collection(collection["name"])
-                archive_sha = archives.import_collection(
-                    store, bucket, collection["archive_key"], target[collection["name"]]
-                )
-                if collection["indexes"]:
-                    target[collection["name"]].create_indexes(
-                        [
-                            IndexModel([tuple(k) for k in spec["key"]], **{o: v for o, v in spec.items() if o != "key"})
-                            for spec in collection["indexes"]
-                        ]
-                    )
-                count, content_sha = archives.content_checksum(target[collection["name"]])
+                count, archive_sha, content_sha = server.restore(target, collection, store, bucket)
                 checks = {
                     "documents": count == collection["documents"],
                     "archive_sha256": archive_sha == collection["archive_sha256"],
@@ -92,13 +80,13 @@ def restore(
                 }
                 restored.append({"collection": collection["name"], "documents": count, "checks": checks})
                 report["verified"] = report["verified"] and all(checks.values())
-            report["databases"].append({"database": entry["database"], "into": target.name, "collections": restored})
+            report["databases"].append({"database": entry["database"], "into": target, "collections": restored})
     if not report["verified"]:
-        raise RestoreError("verification failed: " + json.dumps(report, default=str))
+        raise RestoreFailed("verification failed: " + json.dumps(report, default=str))
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str], settings: ReportingSettings) -> int:
     parser = argparse.ArgumentParser(prog="python -m reporting_service restore", description=__doc__)
     parser.add_argument("backup_id")
     parser.add_argument("--into", required=True, help="target database; '{database}' stands for each source name")
@@ -106,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop", action="store_true", help="replace collections that already exist in the target")
     args = parser.parse_args(argv)
     try:
-        report = restore(ReportingSettings(), args.backup_id, args.into, databases=args.database, drop=args.drop)
-    except RestoreError as exc:
+        report = restore(settings, args.backup_id, args.into, databases=args.database, drop=args.drop)
+    except RestoreFailed as exc:
         print(f"restore failed: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(report, indent=2))

@@ -2,7 +2,40 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+from compressor_kit.refusals import Refusal
+
+EMPTY_SUMS: dict[str, Any] = {
+    **dict.fromkeys(
+        (
+            "jobs",
+            "first_time_fixes",
+            "reworked",
+            "arrive_by_met",
+            "arrive_by_committed",
+            "resolve_by_met",
+            "resolve_by_committed",
+            "promoters",
+            "detractors",
+            "responses",
+        ),
+        0,
+    ),
+    "mttr_seconds": None,
+    "mtta_seconds": None,
+    "csat_average": None,
+}
+"""The sums of a range with no job in it."""
+
+
+def check_range(start: datetime, end: datetime) -> None:
+    """KPIs are asked of [start, end), both with a UTC offset."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise Refusal.invalid("give from and to with a UTC offset", field="from" if start.tzinfo is None else "to")
+    if end <= start:
+        raise Refusal.invalid("to must be after from", field="to")
 
 
 def ratio(part: float, whole: float) -> float | None:

@@ -7,12 +7,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from reporting_service.records.store import RECORDS
+from reporting_service.settings import ReportingRuntime
 from reporting_service.timeline.store import JOBS
 
 MS = 1000.0
 
 
-def _is(condition: Any) -> dict[str, Any]:
+def _is(condition: object) -> dict[str, Any]:
     return {"$cond": [condition, 1, 0]}
 
 
@@ -124,6 +125,9 @@ def pipeline(start: datetime, end: datetime, ftf_window: timedelta) -> list[dict
     ]
 
 
-async def aggregate(db, start: datetime, end: datetime, ftf_window: timedelta) -> dict[str, Any]:
-    results = [doc async for doc in await db[RECORDS].aggregate(pipeline(start, end, ftf_window))]
-    return results[0]
+async def aggregate(runtime: ReportingRuntime, start: datetime, end: datetime, ftf_window: timedelta) -> dict[str, Any]:
+    """The per-group sums of the records whose inspection passed in [start, end): `overall` (one row
+    or none), `by_model`, `by_engineer`, `by_region` (rows with the group in `_id`) and `causes`."""
+    results = [doc async for doc in await runtime.db[RECORDS].aggregate(pipeline(start, end, ftf_window))]
+    sums: dict[str, Any] = results[0]
+    return sums

@@ -2,109 +2,253 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter
 from pydantic import BaseModel, ConfigDict, Field
-from pymongo.errors import DuplicateKeyError
 
 from compressor_contracts import FailureCategory
 from compressor_kit.auth import Role, principal_of, requires
-from compressor_kit.problems import Problem
-from compressor_kit.runtime import Runtime
-from reporting_service.records import archive, domain
-from reporting_service.records.store import RECORDS, latest_published, version_id
+from compressor_kit.outbox import UnitOfWork
+from compressor_kit.refusals import Refusal
+from reporting_service.records import archive, domain, store
 from reporting_service.records.versioning import presigned_report_link
-from reporting_service.settings import reporting_settings
+from reporting_service.settings import ReportingRuntime
+from reporting_service.timeline.api import STAFF, PhaseStint
 
-STAFF = (Role.RECEPTION, Role.DISPATCHER, Role.ENGINEER, Role.INSPECTOR, Role.MANAGER, Role.ADMIN)
-
+TAGS = ["Records"]
 RecordVersion = Annotated[int | None, Parameter(ge=1, le=1_000_000, description="A version; the latest by default.")]
 
-
-def _check_owner(request: Request, record: dict[str, Any]) -> None:
-    """A customer sees only their own records; staff see all."""
-    principal = principal_of(request)
-    if principal.roles.intersection(STAFF):
-        return
-    if record["content"]["customer"]["customer_id"] != principal.subject:
-        raise Problem(403, "this record belongs to another customer", field="job_id")
-
-
-def _view(doc: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: doc.get(key)
-        for key in (
-            "record_id",
-            "version",
-            "job_id",
-            "status",
-            "published_at",
-            "correction",
-            "report",
-            "content",
-            "archived",
-        )
-    }
+_REPORT: dict[str, Any] = {
+    "bucket": "compressor-reports",
+    "object_key": "2026/03/JOB-2026-000123/v1/report.pdf",
+    "sha256": "9f2c4e0b8a7d61f35c0e2b4a9d8c7b6a5f4e3d2c1b0a99887766554433221100",
+    "size_bytes": 48213,
+    "content_type": "application/pdf",
+    "object_version": "6d3f0c2e-8a41-4b7e-9d55-1c2b3a4f5e6d",
+    "metadata": {
+        "job-id": "JOB-2026-000123",
+        "record-id": "REC-5A1F0C2E8A414B7E9D55",
+        "record-version": "1",
+        "sha256": "9f2c4e0b8a7d61f35c0e2b4a9d8c7b6a5f4e3d2c1b0a99887766554433221100",
+    },
+}
 
 
-async def _record_of_job(runtime: Runtime, job_id: str, version: int | None) -> dict[str, Any]:
-    if version is None:
-        doc = await latest_published(runtime.db, job_id=job_id)
-    else:
-        doc = await runtime.db[RECORDS].find_one({"job_id": job_id, "version": version, "status": "published"})
-    if doc is None:
-        doc = await archive.find_archived(runtime, job_id=job_id, version=version)
-    if doc is None:
-        raise Problem(404, f"no published record for job {job_id!r}" + (f" version {version}" if version else ""))
-    return doc
+class RecordDates(BaseModel):
+    requested_at: datetime
+    assigned_at: datetime | None = None
+    prediagnosed_at: datetime | None = None
+    arrived_at: datetime | None = None
+    diagnosed_at: datetime
+    plan_approved_at: datetime | None = None
+    work_started_at: datetime | None = None
+    work_completed_at: datetime
+    inspection_passed_at: datetime
 
 
-@get("/jobs/{job_id:str}/record", **requires(*STAFF, Role.CUSTOMER), operation_id="getJobRecord")
-async def get_job_record(
-    request: Request, job_id: FromPath[str], runtime: NamedDependency[Runtime], version: RecordVersion = None
-) -> dict[str, Any]:
-    """The job's maintenance record (latest published version unless `version` is given)."""
-    doc = await _record_of_job(runtime, job_id, version)
-    _check_owner(request, doc)
-    versions = [
-        {"version": v["version"], "status": v["status"], "published_at": v.get("published_at")}
-        async for v in runtime.db[RECORDS].find({"job_id": job_id}, sort=[("version", 1)])
-    ]
-    return {**_view(doc), "versions": versions}
+class RecordContent(BaseModel):
+    """What the record says of the job, as the job's events told it up to the passed inspection.
+    Parties, equipment, plan and rounds are as the events carried them."""
+
+    model_config = ConfigDict(extra="allow")
+
+    job_id: str
+    customer: dict[str, Any]
+    contact: dict[str, Any]
+    site: dict[str, Any]
+    equipment: dict[str, Any]
+    priority: str
+    channel: str
+    fault_description: str
+    engineer: dict[str, Any]
+    region: str
+    dates: RecordDates
+    service_date: date
+    prediagnosis: dict[str, Any] | None = None
+    diagnosis: dict[str, Any]
+    plan: dict[str, Any] | None = None
+    rounds: list[dict[str, Any]]
+    steps_done: list[dict[str, Any]]
+    parts_used: list[dict[str, Any]]
+    root_cause: str
+    failure_category: str
+    repair_method: str
+    labour_hours: float | int
+    inspection_rounds: int
+    seconds_per_phase: dict[str, float]
+    phases: list[PhaseStint]
+    elapsed_seconds: float | int
+    commitment: dict[str, Any] | None = None
+    arrive_by_met: bool | None = None
+    resolve_by_met: bool | None = None
+    running_hours: int | None = None
 
 
-@get("/jobs/{job_id:str}/report-link", **requires(*STAFF, Role.CUSTOMER), operation_id="getReportLink")
-async def get_report_link(
-    request: Request, job_id: FromPath[str], runtime: NamedDependency[Runtime], version: RecordVersion = None
-) -> dict[str, Any]:
-    """A presigned download link of the report PDF, valid for REPORT_LINK_EXPIRY_SECONDS."""
-    doc = await _record_of_job(runtime, job_id, version)
-    _check_owner(request, doc)
-    expiry = timedelta(seconds=reporting_settings(runtime.settings).report_link_expiry_seconds)
-    report = doc["report"]
-    url = await presigned_report_link(runtime, report, expiry)
-    return {
-        "job_id": job_id,
-        "record_id": doc["record_id"],
-        "version": doc["version"],
-        "url": url,
-        "expires_at": runtime.clock.now() + expiry,
-        "object_key": report["object_key"],
-        "object_version": report.get("object_version"),
-        "sha256": report["sha256"],
-        "size_bytes": report["size_bytes"],
-        "content_type": report["content_type"],
-    }
+class ReportFile(BaseModel):
+    """The report PDF in object storage: the exact object version the record checksummed."""
+
+    bucket: str
+    object_key: str
+    sha256: str
+    size_bytes: int
+    content_type: str
+    object_version: str | None = None
+    metadata: dict[str, str] = {}
+
+
+class CorrectionNote(BaseModel):
+    reason: str
+    fields: dict[str, Any] = Field(description="The corrected fields and their new values.")
+    by: str = Field(description="Who corrected it.")
+
+
+class VersionSummary(BaseModel):
+    version: int
+    status: str = Field(description="pending, published or abandoned.")
+    published_at: datetime | None = None
+
+
+class RecordView(BaseModel):
+    """One version of a job's maintenance record, with the list of all its versions."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "record_id": "REC-5A1F0C2E8A414B7E9D55",
+                    "version": 1,
+                    "job_id": "JOB-2026-000123",
+                    "status": "published",
+                    "published_at": "2026-03-02T18:30:02Z",
+                    "correction": None,
+                    "report": _REPORT,
+                    "content": {
+                        "job_id": "JOB-2026-000123",
+                        "customer": {"customer_id": "CUST-0107", "name": "Seri Murni Foods Sdn Bhd"},
+                        "contact": {"name": "Tan Wei Ming", "phone": "+60 3-5566 7788"},
+                        "site": {"site_id": "SITE-01", "region": "central"},
+                        "equipment": {"equipment_id": "EQ-7781", "model_code": "AC-GA37VSD"},
+                        "priority": "high",
+                        "channel": "phone",
+                        "fault_description": "Discharge temperature alarm, unit trips after 20 minutes.",
+                        "engineer": {"engineer_id": "ENG-014", "name": "Ahmad Faizal"},
+                        "region": "central",
+                        "dates": {
+                            "requested_at": "2026-03-02T08:00:00Z",
+                            "assigned_at": "2026-03-02T08:30:00Z",
+                            "prediagnosed_at": "2026-03-02T09:00:00Z",
+                            "arrived_at": "2026-03-02T12:00:00Z",
+                            "diagnosed_at": "2026-03-02T13:00:00Z",
+                            "plan_approved_at": "2026-03-02T14:00:00Z",
+                            "work_started_at": "2026-03-02T14:15:00Z",
+                            "work_completed_at": "2026-03-02T15:00:00Z",
+                            "inspection_passed_at": "2026-03-02T15:30:00Z",
+                        },
+                        "service_date": "2026-03-02",
+                        "prediagnosis": None,
+                        "diagnosis": {
+                            "measurements": [],
+                            "root_cause": "Thermostatic valve stuck open: oil bypasses the cooler.",
+                            "failure_category": "cooling",
+                            "scope": "Replace the thermostatic valve.",
+                            "running_hours": 23150,
+                        },
+                        "plan": None,
+                        "rounds": [],
+                        "steps_done": [],
+                        "parts_used": [
+                            {
+                                "part_number": "1622-3600-00",
+                                "description": "Thermostatic valve",
+                                "quantity": 1,
+                                "unit": "pc",
+                            }
+                        ],
+                        "root_cause": "Thermostatic valve stuck open: oil bypasses the cooler.",
+                        "failure_category": "cooling",
+                        "repair_method": "Replaced the thermostatic valve.",
+                        "labour_hours": 3.5,
+                        "inspection_rounds": 1,
+                        "seconds_per_phase": {"1": 1800.0, "5": 2700.0, "6": 1800.0},
+                        "phases": [],
+                        "elapsed_seconds": 27000.0,
+                        "commitment": None,
+                        "arrive_by_met": None,
+                        "resolve_by_met": None,
+                        "running_hours": 23150,
+                    },
+                    "archived": None,
+                    "versions": [{"version": 1, "status": "published", "published_at": "2026-03-02T18:30:02Z"}],
+                }
+            ]
+        }
+    )
+
+    record_id: str
+    version: int
+    job_id: str
+    status: str
+    published_at: datetime | None = None
+    correction: CorrectionNote | None = Field(default=None, description="Why and what a correction changed.")
+    report: ReportFile | None = None
+    content: RecordContent | None = None
+    archived: bool | None = Field(default=None, description="True when read from the archive.")
+    versions: list[VersionSummary] = []
+
+
+class ReportLink(BaseModel):
+    """A presigned download link of one report PDF."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "job_id": "JOB-2026-000123",
+                    "record_id": "REC-5A1F0C2E8A414B7E9D55",
+                    "version": 1,
+                    "url": "https://objects.example.com/compressor-reports/2026/03/JOB-2026-000123/v1/report.pdf"
+                    "?X-Amz-Signature=...",
+                    "expires_at": "2026-03-02T18:45:02Z",
+                    "object_key": _REPORT["object_key"],
+                    "object_version": _REPORT["object_version"],
+                    "sha256": _REPORT["sha256"],
+                    "size_bytes": _REPORT["size_bytes"],
+                    "content_type": "application/pdf",
+                }
+            ]
+        }
+    )
+
+    job_id: str
+    record_id: str
+    version: int
+    url: str
+    expires_at: datetime
+    object_key: str
+    object_version: str | None = None
+    sha256: str
+    size_bytes: int
+    content_type: str
 
 
 class Correction(BaseModel):
     """What to correct in a published record; the corrected version is a new version."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "reason": "Cause confirmed by the manufacturer's teardown report.",
+                    "root_cause": "Thermostat element cracked: the valve could not close.",
+                }
+            ]
+        },
+    )
 
     reason: str = Field(min_length=3, max_length=2000, description="Why the record is corrected.")
     root_cause: str | None = Field(default=None, min_length=1, max_length=2000)
@@ -113,40 +257,118 @@ class Correction(BaseModel):
     scope: str | None = Field(default=None, min_length=1, max_length=2000)
 
 
+class CorrectionAccepted(BaseModel):
+    """The correction is a new pending version; it is published with a new PDF."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"record_id": "REC-5A1F0C2E8A414B7E9D55", "version": 2, "status": "pending"}]}
+    )
+
+    record_id: str
+    version: int
+    status: str
+
+
+def _is_staff(request: Request[Any, Any, Any]) -> bool:
+    return bool(principal_of(request).roles.intersection(STAFF))
+
+
+async def _readable_record(
+    request: Request[Any, Any, Any], runtime: ReportingRuntime, job_id: str, version: int | None
+) -> dict[str, Any]:
+    """The job's published version (archived ones too), if the caller may read it."""
+    doc = await store.published_of_job(runtime, job_id, version)
+    if doc is None:
+        doc = await archive.find_archived(runtime, job_id, version)
+    if doc is None:
+        raise Refusal.not_found(f"no published record for job {job_id!r}" + (f" version {version}" if version else ""))
+    domain.check_reader(doc, principal_of(request).subject, _is_staff(request))
+    return doc
+
+
+@get("/jobs/{job_id:str}/record", **requires(*STAFF, Role.CUSTOMER), operation_id="getJobRecord", tags=TAGS)
+async def get_job_record(
+    request: Request[Any, Any, Any],
+    job_id: FromPath[str],
+    runtime: NamedDependency[ReportingRuntime],
+    version: RecordVersion = None,
+) -> RecordView:
+    """The job's maintenance record (latest published version unless `version` is given)."""
+    doc = await _readable_record(request, runtime, job_id, version)
+    versions = await store.versions_of_job(runtime, job_id)
+    return RecordView.model_validate(
+        {**{key: doc.get(key) for key in RecordView.model_fields if key != "versions"}, "versions": versions}
+    )
+
+
+@get("/jobs/{job_id:str}/report-link", **requires(*STAFF, Role.CUSTOMER), operation_id="getReportLink", tags=TAGS)
+async def get_report_link(
+    request: Request[Any, Any, Any],
+    job_id: FromPath[str],
+    runtime: NamedDependency[ReportingRuntime],
+    version: RecordVersion = None,
+) -> ReportLink:
+    """A presigned download link of the report PDF, valid for REPORT_LINK_EXPIRY_SECONDS."""
+    doc = await _readable_record(request, runtime, job_id, version)
+    expiry = timedelta(seconds=runtime.settings.report_link_expiry_seconds)
+    report = doc["report"]
+    return ReportLink(
+        job_id=job_id,
+        record_id=doc["record_id"],
+        version=doc["version"],
+        url=await presigned_report_link(runtime, report, expiry),
+        expires_at=runtime.clock.now() + expiry,
+        object_key=report["object_key"],
+        object_version=report.get("object_version"),
+        sha256=report["sha256"],
+        size_bytes=report["size_bytes"],
+        content_type=report["content_type"],
+    )
+
+
 @post(
     "/records/{record_id:str}/corrections",
     **requires(Role.ENGINEER, Role.MANAGER, Role.ADMIN),
     operation_id="correctRecord",
     status_code=202,
+    tags=TAGS,
 )
 async def correct_record(
-    request: Request, record_id: FromPath[str], data: JSONBody[Correction], runtime: NamedDependency[Runtime]
-) -> dict[str, Any]:
+    request: Request[Any, Any, Any],
+    record_id: FromPath[str],
+    data: JSONBody[Correction],
+    runtime: NamedDependency[ReportingRuntime],
+) -> CorrectionAccepted:
     """A correction: a new pending version that keeps every earlier one; it is published (new PDF,
     new `job.report_published`) by the report publisher."""
     fields = data.model_dump(exclude={"reason"}, exclude_none=True, mode="json")
-    if not fields:
-        raise Problem(422, "name at least one field to correct", field="root_cause")
-    latest = await runtime.db[RECORDS].find_one({"record_id": record_id}, sort=[("version", -1)])
-    if latest is None:
-        raise Problem(404, f"no record {record_id!r}", field="record_id")
-    if latest["status"] != domain.PUBLISHED:
-        raise Problem(409, f"version {latest['version']} is {latest['status']}; wait until it is published")
-    version = latest["version"] + 1
-    principal = principal_of(request)
-    try:
-        await runtime.db[RECORDS].insert_one(
-            {
-                "_id": version_id(record_id, version),
-                "record_id": record_id,
-                "version": version,
-                "job_id": latest["job_id"],
-                "status": domain.PENDING,
-                "created_at": runtime.clock.now(),
-                "correlation_id": latest.get("correlation_id"),
-                "correction": {"reason": data.reason, "fields": fields, "by": principal.subject},
-            }
-        )
-    except DuplicateKeyError:
-        raise Problem(409, "another correction of this record was just made; reload and retry") from None
-    return {"record_id": record_id, "version": version, "status": domain.PENDING}
+    by, now = principal_of(request).subject, runtime.clock.now()
+
+    async def correct(uow: UnitOfWork) -> dict[str, Any]:
+        latest = await store.latest_version_in(uow, record_id)
+        version = domain.corrected_version(latest, record_id, data.reason, fields, by, now)
+        await store.add_version(uow, version)
+        return version
+
+    version = await runtime.outbox.transact(correct)
+    return CorrectionAccepted(record_id=record_id, version=version["version"], status=version["status"])
+
+
+class RecordsArchived(BaseModel):
+    """The records moved to the archive now."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"archived": ["REC-5A1F0C2E8A414B7E9D55"]}]})
+
+    archived: list[str] = Field(description="Record ids.")
+
+
+@post(
+    "/archive/records",
+    **requires(Role.MANAGER, Role.ADMIN),
+    operation_id="archiveOldRecords",
+    status_code=200,
+    tags=TAGS,
+)
+async def archive_records(runtime: NamedDependency[ReportingRuntime]) -> RecordsArchived:
+    """Move records older than ARCHIVE_AFTER_DAYS to the archive now (also runs on a schedule)."""
+    return RecordsArchived(archived=await archive.archive_old_records(runtime))

@@ -1,6 +1,6 @@
-"""Pure rules of the maintenance record: what it contains (from the job's events), when it can be
-written, the report's object key, and the summary (`ServiceOutcome`) that travels in
-`job.report_published`."""
+"""Pure rules of the maintenance record: what it contains (from the job's timeline), when it can be
+written, who may read it, how it is corrected, the report's object key, and the summary
+(`ServiceOutcome`) that travels in `job.report_published`."""
 
 from __future__ import annotations
 
@@ -8,17 +8,66 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from compressor_contracts import ServiceOutcome
+from compressor_contracts import CloudEvent, ServiceOutcome
+from compressor_kit.refusals import Refusal
 from reporting_service.timeline.domain import PHASE_NAMES, in_order, seconds_per_phase, stints
 
 PENDING, PUBLISHED, ABANDONED = "pending", "published", "abandoned"
 _RECORD_IDS = uuid.UUID("6f0c2a4e-4c1b-4a54-9a52-0d5a3c1e7b11")
-CORRECTABLE = ("root_cause", "failure_category", "repair_method", "scope", "notes")
 
 
 def record_id_for(job_id: str) -> str:
     """One record per job, with an id derived from the job id so every replica and redelivery agrees."""
     return "REC-" + uuid.uuid5(_RECORD_IDS, job_id).hex[:20].upper()
+
+
+def version_id(record_id: str, version: int) -> str:
+    return f"{record_id}.v{version}"
+
+
+def first_version(passed: CloudEvent[Any]) -> dict[str, Any]:
+    """The job's inspection passed: version 1 of its record is due (its content is built when it is
+    published, from the job's timeline by then complete)."""
+    record_id = record_id_for(passed.subject)
+    return {
+        "_id": version_id(record_id, 1),
+        "record_id": record_id,
+        "version": 1,
+        "job_id": passed.subject,
+        "status": PENDING,
+        "created_at": passed.time,
+        "correlation_id": passed.correlationid,
+        "cause": passed.model_dump_json(),
+    }
+
+
+def corrected_version(
+    latest: dict[str, Any] | None, record_id: str, reason: str, fields: dict[str, Any], by: str, now: datetime
+) -> dict[str, Any]:
+    """A new pending version correcting `fields` of the latest one, which must be published."""
+    if not fields:
+        raise Refusal.invalid("name at least one field to correct", field="root_cause")
+    if latest is None:
+        raise Refusal.not_found(f"no record {record_id!r}", field="record_id")
+    if latest["status"] != PUBLISHED:
+        raise Refusal.conflict(f"version {latest['version']} is {latest['status']}; wait until it is published")
+    version = latest["version"] + 1
+    return {
+        "_id": version_id(record_id, version),
+        "record_id": record_id,
+        "version": version,
+        "job_id": latest["job_id"],
+        "status": PENDING,
+        "created_at": now,
+        "correlation_id": latest.get("correlation_id"),
+        "correction": {"reason": reason, "fields": fields, "by": by},
+    }
+
+
+def check_reader(record: dict[str, Any], reader: str, staff: bool) -> None:
+    """A customer reads only their own records; staff read all."""
+    if not staff and record["content"]["customer"]["customer_id"] != reader:
+        raise Refusal.forbidden("this record belongs to another customer", field="job_id")
 
 
 def report_key(job_id: str, version: int, service_date: datetime) -> str:
@@ -39,14 +88,16 @@ def _all(facts: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
     return [f for f in facts if f["event"] == name]
 
 
-def build_record(job_id: str, facts: list[dict[str, Any]]) -> dict[str, Any]:
-    """The record's content from the job's stored events (ordered here). Raises MissingFacts."""
-    facts = in_order(facts)
-    requested = _latest(facts, "job.requested")
-    diagnosed = _latest(facts, "job.diagnosed")
+def build_record(job_id: str, timeline: list[dict[str, Any]]) -> dict[str, Any]:
+    """The record's content from the job's timeline entries (ordered here): the job as it was when
+    its inspection passed. Raises MissingFacts."""
+    facts = in_order(timeline)
     passed = _latest(facts, "job.inspection_passed")
     if passed is None:
         raise MissingFacts("the inspection has not passed")
+    facts = facts[: facts.index(passed) + 1]  # what came after the pass (the report, the survey) is not in it
+    requested = _latest(facts, "job.requested")
+    diagnosed = _latest(facts, "job.diagnosed")
     final_round = passed["data"]["round"]
     completed = {f["data"]["round"]: f for f in _all(facts, "job.work_completed")}
     # Every job that passed inspection went through these; events of one job may be handled out of
@@ -248,7 +299,7 @@ def outcome(content: dict[str, Any]) -> ServiceOutcome:
     )
 
 
-def _parse(value: Any) -> datetime:
+def _parse(value: datetime | str) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 

@@ -48,11 +48,11 @@ PAIRS = TableStyle(
 )
 
 
-def _p(text: Any, style: ParagraphStyle = BODY) -> Paragraph:
+def _p(text: object, style: ParagraphStyle = BODY) -> Paragraph:
     return Paragraph(escape("" if text is None else str(text)), style)
 
 
-def _when(value: Any) -> str:
+def _when(value: datetime | str | None) -> str:
     if value is None:
         return "-"
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))

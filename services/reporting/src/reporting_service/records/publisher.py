@@ -18,11 +18,12 @@ from minio.error import S3Error
 
 from compressor_contracts import JobReportPublished, StoredObject, parse_event
 from compressor_kit.outbox import UnitOfWork
-from compressor_kit.runtime import Runtime
-from reporting_service.records import domain
+from reporting_service.records import domain, store
 from reporting_service.records.pdf import render_report
-from reporting_service.records.store import FACTS, RECORDS, REPORTS_BUCKET, version_id
+from reporting_service.records.store import REPORTS_BUCKET
 from reporting_service.records.versioning import recreate_reports_bucket
+from reporting_service.settings import ReportingRuntime
+from reporting_service.timeline import store as timeline
 
 log = logging.getLogger(__name__)
 
@@ -31,60 +32,36 @@ BATCH = 20
 PDF = "application/pdf"
 
 
-async def publish_due_reports(runtime: Runtime) -> int:
+async def publish_due_reports(runtime: ReportingRuntime) -> int:
     """Publish every pending record version that can be written now; returns how many were published."""
     now = runtime.clock.now()
-    pending = runtime.db[RECORDS].find(
-        {"status": domain.PENDING, "$or": [{"claimed_until": None}, {"claimed_until": {"$lt": now}}]},
-        {"_id": 1},
-        sort=[("created_at", 1)],
-        limit=BATCH,
-    )
     published = 0
-    for doc_id in [d["_id"] async for d in pending]:
-        # Claim it so other replicas don't render it at the same time (correct either way).
-        claimed = await runtime.db[RECORDS].find_one_and_update(
-            {
-                "_id": doc_id,
-                "status": domain.PENDING,
-                "$or": [{"claimed_until": None}, {"claimed_until": {"$lt": now}}],
-            },
-            {"$set": {"claimed_until": now + CLAIM}},
-            return_document=True,
-        )
+    for doc_id in await store.pending_ids(runtime, now, BATCH):
+        claimed = await store.claim(runtime, doc_id, now, now + CLAIM)
         if claimed is None:
             continue
         try:
             published += await publish_version(runtime, claimed)
         except domain.MissingFacts as waiting:
             log.info("record %s not ready: %s", doc_id, waiting)
-            await _release(runtime, doc_id, str(waiting))
+            await store.release(runtime, doc_id, str(waiting))
         except Exception as exc:
             log.warning("report %s not published, will retry: %r", doc_id, exc)
-            await _release(runtime, doc_id, repr(exc)[:500])
+            await store.release(runtime, doc_id, repr(exc)[:500])
     return published
 
 
-async def _release(runtime: Runtime, doc_id: str, reason: str) -> None:
-    await runtime.db[RECORDS].update_one(
-        {"_id": doc_id, "status": domain.PENDING},
-        {"$set": {"claimed_until": None, "last_error": reason}, "$inc": {"attempts": 1}},
-    )
-
-
-async def content_of(runtime: Runtime, pending: dict[str, Any]) -> dict[str, Any]:
+async def content_of(runtime: ReportingRuntime, pending: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 from the job's timeline; a correction from the version before it."""
     if pending["version"] == 1:
-        facts = [f async for f in runtime.db[FACTS].find({"job_id": pending["job_id"]})]
-        return domain.build_record(pending["job_id"], facts)
-    previous = await runtime.db[RECORDS].find_one(
-        {"_id": version_id(pending["record_id"], pending["version"] - 1), "status": domain.PUBLISHED}
-    )
+        return domain.build_record(pending["job_id"], await timeline.entries_of(runtime, pending["job_id"]))
+    previous = await store.published_version(runtime, pending["record_id"], pending["version"] - 1)
     if previous is None:
         raise domain.MissingFacts("the previous version is not published yet")
     return domain.apply_correction(previous["content"], pending["correction"]["fields"])
 
 
-async def publish_version(runtime: Runtime, pending: dict[str, Any]) -> int:
+async def publish_version(runtime: ReportingRuntime, pending: dict[str, Any]) -> int:
     content = await content_of(runtime, pending)
     record = {**pending, "content": content}
     pdf = render_report(record)
@@ -114,20 +91,12 @@ async def publish_version(runtime: Runtime, pending: dict[str, Any]) -> int:
     published_at = runtime.clock.now()
 
     async def commit(uow: UnitOfWork) -> int:
-        result = await uow.db[RECORDS].update_one(
-            {"_id": pending["_id"], "status": domain.PENDING},
-            {
-                "$set": {
-                    "status": domain.PUBLISHED,
-                    "content": content,
-                    "report": {**report.model_dump(), "object_version": object_version, "metadata": metadata},
-                    "published_at": published_at,
-                    "claimed_until": None,
-                },
-            },
-            session=uow.session,
-        )
-        if result.modified_count != 1:
+        published = {
+            "content": content,
+            "report": {**report.model_dump(), "object_version": object_version, "metadata": metadata},
+            "published_at": published_at,
+        }
+        if not await store.mark_published(uow, pending["_id"], published):
             return 0  # another replica published it, or the job was cancelled meanwhile
         await uow.publish(
             JobReportPublished(

@@ -1,19 +1,25 @@
-"""Where records live: the job's events as facts (`record_facts`), every record version
-(`records`, one document per version, a published version never changes) and archive stubs."""
+"""Where records live: every record version (`records`, one document per version, a published
+version never changes) and the stubs of archived records (`archived_records`). The job's events
+the record is built from are its timeline (`timeline/store.py`)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
-FACTS = "record_facts"
+from compressor_kit.outbox import UnitOfWork
+from compressor_kit.refusals import Refusal
+from reporting_service.records.domain import ABANDONED, PENDING, PUBLISHED, version_id
+from reporting_service.settings import ReportingRuntime
+
 RECORDS = "records"
 ARCHIVED = "archived_records"
 REPORTS_BUCKET = "reports"
 
 INDEXES = {
-    FACTS: [IndexModel([("job_id", ASCENDING), ("time", ASCENDING)], name="job_in_time")],
     RECORDS: [
         IndexModel([("record_id", ASCENDING), ("version", ASCENDING)], name="one_per_version", unique=True),
         IndexModel([("job_id", ASCENDING), ("version", DESCENDING)], name="by_job"),
@@ -23,12 +29,130 @@ INDEXES = {
     ARCHIVED: [IndexModel([("job_id", ASCENDING)], name="by_job", unique=True)],
 }
 
-
-def version_id(record_id: str, version: int) -> str:
-    return f"{record_id}.v{version}"
+# Reading
 
 
-async def latest_published(db, *, job_id: str | None = None, record_id: str | None = None) -> dict[str, Any] | None:
-    query: dict[str, Any] = {"status": "published"}
-    query.update({"job_id": job_id} if job_id else {"record_id": record_id})
-    return await db[RECORDS].find_one(query, sort=[("version", DESCENDING)])
+async def published_of_job(runtime: ReportingRuntime, job_id: str, version: int | None) -> dict[str, Any] | None:
+    """The job's published version `version`, or its latest published version."""
+    query: dict[str, Any] = {"job_id": job_id, "status": PUBLISHED}
+    if version is not None:
+        query["version"] = version
+    return await runtime.db[RECORDS].find_one(query, sort=[("version", DESCENDING)])
+
+
+async def versions_of_job(runtime: ReportingRuntime, job_id: str) -> list[dict[str, Any]]:
+    """(version, status, published_at) of every version of the job's record, oldest first."""
+    cursor = runtime.db[RECORDS].find(
+        {"job_id": job_id}, {"version": 1, "status": 1, "published_at": 1}, sort=[("version", 1)]
+    )
+    return [v async for v in cursor]
+
+
+async def latest_version_in(uow: UnitOfWork, record_id: str) -> dict[str, Any] | None:
+    return await uow.db[RECORDS].find_one({"record_id": record_id}, sort=[("version", -1)], session=uow.session)
+
+
+async def published_version(runtime: ReportingRuntime, record_id: str, version: int) -> dict[str, Any] | None:
+    return await runtime.db[RECORDS].find_one({"_id": version_id(record_id, version), "status": PUBLISHED})
+
+
+async def archived_stub(runtime: ReportingRuntime, job_id: str) -> dict[str, Any] | None:
+    return await runtime.db[ARCHIVED].find_one({"job_id": job_id})
+
+
+# Versions coming due and going
+
+
+async def make_first_version_due(uow: UnitOfWork, first: dict[str, Any]) -> None:
+    """Version 1 of the job's record becomes due, unless the record exists or was archived long ago."""
+    if await uow.db[ARCHIVED].find_one({"job_id": first["job_id"]}, {"_id": 1}, session=uow.session):
+        return  # its record was long published and archived
+    first = dict(first)
+    await uow.db[RECORDS].update_one(
+        {"_id": first.pop("_id")}, {"$setOnInsert": first}, upsert=True, session=uow.session
+    )
+
+
+async def abandon_pending(uow: UnitOfWork, job_id: str) -> None:
+    await uow.db[RECORDS].update_many(
+        {"job_id": job_id, "status": PENDING}, {"$set": {"status": ABANDONED}}, session=uow.session
+    )
+
+
+async def add_version(uow: UnitOfWork, version: dict[str, Any]) -> None:
+    try:
+        await uow.db[RECORDS].insert_one(version, session=uow.session)
+    except DuplicateKeyError:
+        raise Refusal.conflict("another correction of this record was just made; reload and retry") from None
+
+
+# Publishing
+
+
+async def pending_ids(runtime: ReportingRuntime, now: datetime, limit: int) -> list[str]:
+    """Pending versions nobody holds a claim on, oldest first."""
+    cursor = runtime.db[RECORDS].find(
+        {"status": PENDING, "$or": [{"claimed_until": None}, {"claimed_until": {"$lt": now}}]},
+        {"_id": 1},
+        sort=[("created_at", 1)],
+        limit=limit,
+    )
+    return [d["_id"] async for d in cursor]
+
+
+async def claim(runtime: ReportingRuntime, doc_id: str, now: datetime, until: datetime) -> dict[str, Any] | None:
+    """Claim a pending version so other replicas don't render it at the same time (correct either way)."""
+    return await runtime.db[RECORDS].find_one_and_update(
+        {"_id": doc_id, "status": PENDING, "$or": [{"claimed_until": None}, {"claimed_until": {"$lt": now}}]},
+        {"$set": {"claimed_until": until}},
+        return_document=ReturnDocument.AFTER,
+    )
+
+
+async def release(runtime: ReportingRuntime, doc_id: str, reason: str) -> None:
+    await runtime.db[RECORDS].update_one(
+        {"_id": doc_id, "status": PENDING},
+        {"$set": {"claimed_until": None, "last_error": reason}, "$inc": {"attempts": 1}},
+    )
+
+
+async def mark_published(uow: UnitOfWork, doc_id: str, published: dict[str, Any]) -> bool:
+    """The pending version is published with `published` (content, report, time); False when it no
+    longer is pending (another replica published it, or the job was cancelled meanwhile)."""
+    result = await uow.db[RECORDS].update_one(
+        {"_id": doc_id, "status": PENDING},
+        {"$set": {**published, "status": PUBLISHED, "claimed_until": None}},
+        session=uow.session,
+    )
+    return result.modified_count == 1
+
+
+# Archiving
+
+
+async def due_for_archive(runtime: ReportingRuntime, cutoff: datetime) -> list[tuple[str, str]]:
+    """(record id, job id) of every record no version of which is newer than `cutoff` or pending."""
+    due = await runtime.db[RECORDS].aggregate(
+        [
+            {
+                "$group": {
+                    "_id": "$record_id",
+                    "job_id": {"$first": "$job_id"},
+                    "newest": {"$max": "$published_at"},
+                    "pending": {"$sum": {"$cond": [{"$eq": ["$status", PENDING]}, 1, 0]}},
+                }
+            },
+            {"$match": {"pending": 0, "newest": {"$lt": cutoff}}},
+        ]
+    )
+    return [(record["_id"], record["job_id"]) async for record in due]
+
+
+async def versions_of_record(runtime: ReportingRuntime, record_id: str) -> list[dict[str, Any]]:
+    return [v async for v in runtime.db[RECORDS].find({"record_id": record_id}, sort=[("version", 1)])]
+
+
+async def replace_by_stub(uow: UnitOfWork, stub: dict[str, Any], version_ids: list[str]) -> None:
+    """The record's versions leave the database; its stub says where the archive copy is."""
+    await uow.db[ARCHIVED].replace_one({"_id": stub["_id"]}, stub, upsert=True, session=uow.session)
+    await uow.db[RECORDS].delete_many({"_id": {"$in": version_ids}}, session=uow.session)

@@ -1,32 +1,34 @@
-"""Every job event into its job's timeline, and the job's summary recomputed from all its events
-(so events arriving out of order across producers still give the right summary)."""
+"""Every job event, once, in one transaction: into its job's timeline, the job's summary recomputed
+from all its events (so events arriving out of order across producers still give the right
+summary), and what the event changes for the job's record. The record's content is built later
+from the stored timeline (`records/publisher.py`), so nothing else keeps a copy of the events."""
 
 from __future__ import annotations
 
-from compressor_contracts import CATALOGUE, CloudEvent, service_topology
+from typing import Any
+
+from compressor_contracts import CATALOGUE, CloudEvent, JobCancelled, JobInspectionPassed
 from compressor_kit.consumer import Consumer
 from compressor_kit.outbox import UnitOfWork
-from reporting_service.timeline import domain
-from reporting_service.timeline.store import EVENTS, JOBS, job_entries
-
-QUEUE = "reporting.timeline"
-
-
-async def record_in_timeline(event: CloudEvent, uow: UnitOfWork) -> None:
-    entry = domain.timeline_entry(event)
-    # An upsert, not an insert: a duplicate key would abort the transaction. A concurrent twin
-    # conflicts on the entry and retries.
-    added = await uow.db[EVENTS].update_one(
-        {"_id": entry.pop("_id")}, {"$setOnInsert": entry}, upsert=True, session=uow.session
-    )
-    if added.upserted_id is None:
-        return  # already in the timeline
-    entries = await job_entries(uow.db, event.subject, domain.SUMMARY_FIELDS, session=uow.session)
-    summary = domain.summarise(event.subject, entries)
-    await uow.db[JOBS].replace_one({"_id": event.subject}, summary, upsert=True, session=uow.session)
+from reporting_service.records import domain as records
+from reporting_service.records import store as record_store
+from reporting_service.settings import ReportingRuntime
+from reporting_service.timeline import domain, store
 
 
-def timeline_consumer() -> Consumer:
-    spec = service_topology("reporting").queue("timeline")
-    handled = {cls: record_in_timeline for key, cls in CATALOGUE.items() if spec.receives(key)}
-    return Consumer(QUEUE, handled)
+async def take_event(event: CloudEvent[Any], uow: UnitOfWork) -> None:
+    if not await store.add_entry(uow, domain.timeline_entry(event)):
+        return  # already in the timeline, and so already applied
+    entries = await store.entries_in(uow, event.subject, domain.SUMMARY_FIELDS)
+    await store.save_summary(uow, domain.summarise(event.subject, entries))
+    if isinstance(event.data, JobInspectionPassed):
+        # One record per job: a repeated pass finds version 1 and changes nothing.
+        await record_store.make_first_version_due(uow, records.first_version(event))
+    elif isinstance(event.data, JobCancelled):
+        await record_store.abandon_pending(uow, event.subject)
+
+
+def consumers(runtime: ReportingRuntime) -> list[Consumer]:
+    spec = runtime.topology.queue("timeline")
+    handled = {cls: take_event for key, cls in CATALOGUE.items() if spec.receives(key)}
+    return [Consumer(spec.name, handled)]

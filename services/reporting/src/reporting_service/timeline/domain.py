@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from compressor_contracts import CloudEvent
+from compressor_contracts import CloudEvent, Priority
+from compressor_kit.refusals import Refusal
 
 PHASE_NAMES = {
     1: "intake",
@@ -23,6 +24,29 @@ PHASE_NAMES = {
 
 OPEN, CANCELLED, CLOSED = "open", "cancelled", "closed"
 STATUSES = (OPEN, CANCELLED, CLOSED)
+PRIORITIES = tuple(p.value for p in Priority)
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """Which jobs to list; every given value must match (requested in [from, to))."""
+
+    phase: int | None = None
+    status: str | None = None
+    customer_id: str | None = None
+    engineer_id: str | None = None
+    priority: str | None = None
+    requested_from: datetime | None = None
+    requested_to: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.status is not None and self.status not in STATUSES:
+            raise Refusal.invalid(f"status must be one of {', '.join(STATUSES)}", field="status")
+        if self.priority is not None and self.priority not in PRIORITIES:
+            raise Refusal.invalid("priority must be critical, high, normal or low", field="priority")
+        if self.requested_from and self.requested_to and self.requested_to <= self.requested_from:
+            raise Refusal.invalid("requested_to must be after requested_from", field="requested_to")
+
 
 # Process order, to order events that carry the same time.
 EVENT_ORDER = {
@@ -76,7 +100,7 @@ def actor_of(data: dict[str, Any], source: str) -> dict[str, str]:
     return {"id": service, "name": service, "role": "service"}
 
 
-def timeline_entry(event: CloudEvent) -> dict[str, Any]:
+def timeline_entry(event: CloudEvent[Any]) -> dict[str, Any]:
     """The stored form of one event in a job's timeline."""
     data = event.data.model_dump(mode="json")
     return {
