@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -13,9 +10,7 @@ from compressor_kit.http import create_app
 from dispatch_service.app import SERVICE
 from dispatch_service.settings import DispatchSettings
 
-sys.path.insert(0, str(Path(__file__).parent))  # the tests import dispatch_support
-
-from dispatch_support import MONDAY_8, bearer
+from .dispatch_support import MONDAY_8, bearer
 
 
 @pytest.fixture

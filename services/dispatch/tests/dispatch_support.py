@@ -1,20 +1,17 @@
-"""Helpers for dispatch tests on the real servers: a tap on the events exchange, builders for the
-events other services publish, engineers over HTTP."""
+"""Helpers for dispatch tests on the real servers: builders for the events other services publish,
+engineers over HTTP. Tap and publish events with `compressor_kit.testing.events`."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-import aio_pika
-
-from compressor_contracts import EXCHANGE, CloudEvent, Equipment, JobRequested, Priority, Site, new_event, parse_event
+from compressor_contracts import CloudEvent, Equipment, JobRequested, Priority, Site, new_event
 from compressor_contracts.examples import example
 from compressor_kit.testing import eventually
+from compressor_kit.testing.events import publish_events
 
 MONDAY_8 = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)  # a Monday, 08:00 UTC
-WEEKDAYS_8_TO_17 = [{"weekday": d, "start": "08:00", "end": "17:00"} for d in range(5)]
 
 
 def bearer(tokens, sub: str, *roles: str) -> dict[str, str]:
@@ -79,63 +76,6 @@ def followed_by(cause: CloudEvent, name: str, **fields: Any) -> CloudEvent:
     return new_event(data, source_service=data.producer, subject=cause.subject, correlation_id=cause.correlationid)
 
 
-async def publish(amqp_url: str, *events: CloudEvent) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(EXCHANGE)
-        for event in events:
-            await exchange.publish(
-                aio_pika.Message(
-                    event.to_bytes(), content_type="application/cloudevents+json", message_id=event.id, delivery_mode=2
-                ),
-                routing_key=event.routing_key,
-            )
-
-
-class EventTap:
-    """A queue of the test's own bound to the events exchange: every event the service publishes."""
-
-    def __init__(self, amqp_url: str, bindings: tuple[str, ...]) -> None:
-        self.amqp_url = amqp_url
-        self.bindings = bindings
-
-    async def __aenter__(self) -> EventTap:
-        self.connection = await aio_pika.connect(self.amqp_url)
-        channel = await self.connection.channel()
-        exchange = await channel.get_exchange(EXCHANGE)
-        self.queue = await channel.declare_queue(exclusive=True)
-        for key in self.bindings:
-            await self.queue.bind(exchange, routing_key=key)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.connection.close()
-
-    async def take(self, expect: int, *, timeout: float = 30.0) -> list[CloudEvent]:
-        events: list[CloudEvent] = []
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(events) < expect and asyncio.get_running_loop().time() < deadline:
-            message = await self.queue.get(no_ack=True, fail=False)
-            if message is None:
-                await asyncio.sleep(0.05)
-            else:
-                events.append(parse_event(message.body))
-        assert len(events) == expect, f"expected {expect} events, got {[(e.type, e.subject) for e in events]}"
-        return events
-
-    async def rest(self) -> list[CloudEvent]:
-        """Whatever is in the queue now (call after `outbox_flushed`: everything published has arrived)."""
-        events = []
-        while (message := await self.queue.get(no_ack=True, fail=False)) is not None:
-            events.append(parse_event(message.body))
-        return events
-
-
-def tap(amqp_url: str, *routing_keys: str) -> EventTap:
-    return EventTap(amqp_url, routing_keys or ("job.#",))
-
-
 async def outbox_flushed(test_db, *, at_least: int = 0) -> None:
     """Every event the service committed was published (with confirms, so it is in our tap)."""
 
@@ -156,7 +96,7 @@ def snapshot(test_db) -> dict[str, list]:
 
 async def assigned_job(client, headers, amqp_url, test_db, job_id: str, *, at: datetime = MONDAY_8, **request) -> str:
     """Publish job.requested for `job_id` and wait until it is assigned; returns the engineer id."""
-    await publish(amqp_url, job_requested(job_id, at, **request))
+    await publish_events(amqp_url, job_requested(job_id, at, **request))
 
     async def assigned():
         job = test_db.jobs.find_one({"_id": job_id, "status": "assigned"})

@@ -11,11 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from dispatch_support import bearer, job_requested, publish, tap
 
 from compressor_contracts import Priority
 from compressor_kit.testing import eventually
+from compressor_kit.testing.events import EventTap, publish_events
 from compressor_kit.testing.ports import free_port
+
+from .dispatch_support import bearer, job_requested
 
 pytestmark = pytest.mark.slow
 
@@ -76,8 +78,8 @@ async def test_two_dispatch_processes_assign_each_job_once_and_serve_the_demo_se
     await eventually(seeded, timeout=30)
     now = datetime.now(UTC)
     requests = [job_requested(f"JOB-P{n:02d}", now, priority=Priority.LOW) for n in range(JOBS)]
-    async with tap(url, "job.assigned.v1") as events:
-        await publish(url, *requests)
+    async with EventTap(url, "job.assigned.v1") as events:
+        await publish_events(url, *requests)
         assigned = await events.take(JOBS, timeout=90)
     per_job = Counter(e.subject for e in assigned)
     assert set(per_job.values()) == {1} and len(per_job) == JOBS
@@ -91,7 +93,7 @@ async def test_two_dispatch_processes_assign_each_job_once_and_serve_the_demo_se
             "arrive_by": (now + timedelta(hours=48)).isoformat(),
             "resolve_by": (now + timedelta(hours=96)).isoformat(),
         }
-        async with tap(url, "job.prediagnosed.v1", "job.engineer_dispatched.v1", "job.assigned.v1") as events:
+        async with EventTap(url, "job.prediagnosed.v1", "job.engineer_dispatched.v1", "job.assigned.v1") as events:
             response = await http.post(
                 f"{second}/jobs/JOB-P00/prediagnosis",
                 json={

@@ -2,13 +2,14 @@
 
 import json
 
-from dispatch_support import bearer, engineer_body, snapshot
 from litestar.testing import AsyncTestClient
 
 from compressor_kit.http import create_app
 from compressor_kit.testing import eventually
 from dispatch_service.app import SERVICE
 from dispatch_service.engineers.store import SEED_FILE, load_seed
+
+from .dispatch_support import bearer, engineer_body, snapshot
 
 
 async def test_dispatchers_create_list_and_update_engineers(client, as_dispatcher, tokens):

@@ -3,18 +3,11 @@ queue with its at-risk flag, manual assignment and reassignment, and their valid
 
 from datetime import timedelta
 
-from dispatch_support import (
-    MONDAY_8,
-    create_engineer,
-    job_requested,
-    outbox_flushed,
-    publish,
-    snapshot,
-    tap,
-)
-
 from compressor_contracts import Priority
 from compressor_kit.testing import eventually
+from compressor_kit.testing.events import EventTap, publish_events
+
+from .dispatch_support import MONDAY_8, create_engineer, job_requested, outbox_flushed, snapshot
 
 
 async def test_the_engineer_with_skills_region_and_the_earliest_free_slot_is_assigned_and_the_reason_says_why(
@@ -30,9 +23,9 @@ async def test_the_engineer_with_skills_region_and_the_earliest_free_slot_is_ass
     )
     morning = await create_engineer(client, as_dispatcher, "Siti Morning", brands=("atlas copco", "Kaeser"))
 
-    async with tap(amqp_url, "job.assigned.v1", "job.sla_at_risk.v1") as events:
+    async with EventTap(amqp_url, "job.assigned.v1", "job.sla_at_risk.v1") as events:
         request = job_requested("JOB-100", MONDAY_8, priority=Priority.HIGH)
-        await publish(amqp_url, request)
+        await publish_events(amqp_url, request)
         [assigned] = await events.take(1)
 
     data = assigned.data
@@ -62,12 +55,12 @@ async def test_the_engineer_with_skills_region_and_the_earliest_free_slot_is_ass
 async def test_workload_is_balanced_and_capacity_respected_across_jobs(client, as_dispatcher, amqp_url):
     first = await create_engineer(client, as_dispatcher, "First", capacity=1)
     second = await create_engineer(client, as_dispatcher, "Second", capacity=1)
-    async with tap(amqp_url, "job.assigned.v1") as events:
-        await publish(amqp_url, job_requested("JOB-1", MONDAY_8))
+    async with EventTap(amqp_url, "job.assigned.v1") as events:
+        await publish_events(amqp_url, job_requested("JOB-1", MONDAY_8))
         [one] = await events.take(1)
-        await publish(amqp_url, job_requested("JOB-2", MONDAY_8))
+        await publish_events(amqp_url, job_requested("JOB-2", MONDAY_8))
         [two] = await events.take(1)
-        await publish(amqp_url, job_requested("JOB-3", MONDAY_8, priority=Priority.LOW))
+        await publish_events(amqp_url, job_requested("JOB-3", MONDAY_8, priority=Priority.LOW))
         [three] = await events.take(1)
     assert one.data.engineer.engineer_id == first  # tie on slot and workload: lower id
     assert two.data.engineer.engineer_id == second  # first's day is full
@@ -82,13 +75,13 @@ async def test_an_unmatched_job_waits_in_the_unassigned_queue_flagged_at_risk_an
     kaeser = await create_engineer(client, as_dispatcher, "Kaeser Only", brands=("Kaeser",))
     north = await create_engineer(client, as_dispatcher, "North", regions=("northern",))
 
-    async with tap(amqp_url, "job.sla_at_risk.v1", "job.assigned.v1") as events:
+    async with EventTap(amqp_url, "job.sla_at_risk.v1", "job.assigned.v1") as events:
         requests = [
             job_requested("JOB-LOW", MONDAY_8 - timedelta(minutes=10), priority=Priority.LOW),
             job_requested("JOB-CRIT", MONDAY_8 - timedelta(minutes=5), priority=Priority.CRITICAL),
             job_requested("JOB-HIGH", MONDAY_8, priority=Priority.HIGH),
         ]
-        await publish(amqp_url, *requests)
+        await publish_events(amqp_url, *requests)
         flagged = await events.take(3)
         assert {e.type.rsplit(".", 2)[-2] for e in flagged} == {"sla_at_risk"}
         crit = next(e for e in flagged if e.subject == "JOB-CRIT")
@@ -151,7 +144,7 @@ async def test_invalid_manual_assignments_are_refused_with_the_field_named_and_c
     client, as_dispatcher, amqp_url, test_db, tokens
 ):
     engineer = await create_engineer(client, as_dispatcher, "Only One", brands=("Kaeser",))
-    await publish(amqp_url, job_requested("JOB-9", MONDAY_8))
+    await publish_events(amqp_url, job_requested("JOB-9", MONDAY_8))
 
     async def queued():
         return test_db.jobs.find_one({"_id": "JOB-9"})

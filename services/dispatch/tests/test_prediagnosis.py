@@ -2,9 +2,10 @@
 
 from datetime import timedelta
 
-from dispatch_support import MONDAY_8, assigned_job, bearer, create_engineer, outbox_flushed, snapshot, tap
-
 from compressor_contracts import Priority
+from compressor_kit.testing.events import EventTap
+
+from .dispatch_support import MONDAY_8, assigned_job, bearer, create_engineer, outbox_flushed, snapshot
 
 
 def prediagnosis(arrive_hours: float = 3, resolve_hours: float = 20, **overrides):
@@ -28,7 +29,7 @@ async def test_the_assigned_engineer_commits_within_the_sla_then_departs(
     await create_engineer(client, as_dispatcher, "Lim Wei Jie")
     engineer = await assigned_job(client, as_dispatcher, amqp_url, test_db, "JOB-P1", priority=Priority.CRITICAL)
     as_engineer = bearer(tokens, engineer, "engineer")
-    async with tap(amqp_url, "job.prediagnosed.v1", "job.engineer_dispatched.v1") as events:
+    async with EventTap(amqp_url, "job.prediagnosed.v1", "job.engineer_dispatched.v1") as events:
         response = await client.post("/jobs/JOB-P1/prediagnosis", json=prediagnosis(), headers=as_engineer)
         assert response.status_code == 201, response.text
         job = response.json()

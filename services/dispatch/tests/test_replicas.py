@@ -6,13 +6,15 @@ import itertools
 from collections import Counter
 from datetime import timedelta
 
-from dispatch_support import MONDAY_8, create_engineer, job_requested, outbox_flushed, publish, tap
 from litestar.testing import AsyncTestClient
 
 from compressor_contracts import Priority
 from compressor_kit.http import create_app
 from compressor_kit.testing import eventually
+from compressor_kit.testing.events import EventTap, publish_events
 from dispatch_service.app import SERVICE
+
+from .dispatch_support import MONDAY_8, create_engineer, job_requested, outbox_flushed
 
 JOBS = 30  # the roster below has 33 visit slots within the normal 24 h target
 
@@ -30,9 +32,9 @@ async def test_two_replicas_on_one_queue_assign_each_job_exactly_once(
     )
     requests = [job_requested(f"JOB-{n:03d}", MONDAY_8, priority=Priority.NORMAL) for n in range(JOBS)]
     async with AsyncTestClient(create_app(SERVICE, settings, clock=clock), timeout=30):
-        async with tap(amqp_url, "job.assigned.v1", "job.sla_at_risk.v1") as events:
+        async with EventTap(amqp_url, "job.assigned.v1", "job.sla_at_risk.v1") as events:
             # Every request published twice (as a relay does after a crash before marking it sent).
-            await asyncio.gather(publish(amqp_url, *requests), publish(amqp_url, *requests))
+            await asyncio.gather(publish_events(amqp_url, *requests), publish_events(amqp_url, *requests))
 
             async def all_handled():
                 return test_db.jobs.count_documents({}) == JOBS and test_db.inbox.count_documents({}) == JOBS

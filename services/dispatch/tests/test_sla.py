@@ -4,7 +4,15 @@ deadlines stay quiet, cancelled jobs stop, two replicas never double an alert.""
 import asyncio
 from datetime import timedelta
 
-from dispatch_support import (
+from litestar.testing import AsyncTestClient
+
+from compressor_contracts import Priority
+from compressor_kit.http import create_app
+from compressor_kit.testing import eventually
+from compressor_kit.testing.events import EventTap, publish_events
+from dispatch_service.app import SERVICE
+
+from .dispatch_support import (
     MONDAY_8,
     assigned_job,
     bearer,
@@ -12,15 +20,7 @@ from dispatch_support import (
     followed_by,
     job_requested,
     outbox_flushed,
-    publish,
-    tap,
 )
-from litestar.testing import AsyncTestClient
-
-from compressor_contracts import Priority
-from compressor_kit.http import create_app
-from compressor_kit.testing import eventually
-from dispatch_service.app import SERVICE
 
 ALERTS = ("job.sla_at_risk.v1", "job.sla_breached.v1")
 
@@ -55,7 +55,7 @@ async def test_at_risk_and_breach_fire_once_each_per_deadline_driven_by_the_cloc
 ):
     await create_engineer(client, as_dispatcher, "Lim Wei Jie")
     engineer = await committed_critical_job(client, as_dispatcher, amqp_url, test_db, tokens, "JOB-S1")
-    async with tap(amqp_url, *ALERTS) as events:
+    async with EventTap(amqp_url, *ALERTS) as events:
         assert await check(client, as_dispatcher) == {"at_risk": 0, "breached": 0}
 
         clock.advance(timedelta(hours=3, minutes=1))  # 75% of the 4 h to arrive-by is gone
@@ -94,7 +94,7 @@ async def test_the_matching_events_meet_the_deadlines_and_cancelled_jobs_raise_n
     await committed_critical_job(client, as_dispatcher, amqp_url, test_db, tokens, "JOB-MET")
     await committed_critical_job(client, as_dispatcher, amqp_url, test_db, tokens, "JOB-CANCEL")
     request = job_requested("JOB-MET", MONDAY_8)
-    await publish(
+    await publish_events(
         amqp_url,
         followed_by(request, "job.engineer_arrived.v1", arrived_at=MONDAY_8 + timedelta(hours=2)),
         followed_by(request, "job.inspection_passed.v1"),
@@ -117,7 +117,7 @@ async def test_the_matching_events_meet_the_deadlines_and_cancelled_jobs_raise_n
     # The cancelled job's booking is released.
     day = test_db.engineer_days.find_one({"day": "2030-01-07"})
     assert [b["job_id"] for b in day["bookings"]] == ["JOB-MET"]
-    async with tap(amqp_url, *ALERTS) as events:
+    async with EventTap(amqp_url, *ALERTS) as events:
         clock.advance(timedelta(days=2))
         assert await check(client, as_dispatcher) == {"at_risk": 0, "breached": 0}
         await outbox_flushed(test_db)
@@ -132,7 +132,9 @@ async def test_the_matching_events_meet_the_deadlines_and_cancelled_jobs_raise_n
 async def test_a_job_cancelled_before_its_request_arrives_is_never_assigned(client, as_dispatcher, amqp_url, test_db):
     await create_engineer(client, as_dispatcher, "Lim Wei Jie")
     request = job_requested("JOB-EARLY-CANCEL", MONDAY_8)
-    await publish(amqp_url, followed_by(request, "job.cancelled.v1"), request, job_requested("JOB-NEXT", MONDAY_8))
+    await publish_events(
+        amqp_url, followed_by(request, "job.cancelled.v1"), request, job_requested("JOB-NEXT", MONDAY_8)
+    )
 
     async def next_assigned():
         return test_db.jobs.find_one({"_id": "JOB-NEXT", "status": "assigned"})
@@ -150,7 +152,7 @@ async def test_two_replicas_running_the_monitor_at_once_raise_each_alert_once(
     for n in range(5):
         await committed_critical_job(client, as_dispatcher, amqp_url, test_db, tokens, f"JOB-R{n}")
     async with AsyncTestClient(create_app(SERVICE, settings, clock=clock), timeout=30) as replica:
-        async with tap(amqp_url, *ALERTS) as events:
+        async with EventTap(amqp_url, *ALERTS) as events:
             clock.advance(timedelta(hours=5))  # arrive-by at risk and breached for all five
             # Four rounds at once over both replicas (a replica's own periodic round may join in).
             results = await asyncio.gather(*(check(c, as_dispatcher) for c in (client, replica, client, replica)))

@@ -4,6 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from compressor_contracts import Priority
+from compressor_kit.refusals import Refusal, RefusalKind
 from dispatch_service.settings import DispatchSettings
 from dispatch_service.sla.domain import SlaPolicy, check_commitment, due_alerts
 
@@ -14,11 +16,8 @@ POLICY = SlaPolicy(
 
 
 def test_a_commitment_within_the_policy_passes():
-    assert (
-        check_commitment(
-            POLICY, "critical", REQUESTED, REQUESTED, REQUESTED + timedelta(hours=3), REQUESTED + timedelta(hours=20)
-        )
-        is None
+    check_commitment(
+        POLICY, Priority.CRITICAL, REQUESTED, REQUESTED, REQUESTED + timedelta(hours=3), REQUESTED + timedelta(hours=20)
     )
 
 
@@ -32,24 +31,29 @@ def test_a_commitment_within_the_policy_passes():
     ],
 )
 def test_a_commitment_outside_the_policy_names_the_field(arrive, resolve, field, words):
-    error = check_commitment(
-        POLICY,
-        "critical",
-        REQUESTED,
-        REQUESTED,
-        REQUESTED + timedelta(hours=arrive),
-        REQUESTED + timedelta(hours=resolve),
-    )
-    assert error.field == field and words in error.message
+    with pytest.raises(Refusal) as refused:
+        check_commitment(
+            POLICY,
+            Priority.CRITICAL,
+            REQUESTED,
+            REQUESTED,
+            REQUESTED + timedelta(hours=arrive),
+            REQUESTED + timedelta(hours=resolve),
+        )
+    refusal = refused.value
+    assert refusal.kind == RefusalKind.INVALID
+    assert refusal.field == field and words in refusal.detail
 
 
 def test_at_risk_after_the_configured_share_of_the_time_and_breach_at_the_deadline():
     state = POLICY.deadline_state(REQUESTED, REQUESTED + timedelta(hours=4))
-    assert state["at_risk_at"] == REQUESTED + timedelta(hours=3)
+    assert state.at_risk_at == REQUESTED + timedelta(hours=3)
     assert due_alerts(state, REQUESTED + timedelta(hours=2, minutes=59)) == (False, False)
     assert due_alerts(state, REQUESTED + timedelta(hours=3)) == (True, False)
-    assert due_alerts({**state, "at_risk_raised_at": REQUESTED}, REQUESTED + timedelta(hours=4)) == (False, True)
-    assert due_alerts({**state, "met_at": REQUESTED}, REQUESTED + timedelta(hours=5)) == (False, False)
+    raised = state.model_copy(update={"at_risk_raised_at": REQUESTED})
+    assert due_alerts(raised, REQUESTED + timedelta(hours=4)) == (False, True)
+    met = state.model_copy(update={"met_at": REQUESTED})
+    assert due_alerts(met, REQUESTED + timedelta(hours=5)) == (False, False)
 
 
 def test_the_policy_is_configurable_from_the_environment(monkeypatch):

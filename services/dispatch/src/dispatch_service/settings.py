@@ -1,4 +1,5 @@
 """Dispatch's own settings on top of the kit's: the SLA policy, the SLA monitor and scheduling.
+The composition root (`app.py`) declares them; handlers read them typed from `DispatchRuntime`.
 
 Every field is an environment variable of the same name (upper-cased); the dict fields take JSON,
 e.g. `SLA_ARRIVE_WITHIN_HOURS='{"critical": 4, "high": 8, "normal": 24, "low": 72}'`.
@@ -6,11 +7,10 @@ e.g. `SLA_ARRIVE_WITHIN_HOURS='{"critical": 4, "high": 8, "normal": 24, "low": 7
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field, field_validator
 
 from compressor_contracts import Priority
+from compressor_kit.runtime import Runtime
 from compressor_kit.settings import Settings
 
 
@@ -28,11 +28,11 @@ def _every_priority(value: dict[str, float]) -> dict[str, float]:
 
 class DispatchSettings(Settings):
     sla_arrive_within_hours: dict[str, float] = Field(
-        default_factory=lambda: {"critical": 4, "high": 8, "normal": 24, "low": 72},
+        default_factory=lambda: {"critical": 4.0, "high": 8.0, "normal": 24.0, "low": 72.0},
         description="SLA policy: latest arrival on site after the request, per priority (hours).",
     )
     sla_resolve_within_hours: dict[str, float] = Field(
-        default_factory=lambda: {"critical": 24, "high": 48, "normal": 120, "low": 240},
+        default_factory=lambda: {"critical": 24.0, "high": 48.0, "normal": 120.0, "low": 240.0},
         description="SLA policy: latest resolution (inspection passed) after the request, per priority (hours).",
     )
     sla_at_risk_fraction: float = Field(
@@ -49,19 +49,4 @@ class DispatchSettings(Settings):
     _check_resolve = field_validator("sla_resolve_within_hours")(_every_priority)
 
 
-def dispatch_settings(runtime: Any) -> DispatchSettings:
-    """The runtime's settings as DispatchSettings. Tests pass DispatchSettings to create_app; the
-    kit's `run()` builds plain Settings, in which case the dispatch fields are read from the env."""
-    if isinstance(runtime.settings, DispatchSettings):
-        return runtime.settings
-    cached = getattr(runtime, "_dispatch_settings", None)
-    if cached is None:
-        cached = as_dispatch_settings(runtime.settings)
-        runtime._dispatch_settings = cached
-    return cached
-
-
-def as_dispatch_settings(settings: Settings) -> DispatchSettings:
-    if isinstance(settings, DispatchSettings):
-        return settings
-    return DispatchSettings(**settings.model_dump())
+DispatchRuntime = Runtime[DispatchSettings]

@@ -6,108 +6,149 @@ from typing import Annotated, Any
 
 from litestar import Request, get, patch, post
 from litestar.di import NamedDependency
+from litestar.openapi.spec import Example
 from litestar.params import JSONBody, Parameter
+from pydantic import ConfigDict, Field
 
 from compressor_contracts import CompressorType
+from compressor_contracts.common import Email, Identifier, Phone, ShortText
 from compressor_kit.auth import Role, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
-from compressor_kit.problems import Problem
-from compressor_kit.runtime import Runtime
-from dispatch_service.engineers.domain import ENGINEER_ID, EngineerInput, EngineerPatch, engineer_view
-from dispatch_service.engineers.store import next_engineer_id
-from dispatch_service.jobs import ENGINEERS
+from compressor_kit.refusals import Refusal
+from dispatch_service.engineers import store
+from dispatch_service.engineers.domain import ENGINEER_ID, Calendar, EngineerData, EngineerRecord, Skills, Strict
+from dispatch_service.settings import DispatchRuntime
 
-EngineerId = Annotated[str, Parameter(description="Engineer id, e.g. ENG-001.")]
+TAGS = ["Engineers"]
+EngineerId = Annotated[str, Parameter(description="Engineer id, e.g. ENG-001.", examples=[Example(value="ENG-001")])]
+# Who sees every engineer's record; an engineer (role only) sees their own.
+SEE_EVERY_ENGINEER = frozenset({Role.DISPATCHER, Role.ADMIN, Role.MANAGER})
+# Fields a patch may clear (set to null); the others are required of every engineer.
+NULLABLE = frozenset({"phone", "email"})
+
+_EXAMPLE_ENGINEER: dict[str, Any] = {
+    "name": "Nurul Aisyah binti Ahmad",
+    "phone": "+60123456702",
+    "email": "nurul.aisyah@compressor-service.example",
+    "skills": {
+        "compressor_types": ["oil_injected_screw", "oil_free_screw"],
+        "brands": ["Atlas Copco", "Kaeser"],
+        "certifications": ["DOSH competent person (pressure vessels)"],
+    },
+    "regions": ["central", "southern"],
+    "calendar": {
+        "timezone": "Asia/Kuala_Lumpur",
+        "shifts": [{"weekday": day, "start": "08:00", "end": "17:00"} for day in range(5)],
+        "leave": [{"start": "2030-02-10", "end": "2030-02-14", "reason": "annual leave"}],
+    },
+    "capacity_per_day": 4,
+    "active": True,
+}
 
 
-def _check_id(engineer_id: str) -> None:
+class EngineerInput(EngineerData):
+    """An engineer as a dispatcher or admin records them."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE_ENGINEER]})
+
+
+class EngineerPatch(Strict):
+    """Fields to change; omitted fields stay as they are."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"capacity_per_day": 5, "regions": ["central", "northern"]}]}
+    )
+
+    name: ShortText | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    skills: Skills | None = None
+    regions: list[Identifier] | None = Field(default=None, min_length=1, max_length=50)
+    calendar: Calendar | None = None
+    capacity_per_day: int | None = Field(default=None, ge=1, le=24)
+    active: bool | None = None
+
+
+class EngineerView(EngineerRecord):
+    """A registered engineer."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"engineer_id": "ENG-002", **_EXAMPLE_ENGINEER}]})
+
+    @classmethod
+    def of(cls, engineer: EngineerRecord) -> EngineerView:
+        return cls.model_validate(engineer.model_dump())
+
+
+def _known_id(engineer_id: str) -> str:
     if not ENGINEER_ID.match(engineer_id):
-        raise Problem(404, f"unknown engineer {engineer_id}", field="engineer_id")
+        raise Refusal.not_found(f"unknown engineer {engineer_id}", field="engineer_id")
+    return engineer_id
 
 
-@post("/engineers", **requires(Role.DISPATCHER, Role.ADMIN), operation_id="createEngineer", tags=["engineers"])
-async def create_engineer(data: JSONBody[EngineerInput], runtime: NamedDependency[Runtime]) -> dict[str, Any]:
+@post("/engineers", **requires(Role.DISPATCHER, Role.ADMIN), operation_id="createEngineer", tags=TAGS)
+async def create_engineer(data: JSONBody[EngineerInput], runtime: NamedDependency[DispatchRuntime]) -> EngineerView:
     """Register an engineer; dispatch issues the id (ENG-nnn), which is also the engineer's token subject."""
-    now = runtime.clock.now()
-    engineer_id = await next_engineer_id(runtime.db)
-    while await runtime.db[ENGINEERS].find_one({"_id": engineer_id}, {"_id": 1}) is not None:
-        engineer_id = await next_engineer_id(runtime.db)  # skip ids taken by seed data
-    doc = {"_id": engineer_id, **data.model_dump(mode="json"), "created_at": now, "updated_at": now}
-    await runtime.db[ENGINEERS].insert_one(doc)
-    return engineer_view(doc)
+    return EngineerView.of(await store.create(runtime, data, runtime.clock.now()))
 
 
 @get(
     "/engineers",
     **requires(Role.DISPATCHER, Role.ADMIN, Role.MANAGER),
     operation_id="listEngineers",
-    tags=["engineers"],
+    tags=TAGS,
 )
 async def list_engineers(
-    runtime: NamedDependency[Runtime],
+    runtime: NamedDependency[DispatchRuntime],
     limit: Limit = 50,
     offset: Offset = 0,
     region: Annotated[str | None, Parameter(description="Only engineers covering this region.")] = None,
     compressor_type: Annotated[CompressorType | None, Parameter(description="Only engineers skilled in it.")] = None,
     brand: Annotated[str | None, Parameter(description="Only engineers trained on this brand.")] = None,
     active: Annotated[bool | None, Parameter(description="Only active (true) or inactive (false) engineers.")] = None,
-) -> Page[dict[str, Any]]:
-    query: dict[str, Any] = {}
-    if region:
-        query["regions"] = region
-    if compressor_type:
-        query["skills.compressor_types"] = compressor_type.value
-    if brand:
-        query["skills.brands"] = brand
-    if active is not None:
-        query["active"] = active
-    total = await runtime.db[ENGINEERS].count_documents(query)
-    docs = await runtime.db[ENGINEERS].find(query).sort("_id", 1).skip(offset).limit(limit).to_list()
-    return Page(items=[engineer_view(d) for d in docs], total=total, limit=limit, offset=offset)
+) -> Page[EngineerView]:
+    where = store.EngineerFilter(region=region, compressor_type=compressor_type, brand=brand, active=active)
+    engineers = await store.page(runtime, where, limit, offset)
+    return Page(items=[EngineerView.of(e) for e in engineers.items], total=engineers.total, limit=limit, offset=offset)
 
 
 @get(
     "/engineers/{engineer_id:str}",
     **requires(Role.DISPATCHER, Role.ADMIN, Role.MANAGER, Role.ENGINEER),
     operation_id="getEngineer",
-    tags=["engineers"],
+    tags=TAGS,
 )
-async def get_engineer(engineer_id: EngineerId, runtime: NamedDependency[Runtime], request: Request) -> dict[str, Any]:
+async def get_engineer(
+    engineer_id: EngineerId, runtime: NamedDependency[DispatchRuntime], request: Request[Any, Any, Any]
+) -> EngineerView:
     """An engineer; an engineer (role) may only read their own record."""
     principal = principal_of(request)
-    staff = principal.roles & {Role.DISPATCHER, Role.ADMIN, Role.MANAGER}
-    if not staff and principal.subject != engineer_id:
-        raise Problem(403, "engineers may only read their own record", field="engineer_id")
-    _check_id(engineer_id)
-    doc = await runtime.db[ENGINEERS].find_one({"_id": engineer_id})
-    if doc is None:
-        raise Problem(404, f"unknown engineer {engineer_id}", field="engineer_id")
-    return engineer_view(doc)
+    if not principal.roles & SEE_EVERY_ENGINEER and principal.subject != engineer_id:
+        raise Refusal.forbidden("engineers may only read their own record", field="engineer_id")
+    engineer = await store.find(runtime, _known_id(engineer_id))
+    if engineer is None:
+        raise Refusal.not_found(f"unknown engineer {engineer_id}", field="engineer_id")
+    return EngineerView.of(engineer)
 
 
 @patch(
     "/engineers/{engineer_id:str}",
     **requires(Role.DISPATCHER, Role.ADMIN),
     operation_id="updateEngineer",
-    tags=["engineers"],
+    tags=TAGS,
 )
 async def update_engineer(
-    engineer_id: EngineerId, data: JSONBody[EngineerPatch], runtime: NamedDependency[Runtime]
-) -> dict[str, Any]:
+    engineer_id: EngineerId, data: JSONBody[EngineerPatch], runtime: NamedDependency[DispatchRuntime]
+) -> EngineerView:
     """Change skills, regions, calendar (shifts, leave), capacity or active; omitted fields stay."""
-    _check_id(engineer_id)
+    _known_id(engineer_id)
     changes = data.model_dump(mode="json", exclude_unset=True)
-    if any(value is None for key, value in changes.items() if key not in ("phone", "email")):
-        nulls = [key for key, value in changes.items() if value is None and key not in ("phone", "email")]
-        raise Problem(422, f"{nulls[0]} cannot be null", field=nulls[0])
-    doc = await runtime.db[ENGINEERS].find_one_and_update(
-        {"_id": engineer_id},
-        {"$set": {**changes, "updated_at": runtime.clock.now()}},
-        return_document=True,
-    )
-    if doc is None:
-        raise Problem(404, f"unknown engineer {engineer_id}", field="engineer_id")
-    return engineer_view(doc)
+    nulls = [key for key, value in changes.items() if value is None and key not in NULLABLE]
+    if nulls:
+        raise Refusal.invalid(f"{nulls[0]} cannot be null", field=nulls[0])
+    engineer = await store.update(runtime, engineer_id, changes, runtime.clock.now())
+    if engineer is None:
+        raise Refusal.not_found(f"unknown engineer {engineer_id}", field="engineer_id")
+    return EngineerView.of(engineer)
 
 
 ROUTES = [create_engineer, list_engineers, get_engineer, update_engineer]

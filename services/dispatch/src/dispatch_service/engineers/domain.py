@@ -1,7 +1,7 @@
 """Engineers as dispatch knows them: skills, regions, working calendar and capacity. Pure Python.
 
-The input models double as the HTTP request bodies; `EngineerProfile` is the plain value the
-matching rules work on.
+`EngineerRecord` is an engineer as dispatchers and admins record them (and as the seed file lists
+them); `EngineerProfile` is the plain value the matching rules work on.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -18,7 +18,6 @@ from compressor_contracts import CompressorType
 from compressor_contracts.common import Email, Identifier, Phone, ShortText
 
 ENGINEER_ID = re.compile(r"^ENG-\d{3,6}$")
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 ShiftEnd = Annotated[str, StringConstraints(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")]
@@ -79,7 +78,7 @@ class Skills(Strict):
     certifications: list[ShortText] = Field(default=[], max_length=50, description="e.g. 'DOSH competent person'.")
 
 
-class EngineerInput(Strict):
+class EngineerData(Strict):
     """An engineer as a dispatcher or admin records them."""
 
     name: ShortText = Field(description="Full name.")
@@ -92,20 +91,9 @@ class EngineerInput(Strict):
     active: bool = Field(default=True, description="Inactive engineers are never matched.")
 
 
-class EngineerPatch(Strict):
-    """Fields to change; omitted fields stay as they are."""
+class EngineerRecord(EngineerData):
+    """A registered engineer: the id dispatch issued (ENG-nnn), also the engineer's token subject."""
 
-    name: ShortText | None = None
-    phone: Phone | None = None
-    email: Email | None = None
-    skills: Skills | None = None
-    regions: list[Identifier] | None = Field(default=None, min_length=1, max_length=50)
-    calendar: Calendar | None = None
-    capacity_per_day: int | None = Field(default=None, ge=1, le=24)
-    active: bool | None = None
-
-
-class SeedEngineer(EngineerInput):
     engineer_id: str = Field(pattern=ENGINEER_ID.pattern)
 
 
@@ -139,20 +127,20 @@ class EngineerProfile:
     active: bool
 
     @classmethod
-    def from_document(cls, doc: dict[str, Any]) -> EngineerProfile:
-        calendar = doc["calendar"]
+    def of(cls, engineer: EngineerRecord) -> EngineerProfile:
+        calendar = engineer.calendar
         return cls(
-            engineer_id=doc["_id"],
-            name=doc["name"],
-            compressor_types=frozenset(doc["skills"]["compressor_types"]),
-            brands=frozenset(b.casefold() for b in doc["skills"]["brands"]),
-            certifications=tuple(doc["skills"].get("certifications", [])),
-            regions=frozenset(doc["regions"]),
-            timezone=calendar["timezone"],
-            shifts=tuple(sorted((s["weekday"], minutes(s["start"]), minutes(s["end"])) for s in calendar["shifts"])),
-            leave=tuple((date.fromisoformat(lv["start"]), date.fromisoformat(lv["end"])) for lv in calendar["leave"]),
-            capacity_per_day=doc["capacity_per_day"],
-            active=doc.get("active", True),
+            engineer_id=engineer.engineer_id,
+            name=engineer.name,
+            compressor_types=frozenset(t.value for t in engineer.skills.compressor_types),
+            brands=frozenset(b.casefold() for b in engineer.skills.brands),
+            certifications=tuple(engineer.skills.certifications),
+            regions=frozenset(engineer.regions),
+            timezone=calendar.timezone,
+            shifts=tuple(sorted((s.weekday, minutes(s.start), minutes(s.end)) for s in calendar.shifts)),
+            leave=tuple((lv.start, lv.end) for lv in calendar.leave),
+            capacity_per_day=engineer.capacity_per_day,
+            active=engineer.active,
         )
 
     @property
@@ -174,13 +162,3 @@ class EngineerProfile:
 
     def local_day(self, moment: datetime) -> date:
         return moment.astimezone(self.zone).date()
-
-
-def engineer_document(engineer_id: str, data: EngineerInput) -> dict[str, Any]:
-    body = data.model_dump(mode="json")
-    return {"_id": engineer_id, **body}
-
-
-def engineer_view(doc: dict[str, Any]) -> dict[str, Any]:
-    view = {k: v for k, v in doc.items() if k not in {"_id", "created_at", "updated_at"}}
-    return {"engineer_id": doc["_id"], **view}

@@ -12,7 +12,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from compressor_contracts import (
+    AssignmentMode,
+    Engineer,
+    JobAssigned,
+    JobRequested,
+    JobSlaAtRisk,
+    SlaDeadline,
+    SlaRiskReason,
+    StaffMember,
+    TimeWindow,
+)
+from compressor_kit.refusals import Refusal
 from dispatch_service.engineers.domain import EngineerProfile
+from dispatch_service.jobs.domain import Job, JobStatus, Window
+from dispatch_service.sla.domain import SlaPolicy
 
 SLOT_GRANULARITY = timedelta(minutes=15)
 MAX_REASON = 2000
@@ -205,3 +219,154 @@ def explain(job: JobNeeds, chosen: Candidate | None, others: list[Candidate], re
     if rejected:
         text += " Not eligible: " + "; ".join(f"{eid} ({why})" for eid, why in rejected) + "."
     return text[:MAX_REASON]
+
+
+# --- the job's assignment ------------------------------------------------------
+
+
+def new_job(
+    request: JobRequested, event_id: str, correlation_id: str, requested_at: datetime, policy: SlaPolicy, now: datetime
+) -> Job:
+    """The job as dispatch first holds it: unassigned, with the policy's deadlines for its priority."""
+    return Job(
+        job_id=request.job_id,
+        status=JobStatus.UNASSIGNED,
+        priority=request.priority,
+        requested_at=requested_at,
+        request_event_id=event_id,
+        correlation_id=correlation_id,
+        channel=request.channel,
+        customer=request.customer,
+        site=request.site,
+        equipment=request.equipment,
+        fault_description=request.fault_description,
+        sla=policy.initial_deadlines(request.priority, requested_at),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def needs_of(job: Job, policy: SlaPolicy, now: datetime) -> JobNeeds:
+    return JobNeeds(
+        job_id=job.job_id,
+        region=job.site.region,
+        compressor_type=job.equipment.compressor_type.value,
+        brand=job.equipment.brand,
+        priority=job.priority.value,
+        earliest=max(now, job.requested_at),
+        latest_start=policy.arrive_target(job.priority, job.requested_at),
+    )
+
+
+def left_unassigned(job: Job, reason: str, now: datetime) -> tuple[Job, JobSlaAtRisk]:
+    """Nobody can be matched: the job waits in the unassigned queue, its arrive-by at risk already."""
+    arrive_by = job.sla.arrive_by.model_copy(update={"unassigned_raised_at": now})
+    after = job.model_copy(
+        update={
+            "reason": reason,
+            "unassigned_since": now,
+            "sla": job.sla.model_copy(update={"arrive_by": arrive_by}),
+            "updated_at": now,
+        }
+    )
+    event = JobSlaAtRisk(
+        job_id=job.job_id,
+        deadline=SlaDeadline.ARRIVE_BY,
+        due_at=job.sla.arrive_by.due_at,
+        reason=SlaRiskReason.UNASSIGNED,
+        priority=job.priority,
+        engineer=None,
+        detail=reason,
+    )
+    return after, event
+
+
+def check_window(start: datetime, end: datetime, now: datetime) -> None:
+    """A visit slot a dispatcher gives."""
+    if end <= start:
+        raise Refusal.invalid("end must be after start", field="scheduled_window.end")
+    if end <= now:
+        raise Refusal.invalid("the window is in the past", field="scheduled_window.end")
+
+
+def check_reassignable(job: Job, engineer_id: str) -> None:
+    """A dispatcher may (re)assign an open job to an engineer other than its current one."""
+    if job.closed:
+        raise Refusal.conflict(f"job {job.job_id} is {job.status.value}", field="job_id")
+    if job.engineer is not None and job.engineer.engineer_id == engineer_id:
+        raise Refusal.conflict(f"job {job.job_id} is already assigned to {engineer_id}", field="engineer_id")
+
+
+def check_assignable(engineer: EngineerProfile | None, engineer_id: str) -> EngineerProfile:
+    """The engineer a dispatcher named: registered and active."""
+    if engineer is None:
+        raise Refusal.invalid(f"unknown engineer {engineer_id}", field="engineer_id")
+    if not engineer.active:
+        raise Refusal.invalid(f"engineer {engineer_id} is inactive", field="engineer_id")
+    return engineer
+
+
+def earliest_slot(
+    engineer: EngineerProfile,
+    bookings_by_day: Mapping[date, list[Booking]],
+    now: datetime,
+    horizon: datetime,
+    visit: timedelta,
+) -> Slot:
+    """The engineer's earliest free slot up to `horizon`, for a dispatcher who gave no window."""
+    slot, why = free_slot(engineer, bookings_by_day, now, horizon, visit)
+    if slot is None:
+        raise Refusal.conflict(f"{engineer.engineer_id} is {why}; give a scheduled_window", field="scheduled_window")
+    return slot
+
+
+def assign(
+    job: Job,
+    engineer: EngineerProfile,
+    start: datetime,
+    end: datetime,
+    day: date,
+    mode: AssignmentMode,
+    reason: str,
+    now: datetime,
+    assigned_by: StaffMember | None = None,
+) -> tuple[Job, JobAssigned]:
+    """Assign (or reassign) the job to `engineer` for the visit from `start` to `end`, booked against
+    the engineer's local `day`; job.assigned names the engineer replaced."""
+    matched = list(skills_matching(engineer, job.equipment.compressor_type.value, job.equipment.brand))
+    chosen = Engineer(engineer_id=engineer.engineer_id, name=engineer.name)
+    after = job.model_copy(
+        update={
+            "status": JobStatus.ASSIGNED if job.status == JobStatus.UNASSIGNED else job.status,
+            "engineer": chosen,
+            "scheduled_window": Window(start=start, end=end),
+            "booking_day": day.isoformat(),
+            "matched_skills": matched,
+            "assignment_mode": mode,
+            "assignment_revision": job.assignment_revision + 1,
+            "reason": reason,
+            "updated_at": now,
+        }
+    )
+    event = JobAssigned(
+        job_id=job.job_id,
+        engineer=chosen,
+        mode=mode,
+        scheduled_window=TimeWindow(start=start, end=end),
+        matched_skills=matched,
+        region=job.site.region,
+        reason=reason,
+        assigned_by=assigned_by,
+        previous_engineer=job.engineer,
+        priority=job.priority,
+        equipment=job.equipment,
+        site=job.site,
+        fault_description=job.fault_description,
+    )
+    return after, event
+
+
+def cancelled(job: Job, reason: str, now: datetime) -> Job:
+    return job.model_copy(
+        update={"status": JobStatus.CANCELLED, "cancelled_at": now, "cancel_reason": reason, "updated_at": now}
+    )
