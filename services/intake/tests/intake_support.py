@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-import aio_pika
-
-from compressor_contracts import EXCHANGE, CloudEvent, new_event
+from compressor_contracts import CloudEvent, new_event
 from compressor_contracts.examples import example
+from compressor_kit.testing.events import EventTap
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -109,12 +109,8 @@ def job_closed(job_id: str, customer_id: str, equipment_id: str, follow_ups: lis
     return new_event(data, source_service="feedback", subject=job_id)
 
 
-async def publish(amqp_url: str, event: CloudEvent) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(EXCHANGE)
-        await exchange.publish(
-            aio_pika.Message(event.model_dump_json().encode(), content_type="application/cloudevents+json"),
-            routing_key=event.data.routing_key(),
-        )
+async def events_until(tap: EventTap, routing_key: str, subject: str) -> list[CloudEvent[Any]]:
+    """Every event not taken yet, once the first `routing_key` event about `subject` arrived: a marker
+    that proves everything published before it has arrived (the relay publishes in commit order)."""
+    await tap.wait_for(routing_key, subject=subject)
+    return await tap.rest()

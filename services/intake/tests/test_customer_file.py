@@ -3,9 +3,10 @@ the next service due on, and one GET returns the whole file."""
 
 from __future__ import annotations
 
-from intake_support import data_of, job_closed, open_file, phone_request, publish
-
 from compressor_kit.testing import drain_queue, eventually, ready_messages
+from compressor_kit.testing.events import publish_events
+
+from .intake_support import data_of, events_until, job_closed, open_file, phone_request
 
 
 async def test_a_closed_job_updates_the_customer_file_exactly_once(client, people, events, amqp_url, test_db):
@@ -19,10 +20,10 @@ async def test_a_closed_job_updates_the_customer_file_exactly_once(client, peopl
     assert unit["next_service_due_at_hours"] == 26_000
 
     closed = job_closed(job_id, file.customer_id, file.equipment_id)
-    await publish(amqp_url, closed)
-    await publish(amqp_url, closed)  # redelivered
+    await publish_events(amqp_url, closed)
+    await publish_events(amqp_url, closed)  # redelivered
     resent = job_closed(job_id, file.customer_id, file.equipment_id)  # the same close, sent again
-    await publish(amqp_url, resent)
+    await publish_events(amqp_url, resent)
 
     async def all_handled():
         # One inbox row per distinct event; the consumer takes its queue in order, so the re-sent
@@ -30,7 +31,7 @@ async def test_a_closed_job_updates_the_customer_file_exactly_once(client, peopl
         return test_db.inbox.count_documents({}) == 2 and await ready_messages(amqp_url, "intake.customer-file") == 0
 
     await eventually(all_handled, timeout=30)
-    published = await events.take_until("customer_file.updated", job_id)
+    published = await events_until(events, "customer_file.updated.v1", job_id)
     updates = [e for e in published if e.type.endswith("customer_file.updated.v1")]
     assert len(updates) == 1
     update = data_of(updates[0])
@@ -73,7 +74,7 @@ async def test_a_customer_sees_only_its_own_file(client, people):
 
 
 async def test_a_close_for_equipment_not_on_file_is_dead_lettered(client, people, amqp_url, test_db):
-    await publish(amqp_url, job_closed("JOB-ELSEWHERE", "CUST-NONE", "EQ-NONE"))
+    await publish_events(amqp_url, job_closed("JOB-ELSEWHERE", "CUST-NONE", "EQ-NONE"))
     [dead] = await drain_queue(amqp_url, "intake.dead-letters", expect=1, timeout=30)
     assert dead.headers["x-error-type"] == "PermanentFailure"
     assert test_db.service_history.count_documents({}) == 0

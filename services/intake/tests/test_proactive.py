@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime
 
-from intake_support import data_of, job_closed, open_file, phone_request, publish
 from litestar.testing import AsyncTestClient
 
 from compressor_contracts import FollowUp, FollowUpKind
 from compressor_kit.http import create_app
 from compressor_kit.testing import eventually
+from compressor_kit.testing.events import publish_events
 from intake_service.app import SERVICE
+
+from .intake_support import data_of, events_until, job_closed, open_file, phone_request
 
 
 async def register(client, headers, file, **unit) -> str:
@@ -85,7 +87,7 @@ async def test_two_replicas_running_the_scheduler_repeatedly_raise_one_request_p
         assert by_unit[by_hours]["proactive_period"] == f"{by_hours}:2027-01-10/5000h"
 
         marker = await a.post("/requests", json=phone_request(file), headers=people.reception)
-        published = await events.take_until("job.requested", marker.json()["job_id"])
+        published = await events_until(events, "job.requested.v1", marker.json()["job_id"])
         proactive = [data_of(e) for e in published if data_of(e)["channel"] == "proactive"]
         assert len(published) == 4 and len(proactive) == 3
         assert all(p["recorded_by"] is None and p["origin_reference"] for p in proactive)
@@ -93,7 +95,7 @@ async def test_two_replicas_running_the_scheduler_repeatedly_raise_one_request_p
 
         # The service closes the overdue unit's period; the next period comes 6 months later.
         job_id = by_unit[overdue]["_id"]
-        await publish(amqp_url, job_closed(job_id, file.customer_id, overdue))
+        await publish_events(amqp_url, job_closed(job_id, file.customer_id, overdue))
 
         async def serviced():
             unit = test_db.equipment.find_one({"_id": overdue})
@@ -145,8 +147,8 @@ async def test_a_follow_up_visit_planned_by_the_review_is_raised_once_when_due(
             ),
         ]
         closed = job_closed(job_id, file.customer_id, file.equipment_id, follow_ups=visits)
-        await publish(amqp_url, closed)
-        await publish(amqp_url, closed)  # redelivered: plans nothing twice
+        await publish_events(amqp_url, closed)
+        await publish_events(amqp_url, closed)  # redelivered: plans nothing twice
 
         async def planned():
             return test_db.follow_up_visits.count_documents({}) == 2 and test_db.inbox.count_documents({}) == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from intake_support import data_of, fields_of, open_file, phone_request, problem
+from .intake_support import data_of, events_until, fields_of, open_file, phone_request, problem
 
 
 async def test_a_request_from_each_channel_publishes_exactly_one_job_requested(client, people, events, test_db):
@@ -128,7 +128,7 @@ async def test_a_repeated_idempotency_key_returns_the_same_job_and_publishes_not
     assert other.status_code == 422 and fields_of(other) == {"Idempotency-Key"}
 
     marker = await client.post("/requests", json=phone_request(file), headers=people.reception)
-    published = await events.take_until("job.requested", marker.json()["job_id"])
+    published = await events_until(events, "job.requested.v1", marker.json()["job_id"])
     assert [e.subject for e in published] == [first.json()["job_id"], marker.json()["job_id"]]
     assert test_db.jobs.count_documents({}) == 2
 
@@ -198,7 +198,7 @@ async def test_a_customer_cancels_a_job_once_and_it_is_no_longer_open(client, pe
     assert again.status_code == 409
     assert problem(again)["detail"] == "the job is already cancelled"
 
-    published = await events.take_until("job.cancelled", job_id)
+    published = await events_until(events, "job.cancelled.v1", job_id)
     assert [e.type.rsplit(".", 2)[-2] for e in published] == ["requested", "cancelled"]
     assert data_of(published[1])["cancelled_by"] == "Aminah binti Rahman"
     assert test_db.outbox.count_documents({}) == 2

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from intake_support import CUSTOMER, SITE, fields_of, open_file, phone_request
+
+from .intake_support import CUSTOMER, SITE, fields_of, open_file, phone_request
 
 
 def snapshot(db) -> dict[str, int]:

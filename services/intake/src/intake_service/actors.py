@@ -3,9 +3,16 @@ that a customer only sees its own file (a customer's token `sub` is its customer
 
 from __future__ import annotations
 
+from typing import Any
+
+from litestar import Request
+
 from compressor_contracts import StaffMember, StaffRole
 from compressor_kit.auth import Principal, Role
-from compressor_kit.problems import Problem
+from compressor_kit.refusals import Refusal
+
+CallerRequest = Request[Any, Any, Any]
+"""An HTTP request, as handlers receive it to learn who calls."""
 
 STAFF = (Role.RECEPTION, Role.DISPATCHER, Role.ENGINEER, Role.INSPECTOR, Role.MANAGER, Role.ADMIN)
 ALL_PEOPLE = (*STAFF, Role.CUSTOMER)
@@ -32,8 +39,8 @@ def staff_member(principal: Principal) -> StaffMember | None:
 
 
 def ensure_may_see_customer(principal: Principal, customer_id: str) -> None:
-    """Staff see every customer; a customer only itself (403 otherwise)."""
+    """Staff see every customer; a customer only itself (forbidden otherwise)."""
     if is_staff(principal):
         return
     if principal.subject != customer_id:
-        raise Problem(403, "a customer may only act on its own customer file", field="customer_id")
+        raise Refusal.forbidden("a customer may only act on its own customer file", field="customer_id")

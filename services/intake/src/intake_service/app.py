@@ -5,7 +5,6 @@ from compressor_kit.runtime import ServiceDefinition
 from intake_service.callbacks import api as callbacks_api
 from intake_service.callbacks import store as callbacks_store
 from intake_service.catalogue import api as catalogue_api
-from intake_service.catalogue.store import catalogue
 from intake_service.customer_file import api as customer_file_api
 from intake_service.customer_file import consumers as customer_file_consumers
 from intake_service.customer_file import store as customer_file_store
@@ -13,14 +12,13 @@ from intake_service.proactive import api as proactive_api
 from intake_service.proactive.scheduler import proactive_scheduler
 from intake_service.requests import api as requests_api
 from intake_service.requests import store as requests_store
-from intake_service.settings import intake_settings
-
-catalogue()  # a broken seed file fails the start, not a request
+from intake_service.settings import IntakeSettings
 
 SERVICE = ServiceDefinition(
     name="intake",
     default_port=8001,
     description="Phase 1 and 9: service requests from every channel, proactive maintenance, and the customer file.",
+    settings_type=IntakeSettings,
     route_handlers=[
         *catalogue_api.ROUTES,
         *customer_file_api.ROUTES,
@@ -30,7 +28,5 @@ SERVICE = ServiceDefinition(
     ],
     consumers=[customer_file_consumers.consumers],
     indexes={**customer_file_store.INDEXES, **requests_store.INDEXES, **callbacks_store.INDEXES},
-    background_jobs=[
-        periodic(lambda settings: intake_settings(settings).proactive_scan_interval_seconds, proactive_scheduler)
-    ],
+    background_jobs=[periodic(lambda settings: settings.proactive_scan_interval_seconds, proactive_scheduler)],
 )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 from pydantic import Field
 
+from compressor_kit.runtime import Runtime
 from compressor_kit.settings import Settings
 
 
@@ -18,12 +17,5 @@ class IntakeSettings(Settings):
     )
 
 
-def intake_settings(settings: Settings) -> IntakeSettings:
-    """The runtime's settings as IntakeSettings: tests pass IntakeSettings to create_app; the kit's
-    `run` builds plain Settings, so the extra fields are then read from the environment (once)."""
-    return settings if isinstance(settings, IntakeSettings) else _from_environment()
-
-
-@cache
-def _from_environment() -> IntakeSettings:
-    return IntakeSettings()
+IntakeRuntime = Runtime[IntakeSettings]
+"""The running intake service, its settings typed."""

@@ -2,112 +2,156 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
-from litestar import Request, Response, get, post
+from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
-from pymongo.errors import DuplicateKeyError
+from pydantic import BaseModel, ConfigDict, Field
 
+from compressor_contracts import Contact, Priority, StaffMember
 from compressor_kit.auth import principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
-from compressor_kit.problems import Problem
-from compressor_kit.runtime import Runtime
-from intake_service.actors import FRONT_DESK, STAFF, staff_member
-from intake_service.callbacks import domain
-from intake_service.callbacks.domain import CallbackIn, CallbackOutcome
-from intake_service.callbacks.store import CALLBACKS
-from intake_service.ids import new_id
-from intake_service.requests.api import IdempotencyKey
-from intake_service.requests.domain import job_view
-from intake_service.requests.recording import prepare_job
-from intake_service.requests.store import JOBS
+from intake_service.actors import FRONT_DESK, STAFF, CallerRequest
+from intake_service.callbacks import commands
+from intake_service.callbacks import store as callbacks
+from intake_service.callbacks.domain import Callback, CallbackDetails, CallbackOutcome
+from intake_service.customer_file.api import ContactIn
+from intake_service.requests import store as jobs
+from intake_service.requests.api import IdempotencyKey, fingerprint
+from intake_service.requests.domain import Job
+from intake_service.requests.views import JOB_EXAMPLE, JobView, job_view
+from intake_service.settings import IntakeRuntime
+
+TAGS = ["Call-backs"]
 
 
-async def _view(runtime: Runtime, callback: dict[str, Any]) -> dict[str, Any]:
-    view = {"callback_id": callback["_id"], **{k: v for k, v in callback.items() if k not in ("_id",)}}
-    view.pop("idempotency_key", None)
-    view.pop("request_fingerprint", None)
-    job = await runtime.db[JOBS].find_one({"_id": callback["job_id"]}) if callback.get("job_id") else None
-    view["job"] = job_view(job, runtime.clock.now()) if job else None
-    return view
+class CallbackIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "CUST-1A2B3C4D5E6F",
+                    "site_id": "SITE-7F3A9C21B04D",
+                    "equipment_id": "EQ-5D0E8B7A1C92",
+                    "previous_job_id": "JOB-2026-000042",
+                    "outcome": "problem_reported",
+                    "notes": "Since the visit the dryer alarm comes on every morning.",
+                    "priority": "high",
+                }
+            ]
+        },
+    )
+
+    customer_id: str = Field(max_length=64)
+    site_id: str = Field(max_length=64)
+    equipment_id: str = Field(max_length=64, description="The unit the call was about.")
+    previous_job_id: str | None = Field(default=None, max_length=64, description="The job the visit followed up.")
+    outcome: CallbackOutcome
+    notes: str = Field(min_length=1, max_length=2000, description="What the customer said; the fault if any.")
+    priority: Priority | None = Field(default=None, description="For the request a problem raises; default normal.")
+    contact: ContactIn | None = Field(default=None, description="Who was called; defaults to the main contact.")
+
+    def details(self) -> CallbackDetails:
+        return CallbackDetails(
+            customer_id=self.customer_id,
+            site_id=self.site_id,
+            equipment_id=self.equipment_id,
+            outcome=self.outcome,
+            notes=self.notes,
+            previous_job_id=self.previous_job_id,
+            priority=self.priority,
+            contact=self.contact.details() if self.contact else None,
+        )
 
 
-async def _replay(runtime: Runtime, callback: dict[str, Any], request_fingerprint: str) -> Response:
-    if callback.get("request_fingerprint") != request_fingerprint:
-        raise Problem(422, "this Idempotency-Key was used for a different call-back", field="Idempotency-Key")
-    return Response(await _view(runtime, callback), status_code=200, headers={"Idempotent-Replayed": "true"})
+class CallbackView(BaseModel):
+    """A call-back record, with the request it raised (null when the customer was satisfied)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "callback_id": "CB-3E7A0B5C9D12",
+                    "customer_id": "CUST-0107",
+                    "site_id": "SITE-0107-02",
+                    "equipment_id": "EQ-7781",
+                    "previous_job_id": "JOB-2026-000042",
+                    "outcome": "problem_reported",
+                    "notes": "Since the visit the dryer alarm comes on every morning.",
+                    "contact": JOB_EXAMPLE["contact"],
+                    "recorded_by": JOB_EXAMPLE["recorded_by"],
+                    "recorded_at": "2026-03-10T09:30:00Z",
+                    "job_id": "JOB-2026-000057",
+                    "job": {**JOB_EXAMPLE, "job_id": "JOB-2026-000057", "channel": "callback"},
+                }
+            ]
+        }
+    )
+
+    callback_id: str
+    customer_id: str
+    site_id: str
+    equipment_id: str
+    previous_job_id: str | None
+    outcome: CallbackOutcome
+    notes: str
+    contact: Contact
+    recorded_by: StaffMember | None
+    recorded_at: datetime
+    job_id: str | None
+    job: JobView | None
 
 
-@post("/callbacks", **requires(*FRONT_DESK), operation_id="recordCallback")
+def _view(callback: Callback, job: Job | None, now: datetime) -> CallbackView:
+    return CallbackView(
+        **callback.model_dump(exclude={"request_fingerprint", "idempotency_key"}),
+        job=job_view(job, now) if job else None,
+    )
+
+
+@post("/callbacks", **requires(*FRONT_DESK), operation_id="recordCallback", tags=TAGS)
 async def record_callback(
-    request: Request,
-    runtime: NamedDependency[Runtime],
+    request: CallerRequest,
+    runtime: NamedDependency[IntakeRuntime],
     data: JSONBody[CallbackIn],
     idempotency_key: IdempotencyKey = None,
-) -> Response[dict[str, Any]]:
+) -> Response[CallbackView]:
     """Record a return-visit call; when the customer reports a problem, the request it raises
     (channel callback) is recorded with it and job.requested published. 201; 200 on a repeated key."""
-    principal = principal_of(request)
-    scoped_key = f"{principal.subject}|{idempotency_key}" if idempotency_key else None
-    request_fingerprint = domain.fingerprint(data)
-    callbacks = runtime.db[CALLBACKS]
-    if scoped_key and (earlier := await callbacks.find_one({"idempotency_key": scoped_key})):
-        return await _replay(runtime, earlier, request_fingerprint)
-    callback_id = new_id("CB")
-    # A satisfied call raises nothing, but its customer, site, unit and contact are checked alike.
-    prepared = await prepare_job(runtime, principal, domain.as_request(callback_id, data))
-    raises_job = data.outcome is CallbackOutcome.PROBLEM_REPORTED
-    recorded_by = staff_member(principal)
-    callback = {
-        "_id": callback_id,
-        **data.model_dump(mode="json", exclude={"contact", "priority"}),
-        "contact": prepared.data.contact.model_dump(mode="json"),
-        "recorded_by": recorded_by.model_dump(mode="json") if recorded_by else None,
-        "recorded_at": runtime.clock.now(),
-        "job_id": prepared.data.job_id if raises_job else None,
-        "request_fingerprint": request_fingerprint,
-        **({"idempotency_key": scoped_key} if scoped_key else {}),
-    }
-
-    async def record(uow) -> None:
-        await uow.db[CALLBACKS].insert_one(callback, session=uow.session)
-        if raises_job:
-            await prepared.record(uow)
-
-    try:
-        await runtime.outbox.transact(record)
-    except DuplicateKeyError:
-        if scoped_key and (earlier := await callbacks.find_one({"idempotency_key": scoped_key})):
-            return await _replay(runtime, earlier, request_fingerprint)
-        raise
-    return Response(await _view(runtime, callback), status_code=201)
+    recorded = await commands.record_callback(
+        runtime,
+        principal_of(request),
+        data.details(),
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint(data),
+    )
+    callback = recorded.callback
+    job = await jobs.load_job(runtime, callback.job_id) if callback.job_id else None
+    view = _view(callback, job, runtime.clock.now())
+    if recorded.replayed:
+        return Response(view, status_code=200, headers={"Idempotent-Replayed": "true"})
+    return Response(view, status_code=201)
 
 
-@get("/callbacks", **requires(*STAFF), operation_id="listCallbacks")
+@get("/callbacks", **requires(*STAFF), operation_id="listCallbacks", tags=TAGS)
 async def list_callbacks(
-    runtime: NamedDependency[Runtime],
+    runtime: NamedDependency[IntakeRuntime],
     customer_id: FromQuery[str | None] = None,
     outcome: FromQuery[CallbackOutcome | None] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[dict[str, Any]]:
+) -> Page[CallbackView]:
     """Call-back records, newest first."""
-    query = {k: str(v) for k, v in (("customer_id", customer_id), ("outcome", outcome)) if v is not None}
-    found = (
-        await runtime.db[CALLBACKS]
-        .find(query)
-        .sort([("recorded_at", -1), ("_id", 1)])
-        .skip(offset)
-        .limit(limit)
-        .to_list()
+    found, total = await callbacks.callbacks_page(
+        runtime, customer_id=customer_id, outcome=outcome, limit=limit, offset=offset
     )
-    return Page(
-        items=[await _view(runtime, c) for c in found],
-        total=await runtime.db[CALLBACKS].count_documents(query),
-        limit=limit,
-        offset=offset,
-    )
+    raised = await jobs.jobs_by_id(runtime, [c.job_id for c in found if c.job_id])
+    now = runtime.clock.now()
+    items = [_view(c, raised.get(c.job_id) if c.job_id else None, now) for c in found]
+    return Page(items=items, total=total, limit=limit, offset=offset)
 
 
 ROUTES = [record_callback, list_callbacks]

@@ -8,13 +8,21 @@ from litestar.params import FromPath, FromQuery
 from compressor_contracts import CompressorType
 from compressor_kit.auth import requires
 from compressor_kit.pagination import Limit, Offset, Page
-from compressor_kit.problems import Problem
+from compressor_kit.refusals import Refusal
 from intake_service.actors import ALL_PEOPLE
 from intake_service.catalogue.domain import EquipmentModel
-from intake_service.catalogue.store import catalogue
+from intake_service.catalogue.store import CATALOGUE
+
+TAGS = ["Equipment catalogue"]
 
 
-@get("/catalogue/models", **requires(*ALL_PEOPLE), operation_id="listEquipmentModels", sync_to_thread=False)
+@get(
+    "/catalogue/models",
+    **requires(*ALL_PEOPLE),
+    operation_id="listEquipmentModels",
+    tags=TAGS,
+    sync_to_thread=False,
+)
 def list_models(
     brand: FromQuery[str | None] = None,
     compressor_type: FromQuery[CompressorType | None] = None,
@@ -22,7 +30,7 @@ def list_models(
     offset: Offset = 0,
 ) -> Page[EquipmentModel]:
     """Compressor models of the equipment catalogue, by brand, filterable by brand and type."""
-    models = catalogue().search(brand=brand, compressor_type=compressor_type)
+    models = CATALOGUE.search(brand=brand, compressor_type=compressor_type)
     return Page(items=models[offset : offset + limit], total=len(models), limit=limit, offset=offset)
 
 
@@ -30,12 +38,13 @@ def list_models(
     "/catalogue/models/{model_code:str}",
     **requires(*ALL_PEOPLE),
     operation_id="getEquipmentModel",
+    tags=TAGS,
     sync_to_thread=False,
 )
 def get_model(model_code: FromPath[str]) -> EquipmentModel:
-    model = catalogue().get(model_code)
+    model = CATALOGUE.get(model_code)
     if model is None:
-        raise Problem(404, f"no equipment model {model_code!r} in the catalogue", field="model_code")
+        raise Refusal.not_found(f"no equipment model {model_code!r} in the catalogue", field="model_code")
     return model
 
 

@@ -13,7 +13,26 @@ from compressor_contracts.common import Identifier
 class EquipmentModel(BaseModel):
     """One compressor model as the manufacturer specifies it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_code": "AC-GA37VSD",
+                    "brand": "Atlas Copco",
+                    "model": "GA 37 VSD+",
+                    "compressor_type": "oil_injected_screw",
+                    "rated_pressure_bar": 13.0,
+                    "power_kw": 37.0,
+                    "free_air_delivery_m3_min": 7.0,
+                    "service_interval_hours": 4000,
+                    "service_interval_months": 6,
+                    "warranty_months": 24,
+                }
+            ]
+        },
+    )
 
     model_code: Identifier = Field(description="Catalogue code, e.g. 'AC-GA37VSD'.")
     brand: str = Field(min_length=1, max_length=100, description="Manufacturer brand.")

@@ -1,13 +1,13 @@
-"""Loads the equipment catalogue shipped as seed data (seed/equipment-models.json).
+"""The equipment catalogue shipped as seed data (seed/equipment-models.json).
 
-The catalogue changes only with a release, so it is read once and held in memory; the service
-reads it at import time so a broken seed file fails the start, not a request.
+The catalogue changes only with a release: it is read once, when the service is imported, so a
+broken seed file fails the start, not a request. It is immutable, so every part of the service
+shares the one `CATALOGUE`.
 """
 
 from __future__ import annotations
 
 import json
-from functools import cache
 from pathlib import Path
 
 from pydantic import TypeAdapter
@@ -22,6 +22,4 @@ def load_catalogue(path: Path = SEED_FILE) -> Catalogue:
     return Catalogue(TypeAdapter(list[EquipmentModel]).validate_python(raw["models"]))
 
 
-@cache
-def catalogue() -> Catalogue:
-    return load_catalogue()
+CATALOGUE = load_catalogue()

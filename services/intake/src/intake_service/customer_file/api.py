@@ -2,235 +2,388 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
-from pymongo.errors import DuplicateKeyError
+from pydantic import BaseModel, ConfigDict, Field
 
+from compressor_contracts import NotificationChannel
 from compressor_kit.auth import Role, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
-from compressor_kit.problems import Problem
-from compressor_kit.runtime import Runtime
-from intake_service.actors import ALL_PEOPLE, FRONT_DESK, STAFF, ensure_may_see_customer
-from intake_service.catalogue.store import catalogue
-from intake_service.customer_file import domain
-from intake_service.customer_file.domain import CustomerIn, EquipmentIn, MeterReadingIn, SiteIn
-from intake_service.customer_file.store import CUSTOMERS, EQUIPMENT, HISTORY, SITES, find_one, page, whole_file
-from intake_service.ids import new_id
-from intake_service.requests.domain import job_view
-from intake_service.requests.store import JOBS, open_jobs_query
-from intake_service.validation import FieldError, refuse_if_any
+from compressor_kit.refusals import Refusal
+from intake_service.actors import ALL_PEOPLE, FRONT_DESK, STAFF, CallerRequest, ensure_may_see_customer
+from intake_service.customer_file import commands
+from intake_service.customer_file import store as file_store
+from intake_service.customer_file.domain import (
+    CUSTOMER_EXAMPLE,
+    HISTORY_EXAMPLE,
+    SITE_EXAMPLE,
+    UNIT_EXAMPLE,
+    VISIT_EXAMPLE,
+    ContactDetails,
+    CustomerOnFile,
+    FollowUpVisit,
+    HistoryEntry,
+    SiteOnFile,
+    UnitDetails,
+    UnitOnFile,
+)
+from intake_service.requests import store as jobs
+from intake_service.requests.views import JOB_EXAMPLE, JobView, job_view
+from intake_service.settings import IntakeRuntime
 
-Doc = dict[str, Any]
+TAGS = ["Customer file"]
+
+WIDE = 10**12
+"""Bounds of every integer input: within MongoDB's 64 bits; the domain's rules give the real ranges."""
 
 
-def _with_id(doc: Doc, name: str) -> Doc:
-    """A stored document as the API shows it: its id under its name, internal fields left out."""
-    return {name: doc["_id"], **{k: v for k, v in doc.items() if k not in ("_id", "name_folded")}}
+# --- what callers send ------------------------------------------------------------------
 
 
-async def _customer(runtime: Runtime, request: Request, customer_id: str) -> Doc:
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ContactIn(_Input):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Aminah binti Rahman",
+                    "role": "Plant maintenance lead",
+                    "phone": "+60 12-345 6789",
+                    "email": "aminah.rahman@serimurni.example",
+                }
+            ]
+        }
+    )
+
+    name: str = Field(min_length=1, max_length=200, description="Full name of the contact person.")
+    role: str | None = Field(default=None, min_length=1, max_length=200, description="Job title.")
+    phone: str | None = Field(
+        default=None, max_length=40, description="International number, e.g. '+60 12-345 6789' (stored as E.164)."
+    )
+    email: str | None = Field(default=None, max_length=254, description="E-mail address.")
+    preferred_channel: NotificationChannel = Field(default=NotificationChannel.EMAIL)
+
+    def details(self) -> ContactDetails:
+        return ContactDetails(
+            name=self.name,
+            role=self.role,
+            phone=self.phone,
+            email=self.email,
+            preferred_channel=self.preferred_channel,
+        )
+
+
+class CustomerIn(_Input):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Seri Murni Foods Sdn Bhd",
+                    "contacts": [
+                        {
+                            "name": "Aminah binti Rahman",
+                            "role": "Plant maintenance lead",
+                            "phone": "+60 12-345 6789",
+                            "email": "aminah.rahman@serimurni.example",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    name: str = Field(min_length=1, max_length=200, description="Customer organisation name.")
+    contacts: list[ContactIn] = Field(min_length=1, max_length=20, description="The first is the main contact.")
+
+
+class SiteIn(_Input):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Shah Alam plant 2",
+                    "address": "Lot 12, Jalan Perusahaan 4, Seksyen 15",
+                    "city": "Shah Alam",
+                    "postal_code": "40200",
+                    "country": "MY",
+                    "region": "central",
+                }
+            ]
+        }
+    )
+
+    name: str = Field(min_length=1, max_length=200)
+    address: str = Field(min_length=1, max_length=2000, description="Street address, one line.")
+    city: str = Field(min_length=1, max_length=200)
+    postal_code: str | None = Field(default=None, min_length=1, max_length=200)
+    country: str = Field(max_length=64, description="ISO 3166-1 alpha-2, e.g. 'MY'.")
+    region: str = Field(max_length=64, description="Service region code used for engineer matching, e.g. 'central'.")
+
+
+class EquipmentIn(_Input):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "site_id": "SITE-7F3A9C21B04D",
+                    "model_code": "AC-GA37VSD",
+                    "serial_number": "API123456",
+                    "purchase_date": "2021-06-14",
+                    "running_hours": 23410,
+                    "last_service_on": "2025-12-01",
+                    "last_service_hours": 22000,
+                    "dryer_fitted": True,
+                }
+            ]
+        }
+    )
+
+    site_id: str = Field(max_length=64, description="Site of this customer where the unit is installed.")
+    model_code: str = Field(max_length=64, description="Model code from the equipment catalogue.")
+    serial_number: str = Field(min_length=1, max_length=200)
+    purchase_date: date
+    warranty_end: date | None = Field(default=None, description="Defaults to purchase date + the model's warranty.")
+    running_hours: int | None = Field(default=None, ge=-WIDE, le=WIDE, description="Hour-meter reading now, if known.")
+    last_service_on: date | None = Field(default=None, description="Date of the last service, if any.")
+    last_service_hours: int | None = Field(
+        default=None, ge=-WIDE, le=WIDE, description="Hour-meter reading at the last service."
+    )
+    dryer_fitted: bool = False
+
+    def details(self) -> UnitDetails:
+        return UnitDetails(**self.model_dump(exclude={"site_id"}))
+
+
+class MeterReadingIn(_Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"running_hours": 23650}]})
+
+    running_hours: int = Field(ge=-WIDE, le=WIDE, description="Hour-meter reading now.")
+
+
+# --- what the API answers -------------------------------------------------------------------
+
+
+class UnitWithHistory(UnitOnFile):
+    """One unit with its service history, newest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{**UNIT_EXAMPLE, "history": [HISTORY_EXAMPLE]}]})
+
+    history: list[HistoryEntry]
+
+
+class UnitInFile(UnitWithHistory):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{**UNIT_EXAMPLE, "history": [HISTORY_EXAMPLE], "follow_up_visits": [VISIT_EXAMPLE]}]
+        }
+    )
+
+    follow_up_visits: list[FollowUpVisit]
+
+
+class SiteInFile(SiteOnFile):
+    equipment: list[UnitInFile]
+
+
+class CustomerFile(CustomerOnFile):
+    """A customer's whole file."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **CUSTOMER_EXAMPLE,
+                    "sites": [
+                        {
+                            **SITE_EXAMPLE,
+                            "equipment": [
+                                {**UNIT_EXAMPLE, "history": [HISTORY_EXAMPLE], "follow_up_visits": [VISIT_EXAMPLE]}
+                            ],
+                        }
+                    ],
+                    "open_jobs": [JOB_EXAMPLE],
+                }
+            ]
+        }
+    )
+
+    sites: list[SiteInFile]
+    open_jobs: list[JobView]
+
+
+async def _customer(runtime: IntakeRuntime, request: CallerRequest, customer_id: str) -> CustomerOnFile:
     ensure_may_see_customer(principal_of(request), customer_id)
-    customer = await find_one(runtime.db, CUSTOMERS, customer_id)
+    customer = await file_store.load_customer(runtime, customer_id)
     if customer is None:
-        raise Problem(404, "unknown customer", field="customer_id")
+        raise Refusal.not_found("unknown customer", field="customer_id")
     return customer
+
+
+async def _unit(runtime: IntakeRuntime, request: CallerRequest, equipment_id: str) -> UnitOnFile:
+    unit = await file_store.load_unit(runtime, equipment_id)
+    if unit is None:
+        raise Refusal.not_found("unknown equipment", field="equipment_id")
+    ensure_may_see_customer(principal_of(request), unit.customer_id)
+    return unit
 
 
 # --- customers ------------------------------------------------------------------
 
 
-@post("/customers", **requires(*FRONT_DESK), operation_id="createCustomer")
-async def create_customer(runtime: NamedDependency[Runtime], data: JSONBody[CustomerIn]) -> Doc:
+@post("/customers", **requires(*FRONT_DESK), operation_id="createCustomer", tags=TAGS)
+async def create_customer(runtime: NamedDependency[IntakeRuntime], data: JSONBody[CustomerIn]) -> CustomerOnFile:
     """Open a customer file; the first contact is the main one. 201 with the customer."""
-    contacts, errors = domain.check_customer(data)
-    refuse_if_any(errors)
-    customer = {
-        "_id": new_id("CUST"),
-        "name": data.name,
-        "name_folded": data.name.casefold(),
-        "contacts": [c.model_dump(mode="json") for c in contacts],
-        "created_at": runtime.clock.now(),
-    }
-    await runtime.db[CUSTOMERS].insert_one(customer)
-    return _with_id(customer, "customer_id")
+    return await commands.open_customer(runtime, data.name, [c.details() for c in data.contacts])
 
 
-@get("/customers", **requires(*STAFF), operation_id="listCustomers")
+@get("/customers", **requires(*STAFF), operation_id="listCustomers", tags=TAGS)
 async def list_customers(
-    runtime: NamedDependency[Runtime],
+    runtime: NamedDependency[IntakeRuntime],
     name: Annotated[str | None, Parameter(max_length=200, description="Part of the name, any case.")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[Doc]:
-    query = {"name_folded": {"$regex": re.escape(name.casefold())}} if name else {}
-    items, total = await page(runtime.db, CUSTOMERS, query, [("name_folded", 1), ("_id", 1)], limit, offset)
-    return Page(items=[_with_id(c, "customer_id") for c in items], total=total, limit=limit, offset=offset)
+) -> Page[CustomerOnFile]:
+    items, total = await file_store.customers_named(runtime, name, limit, offset)
+    return Page(items=items, total=total, limit=limit, offset=offset)
 
 
-@get("/customers/{customer_id:str}", **requires(*ALL_PEOPLE), operation_id="getCustomer")
-async def get_customer(request: Request, runtime: NamedDependency[Runtime], customer_id: FromPath[str]) -> Doc:
-    return _with_id(await _customer(runtime, request, customer_id), "customer_id")
+@get("/customers/{customer_id:str}", **requires(*ALL_PEOPLE), operation_id="getCustomer", tags=TAGS)
+async def get_customer(
+    request: CallerRequest, runtime: NamedDependency[IntakeRuntime], customer_id: FromPath[str]
+) -> CustomerOnFile:
+    return await _customer(runtime, request, customer_id)
 
 
 # --- sites --------------------------------------------------------------------------
 
 
-@post("/customers/{customer_id:str}/sites", **requires(*FRONT_DESK), operation_id="createSite")
+@post("/customers/{customer_id:str}/sites", **requires(*FRONT_DESK), operation_id="createSite", tags=TAGS)
 async def create_site(
-    request: Request, runtime: NamedDependency[Runtime], customer_id: FromPath[str], data: JSONBody[SiteIn]
-) -> Doc:
+    request: CallerRequest, runtime: NamedDependency[IntakeRuntime], customer_id: FromPath[str], data: JSONBody[SiteIn]
+) -> SiteOnFile:
     await _customer(runtime, request, customer_id)
-    refuse_if_any(domain.check_site(data))
-    site = {"_id": new_id("SITE"), "customer_id": customer_id, **data.model_dump()}
-    await runtime.db[SITES].insert_one(site)
-    return _with_id(site, "site_id")
+    return await commands.add_site(runtime, customer_id, **data.model_dump())
 
 
-@get("/customers/{customer_id:str}/sites", **requires(*ALL_PEOPLE), operation_id="listSites")
+@get("/customers/{customer_id:str}/sites", **requires(*ALL_PEOPLE), operation_id="listSites", tags=TAGS)
 async def list_sites(
-    request: Request,
-    runtime: NamedDependency[Runtime],
+    request: CallerRequest,
+    runtime: NamedDependency[IntakeRuntime],
     customer_id: FromPath[str],
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[Doc]:
+) -> Page[SiteOnFile]:
     await _customer(runtime, request, customer_id)
-    items, total = await page(runtime.db, SITES, {"customer_id": customer_id}, [("name", 1)], limit, offset)
-    return Page(items=[_with_id(s, "site_id") for s in items], total=total, limit=limit, offset=offset)
+    items, total = await file_store.sites_of(runtime, customer_id, limit, offset)
+    return Page(items=items, total=total, limit=limit, offset=offset)
 
 
 # --- equipment ------------------------------------------------------------------------
 
 
-@post("/customers/{customer_id:str}/equipment", **requires(*FRONT_DESK), operation_id="registerEquipment")
+@post("/customers/{customer_id:str}/equipment", **requires(*FRONT_DESK), operation_id="registerEquipment", tags=TAGS)
 async def register_equipment(
-    request: Request, runtime: NamedDependency[Runtime], customer_id: FromPath[str], data: JSONBody[EquipmentIn]
-) -> Doc:
+    request: CallerRequest,
+    runtime: NamedDependency[IntakeRuntime],
+    customer_id: FromPath[str],
+    data: JSONBody[EquipmentIn],
+) -> UnitOnFile:
     """Put a compressor on the customer's file at one of its sites; the next service due follows
     from the model's interval."""
     await _customer(runtime, request, customer_id)
-    model = catalogue().get(data.model_code)
-    errors = domain.check_equipment(data, model, runtime.clock.now().date())
-    site = await find_one(runtime.db, SITES, data.site_id)
-    if site is None or site["customer_id"] != customer_id:
-        errors.insert(0, FieldError("site_id", "unknown site of this customer"))
-    refuse_if_any(errors)
-    equipment = domain.new_equipment_document(
-        new_id("EQ"),
-        customer_id,
-        data.site_id,
-        model,
-        serial_number=data.serial_number,
-        purchase_date=data.purchase_date,
-        warranty_end=data.warranty_end,
-        running_hours=data.running_hours,
-        last_service_on=data.last_service_on,
-        last_service_hours=data.last_service_hours,
-        dryer_fitted=data.dryer_fitted,
-    )
-    try:
-        await runtime.db[EQUIPMENT].insert_one(equipment)
-    except DuplicateKeyError:
-        raise Problem(409, f"a {model.brand} unit with this serial number is on file", field="serial_number") from None
-    return _with_id(equipment, "equipment_id")
+    return await commands.register_unit(runtime, customer_id, data.site_id, data.details())
 
 
-@get("/equipment", **requires(*STAFF), operation_id="listEquipment")
+@get("/equipment", **requires(*STAFF), operation_id="listEquipment", tags=TAGS)
 async def list_equipment(
-    runtime: NamedDependency[Runtime],
+    runtime: NamedDependency[IntakeRuntime],
     customer_id: FromQuery[str | None] = None,
     site_id: FromQuery[str | None] = None,
     model_code: FromQuery[str | None] = None,
     due_before: Annotated[date | None, Parameter(description="Next service due on or before this date.")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[Doc]:
-    query: Doc = {
-        k: v for k, v in (("customer_id", customer_id), ("site_id", site_id), ("model_code", model_code)) if v
-    }
-    if due_before:
-        query["next_service_due_on"] = {"$lte": due_before.isoformat()}
-    items, total = await page(runtime.db, EQUIPMENT, query, [("next_service_due_on", 1), ("_id", 1)], limit, offset)
-    return Page(items=[_with_id(e, "equipment_id") for e in items], total=total, limit=limit, offset=offset)
+) -> Page[UnitOnFile]:
+    items, total = await file_store.units(
+        runtime,
+        customer_id=customer_id,
+        site_id=site_id,
+        model_code=model_code,
+        due_before=due_before,
+        limit=limit,
+        offset=offset,
+    )
+    return Page(items=items, total=total, limit=limit, offset=offset)
 
 
-async def _equipment(request: Request, runtime: Runtime, equipment_id: str) -> Doc:
-    equipment = await find_one(runtime.db, EQUIPMENT, equipment_id)
-    if equipment is None:
-        raise Problem(404, "unknown equipment", field="equipment_id")
-    ensure_may_see_customer(principal_of(request), equipment["customer_id"])
-    return equipment
-
-
-@get("/equipment/{equipment_id:str}", **requires(*ALL_PEOPLE), operation_id="getEquipment")
-async def get_equipment(request: Request, runtime: NamedDependency[Runtime], equipment_id: FromPath[str]) -> Doc:
+@get("/equipment/{equipment_id:str}", **requires(*ALL_PEOPLE), operation_id="getEquipment", tags=TAGS)
+async def get_equipment(
+    request: CallerRequest, runtime: NamedDependency[IntakeRuntime], equipment_id: FromPath[str]
+) -> UnitWithHistory:
     """One unit with its service history, newest first."""
-    equipment = await _equipment(request, runtime, equipment_id)
-    history = await runtime.db[HISTORY].find({"equipment_id": equipment_id}).sort("service_date", -1).to_list()
-    return {**_with_id(equipment, "equipment_id"), "history": [_with_id(h, "history_entry_id") for h in history]}
+    unit = await _unit(runtime, request, equipment_id)
+    history = await file_store.history_of_unit(runtime, equipment_id)
+    return UnitWithHistory(**unit.model_dump(), history=history)
 
 
 @post(
     "/equipment/{equipment_id:str}/meter-readings",
     **requires(Role.CUSTOMER, Role.ENGINEER, *FRONT_DESK),
     operation_id="recordMeterReading",
+    tags=TAGS,
     status_code=200,
 )
 async def record_meter_reading(
-    request: Request, runtime: NamedDependency[Runtime], equipment_id: FromPath[str], data: JSONBody[MeterReadingIn]
-) -> Doc:
+    request: CallerRequest,
+    runtime: NamedDependency[IntakeRuntime],
+    equipment_id: FromPath[str],
+    data: JSONBody[MeterReadingIn],
+) -> UnitOnFile:
     """Record the hour meter; the proactive scheduler raises a request once the hours are due."""
-    equipment = await _equipment(request, runtime, equipment_id)
-    if not 0 <= data.running_hours <= domain.MAX_RUNNING_HOURS:
-        refuse_if_any([FieldError("running_hours", f"between 0 and {domain.MAX_RUNNING_HOURS}")])
-    if data.running_hours < (equipment.get("running_hours") or 0):
-        refuse_if_any([FieldError("running_hours", "an hour meter does not run backwards")])
-    # Conditional: a concurrent higher reading is never overwritten by a lower one.
-    updated = await runtime.db[EQUIPMENT].find_one_and_update(
-        {"_id": equipment_id, "$or": [{"running_hours": None}, {"running_hours": {"$lte": data.running_hours}}]},
-        {"$set": {"running_hours": data.running_hours}},
-        return_document=True,
-    )
-    if updated is None:
-        raise Problem(409, "a higher reading was recorded meanwhile", field="running_hours")
-    return _with_id(updated, "equipment_id")
+    unit = await _unit(runtime, request, equipment_id)
+    return await commands.record_meter_reading(runtime, unit, data.running_hours)
 
 
 # --- the whole file -----------------------------------------------------------------
 
 
-@get("/customers/{customer_id:str}/file", **requires(*ALL_PEOPLE), operation_id="getCustomerFile")
-async def get_customer_file(request: Request, runtime: NamedDependency[Runtime], customer_id: FromPath[str]) -> Doc:
+@get("/customers/{customer_id:str}/file", **requires(*ALL_PEOPLE), operation_id="getCustomerFile", tags=TAGS)
+async def get_customer_file(
+    request: CallerRequest, runtime: NamedDependency[IntakeRuntime], customer_id: FromPath[str]
+) -> CustomerFile:
     """A customer's whole file: sites with their equipment, each unit's service history and planned
     follow-up visits, and the customer's open jobs."""
     customer = await _customer(runtime, request, customer_id)
-    sites, equipment, history, visits = await whole_file(runtime.db, customer_id)
-    jobs = await runtime.db[JOBS].find(open_jobs_query(customer_id=customer_id)).sort("requested_at", 1).to_list()
-    history_by_unit: dict[str, list[Doc]] = {}
+    sites, units, history, visits = await file_store.whole_file(runtime, customer_id)
+    open_jobs = await jobs.open_jobs_of(runtime, customer_id)
+    history_by_unit: dict[str, list[HistoryEntry]] = {}
     for entry in history:
-        history_by_unit.setdefault(entry["equipment_id"], []).append(_with_id(entry, "history_entry_id"))
-    visits_by_unit: dict[str, list[Doc]] = {}
+        history_by_unit.setdefault(entry.equipment_id, []).append(entry)
+    visits_by_unit: dict[str, list[FollowUpVisit]] = {}
     for visit in visits:
-        visits_by_unit.setdefault(visit["equipment_id"], []).append(_with_id(visit, "follow_up_id"))
-    units_by_site: dict[str, list[Doc]] = {}
-    for unit in equipment:
-        view = {
-            **_with_id(unit, "equipment_id"),
-            "history": history_by_unit.get(unit["_id"], []),
-            "follow_up_visits": visits_by_unit.get(unit["_id"], []),
-        }
-        units_by_site.setdefault(unit["site_id"], []).append(view)
+        visits_by_unit.setdefault(visit.equipment_id, []).append(visit)
+    units_by_site: dict[str, list[UnitInFile]] = {}
+    for unit in units:
+        units_by_site.setdefault(unit.site_id, []).append(
+            UnitInFile(
+                **unit.model_dump(),
+                history=history_by_unit.get(unit.equipment_id, []),
+                follow_up_visits=visits_by_unit.get(unit.equipment_id, []),
+            )
+        )
     now = runtime.clock.now()
-    return {
-        **_with_id(customer, "customer_id"),
-        "sites": [{**_with_id(site, "site_id"), "equipment": units_by_site.get(site["_id"], [])} for site in sites],
-        "open_jobs": [job_view(job, now) for job in jobs],
-    }
+    return CustomerFile(
+        **customer.model_dump(),
+        sites=[SiteInFile(**site.model_dump(), equipment=units_by_site.get(site.site_id, [])) for site in sites],
+        open_jobs=[job_view(job, now) for job in open_jobs],
+    )
 
 
 ROUTES = [

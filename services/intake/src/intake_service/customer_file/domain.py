@@ -1,78 +1,312 @@
 """The customer file's rules (pure, no I/O): what a valid customer, contact, site and piece of
-equipment is, when equipment is next due for service, and what a closed job adds to its history.
-
-Dates are kept as ISO strings (`YYYY-MM-DD`) in documents: they sort and compare as text.
-"""
+equipment is, when equipment is next due for service, and what a closed job adds to its history."""
 
 from __future__ import annotations
 
 import calendar
 import re
-from datetime import date
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
-from compressor_contracts import Contact, Equipment, FollowUpKind, JobClosed, NotificationChannel, Site
+from compressor_contracts import (
+    CompressorType,
+    Contact,
+    Customer,
+    CustomerFileUpdated,
+    Engineer,
+    Equipment,
+    FailureCategory,
+    FollowUp,
+    FollowUpKind,
+    JobClosed,
+    NotificationChannel,
+    PartUsed,
+    Site,
+    SurveyStatus,
+)
+from compressor_kit.refusals import FieldIssue, Refusal, RefusalKind
 from intake_service.catalogue.domain import EquipmentModel
-from intake_service.validation import FieldError
 
-Doc = dict[str, Any]
-
-# --- input --------------------------------------------------------------------
+MAX_RUNNING_HOURS = 1_000_000
 
 
-WIDE = 10**12
-"""Bounds of every integer input: within MongoDB's 64 bits; the rules below give the real ranges."""
+def refuse_invalid(issues: list[FieldIssue]) -> None:
+    """Refuse naming every field at fault (the first one in the detail); nothing is written."""
+    if issues:
+        first = issues[0]
+        raise Refusal(RefusalKind.INVALID, f"{first.field}: {first.message}", issues=issues)
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+# --- what callers describe ---------------------------------------------------------
 
 
-class ContactIn(_Input):
-    name: str = Field(min_length=1, max_length=200, description="Full name of the contact person.")
-    role: str | None = Field(default=None, min_length=1, max_length=200, description="Job title.")
-    phone: str | None = Field(
-        default=None, max_length=40, description="International number, e.g. '+60 12-345 6789' (stored as E.164)."
-    )
-    email: str | None = Field(default=None, max_length=254, description="E-mail address.")
-    preferred_channel: NotificationChannel = Field(default=NotificationChannel.EMAIL)
+@dataclass(frozen=True)
+class ContactDetails:
+    """A contact as the caller typed it, before it is checked."""
+
+    name: str
+    role: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    preferred_channel: NotificationChannel = NotificationChannel.EMAIL
 
 
-class CustomerIn(_Input):
-    name: str = Field(min_length=1, max_length=200, description="Customer organisation name.")
-    contacts: list[ContactIn] = Field(min_length=1, max_length=20, description="The first is the main contact.")
+@dataclass(frozen=True)
+class UnitDetails:
+    """A compressor as the caller describes it: registered on the file, or named in a request."""
 
-
-class SiteIn(_Input):
-    name: str = Field(min_length=1, max_length=200)
-    address: str = Field(min_length=1, max_length=2000, description="Street address, one line.")
-    city: str = Field(min_length=1, max_length=200)
-    postal_code: str | None = Field(default=None, min_length=1, max_length=200)
-    country: str = Field(max_length=64, description="ISO 3166-1 alpha-2, e.g. 'MY'.")
-    region: str = Field(max_length=64, description="Service region code used for engineer matching, e.g. 'central'.")
-
-
-class EquipmentIn(_Input):
-    site_id: str = Field(max_length=64, description="Site of this customer where the unit is installed.")
-    model_code: str = Field(max_length=64, description="Model code from the equipment catalogue.")
-    serial_number: str = Field(min_length=1, max_length=200)
+    model_code: str
+    serial_number: str
     purchase_date: date
-    warranty_end: date | None = Field(default=None, description="Defaults to purchase date + the model's warranty.")
-    running_hours: int | None = Field(default=None, ge=-WIDE, le=WIDE, description="Hour-meter reading now, if known.")
-    last_service_on: date | None = Field(default=None, description="Date of the last service, if any.")
-    last_service_hours: int | None = Field(
-        default=None, ge=-WIDE, le=WIDE, description="Hour-meter reading at the last service."
-    )
+    running_hours: int | None = None
+    warranty_end: date | None = None
+    last_service_on: date | None = None
+    last_service_hours: int | None = None
     dryer_fitted: bool = False
 
 
-class MeterReadingIn(_Input):
-    running_hours: int = Field(ge=-WIDE, le=WIDE, description="Hour-meter reading now.")
+# --- what the file holds --------------------------------------------------------------
 
 
-# --- validation ---------------------------------------------------------------
+CUSTOMER_EXAMPLE: JsonDict = {
+    "customer_id": "CUST-1A2B3C4D5E6F",
+    "name": "Seri Murni Foods Sdn Bhd",
+    "contacts": [
+        {
+            "name": "Aminah binti Rahman",
+            "role": "Plant maintenance lead",
+            "phone": "+60123456789",
+            "email": "aminah.rahman@serimurni.example",
+            "preferred_channel": "email",
+        }
+    ],
+    "created_at": "2026-03-02T08:00:00Z",
+}
+
+
+class CustomerOnFile(BaseModel):
+    """A customer and its contacts; the first contact is the main one."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [CUSTOMER_EXAMPLE]})
+
+    customer_id: str
+    name: str
+    contacts: list[Contact] = Field(min_length=1)
+    created_at: datetime
+
+    def as_contract(self) -> Customer:
+        return Customer(customer_id=self.customer_id, name=self.name)
+
+
+SITE_EXAMPLE: JsonDict = {
+    "site_id": "SITE-7F3A9C21B04D",
+    "customer_id": "CUST-1A2B3C4D5E6F",
+    "name": "Shah Alam plant 2",
+    "address": "Lot 12, Jalan Perusahaan 4, Seksyen 15",
+    "city": "Shah Alam",
+    "postal_code": "40200",
+    "country": "MY",
+    "region": "central",
+}
+
+
+class SiteOnFile(BaseModel):
+    """Where a customer's equipment is installed."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SITE_EXAMPLE]})
+
+    site_id: str
+    customer_id: str
+    name: str
+    address: str
+    city: str
+    postal_code: str | None = None
+    country: str
+    region: str
+
+    def as_contract(self) -> Site:
+        return Site(
+            site_id=self.site_id,
+            name=self.name,
+            address=self.address,
+            city=self.city,
+            postal_code=self.postal_code,
+            country=self.country,
+            region=self.region,
+        )
+
+
+UNIT_EXAMPLE: JsonDict = {
+    "equipment_id": "EQ-5D0E8B7A1C92",
+    "customer_id": "CUST-1A2B3C4D5E6F",
+    "site_id": "SITE-7F3A9C21B04D",
+    "model_code": "AC-GA37VSD",
+    "brand": "Atlas Copco",
+    "model": "GA 37 VSD+",
+    "compressor_type": "oil_injected_screw",
+    "serial_number": "API123456",
+    "purchase_date": "2021-06-14",
+    "warranty_end": "2023-06-14",
+    "running_hours": 23410,
+    "dryer_fitted": True,
+    "last_service_on": "2025-12-01",
+    "last_service_hours": 22000,
+    "next_service_due_on": "2026-06-01",
+    "next_service_due_at_hours": 26000,
+}
+
+
+class UnitOnFile(BaseModel):
+    """One compressor on a customer's file: what it is, and when it is next due for service."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [UNIT_EXAMPLE]})
+
+    equipment_id: str
+    customer_id: str
+    site_id: str
+    model_code: str
+    brand: str
+    model: str
+    compressor_type: CompressorType
+    serial_number: str
+    purchase_date: date
+    warranty_end: date
+    running_hours: int | None = None
+    dryer_fitted: bool = False
+    last_service_on: date | None = None
+    last_service_hours: int | None = None
+    next_service_due_on: date
+    next_service_due_at_hours: int | None = None
+
+    def as_contract(self) -> Equipment:
+        return Equipment(
+            equipment_id=self.equipment_id,
+            model_code=self.model_code,
+            brand=self.brand,
+            model=self.model,
+            compressor_type=self.compressor_type,
+            serial_number=self.serial_number,
+            purchase_date=self.purchase_date,
+            warranty_end=self.warranty_end,
+            running_hours=self.running_hours,
+            dryer_fitted=self.dryer_fitted,
+        )
+
+    def with_meter_reading(self, running_hours: int) -> UnitOnFile:
+        """The unit after its hour meter was read: the meter never runs backwards."""
+        if not 0 <= running_hours <= MAX_RUNNING_HOURS:
+            refuse_invalid([FieldIssue("running_hours", f"between 0 and {MAX_RUNNING_HOURS}")])
+        if running_hours < (self.running_hours or 0):
+            refuse_invalid([FieldIssue("running_hours", "an hour meter does not run backwards")])
+        return self.model_copy(update={"running_hours": running_hours})
+
+    def maintenance_due_text(self) -> str:
+        hours = self.next_service_due_at_hours
+        by_hours = f" or at {hours} running hours" if hours is not None else ""
+        return (
+            f"Scheduled maintenance of {self.brand} {self.model} (serial {self.serial_number}) "
+            f"due on {self.next_service_due_on.isoformat()}{by_hours}."
+        )
+
+
+class StoredReport(BaseModel):
+    bucket: str
+    object_key: str
+
+
+HISTORY_EXAMPLE: JsonDict = {
+    "history_entry_id": "HIST-JOB-2026-000042",
+    "job_id": "JOB-2026-000042",
+    "customer_id": "CUST-1A2B3C4D5E6F",
+    "equipment_id": "EQ-5D0E8B7A1C92",
+    "service_date": "2026-03-03",
+    "engineer": {"engineer_id": "ENG-014", "name": "Lim Wei Jie"},
+    "root_cause": "Thermostatic valve stuck open and oil cooler fouled.",
+    "failure_category": "cooling",
+    "repair_method": "Replaced the thermostatic valve element and oil filter, cleaned the oil cooler.",
+    "parts_used": [
+        {
+            "part_number": "1622-3600-00",
+            "description": "Thermostatic valve kit",
+            "quantity": 1.0,
+            "unit": "pcs",
+            "in_plan": True,
+            "reason": None,
+        }
+    ],
+    "labour_hours": 5.5,
+    "inspection_rounds": 2,
+    "running_hours": 23436,
+    "record_id": "REC-2026-000042",
+    "record_version": 1,
+    "report": {"bucket": "reports", "object_key": "2026/03/JOB-2026-000042/v1/report.pdf"},
+    "survey_status": "answered",
+    "csat": 4,
+    "nps": 9,
+    "follow_ups": [],
+    "recorded_at": "2026-03-10T09:30:00Z",
+}
+
+
+class HistoryEntry(BaseModel):
+    """One service of a unit, as the closed job reported it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [HISTORY_EXAMPLE]})
+
+    history_entry_id: str
+    job_id: str
+    customer_id: str
+    equipment_id: str
+    service_date: date
+    engineer: Engineer
+    root_cause: str
+    failure_category: FailureCategory
+    repair_method: str
+    parts_used: list[PartUsed]
+    labour_hours: float
+    inspection_rounds: int
+    running_hours: int | None = None
+    record_id: str
+    record_version: int
+    report: StoredReport
+    survey_status: SurveyStatus
+    csat: int | None = None
+    nps: int | None = None
+    follow_ups: list[FollowUp] = []
+    recorded_at: datetime
+
+
+VISIT_EXAMPLE: JsonDict = {
+    "follow_up_id": "JOB-2026-000042#0",
+    "source_job_id": "JOB-2026-000042",
+    "customer_id": "CUST-1A2B3C4D5E6F",
+    "site_id": "SITE-7F3A9C21B04D",
+    "equipment_id": "EQ-5D0E8B7A1C92",
+    "due_on": "2026-06-01",
+    "description": "Check the oil cooler again before the dry season.",
+    "job_id": None,
+}
+
+
+class FollowUpVisit(BaseModel):
+    """A dated visit a job's review planned; the proactive scheduler raises a request once it is due."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [VISIT_EXAMPLE]})
+
+    follow_up_id: str
+    source_job_id: str
+    customer_id: str
+    site_id: str
+    equipment_id: str
+    due_on: date
+    description: str
+    job_id: str | None = Field(default=None, description="The request raised for the visit, once it was due.")
+
+
+# --- checks ---------------------------------------------------------------------
 
 _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -82,7 +316,7 @@ _EMAIL = re.compile(
 )
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _REGION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-MAX_RUNNING_HOURS = 1_000_000
+_SERIAL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._/-]{0,63}")
 
 
 def normalise_phone(raw: str) -> str | None:
@@ -97,93 +331,132 @@ def valid_email(raw: str) -> bool:
     return len(raw) <= 254 and bool(_EMAIL.fullmatch(raw)) and ".." not in raw
 
 
-def check_contact(contact: ContactIn, at: str) -> tuple[Contact | None, list[FieldError]]:
-    errors: list[FieldError] = []
+def _checked_contact(contact: ContactDetails, at: str) -> tuple[Contact | None, list[FieldIssue]]:
+    issues: list[FieldIssue] = []
     phone = None
     if contact.phone:
         phone = normalise_phone(contact.phone)
         if phone is None:
-            errors.append(FieldError(f"{at}.phone", "not a phone number in international form, e.g. '+60 12-345 6789'"))
+            issues.append(FieldIssue(f"{at}.phone", "not a phone number in international form, e.g. '+60 12-345 6789'"))
     if contact.email and not valid_email(contact.email):
-        errors.append(FieldError(f"{at}.email", "not a valid e-mail address"))
+        issues.append(FieldIssue(f"{at}.email", "not a valid e-mail address"))
     if not contact.phone and not contact.email:
-        errors.append(FieldError(f"{at}.phone", "a contact needs a phone number or an e-mail address"))
-    if errors:
-        return None, errors
-    return (
-        Contact(
-            name=contact.name,
-            role=contact.role,
-            phone=phone,
-            email=contact.email or None,
-            preferred_channel=contact.preferred_channel,
-        ),
-        [],
+        issues.append(FieldIssue(f"{at}.phone", "a contact needs a phone number or an e-mail address"))
+    if issues:
+        return None, issues
+    contact_now = Contact(
+        name=contact.name,
+        role=contact.role,
+        phone=phone,
+        email=contact.email or None,
+        preferred_channel=contact.preferred_channel,
     )
+    return contact_now, []
 
 
-def check_customer(customer: CustomerIn) -> tuple[list[Contact], list[FieldError]]:
-    contacts, errors = [], []
-    for i, contact_in in enumerate(customer.contacts):
-        contact, contact_errors = check_contact(contact_in, f"contacts[{i}]")
-        errors += contact_errors
-        if contact:
-            contacts.append(contact)
-    return contacts, errors
+def checked_contact(contact: ContactDetails, at: str) -> Contact:
+    """The contact as the file keeps it (phone in E.164); refused naming the field at `at`."""
+    checked, issues = _checked_contact(contact, at)
+    refuse_invalid(issues)
+    assert checked is not None
+    return checked
 
 
-def check_site(site: SiteIn) -> list[FieldError]:
-    errors = []
-    if not _COUNTRY.fullmatch(site.country):
-        errors.append(FieldError("country", "an ISO 3166-1 alpha-2 code in capitals, e.g. 'MY'"))
-    if not _REGION.fullmatch(site.region):
-        errors.append(FieldError("region", "a region code: letters, digits and '_ . : -', at most 64"))
-    return errors
-
-
-def check_equipment_facts(
-    *,
-    model: EquipmentModel | None,
-    serial_number: str,
-    purchase_date: date,
-    running_hours: int | None,
-    today: date,
-    at: str = "",
-) -> list[FieldError]:
-    """Rules shared by registering equipment and recording a request for a unit not yet on file."""
-    errors = []
+def _unit_issues(unit: UnitDetails, model: EquipmentModel | None, today: date, at: str = "") -> list[FieldIssue]:
+    """What is wrong with a unit as described (field names prefixed with `at`)."""
+    issues = []
     if model is None:
-        errors.append(FieldError(f"{at}model_code", "unknown equipment model: not in the equipment catalogue"))
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ._/-]{0,63}", serial_number):
-        errors.append(FieldError(f"{at}serial_number", "letters, digits and ' ._/-', at most 64"))
-    if purchase_date > today:
-        errors.append(FieldError(f"{at}purchase_date", "purchase date is in the future"))
-    if running_hours is not None and not 0 <= running_hours <= MAX_RUNNING_HOURS:
-        errors.append(FieldError(f"{at}running_hours", f"between 0 and {MAX_RUNNING_HOURS}"))
-    return errors
+        issues.append(FieldIssue(f"{at}model_code", "unknown equipment model: not in the equipment catalogue"))
+    if not _SERIAL.fullmatch(unit.serial_number):
+        issues.append(FieldIssue(f"{at}serial_number", "letters, digits and ' ._/-', at most 64"))
+    if unit.purchase_date > today:
+        issues.append(FieldIssue(f"{at}purchase_date", "purchase date is in the future"))
+    if unit.running_hours is not None and not 0 <= unit.running_hours <= MAX_RUNNING_HOURS:
+        issues.append(FieldIssue(f"{at}running_hours", f"between 0 and {MAX_RUNNING_HOURS}"))
+    if unit.warranty_end is not None and unit.warranty_end < unit.purchase_date:
+        issues.append(FieldIssue(f"{at}warranty_end", "warranty cannot end before the purchase date"))
+    if unit.last_service_on is not None:
+        if unit.last_service_on > today:
+            issues.append(FieldIssue(f"{at}last_service_on", "last service date is in the future"))
+        elif unit.last_service_on < unit.purchase_date:
+            issues.append(FieldIssue(f"{at}last_service_on", "last service cannot be before the purchase date"))
+    if unit.last_service_hours is not None:
+        if unit.last_service_on is None:
+            issues.append(FieldIssue(f"{at}last_service_hours", "give last_service_on with the hours at that service"))
+        elif not 0 <= unit.last_service_hours <= (unit.running_hours or MAX_RUNNING_HOURS):
+            issues.append(FieldIssue(f"{at}last_service_hours", "cannot exceed the running hours now"))
+    return issues
 
 
-def check_equipment(equipment: EquipmentIn, model: EquipmentModel | None, today: date) -> list[FieldError]:
-    errors = check_equipment_facts(
-        model=model,
-        serial_number=equipment.serial_number,
-        purchase_date=equipment.purchase_date,
-        running_hours=equipment.running_hours,
-        today=today,
+# --- decisions ------------------------------------------------------------------------
+
+
+def open_customer(customer_id: str, name: str, contacts: list[ContactDetails], now: datetime) -> CustomerOnFile:
+    """A new customer file; refused naming every contact field at fault."""
+    checked, issues = [], []
+    for i, contact in enumerate(contacts):
+        contact_now, contact_issues = _checked_contact(contact, f"contacts[{i}]")
+        issues += contact_issues
+        if contact_now:
+            checked.append(contact_now)
+    refuse_invalid(issues)
+    return CustomerOnFile(customer_id=customer_id, name=name, contacts=checked, created_at=now)
+
+
+def add_site(
+    site_id: str,
+    customer_id: str,
+    *,
+    name: str,
+    address: str,
+    city: str,
+    postal_code: str | None,
+    country: str,
+    region: str,
+) -> SiteOnFile:
+    issues = []
+    if not _COUNTRY.fullmatch(country):
+        issues.append(FieldIssue("country", "an ISO 3166-1 alpha-2 code in capitals, e.g. 'MY'"))
+    if not _REGION.fullmatch(region):
+        issues.append(FieldIssue("region", "a region code: letters, digits and '_ . : -', at most 64"))
+    refuse_invalid(issues)
+    return SiteOnFile(
+        site_id=site_id,
+        customer_id=customer_id,
+        name=name,
+        address=address,
+        city=city,
+        postal_code=postal_code,
+        country=country,
+        region=region,
     )
-    if equipment.warranty_end is not None and equipment.warranty_end < equipment.purchase_date:
-        errors.append(FieldError("warranty_end", "warranty cannot end before the purchase date"))
-    if equipment.last_service_on is not None:
-        if equipment.last_service_on > today:
-            errors.append(FieldError("last_service_on", "last service date is in the future"))
-        elif equipment.last_service_on < equipment.purchase_date:
-            errors.append(FieldError("last_service_on", "last service cannot be before the purchase date"))
-    if equipment.last_service_hours is not None:
-        if equipment.last_service_on is None:
-            errors.append(FieldError("last_service_hours", "give last_service_on with the hours at that service"))
-        elif not 0 <= equipment.last_service_hours <= (equipment.running_hours or MAX_RUNNING_HOURS):
-            errors.append(FieldError("last_service_hours", "cannot exceed the running hours now"))
-    return errors
+
+
+def register_unit(
+    equipment_id: str,
+    customer_id: str,
+    site_id: str,
+    unit: UnitDetails,
+    *,
+    site: SiteOnFile | None,
+    model: EquipmentModel | None,
+    today: date,
+) -> UnitOnFile:
+    """A unit put on the customer's file at one of its sites; refused naming every field at fault."""
+    issues = []
+    if site is None or site.customer_id != customer_id:
+        issues.append(FieldIssue("site_id", "unknown site of this customer"))
+    issues += _unit_issues(unit, model, today)
+    refuse_invalid(issues)
+    assert model is not None
+    return new_unit(equipment_id, customer_id, site_id, model, unit)
+
+
+def described_unit(unit: UnitDetails, model: EquipmentModel | None, today: date, at: str) -> EquipmentModel:
+    """The model of a unit a request describes (not on file yet); refused naming the field under `at`."""
+    refuse_invalid(_unit_issues(unit, model, today, at))
+    assert model is not None
+    return model
 
 
 # --- service intervals ---------------------------------------------------------
@@ -207,70 +480,30 @@ def next_service_due(
     return add_months(last_service_on, model.service_interval_months), due_hours
 
 
-def new_equipment_document(
-    equipment_id: str,
-    customer_id: str,
-    site_id: str,
-    model: EquipmentModel,
-    *,
-    serial_number: str,
-    purchase_date: date,
-    warranty_end: date | None = None,
-    running_hours: int | None = None,
-    last_service_on: date | None = None,
-    last_service_hours: int | None = None,
-    dryer_fitted: bool = False,
-) -> Doc:
+def new_unit(equipment_id: str, customer_id: str, site_id: str, model: EquipmentModel, unit: UnitDetails) -> UnitOnFile:
     due_on, due_hours = next_service_due(
-        model, purchase_date=purchase_date, last_service_on=last_service_on, last_service_hours=last_service_hours
+        model,
+        purchase_date=unit.purchase_date,
+        last_service_on=unit.last_service_on,
+        last_service_hours=unit.last_service_hours,
     )
-    return {
-        "_id": equipment_id,
-        "customer_id": customer_id,
-        "site_id": site_id,
-        "model_code": model.model_code,
-        "brand": model.brand,
-        "model": model.model,
-        "compressor_type": model.compressor_type.value,
-        "serial_number": serial_number,
-        "purchase_date": purchase_date.isoformat(),
-        "warranty_end": (warranty_end or add_months(purchase_date, model.warranty_months)).isoformat(),
-        "running_hours": running_hours,
-        "dryer_fitted": dryer_fitted,
-        "last_service_on": last_service_on.isoformat() if last_service_on else None,
-        "last_service_hours": last_service_hours,
-        "next_service_due_on": due_on.isoformat(),
-        "next_service_due_at_hours": due_hours,
-    }
-
-
-# --- contract views --------------------------------------------------------------
-
-
-def contract_site(doc: Doc) -> Site:
-    return Site(
-        site_id=doc["_id"],
-        name=doc["name"],
-        address=doc["address"],
-        city=doc["city"],
-        postal_code=doc.get("postal_code"),
-        country=doc["country"],
-        region=doc["region"],
-    )
-
-
-def contract_equipment(doc: Doc) -> Equipment:
-    return Equipment(
-        equipment_id=doc["_id"],
-        model_code=doc["model_code"],
-        brand=doc["brand"],
-        model=doc["model"],
-        compressor_type=doc["compressor_type"],
-        serial_number=doc["serial_number"],
-        purchase_date=date.fromisoformat(doc["purchase_date"]),
-        warranty_end=date.fromisoformat(doc["warranty_end"]) if doc.get("warranty_end") else None,
-        running_hours=doc.get("running_hours"),
-        dryer_fitted=doc.get("dryer_fitted", False),
+    return UnitOnFile(
+        equipment_id=equipment_id,
+        customer_id=customer_id,
+        site_id=site_id,
+        model_code=model.model_code,
+        brand=model.brand,
+        model=model.model,
+        compressor_type=model.compressor_type,
+        serial_number=unit.serial_number,
+        purchase_date=unit.purchase_date,
+        warranty_end=unit.warranty_end or add_months(unit.purchase_date, model.warranty_months),
+        running_hours=unit.running_hours,
+        dryer_fitted=unit.dryer_fitted,
+        last_service_on=unit.last_service_on,
+        last_service_hours=unit.last_service_hours,
+        next_service_due_on=due_on,
+        next_service_due_at_hours=due_hours,
     )
 
 
@@ -282,71 +515,102 @@ def history_entry_id(job_id: str) -> str:
     return f"HIST-{job_id}"[:64]
 
 
-def history_entry(closed: JobClosed) -> Doc:
+def history_entry(closed: JobClosed, recorded_at: datetime) -> HistoryEntry:
     outcome = closed.outcome
-    return {
-        "_id": history_entry_id(closed.job_id),
-        "job_id": closed.job_id,
-        "customer_id": outcome.customer_id,
-        "equipment_id": outcome.equipment_id,
-        "service_date": outcome.service_date.isoformat(),
-        "engineer": outcome.engineer.model_dump(mode="json"),
-        "root_cause": outcome.root_cause,
-        "failure_category": outcome.failure_category.value,
-        "repair_method": outcome.repair_method,
-        "parts_used": [part.model_dump(mode="json") for part in outcome.parts_used],
-        "labour_hours": outcome.labour_hours,
-        "inspection_rounds": outcome.inspection_rounds,
-        "running_hours": outcome.running_hours,
-        "record_id": closed.record_id,
-        "record_version": closed.record_version,
-        "report": {"bucket": closed.report.bucket, "object_key": closed.report.object_key},
-        "survey_status": closed.survey_status.value,
-        "csat": closed.csat,
-        "nps": closed.nps,
-        "follow_ups": [f.model_dump(mode="json") for f in closed.follow_ups],
-    }
+    return HistoryEntry(
+        history_entry_id=history_entry_id(closed.job_id),
+        job_id=closed.job_id,
+        customer_id=outcome.customer_id,
+        equipment_id=outcome.equipment_id,
+        service_date=outcome.service_date,
+        engineer=outcome.engineer,
+        root_cause=outcome.root_cause,
+        failure_category=outcome.failure_category,
+        repair_method=outcome.repair_method,
+        parts_used=outcome.parts_used,
+        labour_hours=outcome.labour_hours,
+        inspection_rounds=outcome.inspection_rounds,
+        running_hours=outcome.running_hours,
+        record_id=closed.record_id,
+        record_version=closed.record_version,
+        report=StoredReport(bucket=closed.report.bucket, object_key=closed.report.object_key),
+        survey_status=closed.survey_status,
+        csat=closed.csat,
+        nps=closed.nps,
+        follow_ups=closed.follow_ups,
+        recorded_at=recorded_at,
+    )
 
 
-def after_service(equipment: Doc, model: EquipmentModel, closed: JobClosed) -> Doc:
-    """The equipment fields a recorded service changes. A service older than the one on file (an
-    out-of-order close) goes into the history but does not move the last service back."""
+def after_service(unit: UnitOnFile, model: EquipmentModel, closed: JobClosed) -> UnitOnFile:
+    """The unit once the service is recorded. A service older than the one on file (an out-of-order
+    close) goes into the history but does not move the last service back."""
     outcome = closed.outcome
-    hours = equipment.get("running_hours")
+    hours = unit.running_hours
     if outcome.running_hours is not None:
         hours = max(hours or 0, outcome.running_hours)
-    update: Doc = {"running_hours": hours}
-    previous = equipment.get("last_service_on")
-    if previous is None or outcome.service_date.isoformat() >= previous:
+    after = unit.model_copy(update={"running_hours": hours})
+    if unit.last_service_on is None or outcome.service_date >= unit.last_service_on:
         due_on, due_hours = next_service_due(
             model,
-            purchase_date=date.fromisoformat(equipment["purchase_date"]),
+            purchase_date=unit.purchase_date,
             last_service_on=outcome.service_date,
             last_service_hours=outcome.running_hours,
         )
-        update |= {
-            "last_service_on": outcome.service_date.isoformat(),
-            "last_service_hours": outcome.running_hours,
-            "next_service_due_on": due_on.isoformat(),
-            "next_service_due_at_hours": due_hours,
-        }
-    return update
+        after = after.model_copy(
+            update={
+                "last_service_on": outcome.service_date,
+                "last_service_hours": outcome.running_hours,
+                "next_service_due_on": due_on,
+                "next_service_due_at_hours": due_hours,
+            }
+        )
+    return after
 
 
-def follow_up_visits(closed: JobClosed, site_id: str) -> list[Doc]:
+def follow_up_visits(closed: JobClosed, site_id: str) -> list[FollowUpVisit]:
     """The dated proactive visits the review decided on; the proactive scheduler raises each once
     it is due. Keyed by job and position, so a redelivered close plans nothing twice."""
     outcome = closed.outcome
     return [
-        {
-            "_id": f"{closed.job_id}#{position}",
-            "source_job_id": closed.job_id,
-            "customer_id": outcome.customer_id,
-            "site_id": site_id,
-            "equipment_id": outcome.equipment_id,
-            "due_on": follow_up.due_on.isoformat(),
-            "description": follow_up.description,
-        }
+        FollowUpVisit(
+            follow_up_id=f"{closed.job_id}#{position}",
+            source_job_id=closed.job_id,
+            customer_id=outcome.customer_id,
+            site_id=site_id,
+            equipment_id=outcome.equipment_id,
+            due_on=follow_up.due_on,
+            description=follow_up.description,
+        )
         for position, follow_up in enumerate(closed.follow_ups)
         if follow_up.kind is FollowUpKind.PROACTIVE_VISIT and follow_up.due_on is not None
     ]
+
+
+@dataclass(frozen=True)
+class ServiceFiled:
+    """What a closed job changes in the customer file, and the event that says so."""
+
+    unit: UnitOnFile
+    entry: HistoryEntry
+    visits: list[FollowUpVisit]
+    updated: CustomerFileUpdated
+
+
+def file_service(unit: UnitOnFile, model: EquipmentModel, closed: JobClosed, now: datetime) -> ServiceFiled:
+    """The service of a closed job in its unit's history: the last and next service move on, the
+    review's dated visits are planned, and customer_file.updated tells the others."""
+    entry = history_entry(closed, now)
+    after = after_service(unit, model, closed)
+    assert after.last_service_on is not None  # the service just recorded, or a later one
+    updated = CustomerFileUpdated(
+        job_id=closed.job_id,
+        customer_id=unit.customer_id,
+        equipment_id=unit.equipment_id,
+        history_entry_id=entry.history_entry_id,
+        last_service_on=after.last_service_on,
+        running_hours=after.running_hours,
+        next_service_due_on=after.next_service_due_on,
+        next_service_due_at_hours=after.next_service_due_at_hours,
+    )
+    return ServiceFiled(after, entry, follow_up_visits(closed, unit.site_id), updated)

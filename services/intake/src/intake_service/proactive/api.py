@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import post
 from litestar.di import NamedDependency
+from pydantic import BaseModel, ConfigDict, Field
 
 from compressor_kit.auth import requires
-from compressor_kit.runtime import Runtime
 from intake_service.actors import MANAGEMENT
 from intake_service.proactive.scheduler import raise_due_requests
+from intake_service.settings import IntakeRuntime
 
 
-@post("/proactive/runs", **requires(*MANAGEMENT), operation_id="runProactiveScheduler", status_code=200)
-async def run_proactive_scheduler(runtime: NamedDependency[Runtime]) -> dict[str, Any]:
+class ProactiveRun(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"due": 3, "raised": ["JOB-8C1D2E3F4A5B"]}]})
+
+    due: int = Field(description="Units due for service and follow-up visits due, raised now or earlier.")
+    raised: list[str] = Field(description="Job ids of the requests this run raised.")
+
+
+@post(
+    "/proactive/runs",
+    **requires(*MANAGEMENT),
+    operation_id="runProactiveScheduler",
+    tags=["Proactive maintenance"],
+    status_code=200,
+)
+async def run_proactive_scheduler(runtime: NamedDependency[IntakeRuntime]) -> ProactiveRun:
     """Look for equipment due for service now and raise the proactive requests not raised yet.
     Returns how many units are due and the jobs this run raised."""
     result = await raise_due_requests(runtime)
-    return {"due": result.due, "raised": result.raised}
+    return ProactiveRun(due=result.due, raised=result.raised)
 
 
 ROUTES = [run_proactive_scheduler]

@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from compressor_contracts import Contact, Priority, RequestChannel
-from compressor_kit.runtime import Runtime
-from intake_service.customer_file.store import CUSTOMERS, EQUIPMENT, FOLLOW_UP_VISITS, SITES
+from compressor_contracts import Priority
+from compressor_kit.outbox import UnitOfWork
+from intake_service.customer_file import store as file_store
+from intake_service.customer_file.domain import FollowUpVisit, UnitOnFile
 from intake_service.ids import new_id
 from intake_service.proactive import domain
-from intake_service.requests import domain as requests
-from intake_service.requests.store import JOBS
-from intake_service.settings import intake_settings
+from intake_service.requests import store as jobs
+from intake_service.requests.domain import proactive_job
+from intake_service.settings import IntakeRuntime
 
 log = logging.getLogger(__name__)
-
-Doc = dict[str, Any]
 
 
 @dataclass
@@ -36,75 +34,70 @@ class ScanResult:
     """Job ids of the requests this run raised (periods another run already raised are not listed)."""
 
 
-async def raise_due_requests(runtime: Runtime) -> ScanResult:
-    settings = intake_settings(runtime.settings)
+async def raise_due_requests(runtime: IntakeRuntime) -> ScanResult:
+    lead_days = runtime.settings.proactive_lead_days
     today = runtime.clock.now().date()
     result = ScanResult()
-    db = runtime.db
-    async for equipment in db[EQUIPMENT].find(domain.due_query(today, settings.proactive_lead_days)):
-        result.due += 1
-        fault = requests.maintenance_due_text(equipment)
-        priority = domain.proactive_priority(equipment, today)
-        await _raise(runtime, result, equipment, domain.due_period(equipment), fault, priority)
-    async for visit in db[FOLLOW_UP_VISITS].find(domain.follow_ups_due_query(today, settings.proactive_lead_days)):
-        result.due += 1
-        equipment = await db[EQUIPMENT].find_one({"_id": visit["equipment_id"]})
-        if equipment is None:
+    for unit in await file_store.units_due(runtime, today, lead_days):
+        if not domain.is_due(unit, today, lead_days):
             continue
-        fault = domain.follow_up_text(visit)
-        priority = Priority.NORMAL if visit["due_on"] < today.isoformat() else Priority.LOW
-        await _raise(runtime, result, equipment, domain.follow_up_period(visit), fault, priority, visit=visit)
+        result.due += 1
+        priority = domain.proactive_priority(unit, today)
+        await _raise(runtime, result, unit, domain.due_period(unit), unit.maintenance_due_text(), priority)
+    for visit in await file_store.follow_up_visits_due(runtime, today, lead_days):
+        if not domain.is_visit_due(visit, today, lead_days):
+            continue
+        result.due += 1
+        visited = await file_store.load_unit(runtime, visit.equipment_id)
+        if visited is None:
+            continue
+        fault, priority = domain.follow_up_text(visit), domain.follow_up_priority(visit, today)
+        await _raise(runtime, result, visited, domain.follow_up_period(visit), fault, priority, visit=visit)
     if result.raised:
         log.info("proactive scheduler raised %d request(s)", len(result.raised))
     return result
 
 
 async def _raise(
-    runtime: Runtime,
+    runtime: IntakeRuntime,
     result: ScanResult,
-    equipment: Doc,
+    unit: UnitOnFile,
     period: str,
     fault: str,
     priority: Priority,
-    visit: Doc | None = None,
+    visit: FollowUpVisit | None = None,
 ) -> None:
-    db = runtime.db
-    if await db[JOBS].find_one({"proactive_period": period}, {"_id": 1}) is not None:
+    if await jobs.is_period_raised(runtime, period):
         return  # raised by an earlier run
-    customer = await db[CUSTOMERS].find_one({"_id": equipment["customer_id"]})
-    site = await db[SITES].find_one({"_id": equipment["site_id"]})
+    customer = await file_store.load_customer(runtime, unit.customer_id)
+    site = await file_store.load_site(runtime, unit.site_id)
     if customer is None or site is None:
-        log.warning("equipment %s has no customer or site on file; skipped", equipment["_id"])
+        log.warning("equipment %s has no customer or site on file; skipped", unit.equipment_id)
         return
-    data = requests.job_requested(
-        job_id=new_id("JOB"),
-        channel=RequestChannel.PROACTIVE,
-        priority=priority,
-        customer=customer,
-        contact=Contact(**customer["contacts"][0]),
-        site=site,
-        equipment=equipment,
+    job = proactive_job(
+        new_id("JOB"),
+        unit,
+        customer,
+        site,
+        period=period,
         fault_description=fault,
-        origin_reference=period,
-        recorded_by=None,
+        priority=priority,
+        now=runtime.clock.now(),
     )
-    job = requests.new_job(data, requested_at=runtime.clock.now(), proactive_period=period)
 
-    async def record(uow) -> None:
-        await uow.db[JOBS].insert_one(job, session=uow.session)
+    async def record(uow: UnitOfWork) -> None:
+        await jobs.insert_job(uow, job)
         if visit is not None:
-            await uow.db[FOLLOW_UP_VISITS].update_one(
-                {"_id": visit["_id"]}, {"$set": {"job_id": data.job_id}}, session=uow.session
-            )
-        await uow.publish(data)
+            await file_store.mark_visit_raised(uow, visit, job.job_id)
+        await uow.publish(job.requested)
 
     try:
         await runtime.outbox.transact(record)
     except DuplicateKeyError:
         return  # another run or replica raised this period a moment ago
-    result.raised.append(data.job_id)
+    result.raised.append(job.job_id)
 
 
-async def proactive_scheduler(runtime: Runtime) -> None:
+async def proactive_scheduler(runtime: IntakeRuntime) -> None:
     """The periodic round (interval: PROACTIVE_SCAN_INTERVAL_SECONDS)."""
     await raise_due_requests(runtime)

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import hashlib
+from datetime import date
+from typing import Annotated
 
-from litestar import Request, Response, get, post
+from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Parameter
-from pymongo.errors import DuplicateKeyError
+from pydantic import BaseModel, ConfigDict, Field
 
 from compressor_contracts import Priority, RequestChannel
 from compressor_kit.auth import Role, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
-from compressor_kit.problems import Problem
-from compressor_kit.runtime import Runtime
-from intake_service.actors import ALL_PEOPLE, FRONT_DESK, STAFF, ensure_may_see_customer, is_staff, staff_member
-from intake_service.requests import domain
-from intake_service.requests.domain import CancelIn, RequestIn
-from intake_service.requests.recording import prepare_job
-from intake_service.requests.store import JOBS
-from intake_service.validation import refuse_if_any
+from compressor_kit.refusals import Refusal
+from intake_service.actors import ALL_PEOPLE, FRONT_DESK, STAFF, CallerRequest, ensure_may_see_customer
+from intake_service.customer_file.api import WIDE, ContactIn
+from intake_service.customer_file.domain import UnitDetails
+from intake_service.requests import recording
+from intake_service.requests import store as jobs
+from intake_service.requests.domain import PRIORITY_RANK, JobStatus, ServiceRequest, age_hours
+from intake_service.requests.views import JobView, job_view
+from intake_service.settings import IntakeRuntime
+
+TAGS = ["Service requests"]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -33,54 +38,152 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _replay(job: dict, request_fingerprint: str, runtime: Runtime) -> Response:
-    if job.get("request_fingerprint") != request_fingerprint:
-        raise Problem(422, "this Idempotency-Key was used for a different request", field="Idempotency-Key")
-    return Response(domain.job_view(job, runtime.clock.now()), status_code=200, headers={"Idempotent-Replayed": "true"})
+def fingerprint(body: BaseModel) -> str:
+    """What a repeated Idempotency-Key must match: the same request body."""
+    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class NewUnitIn(_Input):
+    """A compressor the customer file does not know yet, described by the caller."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"model_code": "KS-ASD40", "serial_number": "KSR-1180", "purchase_date": "2024-02-01"}]
+        }
+    )
+
+    model_code: str = Field(max_length=64, description="Model code from the equipment catalogue.")
+    serial_number: str = Field(min_length=1, max_length=200)
+    purchase_date: date
+    running_hours: int | None = Field(default=None, ge=-WIDE, le=WIDE)
+
+    def details(self) -> UnitDetails:
+        return UnitDetails(
+            model_code=self.model_code,
+            serial_number=self.serial_number,
+            purchase_date=self.purchase_date,
+            running_hours=self.running_hours,
+        )
+
+
+class RequestIn(_Input):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "channel": "phone",
+                    "priority": "high",
+                    "customer_id": "CUST-1A2B3C4D5E6F",
+                    "site_id": "SITE-7F3A9C21B04D",
+                    "equipment_id": "EQ-5D0E8B7A1C92",
+                    "fault_description": "Trips on high discharge temperature after about 40 minutes of running.",
+                }
+            ]
+        }
+    )
+
+    channel: RequestChannel = Field(description="phone, portal, callback or proactive.")
+    priority: Priority | None = Field(default=None, description="Defaults to normal (low for proactive).")
+    customer_id: str = Field(max_length=64)
+    site_id: str = Field(max_length=64)
+    equipment_id: str | None = Field(
+        default=None, max_length=64, description="A unit on file; or describe it in `equipment`."
+    )
+    equipment: NewUnitIn | None = Field(default=None, description="A unit not on file yet: registered with the job.")
+    fault_description: str | None = Field(
+        default=None, min_length=1, max_length=2000, description="Required except for proactive maintenance."
+    )
+    contact: ContactIn | None = Field(default=None, description="Defaults to the customer's main contact.")
+    origin_reference: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Call-back record id (required for callback)."
+    )
+
+    def as_request(self) -> ServiceRequest:
+        return ServiceRequest(
+            channel=self.channel,
+            priority=self.priority,
+            customer_id=self.customer_id,
+            site_id=self.site_id,
+            equipment_id=self.equipment_id,
+            equipment=self.equipment.details() if self.equipment else None,
+            fault_description=self.fault_description,
+            contact=self.contact.details() if self.contact else None,
+            origin_reference=self.origin_reference,
+        )
+
+
+class CancelIn(_Input):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "Our technician opened the cooling-water valve; it runs again."}]}
+    )
+
+    reason: str = Field(min_length=1, max_length=2000)
+    cancelled_by: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Who asked; defaults to the caller."
+    )
+
+
+class PriorityCount(BaseModel):
+    priority: Priority
+    open: int = Field(description="Open requests of this priority.")
+    oldest_age_hours: float | None = Field(description="Age of the oldest of them; null when there are none.")
+
+
+class OpenRequestsSummary(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "priorities": [
+                        {"priority": "critical", "open": 1, "oldest_age_hours": 4.0},
+                        {"priority": "high", "open": 1, "oldest_age_hours": 1.0},
+                        {"priority": "normal", "open": 2, "oldest_age_hours": 5.0},
+                        {"priority": "low", "open": 0, "oldest_age_hours": None},
+                    ],
+                    "open": 4,
+                }
+            ]
+        }
+    )
+
+    priorities: list[PriorityCount] = Field(description="Every priority, most urgent first.")
+    open: int = Field(description="Open requests in all.")
 
 
 @post(
     "/requests",
     **requires(Role.RECEPTION, Role.MANAGER, Role.ADMIN, Role.CUSTOMER),
     operation_id="recordServiceRequest",
+    tags=TAGS,
 )
 async def record_request(
-    request: Request,
-    runtime: NamedDependency[Runtime],
+    request: CallerRequest,
+    runtime: NamedDependency[IntakeRuntime],
     data: JSONBody[RequestIn],
     idempotency_key: IdempotencyKey = None,
-) -> Response[dict[str, Any]]:
+) -> Response[JobView]:
     """Record a service request from a call, the portal, a call-back record or a proactive visit;
     publishes job.requested. 201 with the new job; 200 with the same job for a repeated Idempotency-Key."""
-    principal = principal_of(request)
-    by_customer = not is_staff(principal)
-    if by_customer:
-        ensure_may_see_customer(principal, data.customer_id)
-    refuse_if_any(domain.check_request(data, by_customer=by_customer))
-    db = runtime.db
-    # Scoped to the caller so one client's key can never return another's job.
-    scoped_key = f"{principal.subject}|{idempotency_key}" if idempotency_key else None
-    request_fingerprint = domain.fingerprint(data)
-    if scoped_key and (earlier := await db[JOBS].find_one({"idempotency_key": scoped_key})):
-        return _replay(earlier, request_fingerprint, runtime)
-
-    prepared = await prepare_job(
-        runtime, principal, data, idempotency_key=scoped_key, request_fingerprint=request_fingerprint
+    recorded = await recording.record_service_request(
+        runtime,
+        principal_of(request),
+        data.as_request(),
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint(data),
     )
-
-    try:
-        await runtime.outbox.transact(prepared.record)
-    except DuplicateKeyError:
-        # A concurrent request with the same key won: answer with its job, publish nothing.
-        if scoped_key and (earlier := await db[JOBS].find_one({"idempotency_key": scoped_key})):
-            return _replay(earlier, request_fingerprint, runtime)
-        raise Problem(409, "the unit was registered concurrently; retry", field="equipment.serial_number") from None
-    return Response(domain.job_view(prepared.job, runtime.clock.now()), status_code=201)
+    view = job_view(recorded.job, runtime.clock.now())
+    if recorded.replayed:
+        return Response(view, status_code=200, headers={"Idempotent-Replayed": "true"})
+    return Response(view, status_code=201)
 
 
-@get("/requests", **requires(*STAFF), operation_id="listServiceRequests")
+@get("/requests", **requires(*STAFF), operation_id="listServiceRequests", tags=TAGS)
 async def list_requests(
-    runtime: NamedDependency[Runtime],
+    runtime: NamedDependency[IntakeRuntime],
     status: Annotated[
         str, Parameter(pattern="^(open|cancelled|closed|all)$", description="open (default), cancelled, closed or all")
     ] = "open",
@@ -90,104 +193,67 @@ async def list_requests(
     region: FromQuery[str | None] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[dict[str, Any]]:
+) -> Page[JobView]:
     """The management view: requests by priority (most urgent first), then age (oldest first)."""
-    query: dict[str, Any] = {} if status == "all" else {"status": status}
-    for name, value in (("priority", priority), ("channel", channel), ("customer_id", customer_id), ("region", region)):
-        if value is not None:
-            query[name] = str(value)
-    jobs = runtime.db[JOBS]
-    found = (
-        await jobs.find(query)
-        .sort([("priority_rank", 1), ("requested_at", 1), ("_id", 1)])
-        .skip(offset)
-        .limit(limit)
-        .to_list()
-    )
-    now = runtime.clock.now()
-    return Page(
-        items=[domain.job_view(job, now) for job in found],
-        total=await jobs.count_documents(query),
+    found, total = await jobs.jobs_page(
+        runtime,
+        status=None if status == "all" else JobStatus(status),
+        priority=priority,
+        channel=channel,
+        customer_id=customer_id,
+        region=region,
         limit=limit,
         offset=offset,
     )
-
-
-@get("/requests/summary", **requires(*STAFF), operation_id="summariseOpenRequests")
-async def summarise_open_requests(runtime: NamedDependency[Runtime]) -> dict[str, Any]:
-    """Open requests per priority (most urgent first): how many, and the age of the oldest."""
-    groups = await (
-        await runtime.db[JOBS].aggregate(
-            [
-                {"$match": {"status": domain.OPEN}},
-                {"$group": {"_id": "$priority", "open": {"$sum": 1}, "oldest": {"$min": "$requested_at"}}},
-            ]
-        )
-    ).to_list()
     now = runtime.clock.now()
-    found = {group["_id"]: group for group in groups}
-    return {
-        "priorities": [
-            {
-                "priority": priority.value,
-                "open": found[priority.value]["open"] if priority.value in found else 0,
-                "oldest_age_hours": domain.age_hours(found[priority.value]["oldest"], now)
-                if priority.value in found
-                else None,
-            }
-            for priority in sorted(domain.PRIORITY_RANK, key=domain.PRIORITY_RANK.__getitem__)
-        ],
-        "open": sum(group["open"] for group in groups),
-    }
+    return Page(items=[job_view(job, now) for job in found], total=total, limit=limit, offset=offset)
 
 
-async def _job_for(request: Request, runtime: Runtime, job_id: str, session=None) -> dict[str, Any]:
-    job = await runtime.db[JOBS].find_one({"_id": job_id}, session=session)
+@get("/requests/summary", **requires(*STAFF), operation_id="summariseOpenRequests", tags=TAGS)
+async def summarise_open_requests(runtime: NamedDependency[IntakeRuntime]) -> OpenRequestsSummary:
+    """Open requests per priority (most urgent first): how many, and the age of the oldest."""
+    found = await jobs.open_jobs_by_priority(runtime)
+    now = runtime.clock.now()
+    priorities = [
+        PriorityCount(
+            priority=priority,
+            open=found[priority][0] if priority in found else 0,
+            oldest_age_hours=age_hours(found[priority][1], now) if priority in found else None,
+        )
+        for priority in sorted(PRIORITY_RANK, key=PRIORITY_RANK.__getitem__)
+    ]
+    return OpenRequestsSummary(priorities=priorities, open=sum(count for count, _ in found.values()))
+
+
+@get("/requests/{job_id:str}", **requires(*ALL_PEOPLE), operation_id="getServiceRequest", tags=TAGS)
+async def get_request(
+    request: CallerRequest, runtime: NamedDependency[IntakeRuntime], job_id: FromPath[str]
+) -> JobView:
+    job = await jobs.load_job(runtime, job_id)
     if job is None:
-        raise Problem(404, "unknown job", field="job_id")
-    ensure_may_see_customer(principal_of(request), job["customer_id"])
-    return job
-
-
-@get("/requests/{job_id:str}", **requires(*ALL_PEOPLE), operation_id="getServiceRequest")
-async def get_request(request: Request, runtime: NamedDependency[Runtime], job_id: FromPath[str]) -> dict[str, Any]:
-    return domain.job_view(await _job_for(request, runtime, job_id), runtime.clock.now())
+        raise Refusal.not_found("unknown job", field="job_id")
+    ensure_may_see_customer(principal_of(request), job.requested.customer.customer_id)
+    return job_view(job, runtime.clock.now())
 
 
 @post(
     "/requests/{job_id:str}/cancel",
     **requires(Role.CUSTOMER, *FRONT_DESK),
     operation_id="cancelServiceRequest",
+    tags=TAGS,
     status_code=200,
 )
 async def cancel_request(
-    request: Request, runtime: NamedDependency[Runtime], job_id: FromPath[str], data: JSONBody[CancelIn]
-) -> dict[str, Any]:
+    request: CallerRequest,
+    runtime: NamedDependency[IntakeRuntime],
+    job_id: FromPath[str],
+    data: JSONBody[CancelIn],
+) -> JobView:
     """Cancel an open job at the customer's request; publishes job.cancelled. 409 when not open."""
-    principal = principal_of(request)
-    recorded_by = staff_member(principal)
-    now = runtime.clock.now()
-
-    async def cancel(uow) -> dict[str, Any]:
-        job = await _job_for(request, runtime, job_id, session=uow.session)
-        if refusal := domain.cancellation_refusal(job):
-            raise Problem(409, refusal, field="job_id")
-        # The customer asks for a cancellation; staff only record it on their behalf.
-        cancelled_by = data.cancelled_by or job["requested"]["contact"]["name"]
-        cancellation = {"reason": data.reason, "cancelled_by": cancelled_by, "cancelled_at": now}
-        updated = await uow.db[JOBS].find_one_and_update(
-            {"_id": job_id, "status": domain.OPEN},
-            {"$set": {"status": domain.CANCELLED, "cancellation": cancellation}},
-            session=uow.session,
-            return_document=True,
-        )
-        if updated is None:
-            raise Problem(409, "the job is no longer open", field="job_id")
-        await uow.publish(domain.job_cancelled(job_id, data, cancelled_by=cancelled_by, recorded_by=recorded_by))
-        return updated
-
-    job = await runtime.outbox.transact(cancel)
-    return domain.job_view(job, now)
+    job = await recording.cancel_job(
+        runtime, principal_of(request), job_id, reason=data.reason, cancelled_by=data.cancelled_by
+    )
+    return job_view(job, runtime.clock.now())
 
 
 ROUTES = [record_request, list_requests, summarise_open_requests, get_request, cancel_request]

@@ -3,180 +3,214 @@ the job.requested event that informs management and dispatch, and when a job may
 
 from __future__ import annotations
 
-import hashlib
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from compressor_contracts import (
-    Contact,
-    Customer,
-    JobCancelled,
-    JobRequested,
-    Priority,
-    RequestChannel,
-    StaffMember,
+from compressor_contracts import JobCancelled, JobRequested, Priority, RequestChannel, StaffMember
+from compressor_kit.refusals import FieldIssue, Refusal
+from intake_service.catalogue.domain import EquipmentModel
+from intake_service.customer_file.domain import (
+    ContactDetails,
+    CustomerOnFile,
+    SiteOnFile,
+    UnitDetails,
+    UnitOnFile,
+    checked_contact,
+    described_unit,
+    new_unit,
+    refuse_invalid,
 )
-from intake_service.customer_file.domain import WIDE, ContactIn, contract_equipment, contract_site
-from intake_service.validation import FieldError
 
-Doc = dict[str, Any]
-
-OPEN, CANCELLED, CLOSED = "open", "cancelled", "closed"
 PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
 """Sort order of the management view: most urgent first."""
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class JobStatus(StrEnum):
+    """A job as intake tracks it: open until feedback closes it or the customer cancels it."""
+
+    OPEN = "open"
+    CANCELLED = "cancelled"
+    CLOSED = "closed"
 
 
-class NewUnitIn(_Input):
-    """A compressor the customer file does not know yet, described by the caller."""
+@dataclass(frozen=True)
+class ServiceRequest:
+    """A request as the caller made it, from any channel."""
 
-    model_code: str = Field(max_length=64, description="Model code from the equipment catalogue.")
-    serial_number: str = Field(min_length=1, max_length=200)
-    purchase_date: date
-    running_hours: int | None = Field(default=None, ge=-WIDE, le=WIDE)
-
-
-class RequestIn(_Input):
-    channel: RequestChannel = Field(description="phone, portal, callback or proactive.")
-    priority: Priority | None = Field(default=None, description="Defaults to normal (low for proactive).")
-    customer_id: str = Field(max_length=64)
-    site_id: str = Field(max_length=64)
-    equipment_id: str | None = Field(
-        default=None, max_length=64, description="A unit on file; or describe it in `equipment`."
-    )
-    equipment: NewUnitIn | None = Field(default=None, description="A unit not on file yet: registered with the job.")
-    fault_description: str | None = Field(
-        default=None, min_length=1, max_length=2000, description="Required except for proactive maintenance."
-    )
-    contact: ContactIn | None = Field(default=None, description="Defaults to the customer's main contact.")
-    origin_reference: str | None = Field(
-        default=None, min_length=1, max_length=200, description="Call-back record id (required for callback)."
-    )
+    channel: RequestChannel
+    customer_id: str
+    site_id: str
+    priority: Priority | None = None
+    equipment_id: str | None = None
+    equipment: UnitDetails | None = None
+    """A unit not on file yet, described by the caller: registered with the job."""
+    fault_description: str | None = None
+    contact: ContactDetails | None = None
+    origin_reference: str | None = None
 
 
-class CancelIn(_Input):
-    reason: str = Field(min_length=1, max_length=2000)
-    cancelled_by: str | None = Field(
-        default=None, min_length=1, max_length=200, description="Who asked; defaults to the caller."
-    )
+class Cancellation(BaseModel):
+    reason: str
+    cancelled_by: str
+    cancelled_at: datetime
 
 
-def check_request(request: RequestIn, *, by_customer: bool) -> list[FieldError]:
-    """Rules of the request itself, before anything is looked up."""
-    errors = []
+class Job(BaseModel):
+    """A job intake opened; `requested` is its job.requested payload, the job's recorded facts."""
+
+    job_id: str
+    status: JobStatus = JobStatus.OPEN
+    requested_at: datetime
+    requested: JobRequested
+    cancellation: Cancellation | None = None
+    closed_at: datetime | None = None
+    proactive_period: str | None = None
+    """The unit's due period a proactive request was raised for (one request per period)."""
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
+    """What a repeated Idempotency-Key must match: the same request body."""
+
+    def cancel(
+        self, reason: str, cancelled_by: str | None, recorded_by: StaffMember | None, now: datetime
+    ) -> tuple[Job, JobCancelled]:
+        """Cancel at the customer's request (staff only record it on their behalf)."""
+        if self.status is JobStatus.CANCELLED:
+            raise Refusal.conflict("the job is already cancelled", field="job_id")
+        if self.status is JobStatus.CLOSED:
+            raise Refusal.conflict("the job is closed", field="job_id")
+        by = cancelled_by or self.requested.contact.name
+        cancelled = self.model_copy(
+            update={
+                "status": JobStatus.CANCELLED,
+                "cancellation": Cancellation(reason=reason, cancelled_by=by, cancelled_at=now),
+            }
+        )
+        return cancelled, JobCancelled(job_id=self.job_id, reason=reason, cancelled_by=by, recorded_by=recorded_by)
+
+    def close(self, at: datetime) -> Job:
+        """Closed by feedback; a job cancelled meanwhile stays cancelled."""
+        if self.status is not JobStatus.OPEN:
+            return self
+        return self.model_copy(update={"status": JobStatus.CLOSED, "closed_at": at})
+
+
+def check_request(request: ServiceRequest, *, by_customer: bool) -> None:
+    """Rules of the request itself, before anything is looked up; refused naming every field at fault."""
+    issues = []
     if by_customer and request.channel is not RequestChannel.PORTAL:
-        errors.append(FieldError("channel", "customers submit requests through the portal channel"))
+        issues.append(FieldIssue("channel", "customers submit requests through the portal channel"))
     if request.channel is not RequestChannel.PROACTIVE and not request.fault_description:
-        errors.append(FieldError("fault_description", "describe the fault"))
+        issues.append(FieldIssue("fault_description", "describe the fault"))
     if request.channel is RequestChannel.CALLBACK and not request.origin_reference:
-        errors.append(FieldError("origin_reference", "a call-back request names its call-back record"))
+        issues.append(FieldIssue("origin_reference", "a call-back request names its call-back record"))
     if (request.equipment_id is None) == (request.equipment is None):
-        errors.append(FieldError("equipment_id", "give either equipment_id (a unit on file) or equipment (a new one)"))
-    return errors
+        issues.append(FieldIssue("equipment_id", "give either equipment_id (a unit on file) or equipment (a new one)"))
+    refuse_invalid(issues)
 
 
 def default_priority(channel: RequestChannel) -> Priority:
     return Priority.LOW if channel is RequestChannel.PROACTIVE else Priority.NORMAL
 
 
-def maintenance_due_text(equipment: Doc) -> str:
-    hours = equipment.get("next_service_due_at_hours")
-    by_hours = f" or at {hours} running hours" if hours is not None else ""
-    return (
-        f"Scheduled maintenance of {equipment['brand']} {equipment['model']} (serial {equipment['serial_number']}) "
-        f"due on {equipment['next_service_due_on']}{by_hours}."
-    )
+@dataclass(frozen=True)
+class FileLookup:
+    """What the customer file holds of a request's customer, site and unit (None: not on file)."""
+
+    customer: CustomerOnFile | None
+    site: SiteOnFile | None
+    unit: UnitOnFile | None
+    """The unit named by equipment_id."""
+    model: EquipmentModel | None = None
+    """The catalogue model of a unit the request describes."""
+    unit_with_serial: UnitOnFile | None = None
+    """The unit on file with the described unit's brand and serial number."""
 
 
-def fingerprint(request: RequestIn) -> str:
-    """What a repeated Idempotency-Key must match: the same request body."""
-    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
-
-
-def job_requested(
+def open_job(
+    request: ServiceRequest,
+    found: FileLookup,
     *,
     job_id: str,
-    channel: RequestChannel,
-    priority: Priority,
-    customer: Doc,
-    contact: Contact,
-    site: Doc,
-    equipment: Doc,
-    fault_description: str,
-    origin_reference: str | None,
+    new_unit_id: str,
     recorded_by: StaffMember | None,
-) -> JobRequested:
-    return JobRequested(
+    now: datetime,
+    today: date,
+) -> tuple[Job, UnitOnFile | None]:
+    """The job a request opens, checked against the customer file (refused naming the field), and
+    the unit it registers when the request describes one not on file yet."""
+    customer, site = found.customer, found.site
+    if customer is None:
+        raise Refusal.invalid("customer_id: unknown customer", field="customer_id")
+    if site is None or site.customer_id != request.customer_id:
+        raise Refusal.invalid("site_id: unknown site of this customer", field="site_id")
+    registered = None
+    if request.equipment is None:
+        unit = found.unit
+        if unit is None or unit.customer_id != request.customer_id:
+            raise Refusal.invalid("equipment_id: unknown equipment of this customer", field="equipment_id")
+        if unit.site_id != request.site_id:
+            raise Refusal.invalid("site_id: the equipment is not installed at this site", field="site_id")
+    else:
+        model = described_unit(request.equipment, found.model, today, at="equipment.")
+        on_file = found.unit_with_serial
+        if on_file is None:
+            unit = registered = new_unit(new_unit_id, request.customer_id, request.site_id, model, request.equipment)
+        elif on_file.customer_id != request.customer_id or on_file.site_id != request.site_id:
+            raise Refusal.conflict(
+                "a unit with this serial number is on file elsewhere", field="equipment.serial_number"
+            )
+        elif on_file.model_code != model.model_code:
+            raise Refusal.invalid(
+                "equipment.model_code: the unit on file with this serial is another model",
+                field="equipment.model_code",
+            )
+        else:
+            unit = on_file
+    contact = checked_contact(request.contact, "contact") if request.contact else customer.contacts[0]
+    requested = JobRequested(
         job_id=job_id,
-        channel=channel,
-        priority=priority,
-        customer=Customer(customer_id=customer["_id"], name=customer["name"]),
+        channel=request.channel,
+        priority=request.priority or default_priority(request.channel),
+        customer=customer.as_contract(),
         contact=contact,
-        site=contract_site(site),
-        equipment=contract_equipment(equipment),
-        fault_description=fault_description,
-        origin_reference=origin_reference,
+        site=site.as_contract(),
+        equipment=unit.as_contract(),
+        fault_description=request.fault_description or unit.maintenance_due_text(),
+        origin_reference=request.origin_reference,
         recorded_by=recorded_by,
     )
+    return Job(job_id=job_id, requested_at=now, requested=requested), registered
 
 
-def new_job(data: JobRequested, *, requested_at: datetime, **extra: Any) -> Doc:
-    """The job as intake tracks it; `requested` keeps the event's payload, the job's recorded facts."""
-    return {
-        "_id": data.job_id,
-        "status": OPEN,
-        "channel": data.channel.value,
-        "priority": data.priority.value,
-        "priority_rank": PRIORITY_RANK[data.priority],
-        "customer_id": data.customer.customer_id,
-        "site_id": data.site.site_id,
-        "region": data.site.region,
-        "equipment_id": data.equipment.equipment_id,
-        "requested_at": requested_at,
-        "requested": data.model_dump(mode="json"),
-        **{k: v for k, v in extra.items() if v is not None},
-    }
-
-
-def cancellation_refusal(job: Doc) -> str | None:
-    """Why the job cannot be cancelled, or None when it can."""
-    if job["status"] == CANCELLED:
-        return "the job is already cancelled"
-    if job["status"] == CLOSED:
-        return "the job is closed"
-    return None
-
-
-def job_cancelled(job_id: str, cancel: CancelIn, *, cancelled_by: str, recorded_by: StaffMember | None) -> JobCancelled:
-    return JobCancelled(job_id=job_id, reason=cancel.reason, cancelled_by=cancelled_by, recorded_by=recorded_by)
+def proactive_job(
+    job_id: str,
+    unit: UnitOnFile,
+    customer: CustomerOnFile,
+    site: SiteOnFile,
+    *,
+    period: str,
+    fault_description: str,
+    priority: Priority,
+    now: datetime,
+) -> Job:
+    """The job the scheduler raises for one due period of a unit (nobody recorded it)."""
+    requested = JobRequested(
+        job_id=job_id,
+        channel=RequestChannel.PROACTIVE,
+        priority=priority,
+        customer=customer.as_contract(),
+        contact=customer.contacts[0],
+        site=site.as_contract(),
+        equipment=unit.as_contract(),
+        fault_description=fault_description,
+        origin_reference=period,
+        recorded_by=None,
+    )
+    return Job(job_id=job_id, requested_at=now, requested=requested, proactive_period=period)
 
 
 def age_hours(since: datetime, now: datetime) -> float:
     return round((now - since).total_seconds() / 3600, 2)
-
-
-def job_view(job: Doc, now: datetime) -> Doc:
-    """A job as the API shows it, with its age."""
-    requested = job["requested"]
-    return {
-        "job_id": job["_id"],
-        "status": job["status"],
-        "channel": job["channel"],
-        "priority": job["priority"],
-        "requested_at": job["requested_at"],
-        "age_hours": age_hours(job["requested_at"], now),
-        "customer": requested["customer"],
-        "contact": requested["contact"],
-        "site": requested["site"],
-        "equipment": requested["equipment"],
-        "fault_description": requested["fault_description"],
-        "origin_reference": requested.get("origin_reference"),
-        "recorded_by": requested.get("recorded_by"),
-        "cancellation": job.get("cancellation"),
-        "closed_at": job.get("closed_at"),
-    }

@@ -1,117 +1,141 @@
-"""Recording a request: look the customer, site and unit up in the customer file, check them, and
-build the job and its job.requested. Shared by the request API and the call-back records."""
+"""Recording a request: look the customer, site and unit up in the customer file, let the domain
+open the job, and store it with its job.requested in one transaction. Shared by the request API and
+the call-back records."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from compressor_contracts import Contact, JobRequested
+from pymongo.errors import DuplicateKeyError
+
+from compressor_contracts import StaffMember
 from compressor_kit.auth import Principal
 from compressor_kit.outbox import UnitOfWork
-from compressor_kit.problems import Problem
-from compressor_kit.runtime import Runtime
-from intake_service.actors import staff_member
-from intake_service.catalogue.store import catalogue
-from intake_service.customer_file import domain as file_domain
-from intake_service.customer_file.store import CUSTOMERS, EQUIPMENT, SITES, find_one
+from compressor_kit.refusals import Refusal
+from intake_service.actors import ensure_may_see_customer, is_staff, staff_member
+from intake_service.catalogue.store import CATALOGUE
+from intake_service.customer_file import store as file_store
+from intake_service.customer_file.domain import UnitOnFile
 from intake_service.ids import new_id
 from intake_service.requests import domain
-from intake_service.requests.domain import RequestIn
-from intake_service.requests.store import JOBS
-from intake_service.validation import FieldError, refuse_if_any
-
-Doc = dict[str, Any]
+from intake_service.requests import store as jobs
+from intake_service.requests.domain import FileLookup, Job, ServiceRequest
+from intake_service.settings import IntakeRuntime
 
 
 @dataclass(frozen=True)
 class PreparedJob:
-    data: JobRequested
-    job: Doc
-    new_unit: Doc | None
+    job: Job
+    new_unit: UnitOnFile | None
     """A unit the request described that is not on file yet: registered with the job."""
 
     async def record(self, uow: UnitOfWork) -> None:
         """The job, its new unit and its job.requested, in the caller's transaction."""
         if self.new_unit is not None:
-            await uow.db[EQUIPMENT].insert_one(self.new_unit, session=uow.session)
-        await uow.db[JOBS].insert_one(self.job, session=uow.session)
-        await uow.publish(self.data)
+            await file_store.insert_unit(uow, self.new_unit)
+        await jobs.insert_job(uow, self.job)
+        await uow.publish(self.job.requested)
 
 
-async def prepare_job(runtime: Runtime, principal: Principal, data: RequestIn, **job_fields: Any) -> PreparedJob:
-    """Validate the request against the customer file (422 naming the field) and build the job.
+async def _look_up(runtime: IntakeRuntime, request: ServiceRequest) -> FileLookup:
+    customer = await file_store.load_customer(runtime, request.customer_id)
+    site = await file_store.load_site(runtime, request.site_id)
+    if request.equipment_id is not None:
+        return FileLookup(customer, site, await file_store.load_unit(runtime, request.equipment_id))
+    assert request.equipment is not None  # check_request: one or the other
+    model = CATALOGUE.get(request.equipment.model_code)
+    same_serial = (
+        await file_store.unit_with_serial(runtime, model.brand, request.equipment.serial_number) if model else None
+    )
+    return FileLookup(customer, site, None, model, same_serial)
+
+
+async def prepare_job(
+    runtime: IntakeRuntime,
+    request: ServiceRequest,
+    recorded_by: StaffMember | None,
+    *,
+    idempotency_key: str | None = None,
+    request_fingerprint: str | None = None,
+) -> PreparedJob:
+    """The job the request opens, checked against the customer file (refused naming the field).
     Writes nothing."""
-    db = runtime.db
-    customer = await find_one(db, CUSTOMERS, data.customer_id)
-    if customer is None:
-        refuse_if_any([FieldError("customer_id", "unknown customer")])
-    site = await find_one(db, SITES, data.site_id)
-    if site is None or site["customer_id"] != data.customer_id:
-        refuse_if_any([FieldError("site_id", "unknown site of this customer")])
-    today = runtime.clock.now().date()
-    new_unit = None
-    if data.equipment_id is not None:
-        equipment = await find_one(db, EQUIPMENT, data.equipment_id)
-        if equipment is None or equipment["customer_id"] != data.customer_id:
-            refuse_if_any([FieldError("equipment_id", "unknown equipment of this customer")])
-        if equipment["site_id"] != data.site_id:
-            refuse_if_any([FieldError("site_id", "the equipment is not installed at this site")])
-    else:
-        unit = data.equipment
-        model = catalogue().get(unit.model_code)
-        refuse_if_any(
-            file_domain.check_equipment_facts(
-                model=model,
-                serial_number=unit.serial_number,
-                purchase_date=unit.purchase_date,
-                running_hours=unit.running_hours,
-                today=today,
-                at="equipment.",
-            )
-        )
-        equipment = await db[EQUIPMENT].find_one({"brand": model.brand, "serial_number": unit.serial_number})
-        if equipment is not None:
-            if equipment["customer_id"] != data.customer_id or equipment["site_id"] != data.site_id:
-                raise Problem(
-                    409, "a unit with this serial number is on file elsewhere", field="equipment.serial_number"
-                )
-            if equipment["model_code"] != model.model_code:
-                refuse_if_any(
-                    [FieldError("equipment.model_code", "the unit on file with this serial is another model")]
-                )
-        else:
-            equipment = new_unit = file_domain.new_equipment_document(
-                new_id("EQ"),
-                data.customer_id,
-                data.site_id,
-                model,
-                serial_number=unit.serial_number,
-                purchase_date=unit.purchase_date,
-                running_hours=unit.running_hours,
-            )
-    if data.contact is not None:
-        contact, errors = file_domain.check_contact(data.contact, "contact")
-        refuse_if_any(errors)
-    else:
-        contact = Contact(**customer["contacts"][0])
-
-    channel = data.channel
-    event_data = domain.job_requested(
+    now = runtime.clock.now()
+    job, new_unit = domain.open_job(
+        request,
+        await _look_up(runtime, request),
         job_id=new_id("JOB"),
-        channel=channel,
-        priority=data.priority or domain.default_priority(channel),
-        customer=customer,
-        contact=contact,
-        site=site,
-        equipment=equipment,
-        fault_description=data.fault_description or domain.maintenance_due_text(equipment),
-        origin_reference=data.origin_reference,
-        recorded_by=staff_member(principal),
+        new_unit_id=new_id("EQ"),
+        recorded_by=recorded_by,
+        now=now,
+        today=now.date(),
     )
-    job = domain.new_job(
-        event_data,
-        requested_at=runtime.clock.now(),
-        **job_fields,
+    job = job.model_copy(update={"idempotency_key": idempotency_key, "request_fingerprint": request_fingerprint})
+    return PreparedJob(job, new_unit)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    job: Job
+    replayed: bool
+    """True when an earlier request with the same Idempotency-Key recorded the job."""
+
+
+def _replay(job: Job, request_fingerprint: str) -> Recorded:
+    if job.request_fingerprint != request_fingerprint:
+        raise Refusal.invalid("this Idempotency-Key was used for a different request", field="Idempotency-Key")
+    return Recorded(job, replayed=True)
+
+
+async def record_service_request(
+    runtime: IntakeRuntime,
+    principal: Principal,
+    request: ServiceRequest,
+    *,
+    idempotency_key: str | None,
+    request_fingerprint: str,
+) -> Recorded:
+    """Record a request and publish job.requested, once per Idempotency-Key. A customer records
+    requests for itself only, through the portal."""
+    by_customer = not is_staff(principal)
+    if by_customer:
+        ensure_may_see_customer(principal, request.customer_id)
+    domain.check_request(request, by_customer=by_customer)
+    # Scoped to the caller so one client's key can never return another's job.
+    scoped_key = f"{principal.subject}|{idempotency_key}" if idempotency_key else None
+    if scoped_key and (earlier := await jobs.job_with_idempotency_key(runtime, scoped_key)):
+        return _replay(earlier, request_fingerprint)
+    prepared = await prepare_job(
+        runtime,
+        request,
+        staff_member(principal),
+        idempotency_key=scoped_key,
+        request_fingerprint=request_fingerprint,
     )
-    return PreparedJob(event_data, job, new_unit)
+    try:
+        await runtime.outbox.transact(prepared.record)
+    except DuplicateKeyError:
+        # A concurrent request with the same key won: answer with its job, publish nothing.
+        if scoped_key and (earlier := await jobs.job_with_idempotency_key(runtime, scoped_key)):
+            return _replay(earlier, request_fingerprint)
+        raise Refusal.conflict("the unit was registered concurrently; retry", field="equipment.serial_number") from None
+    return Recorded(prepared.job, replayed=False)
+
+
+async def cancel_job(
+    runtime: IntakeRuntime, principal: Principal, job_id: str, *, reason: str, cancelled_by: str | None
+) -> Job:
+    """Cancel an open job at the customer's request and publish job.cancelled, in one transaction."""
+    now, recorded_by = runtime.clock.now(), staff_member(principal)
+
+    async def cancel(uow: UnitOfWork) -> Job:
+        before = await jobs.load_job(uow, job_id)
+        if before is None:
+            raise Refusal.not_found("unknown job", field="job_id")
+        ensure_may_see_customer(principal, before.requested.customer.customer_id)
+        after, cancelled = before.cancel(reason, cancelled_by, recorded_by, now)
+        await jobs.save_job(uow, before, after)
+        await uow.publish(cancelled)
+        return after
+
+    return await runtime.outbox.transact(cancel)
