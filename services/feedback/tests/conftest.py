@@ -1,44 +1,36 @@
 """Feedback test harness: a real local SMTP server (aiosmtpd), a real local HTTP webhook receiver,
-the app on the real RabbitMQ/MongoDB with a manual clock, and a tap on the events exchange."""
+the app on the real RabbitMQ/MongoDB with a manual clock, and the kit's tap on the events exchange."""
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
-import json
-import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import aio_pika
 import pytest
 from aiosmtpd.controller import Controller
 from litestar.testing import AsyncTestClient
 
-from compressor_contracts import EXCHANGE, CloudEvent, EventData, new_event
+from compressor_contracts import CloudEvent, EventData
 from compressor_contracts.common import Contact, NotificationChannel
 from compressor_contracts.examples import example
 from compressor_kit.clock import ManualClock
 from compressor_kit.http import create_app
-from compressor_kit.testing import eventually
+from compressor_kit.testing.events import EventTap, as_event, publish_events
+from compressor_kit.testing.ports import free_port
 from feedback_service.app import SERVICE
 from feedback_service.settings import FeedbackSettings
 
 MANAGERS = ["ops-manager@compressor.example", "service-director@compressor.example"]
 RETRY_BASE_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class MailSink:
@@ -140,40 +132,6 @@ def feedback_settings_for(test_settings, smtp):
     return build
 
 
-class EventTap:
-    """A queue bound to every routing key of the events exchange: what the service published."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.seen: list[dict[str, Any]] = []
-
-    async def start(self) -> None:
-        self.connection = await aio_pika.connect(self.url)
-        channel = await self.connection.channel()
-        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-        self.queue = await channel.declare_queue("test.tap", exclusive=True)
-        await self.queue.bind(exchange, routing_key="#")
-
-    async def stop(self) -> None:
-        await self.connection.close()
-
-    async def poll(self) -> None:
-        while (message := await self.queue.get(no_ack=True, fail=False)) is not None:
-            self.seen.append(json.loads(message.body))
-
-    async def of(self, routing_key: str) -> list[dict[str, Any]]:
-        await self.poll()
-        name = routing_key.rsplit(".v", 1)[0]
-        return [e for e in self.seen if e["type"] == f"com.compressorservice.{name}.v1" and e["source"] != "/tests"]
-
-    async def wait_for(self, routing_key: str, count: int = 1, timeout: float = 30) -> list[dict[str, Any]]:
-        async def enough():
-            found = await self.of(routing_key)
-            return found if len(found) >= count else None
-
-        return await eventually(enough, timeout=timeout)
-
-
 @dataclass
 class Harness:
     client: AsyncTestClient
@@ -182,50 +140,36 @@ class Harness:
     clock: ManualClock
     settings: FeedbackSettings
 
-    async def publish(self, data: EventData, *, event: CloudEvent | None = None) -> CloudEvent:
-        """Publish an event as its producer would (or re-publish `event` as is: a redelivery)."""
-        event = event or new_event(data, source_service=data.producer, subject=data.subject())
-        connection = await aio_pika.connect(self.url)
-        async with connection:
-            channel = await connection.channel(publisher_confirms=True)
-            exchange = await channel.get_exchange(EXCHANGE)
-            await exchange.publish(
-                aio_pika.Message(
-                    event.to_bytes(), content_type="application/cloudevents+json", message_id=event.id, delivery_mode=2
-                ),
-                routing_key=event.routing_key,
-            )
+    async def publish(self, data: EventData) -> CloudEvent:
+        """Publish an event as its producer would."""
+        event = as_event(data)
+        await publish_events(self.url, event)
         return event
+
+    async def republish(self, event: CloudEvent) -> None:
+        """The same event again, as after a broker redelivery or a producer's relay repeating itself."""
+        await publish_events(self.url, event)
 
 
 @pytest.fixture
 async def harness_for(test_settings, feedback_settings_for, clock) -> AsyncIterator:
-    started: list[tuple[AsyncTestClient, EventTap]] = []
+    async with AsyncExitStack() as started:
 
-    async def start(**overrides) -> Harness:
-        settings = feedback_settings_for(**overrides)
-        url = test_settings.rabbitmq_url.get_secret_value()
-        tap = EventTap(url)
-        await tap.start()
-        client = AsyncTestClient(create_app(SERVICE, settings, clock=clock), timeout=30)
-        await client.__aenter__()
-        started.append((client, tap))
-        return Harness(client=client, tap=tap, url=url, clock=clock, settings=settings)
+        async def start(**overrides) -> Harness:
+            settings = feedback_settings_for(**overrides)
+            url = test_settings.rabbitmq_url.get_secret_value()
+            tap = await started.enter_async_context(EventTap(url))
+            client = await started.enter_async_context(
+                AsyncTestClient(create_app(SERVICE, settings, clock=clock), timeout=30)
+            )
+            return Harness(client=client, tap=tap, url=url, clock=clock, settings=settings)
 
-    yield start
-    for client, tap in started:
-        await client.__aexit__(None, None, None)
-        await tap.stop()
+        yield start
 
 
 @pytest.fixture
 async def harness(harness_for) -> Harness:
     return await harness_for()
-
-
-async def settle(seconds: float = 1.0) -> None:
-    """Give the app's worker rounds time to run (used only before asserting that nothing more happens)."""
-    await asyncio.sleep(seconds)
 
 
 class JobStory:

@@ -7,6 +7,8 @@ import pytest
 
 from compressor_contracts.common import NotificationChannel
 from compressor_contracts.examples import example
+from compressor_kit.refusals import Refusal, RefusalKind
+from feedback_service.jobs.domain import Job
 from feedback_service.notifications.domain import (
     ROUTES,
     Audience,
@@ -19,7 +21,7 @@ from feedback_service.notifications.domain import (
     verify,
 )
 from feedback_service.review.domain import closing_event, ready_to_close
-from feedback_service.surveys.domain import Answer, AnswerError, answerable, is_low_score, parse_answer, token_hash
+from feedback_service.surveys.domain import Answer, check_answerable, is_low_score, parse_answer, token_hash
 from feedback_service.templates import message_exists, render_message
 
 EMAIL, WEBHOOK = NotificationChannel.EMAIL, NotificationChannel.WEBHOOK
@@ -73,8 +75,9 @@ def test_a_webhook_signature_verifies_only_with_the_secret_the_body_and_a_recent
     ],
 )
 def test_an_answer_out_of_range_names_the_field(csat, nps, field):
-    error = parse_answer(csat, nps, None)
-    assert isinstance(error, AnswerError) and error.status == 422 and error.field == field
+    with pytest.raises(Refusal) as refused:
+        parse_answer(csat, nps, None)
+    assert refused.value.kind is RefusalKind.INVALID and refused.value.field == field
 
 
 def test_form_strings_and_api_numbers_give_the_same_answer():
@@ -84,10 +87,15 @@ def test_form_strings_and_api_numbers_give_the_same_answer():
 
 def test_a_survey_answered_or_expired_cannot_be_answered():
     now = datetime(2026, 3, 10, tzinfo=UTC)
-    assert answerable("open", now + timedelta(seconds=1), now) is None
-    assert answerable("open", now, now).status == 410
-    assert answerable("expired", now + timedelta(days=1), now).status == 410
-    assert answerable("answered", now - timedelta(days=1), now).status == 409
+    assert check_answerable("open", now + timedelta(seconds=1), now) is None
+    for status, expires_at, kind in [
+        ("open", now, RefusalKind.GONE),
+        ("expired", now + timedelta(days=1), RefusalKind.GONE),
+        ("answered", now - timedelta(days=1), RefusalKind.CONFLICT),
+    ]:
+        with pytest.raises(Refusal) as refused:
+            check_answerable(status, expires_at, now)
+        assert refused.value.kind is kind, status
 
 
 def test_low_scores_are_low_csat_or_detractor_nps():
@@ -103,8 +111,12 @@ def test_tokens_are_stored_as_hashes():
 
 def _job(**changes):
     report = example("job.report_published.v1")
+    requested = example("job.requested.v1")
     job = {
-        "_id": "JOB-1",
+        "job_id": "JOB-1",
+        **{k: getattr(requested, k).model_dump(mode="json") for k in ("customer", "contact", "site", "equipment")},
+        "priority": requested.priority.value,
+        "fault_description": requested.fault_description,
         "closed_at": None,
         "cancelled": False,
         "reviewed_at": datetime(2026, 3, 9, tzinfo=UTC),
@@ -117,9 +129,14 @@ def _job(**changes):
             "report": report.report.model_dump(mode="json"),
             "outcome": report.outcome.model_dump(mode="json"),
         },
-        "review": {"follow_ups": [{"kind": "monitoring", "description": "Watch the temperature.", "due_on": None}]},
+        "review": {
+            "reviewer": {"user_id": "u-manager-1", "name": "Tan Mei Ling", "role": "manager"},
+            "memo": "Valve replaced.",
+            "lessons": [],
+            "follow_ups": [{"kind": "monitoring", "description": "Watch the temperature.", "due_on": None}],
+        },
     }
-    return job | changes
+    return Job.model_validate(job | changes)
 
 
 def test_a_job_closes_once_reviewed_and_the_survey_answered_or_expired():

@@ -74,15 +74,15 @@ async def test_a_jobs_events_e_mail_management_and_the_customer_with_the_jobs_de
     assert any("Work finished" in s for s in by_subject)
 
     notified = await harness.tap.wait_for("customer.notified.v1", 5)
-    assert {e["data"]["recipient"] for e in notified} == {job.contact.email}
-    assert {e["data"]["about_event"] for e in notified} == {
+    assert {e.data.recipient for e in notified} == {job.contact.email}
+    assert {e.data.about_event for e in notified} == {
         "job.prediagnosed.v1",
         "job.engineer_dispatched.v1",
         "job.progress_reported.v1",
         "job.work_completed.v1",
         "job.inspection_passed.v1",
     }
-    assert all(e["subject"] == job.job_id and e["data"]["attempts"] == 1 for e in notified)
+    assert all(e.subject == job.job_id and e.data.attempts == 1 for e in notified)
 
 
 async def test_a_customer_preferring_webhooks_gets_signed_posts_the_receiver_can_verify(
@@ -119,7 +119,7 @@ async def test_a_customer_preferring_webhooks_gets_signed_posts_the_receiver_can
     assert "Lim Wei Jie is on the way" in payload["subject"] and "Dear Amir Hassan" in payload["text"]
     assert headers["x-compressor-notification-id"] == payload["notification_id"]
     [notified] = await harness.tap.wait_for("customer.notified.v1")
-    assert notified["data"]["channel"] == "webhook" and notified["data"]["recipient"] == webhook_receiver.url
+    assert notified.data.channel == "webhook" and notified.data.recipient == webhook_receiver.url
 
 
 async def test_a_failing_smtp_server_is_retried_with_backoff_and_the_message_goes_out_once_it_recovers(
@@ -148,7 +148,7 @@ async def test_a_failing_smtp_server_is_retried_with_backoff_and_the_message_goe
     assert all(d["attempts"] == 2 for d in docs)
     assert len(sink.messages) == 3
     [notified] = await harness.tap.wait_for("customer.notified.v1")
-    assert notified["data"]["attempts"] == 2
+    assert notified.data.attempts == 2
 
 
 async def test_a_failing_webhook_is_retried_later(harness, story, test_db, tokens, webhook_receiver):
@@ -184,8 +184,8 @@ async def test_a_redelivered_event_sends_nothing_twice(harness, smtp, story, tes
     dispatched = await harness.publish(job.data("job.engineer_dispatched.v1"))
     await delivered(test_db, job.job_id, 3)
     # The same events again (as after a broker redelivery or a producer's relay repeating itself) ...
-    await harness.publish(None, event=requested)
-    await harness.publish(None, event=dispatched)
+    await harness.republish(requested)
+    await harness.republish(dispatched)
     # ... then a new event, whose delivery shows the duplicates were taken off the queue before it.
     await harness.publish(job.data("job.progress_reported.v1"))
     await delivered(test_db, job.job_id, 4)

@@ -53,7 +53,7 @@ async def test_the_report_e_mail_links_the_report_and_a_survey_the_customer_answ
     assert f"{report.report.bucket}/{report.report.object_key}" in body  # the presigned report download
     assert "X-Amz-Signature" in body
     [sent] = await harness.tap.wait_for("job.survey_sent.v1")
-    assert sent["data"]["channel"] == "email" and sent["data"]["record_id"] == report.record_id
+    assert sent.data.channel == "email" and sent.data.record_id == report.record_id
     token = path.rsplit("/", 1)[1]
     survey = test_db.surveys.find_one({"job_id": job.job_id})
     assert token not in str(survey) and len(survey["token_hashes"]) == 1  # only the hash is kept
@@ -67,7 +67,7 @@ async def test_the_report_e_mail_links_the_report_and_a_survey_the_customer_answ
     assert answered.status_code == 200, answered.text
     assert "Thank you" in answered.text
     [received] = await harness.tap.wait_for("job.feedback_received.v1")
-    assert received["data"] | {"survey_id": None} == {
+    assert received.data.model_dump(mode="json") | {"survey_id": None} == {
         "job_id": job.job_id,
         "survey_id": None,
         "csat": 5,
@@ -76,7 +76,7 @@ async def test_the_report_e_mail_links_the_report_and_a_survey_the_customer_answ
         "answered_via": "form",
         "low_score": False,
     }
-    assert received["correlationid"] == test_db.jobs.find_one({"_id": job.job_id})["correlation_id"]
+    assert received.correlationid == test_db.jobs.find_one({"_id": job.job_id})["correlation_id"]
 
     again = await harness.client.post(path, data={"csat": "1", "nps": "0"})
     assert again.status_code == 409 and "already been answered" in again.text
@@ -126,7 +126,7 @@ async def test_the_survey_answered_through_the_api_refuses_out_of_range_scores_a
     assert accepted.status_code == 201, accepted.text
     assert accepted.json()["low_score"] is False
     [received] = await harness.tap.wait_for("job.feedback_received.v1")
-    assert received["data"]["answered_via"] == "api" and received["data"]["csat"] == 4
+    assert received.data.answered_via == "api" and received.data.csat == 4
     second = await harness.client.post(answer, json={"csat": 5, "nps": 10})
     assert second.status_code == 409 and "already been answered" in second.json()["detail"]
     view = await harness.client.get(f"/jobs/{job.job_id}/survey", headers=bearer(tokens, "m", "manager"))
@@ -144,7 +144,7 @@ async def test_a_low_score_alerts_management_and_marks_the_review_urgent(harness
     )
     assert answered.status_code == 201 and answered.json()["low_score"] is True
     [received] = await harness.tap.wait_for("job.feedback_received.v1")
-    assert received["data"]["low_score"] is True
+    assert received.data.low_score is True
 
     async def alerts():
         found = [m for m in sink.messages if sink.subject(m).startswith("Low satisfaction")]
@@ -163,8 +163,12 @@ async def test_a_low_score_alerts_management_and_marks_the_review_urgent(harness
     reviewed = await harness.client.post(f"/jobs/{job.job_id}/review", json=REVIEW, headers=manager)
     assert reviewed.status_code == 201, reviewed.text
     [event] = await harness.tap.wait_for("job.reviewed.v1")
-    assert event["data"]["urgent"] is True
-    assert event["data"]["reviewer"] == {"user_id": "u-manager-1", "name": "Tan Mei Ling", "role": "manager"}
+    assert event.data.urgent is True
+    assert event.data.reviewer.model_dump(mode="json") == {
+        "user_id": "u-manager-1",
+        "name": "Tan Mei Ling",
+        "role": "manager",
+    }
 
 
 async def test_review_then_answer_closes_the_job_exactly_once(harness, smtp, story, test_db, tokens):
@@ -175,20 +179,20 @@ async def test_review_then_answer_closes_the_job_exactly_once(harness, smtp, sto
     assert reviewed.status_code == 201, reviewed.text
     assert reviewed.json()["closed"] is False  # the survey is still open
     [event] = await harness.tap.wait_for("job.reviewed.v1")
-    assert event["data"]["memo"] == REVIEW["memo"] and event["data"]["follow_ups"][0]["kind"] == "proactive_visit"
-    assert event["data"]["urgent"] is False
+    assert event.data.memo == REVIEW["memo"] and event.data.follow_ups[0].kind == "proactive_visit"
+    assert event.data.urgent is False
     again = await harness.client.post(f"/jobs/{job.job_id}/review", json=REVIEW, headers=engineer)
     assert again.status_code == 409
 
     assert (await harness.client.post(f"{path}/answer", json={"csat": 5, "nps": 10})).status_code == 201
     [closed] = await harness.tap.wait_for("job.closed.v1")
     report = job.data("job.report_published.v1")
-    assert closed["subject"] == job.job_id
-    assert closed["data"]["survey_status"] == "answered" and (closed["data"]["csat"], closed["data"]["nps"]) == (5, 10)
-    assert closed["data"]["record_id"] == report.record_id
-    assert closed["data"]["outcome"] == report.outcome.model_dump(mode="json")
-    assert closed["data"]["report"] == report.report.model_dump(mode="json")
-    assert closed["data"]["follow_ups"] == REVIEW["follow_ups"]
+    assert closed.subject == job.job_id
+    assert closed.data.survey_status == "answered" and (closed.data.csat, closed.data.nps) == (5, 10)
+    assert closed.data.record_id == report.record_id
+    assert closed.data.outcome == report.outcome
+    assert closed.data.report == report.report
+    assert [f.model_dump(mode="json") for f in closed.data.follow_ups] == REVIEW["follow_ups"]
 
     # Time passes beyond the survey's expiry: the expiry job finds nothing to do; still one job.closed.
     harness.clock.advance(timedelta(hours=25))
@@ -225,8 +229,8 @@ async def test_an_expired_survey_is_refused_and_the_reviewed_job_closes_without_
     reviewed = await harness.client.post(f"/jobs/{job.job_id}/review", json=REVIEW, headers=manager)
     assert reviewed.status_code == 201 and reviewed.json()["closed"] is True
     [closed] = await harness.tap.wait_for("job.closed.v1")
-    assert closed["data"]["survey_status"] == "expired"
-    assert closed["data"]["csat"] is None and closed["data"]["nps"] is None
+    assert closed.data.survey_status == "expired"
+    assert closed.data.csat is None and closed.data.nps is None
 
 
 async def test_an_answer_and_a_review_at_the_same_moment_close_the_job_once(harness, smtp, story, test_db, tokens):

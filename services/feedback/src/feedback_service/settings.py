@@ -3,10 +3,9 @@ survey lifetime and the public address survey links point at."""
 
 from __future__ import annotations
 
-from functools import cache
-
 from pydantic import Field, SecretStr
 
+from compressor_kit.runtime import Runtime
 from compressor_kit.settings import Settings
 
 
@@ -48,12 +47,4 @@ class FeedbackSettings(Settings):
         return [address.strip() for address in self.management_emails.split(",") if address.strip()]
 
 
-@cache
-def _from_environment() -> FeedbackSettings:
-    return FeedbackSettings()
-
-
-def feedback_settings(settings: Settings) -> FeedbackSettings:
-    """The service's settings as FeedbackSettings. Tests pass FeedbackSettings to create_app; the kit's
-    `run` builds plain Settings, and then feedback's own fields are read from the environment once."""
-    return settings if isinstance(settings, FeedbackSettings) else _from_environment()
+FeedbackRuntime = Runtime[FeedbackSettings]

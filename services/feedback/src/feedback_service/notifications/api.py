@@ -5,30 +5,64 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime
+from typing import Annotated, Any
 
 from litestar import Request, delete, get, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.openapi.spec import Example
+from litestar.params import FromPath, JSONBody, Parameter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from compressor_contracts.common import NotificationChannel
 from compressor_kit.auth import Role, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
-from compressor_kit.problems import Problem
-from compressor_kit.runtime import Runtime
-from feedback_service.notifications.store import NOTIFICATIONS, WEBHOOKS
+from compressor_kit.refusals import Refusal
+from feedback_service.notifications import store as notifications
+from feedback_service.notifications.domain import Audience, DeliveryStatus, Webhook
+from feedback_service.settings import FeedbackRuntime
 
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+NOTIFICATION_TAGS = ["Notifications"]
+WEBHOOK_TAGS = ["Webhooks"]
+WEBHOOK_URL_EXAMPLE = "https://integrations.serimurni.example/hooks/compressor"
+
+CustomerId = Annotated[
+    str, Parameter(description="The customer's id in intake's customer file.", examples=[Example(value="CUST-0107")])
+]
 
 
 class NotificationView(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "notification_id": "NTF-6c6fafac53dd3802e1058a31",
+                    "audience": "customer",
+                    "channel": "email",
+                    "recipient": "amir.hassan@example.com.my",
+                    "template": "customer-engineer-dispatched",
+                    "about_event": "job.engineer_dispatched.v1",
+                    "about_event_id": "8c1f5d0e-3b7a-4a57-9a43-2f1de2f6f0b1",
+                    "status": "delivered",
+                    "attempts": 1,
+                    "subject": "JOB-2026-000042: Lim Wei Jie is on the way, arriving about 14:00",
+                    "last_error": None,
+                    "created_at": "2026-03-03T10:15:00Z",
+                    "next_attempt_at": "2026-03-03T10:15:00Z",
+                    "delivered_at": "2026-03-03T10:15:02Z",
+                }
+            ]
+        }
+    )
+
     notification_id: str
-    audience: str
-    channel: str | None
+    audience: Audience
+    channel: NotificationChannel | None
     recipient: str
     template: str
     about_event: str
     about_event_id: str
-    status: str
+    status: DeliveryStatus
     attempts: int
     subject: str | None
     last_error: str | None
@@ -38,7 +72,7 @@ class NotificationView(BaseModel):
 
 
 class WebhookIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"url": WEBHOOK_URL_EXAMPLE}]})
 
     url: str = Field(max_length=2000, description="https (or http) URL the customer's notifications are POSTed to.")
 
@@ -51,6 +85,19 @@ class WebhookIn(BaseModel):
 
 
 class WebhookOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "CUST-0107",
+                    "url": WEBHOOK_URL_EXAMPLE,
+                    "updated_at": "2026-03-01T08:00:00Z",
+                    "secret": "k3Jw0bq5mS2l9V1cXyZ8pT4nR6aE7uH0dF2gQ5wL1oM",
+                }
+            ]
+        }
+    )
+
     customer_id: str
     url: str
     updated_at: datetime
@@ -61,9 +108,9 @@ class WebhookOut(BaseModel):
     )
 
 
-def _customer_id(customer_id: FromPath[str]) -> str:
+def _checked(customer_id: str) -> str:
     if not IDENTIFIER.match(customer_id):
-        raise Problem(422, "customer_id must be letters, digits and _ . : - (at most 64)", field="customer_id")
+        raise Refusal.invalid("customer_id must be letters, digits and _ . : - (at most 64)", field="customer_id")
     return customer_id
 
 
@@ -71,66 +118,81 @@ def _customer_id(customer_id: FromPath[str]) -> str:
     "/jobs/{job_id:str}/notifications",
     **requires(Role.MANAGER, Role.RECEPTION, Role.ADMIN),
     operation_id="listJobNotifications",
+    tags=NOTIFICATION_TAGS,
 )
 async def list_job_notifications(
-    job_id: FromPath[str], runtime: NamedDependency[Runtime], limit: Limit = 50, offset: Offset = 0
+    job_id: FromPath[str], runtime: NamedDependency[FeedbackRuntime], limit: Limit = 50, offset: Offset = 0
 ) -> Page[NotificationView]:
     """Every notification about the job, oldest first, with its delivery state."""
-    query = {"job_id": job_id}
-    total = await runtime.db[NOTIFICATIONS].count_documents(query)
-    cursor = runtime.db[NOTIFICATIONS].find(query).sort([("created_at", 1), ("_id", 1)]).skip(offset).limit(limit)
+    found, total = await notifications.notifications_of_job(runtime, job_id, limit=limit, offset=offset)
     items = [
         NotificationView(
-            notification_id=doc["_id"],
-            audience=doc["audience"],
-            channel=doc.get("channel"),
-            recipient=doc["recipient"],
-            template=doc["template"],
-            about_event=doc["about_event"],
-            about_event_id=doc["about_event_id"],
-            status=doc["status"],
-            attempts=doc["attempts"],
-            subject=doc.get("subject"),
-            last_error=doc.get("last_error"),
-            created_at=doc["created_at"],
-            next_attempt_at=doc.get("next_attempt_at"),
-            delivered_at=doc.get("delivered_at"),
+            notification_id=n.notification_id,
+            audience=n.audience,
+            channel=n.channel,
+            recipient=n.recipient,
+            template=n.template,
+            about_event=n.about_event,
+            about_event_id=n.about_event_id,
+            status=n.status,
+            attempts=n.attempts,
+            subject=n.subject,
+            last_error=n.last_error,
+            created_at=n.created_at,
+            next_attempt_at=n.next_attempt_at,
+            delivered_at=n.delivered_at,
         )
-        async for doc in cursor
+        for n in found
     ]
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
-@put("/customers/{customer_id:str}/webhook", **requires(Role.ADMIN), operation_id="setCustomerWebhook")
+@put(
+    "/customers/{customer_id:str}/webhook",
+    **requires(Role.ADMIN),
+    operation_id="setCustomerWebhook",
+    tags=WEBHOOK_TAGS,
+)
 async def set_customer_webhook(
-    request: Request, customer_id: FromPath[str], data: JSONBody[WebhookIn], runtime: NamedDependency[Runtime]
+    request: Request[Any, Any, Any],
+    customer_id: CustomerId,
+    data: JSONBody[WebhookIn],
+    runtime: NamedDependency[FeedbackRuntime],
 ) -> WebhookOut:
     """Register (or replace) the customer's webhook; a new signing secret is issued and shown once.
     Used for customers whose contact prefers webhook notifications."""
-    _customer_id(customer_id)
-    secret = secrets.token_urlsafe(32)
-    now = runtime.clock.now()
-    await runtime.db[WEBHOOKS].update_one(
-        {"_id": customer_id},
-        {"$set": {"url": data.url, "secret": secret, "updated_at": now, "updated_by": principal_of(request).subject}},
-        upsert=True,
+    webhook = Webhook(
+        customer_id=_checked(customer_id),
+        url=data.url,
+        secret=secrets.token_urlsafe(32),
+        updated_at=runtime.clock.now(),
     )
-    return WebhookOut(customer_id=customer_id, url=data.url, updated_at=now, secret=secret)
+    await notifications.set_webhook(runtime, webhook, updated_by=principal_of(request).subject)
+    return WebhookOut(customer_id=customer_id, url=webhook.url, updated_at=webhook.updated_at, secret=webhook.secret)
 
 
-@get("/customers/{customer_id:str}/webhook", **requires(Role.ADMIN), operation_id="getCustomerWebhook")
-async def get_customer_webhook(customer_id: FromPath[str], runtime: NamedDependency[Runtime]) -> WebhookOut:
-    doc = await runtime.db[WEBHOOKS].find_one({"_id": _customer_id(customer_id)})
-    if doc is None:
-        raise Problem(404, f"customer {customer_id} has no webhook", field="customer_id")
-    return WebhookOut(customer_id=customer_id, url=doc["url"], updated_at=doc["updated_at"])
+@get(
+    "/customers/{customer_id:str}/webhook",
+    **requires(Role.ADMIN),
+    operation_id="getCustomerWebhook",
+    tags=WEBHOOK_TAGS,
+)
+async def get_customer_webhook(customer_id: CustomerId, runtime: NamedDependency[FeedbackRuntime]) -> WebhookOut:
+    webhook = await notifications.webhook_of(runtime, _checked(customer_id))
+    if webhook is None:
+        raise Refusal.not_found(f"customer {customer_id} has no webhook", field="customer_id")
+    return WebhookOut(customer_id=customer_id, url=webhook.url, updated_at=webhook.updated_at)
 
 
-@delete("/customers/{customer_id:str}/webhook", **requires(Role.ADMIN), operation_id="deleteCustomerWebhook")
-async def delete_customer_webhook(customer_id: FromPath[str], runtime: NamedDependency[Runtime]) -> None:
-    result = await runtime.db[WEBHOOKS].delete_one({"_id": _customer_id(customer_id)})
-    if result.deleted_count == 0:
-        raise Problem(404, f"customer {customer_id} has no webhook", field="customer_id")
+@delete(
+    "/customers/{customer_id:str}/webhook",
+    **requires(Role.ADMIN),
+    operation_id="deleteCustomerWebhook",
+    tags=WEBHOOK_TAGS,
+)
+async def delete_customer_webhook(customer_id: CustomerId, runtime: NamedDependency[FeedbackRuntime]) -> None:
+    if not await notifications.delete_webhook(runtime, _checked(customer_id)):
+        raise Refusal.not_found(f"customer {customer_id} has no webhook", field="customer_id")
 
 
 ROUTES = [list_job_notifications, set_customer_webhook, get_customer_webhook, delete_customer_webhook]

@@ -9,79 +9,35 @@ from compressor_contracts.events.dispatch import JobEngineerDispatched, JobPredi
 from compressor_contracts.events.intake import JobCancelled, JobRequested
 from compressor_contracts.events.maintenance import JobProgressReported, JobWorkCompleted
 from compressor_contracts.events.quality import JobInspectionEscalated, JobInspectionPassed
-from compressor_contracts.events.reporting import JobReportPublished
 from compressor_kit.consumer import Consumer
 from compressor_kit.outbox import UnitOfWork
-from feedback_service.jobs.store import JOBS, find_job, park, record_request, take_parked
-from feedback_service.notifications.domain import ROUTES
-from feedback_service.notifications.store import enqueue, withdraw_pending
-from feedback_service.settings import feedback_settings
-from feedback_service.surveys.consumers import open_survey
+from feedback_service.jobs.commands import job_event, job_requested
+from feedback_service.settings import FeedbackRuntime
 
 QUEUE = "feedback.notifications"
 
 
-def notification_consumers(runtime) -> Consumer:
-    settings = feedback_settings(runtime.settings)
-
+def consumers(runtime: FeedbackRuntime) -> list[Consumer]:
     async def on_job_requested(event: CloudEvent[JobRequested], uow: UnitOfWork) -> None:
-        await record_request(uow, event, runtime.clock.now())
-        job = await find_job(uow, event.subject)
-        await notify(job, event, uow)
-        # Events of this job that overtook job.requested (other producers, other queues) are handled now.
-        for parked in await take_parked(uow, event.subject):
-            job = await find_job(uow, event.subject)
-            await handle(job, parked, uow)
+        await job_requested(runtime, uow, event)
 
-    async def on_job_event(event: CloudEvent, uow: UnitOfWork) -> None:
-        job = await find_job(uow, event.subject)
-        if job is None:
-            await park(uow, event, runtime.clock.now())
-            return
-        await handle(job, event, uow)
+    async def on_job_event(event: CloudEvent[Any], uow: UnitOfWork) -> None:
+        await job_event(runtime, uow, event)
 
-    async def handle(job: dict[str, Any], event: CloudEvent, uow: UnitOfWork) -> None:
-        if isinstance(event.data, JobReportPublished):
-            await open_survey(runtime, job, event, uow)
-        elif isinstance(event.data, JobCancelled):
-            await cancel(event, uow)
-        elif not job.get("cancelled"):  # a cancelled job: nobody is told of its later steps
-            await notify(job, event, uow)
-
-    async def on_job_cancelled(event: CloudEvent[JobCancelled], uow: UnitOfWork) -> None:
-        if await find_job(uow, event.subject) is None:
-            await park(uow, event, runtime.clock.now())
-            return
-        await cancel(event, uow)
-
-    async def cancel(event: CloudEvent[JobCancelled], uow: UnitOfWork) -> None:
-        await uow.db[JOBS].update_one(
-            {"_id": event.subject}, {"$set": {"cancelled": True, "review_pending": False}}, session=uow.session
+    return [
+        Consumer(
+            QUEUE,
+            {
+                JobRequested: on_job_requested,
+                JobCancelled: on_job_event,
+                JobSlaAtRisk: on_job_event,
+                JobSlaBreached: on_job_event,
+                JobInspectionEscalated: on_job_event,
+                JobPrediagnosed: on_job_event,
+                JobEngineerDispatched: on_job_event,
+                JobProgressReported: on_job_event,
+                JobWorkCompleted: on_job_event,
+                JobInspectionPassed: on_job_event,
+            },
         )
-        await withdraw_pending(uow, event.subject, f"job cancelled: {event.data.reason}")
-
-    async def notify(job: dict, event: CloudEvent, uow: UnitOfWork) -> None:
-        await enqueue(
-            uow,
-            job=job,
-            event=event,
-            route=ROUTES[type(event.data)],
-            now=runtime.clock.now(),
-            management_recipients=settings.management_recipients(),
-        )
-
-    return Consumer(
-        QUEUE,
-        {
-            JobRequested: on_job_requested,
-            JobCancelled: on_job_cancelled,
-            JobSlaAtRisk: on_job_event,
-            JobSlaBreached: on_job_event,
-            JobInspectionEscalated: on_job_event,
-            JobPrediagnosed: on_job_event,
-            JobEngineerDispatched: on_job_event,
-            JobProgressReported: on_job_event,
-            JobWorkCompleted: on_job_event,
-            JobInspectionPassed: on_job_event,
-        },
-    )
+    ]

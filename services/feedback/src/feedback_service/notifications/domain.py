@@ -6,8 +6,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
 
 from compressor_contracts import EventData
 from compressor_contracts.common import NotificationChannel
@@ -21,7 +24,7 @@ from compressor_contracts.events.reporting import JobReportPublished
 SIGNATURE_HEADER = "X-Compressor-Signature"
 TIMESTAMP_HEADER = "X-Compressor-Timestamp"
 NOTIFICATION_ID_HEADER = "X-Compressor-Notification-Id"
-SIGNATURE_TOLERANCE_SECONDS = 300
+SIGNATURE_TOLERANCE_SECONDS = 300  # how old a webhook's timestamp its receiver accepts (see `verify`)
 
 
 class Audience(StrEnum):
@@ -63,6 +66,44 @@ ROUTES: dict[type[EventData], Route] = {
 }
 
 
+class Notification(BaseModel):
+    """One message about one event to one recipient over one channel, and its delivery state."""
+
+    notification_id: str
+    job_id: str
+    correlation_id: str | None
+    audience: Audience
+    channel: NotificationChannel | None  # None: the customer cannot be reached
+    recipient: str
+    template: str
+    about_event: str
+    about_event_id: str
+    context: dict[str, Any]  # what the template sees: {"job": ..., "event": ...}
+    survey_id: str | None
+    status: DeliveryStatus
+    attempts: int
+    subject: str | None = None
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    claim: str | None = None  # the delivery attempt that holds it (status sending)
+
+    @property
+    def customer_id(self) -> str:
+        customer_id: str = self.context["job"]["customer"]["customer_id"]
+        return customer_id
+
+
+class Webhook(BaseModel):
+    """A customer's webhook subscription: where its notifications are POSTed and the signing secret."""
+
+    customer_id: str
+    url: str
+    secret: str
+    updated_at: datetime
+
+
 @dataclass(frozen=True)
 class Destination:
     channel: NotificationChannel
@@ -81,6 +122,11 @@ def customer_destination(
     if webhook_url:
         return Destination(NotificationChannel.WEBHOOK, webhook_url)
     return None
+
+
+def needs_webhook(preferred: NotificationChannel, email: str | None) -> bool:
+    """Whether the customer's webhook (if any) can matter to where a message goes."""
+    return preferred is NotificationChannel.WEBHOOK or not email
 
 
 def notification_key(event_id: str, audience: Audience, channel: NotificationChannel, recipient: str) -> str:
@@ -105,7 +151,14 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def verify(secret: str, timestamp: str, body: bytes, signature: str, now_epoch: float, tolerance: float = 300) -> bool:
+def verify(
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    now_epoch: float,
+    tolerance: float = SIGNATURE_TOLERANCE_SECONDS,
+) -> bool:
     """What a webhook receiver does: the signature matches and the timestamp is recent (no replays)."""
     try:
         age = abs(now_epoch - int(timestamp))

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, ReturnDocument
 
 from compressor_contracts import CloudEvent
 from compressor_contracts.common import NotificationChannel
 from compressor_kit.outbox import UnitOfWork
-from feedback_service.jobs.store import job_context
+from feedback_service.jobs.domain import Job
 from feedback_service.notifications.domain import (
     Audience,
     DeliveryStatus,
+    Notification,
     Route,
+    Webhook,
     customer_destination,
+    needs_webhook,
     notification_id,
     notification_key,
 )
+from feedback_service.settings import FeedbackRuntime
 
 NOTIFICATIONS = "notifications"
 WEBHOOKS = "webhooks"
@@ -31,15 +36,22 @@ NOTIFICATION_INDEXES = {
 }
 
 
-async def webhook_of(uow: UnitOfWork, customer_id: str) -> dict[str, Any] | None:
-    return await uow.db[WEBHOOKS].find_one({"_id": customer_id}, session=uow.session)
+def _notification(doc: dict[str, Any]) -> Notification:
+    return Notification.model_validate({**doc, "notification_id": doc["_id"]})
+
+
+def _webhook(doc: dict[str, Any]) -> Webhook:
+    return Webhook.model_validate({**doc, "customer_id": doc["_id"]})
+
+
+# --- Storing what an event causes ------------------------------------------------------------------
 
 
 async def enqueue(
     uow: UnitOfWork,
     *,
-    job: dict[str, Any],
-    event: CloudEvent,
+    job: Job,
+    event: CloudEvent[Any],
     route: Route,
     now: datetime,
     management_recipients: list[str],
@@ -49,16 +61,16 @@ async def enqueue(
 
     Upserts on the natural key: a redelivered or replayed event finds its notifications and adds nothing.
     """
+    destinations: list[tuple[NotificationChannel | None, str]]
     if route.audience is Audience.MANAGEMENT:
         destinations = [(NotificationChannel.EMAIL, address) for address in management_recipients]
     else:
-        contact = job["contact"]
-        webhook = await webhook_of(uow, job["customer"]["customer_id"])
-        destination = customer_destination(
-            NotificationChannel(contact.get("preferred_channel", "email")),
-            contact.get("email"),
-            webhook["url"] if webhook else None,
-        )
+        contact = job.contact
+        webhook = None
+        if needs_webhook(contact.preferred_channel, contact.email):
+            found = await uow.db[WEBHOOKS].find_one({"_id": job.customer.customer_id}, session=uow.session)
+            webhook = found["url"] if found else None
+        destination = customer_destination(contact.preferred_channel, contact.email, webhook)
         destinations = [(destination.channel, destination.recipient)] if destination else [(None, "")]
     stored = []
     for channel, recipient in destinations:
@@ -71,15 +83,15 @@ async def enqueue(
                 "$setOnInsert": {
                     "_id": nid,
                     "key": key,
-                    "job_id": job["_id"],
-                    "correlation_id": job.get("correlation_id") or event.correlationid,
+                    "job_id": job.job_id,
+                    "correlation_id": job.correlation_id or event.correlationid,
                     "audience": route.audience.value,
                     "channel": channel.value if channel else None,
                     "recipient": recipient,
                     "template": route.template,
                     "about_event": event.routing_key,
                     "about_event_id": event.id,
-                    "context": {"job": job_context(job), "event": event.data.model_dump(mode="json")},
+                    "context": {"job": job.context(), "event": event.data.model_dump(mode="json")},
                     "survey_id": survey_id,
                     "status": (DeliveryStatus.PENDING if reachable else DeliveryStatus.UNDELIVERABLE).value,
                     "last_error": None if reachable else "the customer has no e-mail address and no webhook",
@@ -103,3 +115,89 @@ async def withdraw_pending(uow: UnitOfWork, job_id: str, reason: str) -> None:
         {"$set": {"status": DeliveryStatus.WITHDRAWN.value, "last_error": reason}},
         session=uow.session,
     )
+
+
+async def notifications_of_job(
+    runtime: FeedbackRuntime, job_id: str, *, limit: int, offset: int
+) -> tuple[list[Notification], int]:
+    """One page of the job's notifications, oldest first, and how many there are."""
+    query = {"job_id": job_id}
+    total = await runtime.db[NOTIFICATIONS].count_documents(query)
+    cursor = runtime.db[NOTIFICATIONS].find(query).sort([("created_at", 1), ("_id", 1)]).skip(offset).limit(limit)
+    return [_notification(doc) async for doc in cursor], total
+
+
+# --- Delivery ----------------------------------------------------------------------------------------
+
+
+async def claim_next(runtime: FeedbackRuntime, now: datetime, lease: timedelta) -> Notification | None:
+    """The next notification due, claimed (with a lease) for one delivery attempt."""
+    doc = await runtime.db[NOTIFICATIONS].find_one_and_update(
+        {
+            "$or": [
+                {"status": DeliveryStatus.PENDING.value, "next_attempt_at": {"$lte": now}},
+                # a worker died mid-send: take it over once its lease ran out
+                {"status": DeliveryStatus.SENDING.value, "claimed_until": {"$lte": now}},
+            ]
+        },
+        {
+            "$set": {"status": DeliveryStatus.SENDING.value, "claim": uuid.uuid4().hex, "claimed_until": now + lease},
+            "$inc": {"attempts": 1},
+        },
+        sort=[("next_attempt_at", 1)],
+        return_document=ReturnDocument.AFTER,
+    )
+    return _notification(doc) if doc else None
+
+
+async def retry_later(runtime: FeedbackRuntime, notification: Notification, at: datetime, error: str) -> None:
+    await runtime.db[NOTIFICATIONS].update_one(
+        {"_id": notification.notification_id, "claim": notification.claim},
+        {"$set": {"status": DeliveryStatus.PENDING.value, "next_attempt_at": at, "last_error": error}},
+    )
+
+
+async def finish(runtime: FeedbackRuntime, notification: Notification, status: DeliveryStatus, error: str) -> None:
+    await runtime.db[NOTIFICATIONS].update_one(
+        {"_id": notification.notification_id, "claim": notification.claim},
+        {"$set": {"status": status.value, "last_error": error}},
+    )
+
+
+async def mark_delivered(uow: UnitOfWork, notification: Notification, subject: str, now: datetime) -> bool:
+    """True when this attempt still held the notification (it is now delivered)."""
+    result = await uow.db[NOTIFICATIONS].update_one(
+        {"_id": notification.notification_id, "claim": notification.claim, "status": DeliveryStatus.SENDING.value},
+        {"$set": {"status": DeliveryStatus.DELIVERED.value, "delivered_at": now, "subject": subject}},
+        session=uow.session,
+    )
+    return result.modified_count == 1
+
+
+# --- Webhook subscriptions ----------------------------------------------------------------------------
+
+
+async def webhook_of(runtime: FeedbackRuntime, customer_id: str) -> Webhook | None:
+    doc = await runtime.db[WEBHOOKS].find_one({"_id": customer_id})
+    return _webhook(doc) if doc else None
+
+
+async def set_webhook(runtime: FeedbackRuntime, webhook: Webhook, updated_by: str) -> None:
+    await runtime.db[WEBHOOKS].update_one(
+        {"_id": webhook.customer_id},
+        {
+            "$set": {
+                "url": webhook.url,
+                "secret": webhook.secret,
+                "updated_at": webhook.updated_at,
+                "updated_by": updated_by,
+            }
+        },
+        upsert=True,
+    )
+
+
+async def delete_webhook(runtime: FeedbackRuntime, customer_id: str) -> bool:
+    """False when the customer had no webhook."""
+    result = await runtime.db[WEBHOOKS].delete_one({"_id": customer_id})
+    return result.deleted_count == 1

@@ -3,26 +3,45 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter
 from pydantic import BaseModel, ConfigDict, Field
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pydantic.config import JsonDict
 
 from compressor_contracts.common import LongText, StaffMember, StaffRole, Text
-from compressor_contracts.events.feedback import FollowUp, JobReviewed
+from compressor_contracts.events.feedback import FollowUp, SurveyStatus
 from compressor_kit.auth import Role, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
-from compressor_kit.problems import Problem
-from compressor_kit.runtime import Runtime
-from feedback_service.jobs.store import JOBS
-from feedback_service.review.closing import close_if_ready
+from feedback_service.jobs import store as jobs
+from feedback_service.review.commands import record_review as review_job
+from feedback_service.settings import FeedbackRuntime
+
+TAGS = ["Reviews"]
+
+FOLLOW_UP_EXAMPLE: JsonDict = {
+    "kind": "proactive_visit",
+    "description": "Inspect the oil cooler before the dry season.",
+    "due_on": "2026-06-01",
+}
+REVIEWER_EXAMPLE: JsonDict = {"user_id": "ENG-014", "name": "Lim Wei Jie", "role": "engineer"}
 
 
 class ReviewIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "memo": "High-temperature trip: thermostatic valve replaced, oil cooler cleaned.",
+                    "lessons": ["Check oil cooler fouling during diagnosis when ambient is above 30 °C."],
+                    "follow_ups": [FOLLOW_UP_EXAMPLE],
+                }
+            ]
+        },
+    )
 
     memo: LongText = Field(description="What was done and how it went.")
     lessons: list[Text] = Field(default=[], max_length=50, description="Lessons learned.")
@@ -32,6 +51,23 @@ class ReviewIn(BaseModel):
 
 
 class ReviewOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "job_id": "JOB-2026-000042",
+                    "reviewer": REVIEWER_EXAMPLE,
+                    "memo": "High-temperature trip: thermostatic valve replaced, oil cooler cleaned.",
+                    "lessons": ["Check oil cooler fouling during diagnosis when ambient is above 30 °C."],
+                    "follow_ups": [FOLLOW_UP_EXAMPLE],
+                    "urgent": False,
+                    "reviewed_at": "2026-03-05T09:30:00Z",
+                    "closed": True,
+                }
+            ]
+        }
+    )
+
     job_id: str
     reviewer: StaffMember
     memo: str
@@ -43,15 +79,30 @@ class ReviewOut(BaseModel):
 
 
 class ReviewQueueItem(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "job_id": "JOB-2026-000042",
+                    "customer_name": "Seri Murni Foods Sdn Bhd",
+                    "urgent": True,
+                    "survey_status": "answered",
+                    "csat": 2,
+                    "nps": 3,
+                }
+            ]
+        }
+    )
+
     job_id: str
     customer_name: str
     urgent: bool
-    survey_status: str | None
+    survey_status: Literal["open"] | SurveyStatus | None
     csat: int | None
     nps: int | None
 
 
-def _reviewer(request) -> StaffMember:
+def _reviewer(request: Request[Any, Any, Any]) -> StaffMember:
     principal = principal_of(request)
     role = StaffRole.MANAGER if Role.MANAGER in principal.roles else StaffRole.ENGINEER
     name = principal.claims.get("name") or principal.subject
@@ -59,95 +110,59 @@ def _reviewer(request) -> StaffMember:
 
 
 @post(
-    "/jobs/{job_id:str}/review", **requires(Role.ENGINEER, Role.MANAGER), operation_id="recordReview", status_code=201
+    "/jobs/{job_id:str}/review",
+    **requires(Role.ENGINEER, Role.MANAGER),
+    operation_id="recordReview",
+    status_code=201,
+    tags=TAGS,
 )
 async def record_review(
-    request: Request, job_id: FromPath[str], data: JSONBody[ReviewIn], runtime: NamedDependency[Runtime]
+    request: Request[Any, Any, Any],
+    job_id: FromPath[str],
+    data: JSONBody[ReviewIn],
+    runtime: NamedDependency[FeedbackRuntime],
 ) -> ReviewOut:
     """Record the job's review memo (once). Publishes job.reviewed, and job.closed when the survey is
     already answered or expired. An engineer may review only a job they did; a manager any job."""
     reviewer = _reviewer(request)
     now = runtime.clock.now()
-
-    async def work(uow) -> tuple[dict, bool]:
-        job = await uow.db[JOBS].find_one({"_id": job_id, "requested": True}, session=uow.session)
-        if job is None:
-            raise Problem(404, f"no job {job_id}", field="job_id")
-        if job.get("cancelled"):
-            raise Problem(409, f"job {job_id} was cancelled")
-        if job.get("record") is None:
-            raise Problem(409, f"job {job_id} has no published report yet; review it after the report")
-        if job.get("reviewed_at") is not None:
-            raise Problem(409, f"job {job_id} is already reviewed")
-        engineer_id = job["record"]["outcome"]["engineer"]["engineer_id"]
-        if reviewer.role is StaffRole.ENGINEER and reviewer.user_id != engineer_id:
-            raise Problem(403, f"only the job's engineer ({engineer_id}) or a manager may review job {job_id}")
-        review = {
-            "reviewer": reviewer.model_dump(mode="json"),
-            "memo": data.memo,
-            "lessons": data.lessons,
-            "follow_ups": [f.model_dump(mode="json") for f in data.follow_ups],
-        }
-        updated = await uow.db[JOBS].find_one_and_update(
-            {"_id": job_id, "reviewed_at": None},
-            {"$set": {"reviewed_at": now, "review": review, "review_pending": False}},
-            session=uow.session,
-            return_document=ReturnDocument.AFTER,
-        )
-        if updated is None:
-            raise Problem(409, f"job {job_id} is already reviewed")
-        await uow.publish(
-            JobReviewed(
-                job_id=job_id,
-                reviewer=reviewer,
-                memo=data.memo,
-                lessons=data.lessons,
-                follow_ups=data.follow_ups,
-                urgent=bool(updated.get("review_urgent")),
-            ),
-            correlation_id=updated.get("correlation_id"),
-        )
-        closed = await close_if_ready(uow, job_id, now)
-        return updated, closed
-
-    job, closed = await runtime.outbox.transact(work)
+    job, closed = await review_job(runtime, job_id, reviewer, data.memo, data.lessons, data.follow_ups, now)
     return ReviewOut(
         job_id=job_id,
         reviewer=reviewer,
         memo=data.memo,
         lessons=data.lessons,
         follow_ups=data.follow_ups,
-        urgent=bool(job.get("review_urgent")),
+        urgent=job.review_urgent,
         reviewed_at=now,
         closed=closed,
     )
 
 
-@get("/reviews/pending", **requires(Role.MANAGER, Role.ENGINEER), operation_id="listPendingReviews")
+@get(
+    "/reviews/pending",
+    **requires(Role.MANAGER, Role.ENGINEER),
+    operation_id="listPendingReviews",
+    tags=TAGS,
+)
 async def list_pending_reviews(
-    runtime: NamedDependency[Runtime],
+    runtime: NamedDependency[FeedbackRuntime],
     limit: Limit = 50,
     offset: Offset = 0,
     urgent: bool | None = Parameter(default=None, description="Only urgent (true) or only normal (false) reviews."),
 ) -> Page[ReviewQueueItem]:
     """Jobs whose report is out and whose review is still to write, urgent (low score) first."""
-    query: dict[str, Any] = {"review_pending": True}
-    if urgent is not None:
-        query["review_urgent"] = urgent
-    total = await runtime.db[JOBS].count_documents(query)
-    cursor = (
-        runtime.db[JOBS].find(query).sort([("review_urgent", DESCENDING), ("_id", ASCENDING)]).skip(offset).limit(limit)
-    )
+    pending, total = await jobs.pending_reviews(runtime, urgent=urgent, limit=limit, offset=offset)
     items = [
         ReviewQueueItem(
-            job_id=job["_id"],
-            customer_name=job["customer"]["name"],
-            urgent=bool(job.get("review_urgent")),
-            survey_status=job.get("survey_status"),
-            csat=job.get("csat"),
-            nps=job.get("nps"),
+            job_id=job.job_id,
+            customer_name=job.customer.name,
+            urgent=job.review_urgent,
+            survey_status=job.survey_status,
+            csat=job.csat,
+            nps=job.nps,
         )
-        async for job in cursor
+        for job in pending
     ]
     return Page(items=items, total=total, limit=limit, offset=offset)
 

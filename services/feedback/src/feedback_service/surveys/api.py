@@ -4,35 +4,48 @@ itself), and staff's view and link issuing."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
-from litestar import MediaType, Request, Response, get, post
+from litestar import MediaType, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody, URLEncodedBody
+from litestar.openapi.spec import Example
+from litestar.params import FromPath, JSONBody, Parameter, URLEncodedBody
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.config import JsonDict
 
-from compressor_contracts.events.feedback import SurveyAnswerSource
+from compressor_contracts.events.feedback import SurveyAnswerSource, SurveyStatus
 from compressor_kit.auth import Role, public, requires
-from compressor_kit.problems import Problem
-from compressor_kit.runtime import Runtime
-from feedback_service.jobs.store import JOBS
+from compressor_kit.refusals import Refusal, RefusalKind
+from feedback_service.jobs import store as jobs
 from feedback_service.notifications.delivery import report_url, survey_url
-from feedback_service.settings import feedback_settings
-from feedback_service.surveys.domain import (
-    MAX_COMMENTS,
-    AnswerError,
-    answerable,
-    is_low_score,
-    parse_answer,
-)
-from feedback_service.surveys.store import SURVEYS, add_token, find_by_token, record_answer
+from feedback_service.settings import FeedbackRuntime
+from feedback_service.surveys import store as surveys
+from feedback_service.surveys.commands import answer_survey as record_answer
+from feedback_service.surveys.commands import issue_link
+from feedback_service.surveys.domain import MAX_COMMENTS, Survey, SurveyAnswer, check_answerable
 from feedback_service.templates import render_page
 
 # The survey routes are public(): the customer has no account. Each request is authenticated by
 # the survey token in the path - 256 random bits, only its hash stored, valid for one survey
 # until it is answered or expires - which is the whole authority it grants (answer that survey).
 SURVEY_ROUTE = public()
+CUSTOMER_TAGS = ["Survey (customer)"]
+STAFF_TAGS = ["Surveys"]
+
+SURVEY_LINK_EXAMPLE = "q8Vn2xJd0sYcR5bLkW3tE7uA1mZ9hF4gP6oN0iC2vXs"
+Token = Annotated[
+    str,
+    Parameter(description="The survey token from the customer's link.", examples=[Example(value=SURVEY_LINK_EXAMPLE)]),
+]
+ANSWER_EXAMPLE: JsonDict = {
+    "csat": 5,
+    "nps": 9,
+    "comments": "Quick and clear.",
+    "answered_via": "api",
+    "answered_at": "2026-03-04T16:20:00Z",
+    "low_score": False,
+}
 
 
 def _html(description: str) -> ResponseSpec:
@@ -54,6 +67,12 @@ SURVEY_ANSWER_REFUSALS = {
     410: _problem("The survey has expired."),
     422: _problem("A score out of range or comments too long, the field named."),
 }
+# What the HTML pages answer for a refused answer (the JSON API answers problem+json from the kit).
+PAGES_OF_REFUSALS = {
+    RefusalKind.NOT_FOUND: (404, "Survey not found"),
+    RefusalKind.CONFLICT: (409, "Already answered"),
+    RefusalKind.GONE: (410, "Survey expired"),
+}
 
 
 # Scores are JSON scalars; the survey rules judge them (range, whole number) as they do the form's text.
@@ -69,7 +88,9 @@ Score = (
 class SurveyAnswerIn(BaseModel):
     """An answer through the API. Ranges are checked by the survey rules so form and API say the same."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"csat": 5, "nps": 9, "comments": "Quick and clear."}]}
+    )
 
     csat: Score = Field(
         default=None, description="Customer satisfaction, a whole number 1 (very dissatisfied) to 5 (very satisfied)."
@@ -81,6 +102,22 @@ class SurveyAnswerIn(BaseModel):
 
 
 class SurveyAnswerOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "survey_id": "SRV-4b1d0c9e2f6a7788",
+                    "job_id": "JOB-2026-000042",
+                    "csat": 5,
+                    "nps": 9,
+                    "comments": "Quick and clear.",
+                    "low_score": False,
+                    "answered_at": "2026-03-04T16:20:00Z",
+                }
+            ]
+        }
+    )
+
     survey_id: str
     job_id: str
     csat: int
@@ -91,6 +128,20 @@ class SurveyAnswerOut(BaseModel):
 
 
 class SurveyLinkOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "survey_id": "SRV-4b1d0c9e2f6a7788",
+                    "job_id": "JOB-2026-000042",
+                    "survey_url": f"https://service.compressor.example/surveys/{SURVEY_LINK_EXAMPLE}",
+                    "token": SURVEY_LINK_EXAMPLE,
+                    "expires_at": "2026-03-18T10:00:00Z",
+                }
+            ]
+        }
+    )
+
     survey_id: str
     job_id: str
     survey_url: str = Field(description="The HTML form; POST JSON to survey_url + '/answer' to answer by API.")
@@ -99,57 +150,52 @@ class SurveyLinkOut(BaseModel):
 
 
 class SurveyView(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "survey_id": "SRV-4b1d0c9e2f6a7788",
+                    "job_id": "JOB-2026-000042",
+                    "status": "answered",
+                    "expires_at": "2026-03-18T10:00:00Z",
+                    "sent_at": "2026-03-04T10:00:05Z",
+                    "links_issued": 1,
+                    "answer": ANSWER_EXAMPLE,
+                }
+            ]
+        }
+    )
+
     survey_id: str
     job_id: str
-    status: str
+    status: Literal["open"] | SurveyStatus
     expires_at: datetime
     sent_at: datetime | None
     links_issued: int
-    answer: dict[str, Any] | None
+    answer: SurveyAnswer | None
 
 
-async def _survey_for(runtime: Runtime, token: str) -> dict[str, Any]:
-    survey = await find_by_token(runtime.db, token)
-    if survey is None:
-        raise Problem(404, "no survey has this link; check the address in your message")
-    return survey
-
-
-async def _answer(runtime: Runtime, token: str, raw: dict[str, Any], via: SurveyAnswerSource) -> dict[str, Any]:
-    """Validate and record one answer; raises Problem with what to tell the customer."""
-    settings = feedback_settings(runtime.settings)
-    survey = await _survey_for(runtime, token)
-    now = runtime.clock.now()
-    refusal = answerable(survey["status"], survey["expires_at"], now)
-    if refusal is None:
-        parsed = parse_answer(raw.get("csat"), raw.get("nps"), raw.get("comments"))
-        refusal = parsed if isinstance(parsed, AnswerError) else None
-    if refusal is not None:
-        raise Problem(refusal.status, refusal.detail, field=refusal.field)
-    low = is_low_score(parsed, settings.survey_low_csat, settings.survey_low_nps)
-    recorded = await runtime.outbox.transact(
-        lambda uow: record_answer(uow, survey, parsed, via, low, now, settings.management_recipients())
-    )
-    if not recorded:  # another answer (or the expiry) committed first
-        latest = await runtime.db[SURVEYS].find_one({"_id": survey["_id"]})
-        refusal = answerable(latest["status"], latest["expires_at"], runtime.clock.now()) or AnswerError(
-            409, "this survey has already been answered; thank you"
-        )
-        raise Problem(refusal.status, refusal.detail)
-    return {
-        "survey_id": survey["_id"],
-        "job_id": survey["job_id"],
-        "csat": parsed.csat,
-        "nps": parsed.nps,
-        "comments": parsed.comments,
-        "low_score": low,
-        "answered_at": now,
-    }
-
-
-def _page(title: str, message: str, status: int) -> Response:
+def _page(title: str, message: str, status: int) -> Response[str]:
     return Response(
         render_page("message", {"title": title, "message": message}), status_code=status, media_type=MediaType.HTML
+    )
+
+
+async def _form(runtime: FeedbackRuntime, token: str, survey: Survey, error: str | None) -> str:
+    job = await jobs.job_of(runtime, survey.job_id)
+    outcome = job.record.outcome if job and job.record else None
+    return render_page(
+        "form",
+        {
+            "job_id": survey.job_id,
+            "equipment": f"{job.equipment.brand} {job.equipment.model}".strip() if job else "equipment",
+            "site": job.site.name if job else "your site",
+            "engineer": outcome.engineer.name if outcome else "our engineer",
+            "report_url": await report_url(runtime, survey.report),
+            "expires_at": survey.expires_at,
+            "action": f"/surveys/{token}",
+            "error": error,
+        },
     )
 
 
@@ -159,35 +205,19 @@ def _page(title: str, message: str, status: int) -> Response:
     operation_id="showSurveyForm",
     media_type=MediaType.HTML,
     responses=SURVEY_PAGES,
+    tags=CUSTOMER_TAGS,
 )
-async def show_survey_form(request: Request, token: FromPath[str], runtime: NamedDependency[Runtime]) -> Response:
+async def show_survey_form(token: Token, runtime: NamedDependency[FeedbackRuntime]) -> Response[str]:
     """The survey as an HTML form a browser can post back."""
-    survey = await find_by_token(runtime.db, token)
+    survey = await surveys.survey_with_token(runtime, token)
     if survey is None:
         return _page("Survey not found", "No survey has this link; check the address in your message.", 404)
-    refusal = answerable(survey["status"], survey["expires_at"], runtime.clock.now())
-    if refusal is not None:
-        return _page("Survey closed", refusal.detail, refusal.status)
-    job = await runtime.db[JOBS].find_one({"_id": survey["job_id"]}) or {}
-    return Response(await _form(runtime, token, survey, job, error=None), media_type=MediaType.HTML)
-
-
-async def _form(runtime: Runtime, token: FromPath[str], survey: dict, job: dict, error: str | None) -> str:
-    equipment = job.get("equipment") or {}
-    outcome = (job.get("record") or {}).get("outcome") or {}
-    return render_page(
-        "form",
-        {
-            "job_id": survey["job_id"],
-            "equipment": f"{equipment.get('brand', '')} {equipment.get('model', '')}".strip() or "equipment",
-            "site": (job.get("site") or {}).get("name", "your site"),
-            "engineer": (outcome.get("engineer") or {}).get("name", "our engineer"),
-            "report_url": await report_url(runtime, feedback_settings(runtime.settings), survey["report"]),
-            "expires_at": survey["expires_at"],
-            "action": f"/surveys/{token}",
-            "error": error,
-        },
-    )
+    try:
+        check_answerable(survey.status, survey.expires_at, runtime.clock.now())
+    except Refusal as refusal:
+        status, _ = PAGES_OF_REFUSALS[refusal.kind]
+        return _page("Survey closed", refusal.detail, status)
+    return Response(await _form(runtime, token, survey, error=None), media_type=MediaType.HTML)
 
 
 @post(
@@ -197,25 +227,25 @@ async def _form(runtime: Runtime, token: FromPath[str], survey: dict, job: dict,
     media_type=MediaType.HTML,
     status_code=200,
     responses={**SURVEY_PAGES, 422: _html("The form again, saying what is wrong.")},
+    tags=CUSTOMER_TAGS,
 )
 async def answer_survey_form(
-    token: FromPath[str],
+    token: Token,
     data: URLEncodedBody[dict[str, str]],
-    runtime: NamedDependency[Runtime],
-) -> Response:
+    runtime: NamedDependency[FeedbackRuntime],
+) -> Response[str]:
     """The form posted by the browser: a thank-you page, or the form again with what is wrong."""
     try:
-        await _answer(runtime, token, data, SurveyAnswerSource.FORM)
-    except Problem as problem:
-        if problem.status_code == 422:
-            survey = await find_by_token(runtime.db, token)
-            job = await runtime.db[JOBS].find_one({"_id": survey["job_id"]}) or {}
-            html = await _form(runtime, token, survey, job, error=problem.detail)
-            return Response(html, status_code=422, media_type=MediaType.HTML)
-        title = {404: "Survey not found", 409: "Already answered", 410: "Survey expired"}.get(
-            problem.status_code, "Survey"
+        await record_answer(
+            runtime, token, data.get("csat"), data.get("nps"), data.get("comments"), SurveyAnswerSource.FORM
         )
-        return _page(title, problem.detail, problem.status_code)
+    except Refusal as refusal:
+        survey = await surveys.survey_with_token(runtime, token)
+        if refusal.kind is RefusalKind.INVALID and survey is not None:
+            html = await _form(runtime, token, survey, error=refusal.detail)
+            return Response(html, status_code=422, media_type=MediaType.HTML)
+        status, title = PAGES_OF_REFUSALS.get(refusal.kind, (409, "Survey"))
+        return _page(title, refusal.detail, status)
     return _page("Thank you", "Your answer has been recorded. Thank you for your feedback.", 200)
 
 
@@ -225,32 +255,43 @@ async def answer_survey_form(
     operation_id="answerSurvey",
     status_code=201,
     responses=SURVEY_ANSWER_REFUSALS,
+    tags=CUSTOMER_TAGS,
 )
 async def answer_survey(
-    token: FromPath[str], data: JSONBody[SurveyAnswerIn], runtime: NamedDependency[Runtime]
+    token: FromPath[str], data: JSONBody[SurveyAnswerIn], runtime: NamedDependency[FeedbackRuntime]
 ) -> SurveyAnswerOut:
     """Answer the survey through the API (JSON). 409 when already answered, 410 when expired, 422 for a bad score."""
-    return SurveyAnswerOut(**await _answer(runtime, token, data.model_dump(), SurveyAnswerSource.API))
+    survey, answer = await record_answer(runtime, token, data.csat, data.nps, data.comments, SurveyAnswerSource.API)
+    return SurveyAnswerOut(
+        survey_id=survey.survey_id,
+        job_id=survey.job_id,
+        csat=answer.csat,
+        nps=answer.nps,
+        comments=answer.comments,
+        low_score=answer.low_score,
+        answered_at=answer.answered_at,
+    )
 
 
 @get(
     "/jobs/{job_id:str}/survey",
     **requires(Role.MANAGER, Role.RECEPTION, Role.ENGINEER, Role.ADMIN),
     operation_id="getJobSurvey",
+    tags=STAFF_TAGS,
 )
-async def get_job_survey(job_id: FromPath[str], runtime: NamedDependency[Runtime]) -> SurveyView:
+async def get_job_survey(job_id: FromPath[str], runtime: NamedDependency[FeedbackRuntime]) -> SurveyView:
     """The job's survey: state, expiry, answer (never a token)."""
-    survey = await runtime.db[SURVEYS].find_one({"job_id": job_id})
+    survey = await surveys.survey_of_job(runtime, job_id)
     if survey is None:
-        raise Problem(404, f"job {job_id} has no survey (its report is not published yet)", field="job_id")
+        raise Refusal.not_found(f"job {job_id} has no survey (its report is not published yet)", field="job_id")
     return SurveyView(
-        survey_id=survey["_id"],
+        survey_id=survey.survey_id,
         job_id=job_id,
-        status=survey["status"],
-        expires_at=survey["expires_at"],
-        sent_at=survey.get("sent_at"),
-        links_issued=len(survey.get("token_hashes", [])),
-        answer=survey.get("answer"),
+        status=survey.status,
+        expires_at=survey.expires_at,
+        sent_at=survey.sent_at,
+        links_issued=len(survey.token_hashes),
+        answer=survey.answer,
     )
 
 
@@ -259,25 +300,18 @@ async def get_job_survey(job_id: FromPath[str], runtime: NamedDependency[Runtime
     **requires(Role.MANAGER, Role.RECEPTION),
     operation_id="issueSurveyLink",
     status_code=201,
+    tags=STAFF_TAGS,
 )
-async def issue_survey_link(job_id: FromPath[str], runtime: NamedDependency[Runtime]) -> SurveyLinkOut:
+async def issue_survey_link(job_id: FromPath[str], runtime: NamedDependency[FeedbackRuntime]) -> SurveyLinkOut:
     """A new link to the job's open survey, for staff to hand to the customer (lost message, phone call).
     Earlier links keep working; the token is shown once, only its hash is kept."""
-    survey = await runtime.db[SURVEYS].find_one({"job_id": job_id})
-    if survey is None:
-        raise Problem(404, f"job {job_id} has no survey (its report is not published yet)", field="job_id")
-    refusal = answerable(survey["status"], survey["expires_at"], runtime.clock.now())
-    if refusal is not None:
-        raise Problem(409, f"no new link: {refusal.detail}")
-    token = await add_token(runtime.db, survey["_id"])
-    if token is None:
-        raise Problem(409, "no new link: the survey is closed")
+    survey, token = await issue_link(runtime, job_id)
     return SurveyLinkOut(
-        survey_id=survey["_id"],
+        survey_id=survey.survey_id,
         job_id=job_id,
-        survey_url=survey_url(feedback_settings(runtime.settings), token),
+        survey_url=survey_url(runtime.settings, token),
         token=token,
-        expires_at=survey["expires_at"],
+        expires_at=survey.expires_at,
     )
 
 

@@ -1,4 +1,4 @@
-"""Survey rules, pure: tokens, answer validation, low scores."""
+"""Survey rules, pure: tokens, answer validation, when a survey can be answered, low scores."""
 
 from __future__ import annotations
 
@@ -6,18 +6,47 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import Any
+from typing import Literal
+
+from pydantic import BaseModel
+
+from compressor_contracts.common import StoredObject
+from compressor_contracts.events.feedback import SurveyAnswerSource, SurveyStatus
+from compressor_kit.refusals import Refusal
 
 CSAT_RANGE = (1, 5)
 NPS_RANGE = (0, 10)
 MAX_COMMENTS = 20000
 
+OPEN: Literal["open"] = "open"
+"""A survey not yet answered nor expired; a closed survey is answered or expired (`SurveyStatus`)."""
 
-class SurveyState(StrEnum):
-    OPEN = "open"
-    ANSWERED = "answered"
-    EXPIRED = "expired"
+
+class SurveyAnswer(BaseModel):
+    """The one answer a survey gets."""
+
+    csat: int
+    nps: int
+    comments: str | None
+    answered_via: SurveyAnswerSource
+    answered_at: datetime
+    low_score: bool
+
+
+class Survey(BaseModel):
+    """One job's survey: opened when its report is published, answered once or expired."""
+
+    survey_id: str
+    job_id: str
+    status: Literal["open"] | SurveyStatus
+    created_at: datetime
+    expires_at: datetime
+    record_id: str
+    record_version: int
+    report: StoredObject
+    token_hashes: list[str]
+    sent_at: datetime | None
+    answer: SurveyAnswer | None
 
 
 def new_token() -> str:
@@ -30,59 +59,55 @@ def token_hash(token: str) -> str:
 
 
 @dataclass(frozen=True)
-class AnswerError:
-    status: int
-    detail: str
-    field: str | None = None
-
-
-@dataclass(frozen=True)
 class Answer:
     csat: int
     nps: int
     comments: str | None
 
 
-def _score(raw: Any, field: str, bounds: tuple[int, int]) -> int | AnswerError:
+def _score(raw: object, field: str, bounds: tuple[int, int]) -> int:
     low, high = bounds
     if raw is None or raw == "":
-        return AnswerError(422, f"{field} is required: a whole number from {low} to {high}", field)
-    if isinstance(raw, bool):
-        return AnswerError(422, f"{field} must be a whole number from {low} to {high}", field)
-    try:
-        value = int(raw) if isinstance(raw, int | str) else None
-    except ValueError:
-        value = None
+        raise Refusal.invalid(f"{field} is required: a whole number from {low} to {high}", field=field)
+    value: int | None = None
+    if isinstance(raw, int | str) and not isinstance(raw, bool):
+        try:
+            value = int(raw)
+        except ValueError:
+            value = None
     if value is None:
-        return AnswerError(422, f"{field} must be a whole number from {low} to {high}", field)
+        raise Refusal.invalid(f"{field} must be a whole number from {low} to {high}", field=field)
     if not low <= value <= high:
-        return AnswerError(422, f"{field} must be from {low} to {high}, got {value}", field)
+        raise Refusal.invalid(f"{field} must be from {low} to {high}, got {value}", field=field)
     return value
 
 
-def parse_answer(csat: Any, nps: Any, comments: Any) -> Answer | AnswerError:
-    """Validate an answer from the form (strings) or the API (numbers)."""
+def parse_answer(csat: object, nps: object, comments: object) -> Answer:
+    """An answer from the form (strings) or the API (numbers); refused naming the first bad field."""
     checked_csat = _score(csat, "csat", CSAT_RANGE)
-    if isinstance(checked_csat, AnswerError):
-        return checked_csat
     checked_nps = _score(nps, "nps", NPS_RANGE)
-    if isinstance(checked_nps, AnswerError):
-        return checked_nps
     if comments is not None and not isinstance(comments, str):
-        return AnswerError(422, "comments must be text", "comments")
+        raise Refusal.invalid("comments must be text", field="comments")
     text = (comments or "").strip() or None
     if text is not None and len(text) > MAX_COMMENTS:
-        return AnswerError(422, f"comments must be at most {MAX_COMMENTS} characters", "comments")
+        raise Refusal.invalid(f"comments must be at most {MAX_COMMENTS} characters", field="comments")
     return Answer(checked_csat, checked_nps, text)
 
 
-def answerable(state: str, expires_at: datetime, now: datetime) -> AnswerError | None:
-    """Why a survey cannot be answered now, or None."""
-    if state == SurveyState.ANSWERED:
-        return AnswerError(409, "this survey has already been answered; thank you")
-    if state == SurveyState.EXPIRED or now >= expires_at:
-        return AnswerError(410, f"this survey expired on {expires_at:%d %b %Y %H:%M} UTC and can no longer be answered")
-    return None
+def check_answerable(status: str, expires_at: datetime, now: datetime) -> None:
+    """Refused when the survey cannot be answered now: answered already, or expired."""
+    if status == SurveyStatus.ANSWERED:
+        raise Refusal.conflict("this survey has already been answered; thank you")
+    if status == SurveyStatus.EXPIRED or now >= expires_at:
+        raise Refusal.gone(f"this survey expired on {expires_at:%d %b %Y %H:%M} UTC and can no longer be answered")
+
+
+def check_link_issuable(survey: Survey, now: datetime) -> None:
+    """A new link is for a survey that can still be answered."""
+    try:
+        check_answerable(survey.status, survey.expires_at, now)
+    except Refusal as refusal:
+        raise Refusal.conflict(f"no new link: {refusal.detail}") from refusal
 
 
 def is_low_score(answer: Answer, low_csat: int, low_nps: int) -> bool:

@@ -1,4 +1,4 @@
-"""Surveys: created on job.report_published, answered once, expired by a periodic job."""
+"""Surveys in MongoDB: created on job.report_published, answered once, expired by a periodic job."""
 
 from __future__ import annotations
 
@@ -6,17 +6,13 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, IndexModel
 
-from compressor_contracts import CloudEvent
-from compressor_contracts.events.feedback import JobFeedbackReceived, SurveyAnswerSource
-from compressor_contracts.events.reporting import JobReportPublished
+from compressor_contracts.events.feedback import SurveyStatus
 from compressor_kit.outbox import UnitOfWork
-from feedback_service.jobs.store import JOBS
-from feedback_service.notifications.domain import ROUTES
-from feedback_service.notifications.store import enqueue
-from feedback_service.review.closing import close_if_ready
-from feedback_service.surveys.domain import Answer, SurveyState, new_token, token_hash
+from feedback_service.jobs.domain import JobRecord
+from feedback_service.settings import FeedbackRuntime
+from feedback_service.surveys.domain import OPEN, Survey, SurveyAnswer, new_token, token_hash
 
 SURVEYS = "surveys"
 SURVEY_INDEXES = {
@@ -29,150 +25,99 @@ SURVEY_INDEXES = {
 }
 
 
-async def record_report(
-    uow: UnitOfWork, job: dict[str, Any], event: CloudEvent[JobReportPublished], now: datetime, ttl: timedelta
-) -> dict[str, Any] | None:
-    """Keep the latest record; open the job's survey the first time. Returns the survey when it is new."""
-    data = event.data
-    record = {
-        "record_id": data.record_id,
-        "record_version": data.record_version,
-        "report": data.report.model_dump(mode="json"),
-        "outcome": data.outcome.model_dump(mode="json"),
-    }
-    # A correction (higher version) replaces the record; an older version arriving late changes nothing.
-    await uow.db[JOBS].update_one(
-        {
-            "_id": job["_id"],
-            "$or": [{"record": None}, {"record.record_version": {"$lt": data.record_version}}],
-        },
-        {"$set": {"record": record, "review_pending": job.get("reviewed_at") is None}},
-        session=uow.session,
+def _survey(doc: dict[str, Any]) -> Survey:
+    return Survey.model_validate({**doc, "survey_id": doc["_id"]})
+
+
+async def open_survey(uow: UnitOfWork, job_id: str, record: JobRecord, now: datetime, ttl: timedelta) -> Survey:
+    survey = Survey(
+        survey_id=f"SRV-{uuid.uuid4().hex[:16]}",
+        job_id=job_id,
+        status=OPEN,
+        created_at=now,
+        expires_at=now + ttl,
+        record_id=record.record_id,
+        record_version=record.record_version,
+        report=record.report,
+        token_hashes=[],
+        sent_at=None,
+        answer=None,
     )
-    if job.get("survey_id"):
-        return None
-    survey = {
-        "_id": f"SRV-{uuid.uuid4().hex[:16]}",
-        "job_id": job["_id"],
-        "status": SurveyState.OPEN.value,
-        "created_at": now,
-        "expires_at": now + ttl,
-        "record_id": data.record_id,
-        "record_version": data.record_version,
-        "report": record["report"],
-        "token_hashes": [],
-        "sent_at": None,
-        "answer": None,
-    }
-    await uow.db[SURVEYS].insert_one(survey, session=uow.session)
-    await uow.db[JOBS].update_one(
-        {"_id": job["_id"]},
-        {"$set": {"survey_id": survey["_id"], "survey_status": SurveyState.OPEN.value}},
-        session=uow.session,
+    doc = survey.model_dump(mode="json", exclude={"survey_id", "created_at", "expires_at"})
+    await uow.db[SURVEYS].insert_one(
+        {"_id": survey.survey_id, **doc, "created_at": now, "expires_at": survey.expires_at}, session=uow.session
     )
     return survey
 
 
-async def find_by_token(db, token: str, session=None) -> dict[str, Any] | None:
-    return await db[SURVEYS].find_one({"token_hashes": token_hash(token)}, session=session)
+async def find_by_token(uow: UnitOfWork, token: str) -> Survey | None:
+    doc = await uow.db[SURVEYS].find_one({"token_hashes": token_hash(token)}, session=uow.session)
+    return _survey(doc) if doc else None
 
 
-async def add_token(db, survey_id: str) -> str | None:
+async def survey_with_token(runtime: FeedbackRuntime, token: str) -> Survey | None:
+    doc = await runtime.db[SURVEYS].find_one({"token_hashes": token_hash(token)})
+    return _survey(doc) if doc else None
+
+
+async def survey_of_job(runtime: FeedbackRuntime, job_id: str) -> Survey | None:
+    doc = await runtime.db[SURVEYS].find_one({"job_id": job_id})
+    return _survey(doc) if doc else None
+
+
+async def survey_by_id(runtime: FeedbackRuntime, survey_id: str) -> Survey | None:
+    doc = await runtime.db[SURVEYS].find_one({"_id": survey_id})
+    return _survey(doc) if doc else None
+
+
+async def add_token(runtime: FeedbackRuntime, survey_id: str) -> str | None:
     """Issue one more link for an open survey; the raw token is returned once, only its hash kept."""
     token = new_token()
-    result = await db[SURVEYS].update_one(
-        {"_id": survey_id, "status": SurveyState.OPEN.value}, {"$push": {"token_hashes": token_hash(token)}}
+    result = await runtime.db[SURVEYS].update_one(
+        {"_id": survey_id, "status": OPEN}, {"$push": {"token_hashes": token_hash(token)}}
     )
     return token if result.modified_count == 1 else None
 
 
-async def drop_token(db, survey_id: str, token: str) -> None:
+async def drop_token(runtime: FeedbackRuntime, survey_id: str, token: str) -> None:
     """A link whose message never left: it stops working."""
-    await db[SURVEYS].update_one({"_id": survey_id}, {"$pull": {"token_hashes": token_hash(token)}})
+    await runtime.db[SURVEYS].update_one({"_id": survey_id}, {"$pull": {"token_hashes": token_hash(token)}})
 
 
-async def record_answer(
-    uow: UnitOfWork,
-    survey: dict[str, Any],
-    answer: Answer,
-    via: SurveyAnswerSource,
-    low_score: bool,
-    now: datetime,
-    management_recipients: list[str],
-) -> bool:
+async def save_answer(uow: UnitOfWork, survey_id: str, answer: SurveyAnswer) -> bool:
     """Store the one answer of a survey; False when another answer or the expiry got there first."""
-    updated = await uow.db[SURVEYS].find_one_and_update(
-        {"_id": survey["_id"], "status": SurveyState.OPEN.value, "expires_at": {"$gt": now}},
+    result = await uow.db[SURVEYS].update_one(
+        {"_id": survey_id, "status": OPEN, "expires_at": {"$gt": answer.answered_at}},
         {
             "$set": {
-                "status": SurveyState.ANSWERED.value,
-                "answer": {
-                    "csat": answer.csat,
-                    "nps": answer.nps,
-                    "comments": answer.comments,
-                    "answered_via": via.value,
-                    "answered_at": now,
-                    "low_score": low_score,
-                },
+                "status": SurveyStatus.ANSWERED.value,
+                "answer": {**answer.model_dump(mode="json"), "answered_at": answer.answered_at},
             }
         },
         session=uow.session,
-        return_document=ReturnDocument.AFTER,
     )
-    if updated is None:
-        return False
-    job = await uow.db[JOBS].find_one_and_update(
-        {"_id": survey["job_id"]},
-        {
-            "$set": {
-                "survey_status": SurveyState.ANSWERED.value,
-                "csat": answer.csat,
-                "nps": answer.nps,
-                "low_score": low_score,
-                **({"review_urgent": True} if low_score else {}),
-            }
-        },
-        session=uow.session,
-        return_document=ReturnDocument.AFTER,
-    )
-    received = await uow.publish(
-        JobFeedbackReceived(
-            job_id=survey["job_id"],
-            survey_id=survey["_id"],
-            csat=answer.csat,
-            nps=answer.nps,
-            comments=answer.comments,
-            answered_via=via,
-            low_score=low_score,
-        ),
-        correlation_id=job.get("correlation_id"),
-    )
-    if low_score:
-        await enqueue(
-            uow,
-            job=job,
-            event=received,
-            route=ROUTES[JobFeedbackReceived],
-            now=now,
-            management_recipients=management_recipients,
-        )
-    await close_if_ready(uow, survey["job_id"], now)
-    return True
+    return result.modified_count == 1
 
 
-async def expire(uow: UnitOfWork, survey_id: str, now: datetime) -> bool:
-    """Expire one survey that is past its time; the job may close now."""
-    survey = await uow.db[SURVEYS].find_one_and_update(
-        {"_id": survey_id, "status": SurveyState.OPEN.value, "expires_at": {"$lte": now}},
-        {"$set": {"status": SurveyState.EXPIRED.value, "expired_at": now}},
+async def due_for_expiry(runtime: FeedbackRuntime, now: datetime, limit: int) -> list[str]:
+    """Ids of open surveys past their time."""
+    cursor = runtime.db[SURVEYS].find({"status": OPEN, "expires_at": {"$lte": now}}, {"_id": 1}, limit=limit)
+    return [doc["_id"] async for doc in cursor]
+
+
+async def expire(uow: UnitOfWork, survey_id: str, now: datetime) -> Survey | None:
+    """Expire one survey that is past its time; None when it is not (answered or expired meanwhile)."""
+    doc = await uow.db[SURVEYS].find_one_and_update(
+        {"_id": survey_id, "status": OPEN, "expires_at": {"$lte": now}},
+        {"$set": {"status": SurveyStatus.EXPIRED.value, "expired_at": now}},
         session=uow.session,
     )
-    if survey is None:
-        return False
-    await uow.db[JOBS].update_one(
-        {"_id": survey["job_id"], "survey_status": SurveyState.OPEN.value},
-        {"$set": {"survey_status": SurveyState.EXPIRED.value}},
-        session=uow.session,
+    return _survey(doc) if doc else None
+
+
+async def mark_sent(uow: UnitOfWork, survey_id: str, now: datetime) -> bool:
+    """The survey went out (its first link was delivered); True the first time."""
+    first = await uow.db[SURVEYS].update_one(
+        {"_id": survey_id, "sent_at": None}, {"$set": {"sent_at": now}}, session=uow.session
     )
-    await close_if_ready(uow, survey["job_id"], now)
-    return True
+    return first.modified_count == 1

@@ -11,7 +11,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 HERE = Path(__file__).parent
 
 
-def _when(value: Any) -> str:
+def _when(value: object) -> str:
     """'2026-03-03T14:00:00Z' -> '3 Mar 2026, 14:00 UTC' (times travel as ISO strings in the context)."""
     if value is None:
         return "-"
