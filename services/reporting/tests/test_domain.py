@@ -4,9 +4,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from compressor_contracts import new_event
+from compressor_contracts.examples import example
+from compressor_kit.runtime import Runtime
+from reporting_service.app import SERVICE
 from reporting_service.backups.domain import databases_to_back_up, expired
 from reporting_service.kpis.domain import finish, net_promoter_score, pareto
 from reporting_service.records.domain import MissingFacts, build_record, record_id_for, report_key
+from reporting_service.settings import ReportingSettings
+from reporting_service.timeline.consumers import consumers
 from reporting_service.timeline.domain import stints, summarise, timeline_entry
 
 from .reporting_story import Job
@@ -40,6 +46,27 @@ def test_a_record_waits_for_missing_facts_and_then_holds_every_round():
     assert record["labour_hours"] == 5.5 and record["inspection_rounds"] == 2
     assert record["parts_used"][0]["quantity"] == 2  # the same part in both rounds, added up
     assert record["elapsed_seconds"] == 10.5 * 3600
+
+
+def test_the_record_is_the_job_as_its_timeline_stood_when_the_inspection_passed():
+    job = Job("J", rounds=1)
+    timeline = entries(job)
+    later = new_event(
+        example("job.report_published.v1").model_copy(update={"job_id": "J"}),
+        source_service="reporting",
+        subject="J",
+        time=job.passed_at + timedelta(minutes=5),
+    )
+    record = build_record("J", [*timeline, timeline_entry(later)])
+    assert record == build_record("J", timeline)  # what came after the pass is not in it
+    # the whole timeline counts, the dispatch too: the record's time per phase is the timeline's
+    assert record["seconds_per_phase"] == summarise("J", timeline)["seconds_per_phase"]
+
+
+def test_reporting_consumes_one_queue_so_each_event_costs_one_transaction():
+    runtime = Runtime(SERVICE, ReportingSettings())  # builds the consumers without connecting
+    assert [c.queue for c in consumers(runtime)] == ["reporting.timeline"]
+    assert [q.name for q in runtime.topology.queues] == ["reporting.timeline"]
 
 
 def test_the_commitment_is_missed_when_arrival_is_late():

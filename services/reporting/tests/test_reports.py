@@ -131,6 +131,7 @@ async def test_duplicate_events_yield_one_record_and_one_report(test_settings, t
 
     assert test_db.records.count_documents({"job_id": job.job_id}) == 1
     assert test_db.timeline_events.count_documents({"job_id": job.job_id}) == len(events) + 1
+    assert test_db.inbox.count_documents({}) == len(events) + 1  # one handling (one transaction) per event
     assert again == []
     [record] = published_records(test_db, job.job_id)
     bucket = f"{test_settings.s3_bucket_prefix}reports"
