@@ -5,9 +5,9 @@ import math
 
 import pytest
 
+from compressor_kit.refusals import Refusal, RefusalKind
 from quality_service.inspections.domain import (
     Reading,
-    ReadingsRefused,
     describe_limit,
     escalation_detail,
     escalation_due,
@@ -15,8 +15,8 @@ from quality_service.inspections.domain import (
     evaluate_indicator,
     within_limits,
 )
-from quality_service.inspections.policy import InspectionPolicy
-from quality_service.templates.catalogue import catalogue
+from quality_service.settings import QualitySettings
+from quality_service.templates.catalogue import TEMPLATES
 from quality_service.templates.domain import IndicatorSpec
 
 EPSILON = 1e-6
@@ -30,7 +30,7 @@ def spec(lo=None, hi=None, code="x", unit="bar") -> IndicatorSpec:
 
 EVERY_SHIPPED_INDICATOR = [
     pytest.param(indicator, id=f"{template.template_id}:{indicator.code}")
-    for template in catalogue().all()
+    for template in TEMPLATES.all()
     for indicator in template.indicators
 ]
 
@@ -103,9 +103,10 @@ def test_one_indicator_outside_fails_the_inspection_and_names_it():
 
 
 def refusal(readings_) -> dict[str, str]:
-    with pytest.raises(ReadingsRefused) as caught:
+    with pytest.raises(Refusal) as caught:
         evaluate(CHECKLIST, readings_)
-    return {e.field: e.message for e in caught.value.errors}
+    assert caught.value.kind == RefusalKind.INVALID
+    return {e.field: e.message for e in caught.value.issues}
 
 
 def test_a_missing_indicator_is_an_error_not_a_pass():
@@ -154,9 +155,9 @@ def test_escalation_from_the_configured_number_of_failed_rounds_on(failed_rounds
 
 
 def test_the_escalation_threshold_defaults_to_three_and_is_read_from_the_environment(monkeypatch):
-    assert InspectionPolicy().escalation_failed_rounds == 3
+    assert QualitySettings().quality_escalation_failed_rounds == 3
     monkeypatch.setenv("QUALITY_ESCALATION_FAILED_ROUNDS", "5")
-    assert InspectionPolicy().escalation_failed_rounds == 5
+    assert QualitySettings().quality_escalation_failed_rounds == 5
 
 
 def test_the_escalation_detail_names_each_failing_indicator_with_value_and_limit():

@@ -11,6 +11,9 @@ from compressor_contracts.examples import EQUIPMENT
 from compressor_kit.http import create_app
 from compressor_kit.testing import ready_messages
 from quality_service.app import SERVICE
+from quality_service.settings import QualitySettings
+
+from .quality_support import running_quality
 
 HOT = {"discharge_temperature": 104.0}  # above the 100 °C limit of QT-OIS-VSD
 NOISY_AND_HOT = {"discharge_temperature": 104.0, "noise": 74.5}
@@ -102,34 +105,35 @@ async def test_a_failed_round_then_a_passed_rework_publish_the_right_events_once
     ]
 
 
-async def test_repeated_failures_alert_management_from_the_configured_round_on(quality, monkeypatch):
-    monkeypatch.setenv("QUALITY_ESCALATION_FAILED_ROUNDS", "2")
-    kinds = []
-    for round_ in (1, 2, 3):
-        await quality.work_completed("JOB-E", round_)
-        inspection = await quality.inspection_for("JOB-E", round_)
-        response = await quality.record(inspection, HOT)
-        assert response.status_code == 200, response.text
-        assert response.json()["escalated"] is (round_ >= 2)
-        expected = 1 if round_ == 1 else 2
-        kinds.append([type(e.data) for e in await quality.events(expect=expected)])
+async def test_repeated_failures_alert_management_from_the_configured_round_on(test_settings, test_db, tokens):
+    settings = QualitySettings(**test_settings.model_dump(), quality_escalation_failed_rounds=2)
+    async with running_quality(settings, test_db, tokens) as quality:
+        kinds = []
+        for round_ in (1, 2, 3):
+            await quality.work_completed("JOB-E", round_)
+            inspection = await quality.inspection_for("JOB-E", round_)
+            response = await quality.record(inspection, HOT)
+            assert response.status_code == 200, response.text
+            assert response.json()["escalated"] is (round_ >= 2)
+            expected = 1 if round_ == 1 else 2
+            kinds.append([type(e.data) for e in await quality.events(expect=expected)])
 
-    assert kinds == [
-        [JobInspectionFailed],
-        [JobInspectionFailed, JobInspectionEscalated],
-        [JobInspectionFailed, JobInspectionEscalated],
-    ]
-    escalated = quality.db.outbox.find({"routing_key": "job.inspection_escalated.v1"}).sort("created_at")
-    payloads = [row["body"] for row in escalated]
-    assert len(payloads) == 2
-    assert '"failed_rounds":2' in payloads[0] and '"threshold":2' in payloads[0]
-    assert '"failed_rounds":3' in payloads[1]
+        assert kinds == [
+            [JobInspectionFailed],
+            [JobInspectionFailed, JobInspectionEscalated],
+            [JobInspectionFailed, JobInspectionEscalated],
+        ]
+        escalated = quality.db.outbox.find({"routing_key": "job.inspection_escalated.v1"}).sort("created_at")
+        payloads = [row["body"] for row in escalated]
+        assert len(payloads) == 2
+        assert '"failed_rounds":2' in payloads[0] and '"threshold":2' in payloads[0]
+        assert '"failed_rounds":3' in payloads[1]
 
-    await quality.work_completed("JOB-E", 4)
-    response = await quality.record(await quality.inspection_for("JOB-E", 4))
-    assert response.json()["status"] == "passed" and response.json()["escalated"] is False
-    [passed] = await quality.events(expect=1)
-    assert isinstance(passed.data, JobInspectionPassed)
+        await quality.work_completed("JOB-E", 4)
+        response = await quality.record(await quality.inspection_for("JOB-E", 4))
+        assert response.json()["status"] == "passed" and response.json()["escalated"] is False
+        [passed] = await quality.events(expect=1)
+        assert isinstance(passed.data, JobInspectionPassed)
 
 
 async def test_escalation_uses_three_failed_rounds_by_default(quality):

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -21,40 +20,63 @@ from compressor_contracts.common import (
     Text,
     Unit,
 )
+from compressor_contracts.examples import ENGINEER, EQUIPMENT, INSPECTOR, JOB_ID
 from compressor_kit.auth import Role, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
-from compressor_kit.problems import Problem
-from compressor_kit.runtime import Runtime
+from compressor_kit.refusals import Refusal
 from quality_service.inspections import recording, store
-from quality_service.inspections.domain import (
-    InspectionClosed,
-    InspectionNotFound,
-    InspectionStatus,
-    Reading,
-    ReadingsRefused,
-)
-from quality_service.inspections.policy import InspectionPolicy
-from quality_service.templates.domain import IndicatorSpec
+from quality_service.inspections.domain import Inspection, InspectionStatus, Reading
+from quality_service.settings import QualityRuntime
+from quality_service.templates.domain import INDICATOR_EXAMPLE, IndicatorSpec
+
+TAGS = ["Inspections"]
+INSPECTION_ID = "INS-3F9A1C2B7D4E5F60"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": list(examples)})
 
 
-class MeasurementIn(_Model):
+class MeasurementIn(BaseModel):
+    model_config = _examples({"code": "discharge_temperature", "value": 96.5, "unit": "degC"})
+
     code: Identifier = Field(description="Indicator code from the inspection's checklist.")
     value: float = Field(description="The value read on the instrument.")
     unit: Unit = Field(description="Unit of the value; must be the checklist's unit ('degC' and 'mg/m3' are accepted).")
 
 
-class InspectionResultsIn(_Model):
+class InspectionResultsIn(BaseModel):
+    model_config = _examples(
+        {
+            "measurements": [
+                {"code": "discharge_pressure", "value": 7.1, "unit": "bar"},
+                {"code": "discharge_temperature", "value": 96.5, "unit": "degC"},
+            ],
+            "notes": "Readings after 30 min at full load.",
+        }
+    )
+
     measurements: list[MeasurementIn] = Field(
         max_length=100, description="One reading per indicator of the checklist, in any order; none may be missing."
     )
     notes: Text | None = Field(default=None, description="The inspector's remarks.")
 
 
-class InspectionSummary(_Model):
+class InspectionSummary(BaseModel):
+    model_config = _examples(
+        {
+            "inspection_id": INSPECTION_ID,
+            "job_id": JOB_ID,
+            "round": 1,
+            "status": "open",
+            "template_id": "QT-OIS-VSD",
+            "equipment_model": "Atlas Copco GA 37 VSD+",
+            "serial_number": "API123456",
+            "opened_at": "2026-03-03T10:05:00Z",
+            "decided_at": None,
+        }
+    )
+
     inspection_id: str
     job_id: str
     round: int
@@ -66,7 +88,43 @@ class InspectionSummary(_Model):
     decided_at: datetime | None = None
 
 
-class InspectionView(_Model):
+class InspectionView(BaseModel):
+    model_config = _examples(
+        {
+            "inspection_id": INSPECTION_ID,
+            "job_id": JOB_ID,
+            "round": 1,
+            "status": "failed",
+            "template_id": "QT-OIS-VSD",
+            "template_title": "Atlas Copco GA 37 VSD+ oil-injected screw, 37 kW, set point 7.0 bar",
+            "equipment": EQUIPMENT.model_dump(mode="json"),
+            "engineer": ENGINEER.model_dump(mode="json"),
+            "repair_method": "Replaced the thermostatic valve element and the oil filter.",
+            "indicators": [INDICATOR_EXAMPLE],
+            "rework_of": [],
+            "opened_at": "2026-03-03T10:05:00Z",
+            "decided_at": "2026-03-03T11:20:00Z",
+            "inspector": INSPECTOR.model_dump(mode="json"),
+            "results": [
+                {
+                    "code": "discharge_temperature",
+                    "name": "Element outlet temperature, full load",
+                    "value": 104.0,
+                    "unit": "°C",
+                    "min_limit": 70,
+                    "max_limit": 100,
+                    "passed": False,
+                    "corrective_action": INDICATOR_EXAMPLE["corrective_action"],
+                }
+            ],
+            "failed_indicators": ["discharge_temperature"],
+            "notes": "Outlet temperature still rising after 30 min.",
+            "escalated": False,
+            "cancelled_at": None,
+            "cancel_reason": None,
+        }
+    )
+
     inspection_id: str
     job_id: str
     round: int = Field(description="The work round inspected: 1, then one more per failed inspection.")
@@ -91,103 +149,45 @@ class InspectionView(_Model):
     cancel_reason: str | None = None
 
 
-class FieldProblem(_Model):
-    field: str | None
-    message: str | None
+def _view(inspection: Inspection) -> InspectionView:
+    shown = {name: value for name, value in inspection if name in InspectionView.model_fields}
+    return InspectionView(**shown, failed_indicators=[r.code for r in inspection.failed])
 
 
-class ProblemDetails(_Model):
-    """RFC 9457 problem+json, as every refusal is answered."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    instance: str
-    errors: list[FieldProblem] = Field(default=[], description="Each refused field and why.")
-
-
-def _problem(description: str) -> ResponseSpec:
-    return ResponseSpec(
-        ProblemDetails, description=description, media_type="application/problem+json", generate_examples=False
-    )
-
-
-NOT_FOUND = {404: _problem("No such inspection.")}
-REFUSALS = {
-    **NOT_FOUND,
-    409: _problem("The inspection is already decided, or its job was cancelled; nothing was written."),
-    422: _problem("A missing, unknown, repeated or mis-united indicator, each field named; nothing was written."),
-}
-
-
-def _view(doc: dict[str, Any]) -> InspectionView:
-    results = doc.get("results", [])
-    return InspectionView(
-        inspection_id=doc["_id"],
-        failed_indicators=[r["code"] for r in results if not r["passed"]],
-        **{k: v for k, v in doc.items() if k in InspectionView.model_fields and k != "failed_indicators"},
-    )
-
-
-def _summary(doc: dict[str, Any]) -> InspectionSummary:
-    equipment = doc["equipment"]
+def _summary(inspection: Inspection) -> InspectionSummary:
     return InspectionSummary(
-        inspection_id=doc["_id"],
-        job_id=doc["job_id"],
-        round=doc["round"],
-        status=doc["status"],
-        template_id=doc["template_id"],
-        equipment_model=f"{equipment['brand']} {equipment['model']}",
-        serial_number=equipment["serial_number"],
-        opened_at=doc["opened_at"],
-        decided_at=doc.get("decided_at"),
+        inspection_id=inspection.inspection_id,
+        job_id=inspection.job_id,
+        round=inspection.round,
+        status=inspection.status,
+        template_id=inspection.template_id,
+        equipment_model=f"{inspection.equipment.brand} {inspection.equipment.model}",
+        serial_number=inspection.equipment.serial_number,
+        opened_at=inspection.opened_at,
+        decided_at=inspection.decided_at,
     )
 
 
-SUMMARY_FIELDS = {
-    "job_id": 1,
-    "round": 1,
-    "status": 1,
-    "template_id": 1,
-    "equipment": 1,
-    "opened_at": 1,
-    "decided_at": 1,
-}
-
-
-@get("/inspections", **requires(Role.INSPECTOR), operation_id="ListInspections")
+@get("/inspections", **requires(Role.INSPECTOR), operation_id="ListInspections", tags=TAGS)
 async def list_inspections(
-    runtime: NamedDependency[Runtime],
+    runtime: NamedDependency[QualityRuntime],
     status: Annotated[InspectionStatus | None, Parameter(description="Only inspections in this state.")] = None,
     job_id: Annotated[str | None, Parameter(max_length=64, description="Only this job's inspections.")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[InspectionSummary]:
     """Inspections, oldest first: `?status=open` is the inspector's work queue; `?job_id=` finds a job's rounds."""
-    query: dict[str, Any] = {}
-    if status is not None:
-        query["status"] = status
-    if job_id is not None:
-        query["job_id"] = job_id
-    collection = runtime.db[store.INSPECTIONS]
-    cursor = collection.find(query, SUMMARY_FIELDS).sort([("opened_at", 1), ("_id", 1)]).skip(offset).limit(limit)
-    items = [_summary(doc) async for doc in cursor]
-    return Page(items=items, total=await collection.count_documents(query), limit=limit, offset=offset)
+    found, total = await store.find_page(runtime, status=status, job_id=job_id, limit=limit, offset=offset)
+    return Page(items=[_summary(inspection) for inspection in found], total=total, limit=limit, offset=offset)
 
 
-@get(
-    "/inspections/{inspection_id:str}",
-    **requires(Role.INSPECTOR),
-    operation_id="GetInspection",
-    responses=NOT_FOUND,
-)
-async def get_inspection(runtime: NamedDependency[Runtime], inspection_id: FromPath[str]) -> InspectionView:
+@get("/inspections/{inspection_id:str}", **requires(Role.INSPECTOR), operation_id="GetInspection", tags=TAGS)
+async def get_inspection(runtime: NamedDependency[QualityRuntime], inspection_id: FromPath[str]) -> InspectionView:
     """One inspection with its checklist (what to measure and the limits) and, once decided, its results."""
-    doc = await runtime.db[store.INSPECTIONS].find_one({"_id": inspection_id})
-    if doc is None:
-        raise Problem(404, f"no inspection {inspection_id!r}", field="inspection_id")
-    return _view(doc)
+    inspection = await store.find(runtime, inspection_id)
+    if inspection is None:
+        raise Refusal.not_found(f"no inspection {inspection_id!r}", field="inspection_id")
+    return _view(inspection)
 
 
 @post(
@@ -195,11 +195,11 @@ async def get_inspection(runtime: NamedDependency[Runtime], inspection_id: FromP
     **requires(Role.INSPECTOR),
     operation_id="RecordInspectionResults",
     status_code=200,
-    responses=REFUSALS,
+    tags=TAGS,
 )
 async def record_results(
-    request: Request,
-    runtime: NamedDependency[Runtime],
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[QualityRuntime],
     inspection_id: FromPath[str],
     data: JSONBody[InspectionResultsIn],
 ) -> InspectionView:
@@ -207,36 +207,27 @@ async def record_results(
 
     Publishes job.inspection_passed, or job.inspection_failed (the job goes back to maintenance for
     another round) and, from the configured number of failed rounds on, job.inspection_escalated.
-    Refusals (404, 409, 422) write and publish nothing.
+    Refusals write and publish nothing: 404 for an unknown inspection, 409 when it is already decided
+    or its job was cancelled, 422 for a missing, unknown, repeated or mis-united indicator (each
+    field named).
     """
     inspector = _inspector(request)
     readings = [Reading(m.code, m.value, m.unit) for m in data.measurements]
-    try:
-        decided = await runtime.outbox.transact(
-            lambda uow: recording.record_results(
-                uow,
-                inspection_id,
-                readings,
-                inspector=inspector,
-                notes=data.notes,
-                escalation_threshold=InspectionPolicy().escalation_failed_rounds,
-                now=runtime.clock.now(),
-            )
+    decided = await runtime.outbox.transact(
+        lambda uow: recording.record_results(
+            uow,
+            inspection_id,
+            readings,
+            inspector=inspector,
+            notes=data.notes,
+            escalation_threshold=runtime.settings.quality_escalation_failed_rounds,
+            now=runtime.clock.now(),
         )
-    except InspectionNotFound:
-        raise Problem(404, f"no inspection {inspection_id!r}", field="inspection_id") from None
-    except InspectionClosed as closed:
-        raise Problem(409, str(closed), field="inspection_id") from None
-    except ReadingsRefused as refused:
-        raise Problem(
-            422,
-            f"the readings cannot be evaluated: {refused}",
-            errors=[{"field": e.field, "message": e.message} for e in refused.errors],
-        ) from None
+    )
     return _view(decided)
 
 
-def _inspector(request: Request) -> StaffMember:
+def _inspector(request: Request[Any, Any, Any]) -> StaffMember:
     principal = principal_of(request)
     try:
         return StaffMember(
@@ -245,7 +236,7 @@ def _inspector(request: Request) -> StaffMember:
             role=StaffRole.INSPECTOR,
         )
     except ValidationError:
-        raise Problem(403, "the token's subject is not a valid user id", field="sub") from None
+        raise Refusal.forbidden("the token's subject is not a valid user id", field="sub") from None
 
 
 ROUTES = [list_inspections, get_inspection, record_results]

@@ -1,25 +1,16 @@
-"""Recording an inspection's results: one transaction that decides the inspection and puts the events
-it causes in the outbox (passed; or failed, and escalated from the configured round on)."""
+"""Recording an inspection's results: one transaction that loads the inspection, lets the domain judge
+the readings and decide, stores the decision and puts the events it causes in the outbox (passed; or
+failed, and escalated from the configured round on). A refusal writes and publishes nothing."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from compressor_contracts.common import StaffMember
-from compressor_contracts.events.quality import JobInspectionEscalated, JobInspectionFailed, JobInspectionPassed
 from compressor_kit.outbox import UnitOfWork
+from compressor_kit.refusals import Refusal
 from quality_service.inspections import store
-from quality_service.inspections.domain import (
-    InspectionClosed,
-    InspectionNotFound,
-    InspectionStatus,
-    Reading,
-    escalation_detail,
-    escalation_due,
-    evaluate,
-)
-from quality_service.templates.domain import IndicatorSpec
+from quality_service.inspections.domain import Inspection, Reading, decide, judge
 
 
 async def record_results(
@@ -31,54 +22,25 @@ async def record_results(
     notes: str | None,
     escalation_threshold: int,
     now: datetime,
-) -> dict[str, Any]:
-    """The decided inspection; raises InspectionNotFound, InspectionClosed or ReadingsRefused, in which
-    case the transaction aborts and nothing is written or published."""
-    doc = await store.get(uow, inspection_id)
-    if doc is None:
-        raise InspectionNotFound(inspection_id)
-    if doc["status"] != InspectionStatus.OPEN:
-        raise InspectionClosed(inspection_id, doc["status"])
-    verdict = evaluate([IndicatorSpec.model_validate(i) for i in doc["indicators"]], readings)
-
-    job_id = doc["job_id"]
-    failed_rounds = 0 if verdict.all_passed else await store.failed_rounds(uow, job_id) + 1
-    escalate = not verdict.all_passed and escalation_due(failed_rounds, escalation_threshold)
-    decided = await store.decide(
-        uow,
-        inspection_id,
-        {
-            "status": InspectionStatus.PASSED if verdict.all_passed else InspectionStatus.FAILED,
-            "results": [r.model_dump(mode="json") for r in verdict.results],
-            "inspector": inspector.model_dump(mode="json"),
-            "notes": notes,
-            "decided_at": now,
-            "escalated": escalate,
-        },
+) -> Inspection:
+    """The decided inspection."""
+    inspection = await store.get(uow, inspection_id)
+    if inspection is None:
+        raise Refusal.not_found(f"no inspection {inspection_id!r}", field="inspection_id")
+    verdict = judge(inspection, readings)
+    failed_rounds = 0 if verdict.all_passed else await store.failed_rounds(uow, inspection.job_id) + 1
+    decided, events = decide(
+        inspection,
+        verdict,
+        inspector=inspector,
+        notes=notes,
+        failed_rounds=failed_rounds,
+        escalation_threshold=escalation_threshold,
+        now=now,
     )
-    if decided is None:  # another inspector decided it between our read and our write
-        raise InspectionClosed(inspection_id, "decided")
-
-    about = {"job_id": job_id, "round": doc["round"], "inspector": inspector, "template_id": doc["template_id"]}
-    flow = doc["correlation_id"]  # a person caused these events; they still belong to the job's flow
-    if verdict.all_passed:
-        await uow.publish(JobInspectionPassed(**about, indicators=verdict.results), correlation_id=flow)
-        return decided
-    await uow.publish(
-        JobInspectionFailed(**about, failed_indicators=verdict.failed, passed_indicators=verdict.passed),
-        correlation_id=flow,
-    )
-    if escalate:
-        unit = doc["equipment"]
-        label = f"{unit['brand']} {unit['model']}, serial {unit['serial_number']}"
-        await uow.publish(
-            JobInspectionEscalated(
-                job_id=job_id,
-                failed_rounds=failed_rounds,
-                threshold=escalation_threshold,
-                last_failed_indicators=verdict.failed,
-                detail=escalation_detail(job_id, failed_rounds, label, verdict.failed),
-            ),
-            correlation_id=flow,
-        )
+    if not await store.save_decision(uow, decided):  # another inspector decided it between our read and write
+        raise Refusal.conflict(f"inspection {inspection_id} is already decided", field="inspection_id")
+    for data in events:
+        # A person caused these events; they still belong to the job's flow.
+        await uow.publish(data, correlation_id=inspection.correlation_id)
     return decided

@@ -3,14 +3,15 @@ the events it causes."""
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from compressor_kit.outbox import UnitOfWork
-from quality_service.inspections.domain import InspectionStatus
+from quality_service.inspections.domain import Inspection, InspectionStatus
+from quality_service.settings import QualityRuntime
 
 INSPECTIONS = "inspections"
 CANCELLED_JOBS = "cancelled_jobs"
@@ -22,31 +23,60 @@ INDEXES = {
         IndexModel([("status", ASCENDING), ("opened_at", ASCENDING)], name="work_queue"),
     ],
 }
+DECISION = ("status", "results", "inspector", "notes", "decided_at", "escalated")
 
 
-def new_inspection_id() -> str:
-    return f"INS-{uuid.uuid4().hex[:16].upper()}"
+def _inspection(doc: Mapping[str, Any]) -> Inspection:
+    return Inspection.model_validate({**doc, "inspection_id": doc["_id"]})
+
+
+def _fields(inspection: Inspection, names: set[str] | None = None) -> dict[str, Any]:
+    fields = inspection.model_dump(mode="json", include=names, exclude={"inspection_id"})
+    # Times stay dates in MongoDB (the work queue sorts on them).
+    for name in ("opened_at", "decided_at", "cancelled_at"):
+        if name in fields:
+            fields[name] = getattr(inspection, name)
+    return fields
+
+
+async def find(runtime: QualityRuntime, inspection_id: str) -> Inspection | None:
+    doc = await runtime.db[INSPECTIONS].find_one({"_id": inspection_id})
+    return _inspection(doc) if doc else None
+
+
+async def find_page(
+    runtime: QualityRuntime, *, status: InspectionStatus | None, job_id: str | None, limit: int, offset: int
+) -> tuple[list[Inspection], int]:
+    """Inspections oldest first (in one state, of one job, if given), one page, and how many in all."""
+    query: dict[str, Any] = {}
+    if status is not None:
+        query["status"] = status
+    if job_id is not None:
+        query["job_id"] = job_id
+    collection = runtime.db[INSPECTIONS]
+    cursor = collection.find(query).sort([("opened_at", 1), ("_id", 1)]).skip(offset).limit(limit)
+    return [_inspection(doc) async for doc in cursor], await collection.count_documents(query)
 
 
 async def job_cancelled(uow: UnitOfWork, job_id: str) -> bool:
     return await uow.db[CANCELLED_JOBS].find_one({"_id": job_id}, {"_id": 1}, session=uow.session) is not None
 
 
-async def last_failed(uow: UnitOfWork, job_id: str, before_round: int) -> dict[str, Any] | None:
-    return await uow.db[INSPECTIONS].find_one(
+async def last_failed(uow: UnitOfWork, job_id: str, before_round: int) -> Inspection | None:
+    doc = await uow.db[INSPECTIONS].find_one(
         {"job_id": job_id, "status": InspectionStatus.FAILED, "round": {"$lt": before_round}},
-        {"results": 1, "round": 1},
         sort=[("round", DESCENDING)],
         session=uow.session,
     )
+    return _inspection(doc) if doc else None
 
 
-async def open_once(uow: UnitOfWork, fields: dict[str, Any]) -> bool:
-    """Insert the inspection unless this job and round already have one; True when inserted.
+async def open_once(uow: UnitOfWork, inspection: Inspection) -> bool:
+    """Insert the inspection unless its job and round already have one; True when inserted.
     Concurrent openers conflict on the unique index inside their transactions; the retry sees the winner."""
     result = await uow.db[INSPECTIONS].update_one(
-        {"job_id": fields["job_id"], "round": fields["round"]},
-        {"$setOnInsert": {"_id": new_inspection_id(), **fields}},
+        {"job_id": inspection.job_id, "round": inspection.round},
+        {"$setOnInsert": {"_id": inspection.inspection_id, **_fields(inspection)}},
         upsert=True,
         session=uow.session,
     )
@@ -66,18 +96,19 @@ async def cancel_job(uow: UnitOfWork, job_id: str, reason: str, at: datetime) ->
     return result.modified_count
 
 
-async def get(uow: UnitOfWork, inspection_id: str) -> dict[str, Any] | None:
-    return await uow.db[INSPECTIONS].find_one({"_id": inspection_id}, session=uow.session)
+async def get(uow: UnitOfWork, inspection_id: str) -> Inspection | None:
+    doc = await uow.db[INSPECTIONS].find_one({"_id": inspection_id}, session=uow.session)
+    return _inspection(doc) if doc else None
 
 
-async def decide(uow: UnitOfWork, inspection_id: str, decision: dict[str, Any]) -> dict[str, Any] | None:
-    """Record the decision if the inspection is still open; None when someone decided it first."""
-    return await uow.db[INSPECTIONS].find_one_and_update(
-        {"_id": inspection_id, "status": InspectionStatus.OPEN},
-        {"$set": decision},
-        return_document=ReturnDocument.AFTER,
+async def save_decision(uow: UnitOfWork, decided: Inspection) -> bool:
+    """Record the decision if the inspection is still open; False when someone decided it first."""
+    result = await uow.db[INSPECTIONS].update_one(
+        {"_id": decided.inspection_id, "status": InspectionStatus.OPEN},
+        {"$set": _fields(decided, set(DECISION))},
         session=uow.session,
     )
+    return result.modified_count == 1
 
 
 async def failed_rounds(uow: UnitOfWork, job_id: str) -> int:

@@ -6,15 +6,23 @@ from litestar import get
 from litestar.params import FromPath
 
 from compressor_kit.auth import Role, requires
-from compressor_kit.problems import Problem
-from quality_service.templates.catalogue import catalogue
+from compressor_kit.refusals import Refusal
+from quality_service.templates.catalogue import TEMPLATES
 from quality_service.templates.domain import InspectionTemplate
 
+TAGS = ["Inspection templates"]
 
-@get("/inspection-templates", **requires(Role.INSPECTOR), operation_id="ListInspectionTemplates", sync_to_thread=False)
+
+@get(
+    "/inspection-templates",
+    **requires(Role.INSPECTOR),
+    operation_id="ListInspectionTemplates",
+    sync_to_thread=False,
+    tags=TAGS,
+)
 def list_templates() -> list[InspectionTemplate]:
     """Every template: generic ones per compressor type and model-specific ones (by catalogue model code)."""
-    return catalogue().all()
+    return TEMPLATES.all()
 
 
 @get(
@@ -22,11 +30,12 @@ def list_templates() -> list[InspectionTemplate]:
     **requires(Role.INSPECTOR),
     operation_id="GetInspectionTemplate",
     sync_to_thread=False,
+    tags=TAGS,
 )
 def get_template(template_id: FromPath[str]) -> InspectionTemplate:
-    template = catalogue().by_id.get(template_id)
+    template = TEMPLATES.by_id.get(template_id)
     if template is None:
-        raise Problem(404, f"no inspection template {template_id!r}", field="template_id")
+        raise Refusal.not_found(f"no inspection template {template_id!r}", field="template_id")
     return template
 
 

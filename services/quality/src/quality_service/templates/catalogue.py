@@ -1,14 +1,13 @@
-"""Loads the inspection templates shipped as seed data (seed/inspection-templates.json).
+"""The inspection templates shipped as seed data (seed/inspection-templates.json).
 
-The templates are read once at start-up and held in memory: they change only with a release, and
-every inspection copies its checklist when it opens, so a later template revision never changes
-an inspection already under way.
+Read once, when the service is loaded, and held in memory: they change only with a release, and a
+broken seed file fails the service at start-up, not mid-job. Every inspection copies its checklist
+when it opens, so a later template revision never changes an inspection already under way.
 """
 
 from __future__ import annotations
 
 import json
-from functools import cache
 from pathlib import Path
 
 from pydantic import TypeAdapter
@@ -23,7 +22,5 @@ def load_catalogue(path: Path = SEED_FILE) -> TemplateCatalogue:
     return TemplateCatalogue(TypeAdapter(list[InspectionTemplate]).validate_python(raw["templates"]))
 
 
-@cache
-def catalogue() -> TemplateCatalogue:
-    """The shipped catalogue; a broken seed file fails the service at start-up, not mid-job."""
-    return load_catalogue()
+TEMPLATES = load_catalogue()
+"""The shipped catalogue."""

@@ -8,7 +8,7 @@ template, so every unit can be inspected.
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -38,8 +38,22 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+INDICATOR_EXAMPLE: dict[str, Any] = {
+    "code": "discharge_temperature",
+    "name": "Element outlet temperature, full load",
+    "unit": "°C",
+    "min_limit": 70,
+    "max_limit": 100,
+    "method": "Read the element outlet temperature on the controller after 30 min at full load.",
+    "corrective_action": "Check the thermostatic valve, the oil level and grade and the oil filter; clean the cooler.",
+    "only_with_dryer": False,
+}
+
+
 class IndicatorSpec(_Model):
     """One performance indicator of a template: what to measure, how, and what is acceptable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [INDICATOR_EXAMPLE]})
 
     code: Identifier = Field(description="Indicator code, unique in the template, e.g. 'discharge_pressure'.")
     name: ShortText = Field(description="What is measured, as the test sheet says it.")
@@ -64,6 +78,25 @@ class IndicatorSpec(_Model):
 
 
 class InspectionTemplate(_Model):
+    """A manufacturer's test sheet: the indicators checked after a repair, for a compressor type or models."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "template_id": "QT-OIS-VSD",
+                    "title": "Atlas Copco GA 37 VSD+ oil-injected screw, 37 kW, set point 7.0 bar",
+                    "compressor_type": "oil_injected_screw",
+                    "model_codes": ["AC-GA37VSD"],
+                    "standards": ["Atlas Copco GA VSD+ instruction book, test after service", "ISO 1217:2009 Annex E"],
+                    "indicators": [INDICATOR_EXAMPLE],
+                }
+            ]
+        },
+    )
+
     template_id: Identifier = Field(description="Template id, e.g. 'QT-OIS-VSD'.")
     title: ShortText = Field(description="What the template covers.")
     compressor_type: CompressorType = Field(description="Compressor technology the template is for.")
