@@ -15,14 +15,13 @@ from compressor_contracts.common import Email, Identifier, Phone, ShortText
 from compressor_kit.auth import Role, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.refusals import Refusal
+from dispatch_service.access import OFFICE
 from dispatch_service.engineers import store
 from dispatch_service.engineers.domain import ENGINEER_ID, Calendar, EngineerData, EngineerRecord, Skills, Strict
 from dispatch_service.settings import DispatchRuntime
 
 TAGS = ["Engineers"]
 EngineerId = Annotated[str, Parameter(description="Engineer id, e.g. ENG-001.", examples=[Example(value="ENG-001")])]
-# Who sees every engineer's record; an engineer (role only) sees their own.
-SEE_EVERY_ENGINEER = frozenset({Role.DISPATCHER, Role.ADMIN, Role.MANAGER})
 # Fields a patch may clear (set to null); the others are required of every engineer.
 NULLABLE = frozenset({"phone", "email"})
 
@@ -122,7 +121,7 @@ async def get_engineer(
 ) -> EngineerView:
     """An engineer; an engineer (role) may only read their own record."""
     principal = principal_of(request)
-    if not principal.roles & SEE_EVERY_ENGINEER and principal.subject != engineer_id:
+    if not principal.roles & OFFICE and principal.subject != engineer_id:
         raise Refusal.forbidden("engineers may only read their own record", field="engineer_id")
     engineer = await store.find(runtime, _known_id(engineer_id))
     if engineer is None:

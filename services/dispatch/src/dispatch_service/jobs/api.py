@@ -24,14 +24,13 @@ from compressor_contracts.examples import example
 from compressor_kit.auth import Role, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.refusals import Refusal
+from dispatch_service.access import OFFICE
 from dispatch_service.jobs import store
 from dispatch_service.jobs.domain import Commitment, Departure, Job, JobStatus, Prediagnosis, Window
 from dispatch_service.settings import DispatchRuntime
 
 TAGS = ["Jobs"]
 JobId = Annotated[str, Parameter(description="Job id (from intake).")]
-# Who sees every job; an engineer (role only) sees the jobs assigned to them.
-SEE_EVERY_JOB = frozenset({Role.DISPATCHER, Role.MANAGER, Role.ADMIN})
 
 
 def _example_job() -> dict[str, Any]:
@@ -165,7 +164,7 @@ async def list_jobs(
 ) -> Page[JobView]:
     """Jobs, most urgent first. An engineer (role only) sees only their own jobs."""
     principal = principal_of(request)
-    if not principal.roles & SEE_EVERY_JOB:
+    if not principal.roles & OFFICE:
         engineer_id = principal.subject
     if status is not None and status not in set(JobStatus):
         raise Refusal.invalid(f"unknown status {status!r}; one of {', '.join(JobStatus)}", field="status")
@@ -186,7 +185,7 @@ async def get_job(job_id: JobId, request: Request[Any, Any, Any], runtime: Named
     job = await store.read(runtime, job_id)
     principal = principal_of(request)
     assigned_to = job.engineer.engineer_id if job.engineer else None
-    if not principal.roles & SEE_EVERY_JOB and assigned_to != principal.subject:
+    if not principal.roles & OFFICE and assigned_to != principal.subject:
         raise Refusal.forbidden("this job is assigned to another engineer", field="job_id")
     return JobView.of(job)
 
