@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SERVICES := intake dispatch maintenance quality reporting feedback
 PACKAGE_FILES := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) requirements-dev.txt
 
-.PHONY: setup infra-up infra-down run stop demo test bench lint docs clean dlq dlq-replay
+.PHONY: setup infra-up infra-down run stop demo test test-fast bench lint docs clean dlq dlq-replay
 
 setup: $(VENV)/.installed ## Python environment with every package editable
 
@@ -32,8 +32,18 @@ JOBS ?= 1
 demo: run ## bring everything up and drive a service job through the nine phases (JOBS=n for many at once)
 	$(BIN)/python -m demo --jobs $(JOBS)
 
+# Tests run in parallel (pytest-xdist): each has its own vhost, databases, buckets and ports, and most
+# of their time is spent waiting on the servers, so more workers than the 2 cores pay off.
+# Tests go out one at a time (--maxschedchunk 1) in the plugin's order, the heaviest first, so that
+# no worker is left with a queue of slow ones at the end. TEST_WORKERS=0 runs them one by one.
+TEST_WORKERS ?= 4
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist load --maxschedchunk 1)
+
 test: setup infra-up ## the whole suite against the real servers
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST)
+
+test-fast: setup ## the tests that need no server (no infra started), in well under a minute
+	$(BIN)/python -m pytest $(XDIST) -m "not needs_servers"
 
 bench: setup infra-up
 	$(BIN)/python -m bench
