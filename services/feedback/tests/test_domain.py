@@ -5,22 +5,23 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from compressor_contracts.common import NotificationChannel
+from compressor_contracts.common import NotificationChannel, StaffMember, StaffRole
 from compressor_contracts.examples import example
 from compressor_kit.refusals import Refusal, RefusalKind
 from feedback_service.jobs.domain import Job
 from feedback_service.notifications.domain import (
-    ROUTES,
+    NOTICES,
     Audience,
     Destination,
     customer_destination,
+    needs_webhook,
     notification_id,
     notification_key,
     retry_delay,
     sign,
     verify,
 )
-from feedback_service.review.domain import closing_event, ready_to_close
+from feedback_service.review.domain import closing_event, ready_to_close, review
 from feedback_service.surveys.domain import Answer, check_answerable, is_low_score, parse_answer, token_hash
 from feedback_service.templates import message_exists, render_message
 
@@ -34,6 +35,16 @@ def test_the_customer_is_reached_on_the_preferred_channel_with_e_mail_as_the_fal
     assert customer_destination(EMAIL, "a@b.co", hook) == Destination(EMAIL, "a@b.co")
     assert customer_destination(EMAIL, None, hook) == Destination(WEBHOOK, hook)
     assert customer_destination(EMAIL, None, None) is None
+
+
+def test_the_webhook_is_looked_up_only_where_it_can_decide_the_channel():
+    hook = "https://customer.example/hooks"
+    for preferred in (EMAIL, WEBHOOK):
+        for email in ("a@b.co", None):
+            if not needs_webhook(preferred, email):  # then the webhook changes nothing
+                assert customer_destination(preferred, email, hook) == customer_destination(preferred, email, None)
+    assert needs_webhook(WEBHOOK, "a@b.co") and needs_webhook(EMAIL, None)
+    assert not needs_webhook(EMAIL, "a@b.co")
 
 
 def test_one_notification_id_per_event_recipient_and_channel():
@@ -153,10 +164,10 @@ def test_a_job_closes_once_reviewed_and_the_survey_answered_or_expired():
     assert expired.outcome.service_date == date(2026, 3, 3)
 
 
-@pytest.mark.parametrize("event_type", sorted(ROUTES, key=lambda t: t.name), ids=lambda t: t.name)
+@pytest.mark.parametrize("event_type", sorted(NOTICES, key=lambda t: t.name), ids=lambda t: t.name)
 def test_every_notification_template_is_a_file_and_renders_the_events_details(event_type):
-    route = ROUTES[event_type]
-    assert message_exists(route.template)
+    notice = NOTICES[event_type]
+    assert message_exists(notice.template)
     data = example(event_type.routing_key())
     job = example("job.requested.v1")
     context = {
@@ -171,8 +182,26 @@ def test_every_notification_template_is_a_file_and_renders_the_events_details(ev
         "report_url": "https://x.test/report.pdf",
         "survey_expires_at": "2026-03-20T10:00:00+00:00",
     }
-    subject, body = render_message(route.template, context)
+    subject, body = render_message(notice.template, context)
     assert job.job_id in subject and "\n" not in subject
     assert job.job_id in body
-    if route.audience is Audience.CUSTOMER:
+    if notice.audience is Audience.CUSTOMER:
         assert body.startswith(f"Dear {job.contact.name}")
+
+
+def test_a_review_is_for_a_reported_job_not_reviewed_yet_by_its_engineer_or_a_manager():
+    manager = StaffMember(user_id="u-manager-1", name="Tan Mei Ling", role=StaffRole.MANAGER)
+    engineer = StaffMember(user_id="ENG-014", name="Lim Wei Jie", role=StaffRole.ENGINEER)
+    other = StaffMember(user_id="ENG-999", name="Someone Else", role=StaffRole.ENGINEER)
+    open_job = _job(reviewed_at=None, review=None, survey_status="open")
+    assert review(open_job, engineer, "Valve replaced.", [], []).reviewer == engineer
+    assert review(open_job, manager, "Valve replaced.", ["Check the cooler."], []).lessons == ["Check the cooler."]
+    for job, who, kind in [
+        (open_job, other, RefusalKind.FORBIDDEN),
+        (_job(reviewed_at=None, cancelled=True), manager, RefusalKind.CONFLICT),
+        (_job(reviewed_at=None, record=None), manager, RefusalKind.CONFLICT),
+        (_job(), manager, RefusalKind.CONFLICT),  # reviewed already
+    ]:
+        with pytest.raises(Refusal) as refused:
+            review(job, who, "Valve replaced.", [], [])
+        assert refused.value.kind is kind

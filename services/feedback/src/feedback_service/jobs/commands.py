@@ -12,7 +12,7 @@ from compressor_contracts.events.reporting import JobReportPublished
 from compressor_kit.outbox import UnitOfWork
 from feedback_service.jobs import store as jobs
 from feedback_service.jobs.domain import Job
-from feedback_service.notifications.domain import ROUTES
+from feedback_service.notifications.domain import NOTICES
 from feedback_service.notifications.store import enqueue, withdraw_pending
 from feedback_service.settings import FeedbackRuntime
 from feedback_service.surveys.commands import open_survey
@@ -55,7 +55,7 @@ async def notify(runtime: FeedbackRuntime, uow: UnitOfWork, job: Job, event: Clo
         uow,
         job=job,
         event=event,
-        route=ROUTES[type(event.data)],
+        notice=NOTICES[type(event.data)],
         now=runtime.clock.now(),
         management_recipients=runtime.settings.management_recipients(),
     )

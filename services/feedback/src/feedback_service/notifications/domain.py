@@ -1,4 +1,4 @@
-"""Notification rules, pure: who hears of which event, over which channel, how a retry is
+"""Notification rules, pure: who hears of which event (`NOTICES`), over which channel, how a retry is
 spaced, how a webhook is signed (and verified by its receiver)."""
 
 from __future__ import annotations
@@ -45,24 +45,26 @@ class DeliveryStatus(StrEnum):
 
 
 @dataclass(frozen=True)
-class Route:
+class Notice:
+    """Who hears of an event, and in which words (the message template)."""
+
     audience: Audience
     template: str
 
 
 # Which event produces which notification; the template names are files under templates/messages.
-ROUTES: dict[type[EventData], Route] = {
-    JobRequested: Route(Audience.MANAGEMENT, "management-job-requested"),
-    JobSlaAtRisk: Route(Audience.MANAGEMENT, "management-sla-at-risk"),
-    JobSlaBreached: Route(Audience.MANAGEMENT, "management-sla-breached"),
-    JobInspectionEscalated: Route(Audience.MANAGEMENT, "management-inspection-escalated"),
-    JobFeedbackReceived: Route(Audience.MANAGEMENT, "management-low-satisfaction"),
-    JobPrediagnosed: Route(Audience.CUSTOMER, "customer-service-commitment"),
-    JobEngineerDispatched: Route(Audience.CUSTOMER, "customer-engineer-dispatched"),
-    JobProgressReported: Route(Audience.CUSTOMER, "customer-progress"),
-    JobWorkCompleted: Route(Audience.CUSTOMER, "customer-work-completed"),
-    JobInspectionPassed: Route(Audience.CUSTOMER, "customer-job-completed"),
-    JobReportPublished: Route(Audience.CUSTOMER, "customer-report-and-survey"),
+NOTICES: dict[type[EventData], Notice] = {
+    JobRequested: Notice(Audience.MANAGEMENT, "management-job-requested"),
+    JobSlaAtRisk: Notice(Audience.MANAGEMENT, "management-sla-at-risk"),
+    JobSlaBreached: Notice(Audience.MANAGEMENT, "management-sla-breached"),
+    JobInspectionEscalated: Notice(Audience.MANAGEMENT, "management-inspection-escalated"),
+    JobFeedbackReceived: Notice(Audience.MANAGEMENT, "management-low-satisfaction"),
+    JobPrediagnosed: Notice(Audience.CUSTOMER, "customer-service-commitment"),
+    JobEngineerDispatched: Notice(Audience.CUSTOMER, "customer-engineer-dispatched"),
+    JobProgressReported: Notice(Audience.CUSTOMER, "customer-progress"),
+    JobWorkCompleted: Notice(Audience.CUSTOMER, "customer-work-completed"),
+    JobInspectionPassed: Notice(Audience.CUSTOMER, "customer-job-completed"),
+    JobReportPublished: Notice(Audience.CUSTOMER, "customer-report-and-survey"),
 }
 
 

@@ -15,8 +15,8 @@ from feedback_service.jobs.domain import Job
 from feedback_service.notifications.domain import (
     Audience,
     DeliveryStatus,
+    Notice,
     Notification,
-    Route,
     Webhook,
     customer_destination,
     needs_webhook,
@@ -52,7 +52,7 @@ async def enqueue(
     *,
     job: Job,
     event: CloudEvent[Any],
-    route: Route,
+    notice: Notice,
     now: datetime,
     management_recipients: list[str],
     survey_id: str | None = None,
@@ -62,7 +62,7 @@ async def enqueue(
     Upserts on the natural key: a redelivered or replayed event finds its notifications and adds nothing.
     """
     destinations: list[tuple[NotificationChannel | None, str]]
-    if route.audience is Audience.MANAGEMENT:
+    if notice.audience is Audience.MANAGEMENT:
         destinations = [(NotificationChannel.EMAIL, address) for address in management_recipients]
     else:
         contact = job.contact
@@ -74,7 +74,7 @@ async def enqueue(
         destinations = [(destination.channel, destination.recipient)] if destination else [(None, "")]
     stored = []
     for channel, recipient in destinations:
-        key = notification_key(event.id, route.audience, channel or NotificationChannel.EMAIL, recipient)
+        key = notification_key(event.id, notice.audience, channel or NotificationChannel.EMAIL, recipient)
         nid = notification_id(key)
         reachable = channel is not None
         await uow.db[NOTIFICATIONS].update_one(
@@ -85,10 +85,10 @@ async def enqueue(
                     "key": key,
                     "job_id": job.job_id,
                     "correlation_id": job.correlation_id or event.correlationid,
-                    "audience": route.audience.value,
+                    "audience": notice.audience.value,
                     "channel": channel.value if channel else None,
                     "recipient": recipient,
-                    "template": route.template,
+                    "template": notice.template,
                     "about_event": event.routing_key,
                     "about_event_id": event.id,
                     "context": {"job": job.context(), "event": event.data.model_dump(mode="json")},

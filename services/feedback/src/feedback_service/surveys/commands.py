@@ -12,7 +12,7 @@ from compressor_kit.outbox import UnitOfWork
 from compressor_kit.refusals import Refusal
 from feedback_service.jobs import store as jobs
 from feedback_service.jobs.domain import Job, JobRecord
-from feedback_service.notifications.domain import ROUTES
+from feedback_service.notifications.domain import NOTICES
 from feedback_service.notifications.store import enqueue
 from feedback_service.review.commands import close_if_ready
 from feedback_service.settings import FeedbackRuntime
@@ -50,7 +50,7 @@ async def open_survey(
         uow,
         job=job,
         event=event,
-        route=ROUTES[JobReportPublished],
+        notice=NOTICES[JobReportPublished],
         now=now,
         management_recipients=runtime.settings.management_recipients(),
         survey_id=survey.survey_id,
@@ -106,7 +106,7 @@ async def answer_survey(
                 uow,
                 job=job,
                 event=received,
-                route=ROUTES[JobFeedbackReceived],
+                notice=NOTICES[JobFeedbackReceived],
                 now=now,
                 management_recipients=settings.management_recipients(),
             )
