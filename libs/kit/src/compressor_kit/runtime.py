@@ -98,7 +98,8 @@ class Runtime(Generic[S]):
             poll_interval=settings.outbox_poll_interval_seconds,
             lease_seconds=settings.outbox_lease_seconds,
         )
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._spawned: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
         self.settings.check_production()
@@ -112,8 +113,16 @@ class Runtime(Generic[S]):
             self._tasks.append(asyncio.create_task(job(self), name=f"{self.name}-{job.__name__}"))
         log.info("%s started", self.name)
 
+    def spawn(self, work: Coroutine[Any, Any, Any], *, name: str) -> None:
+        """Run `work` in the background for as long as the service runs (an on-demand backup): the
+        runtime holds the task, so it is neither collected half-way nor left running after `stop`."""
+        task = asyncio.create_task(work, name=f"{self.name}-{name}")
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
+
     async def stop(self) -> None:
         self.relay.stop()
+        self._tasks.extend(self._spawned)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

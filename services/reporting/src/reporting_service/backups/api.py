@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from litestar import get, post
@@ -21,7 +20,6 @@ from reporting_service.settings import ReportingRuntime
 
 MANAGEMENT = (Role.MANAGER, Role.ADMIN)
 TAGS = ["Backups"]
-_running: set[asyncio.Task[Backup]] = set()  # keeps on-demand backups alive until done
 
 
 class BackupStarted(BaseModel):
@@ -49,9 +47,7 @@ class RetentionApplied(BaseModel):
 async def start_backup(runtime: NamedDependency[ReportingRuntime]) -> BackupStarted:
     """Start a backup of every service database now; poll GET /backups/{backup_id}."""
     backup_id = await service.start_backup(runtime, BackupTrigger.ON_DEMAND)
-    task = asyncio.create_task(service.run_backup(runtime, backup_id), name=f"backup-{backup_id}")
-    _running.add(task)
-    task.add_done_callback(_running.discard)
+    runtime.spawn(service.run_backup(runtime, backup_id), name=f"backup-{backup_id}")
     return BackupStarted(backup_id=backup_id, status=RUNNING)
 
 
