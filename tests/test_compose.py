@@ -22,12 +22,6 @@ import pytest
 import yaml
 
 from compressor_contracts.topology import EXCHANGE, service_topology
-from compressor_kit.settings import Settings
-from dispatch_service.settings import DispatchSettings
-from feedback_service.settings import FeedbackSettings
-from intake_service.settings import IntakeSettings
-from quality_service.inspections.policy import InspectionPolicy
-from reporting_service.settings import ReportingSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("infra_access", ROOT / "infra" / "access.py")
@@ -53,12 +47,10 @@ REQUIRED_ENV = (
 )
 SECRET_ENV = ("JWT_SIGNING_KEYS", "S3_SECRET_KEY", "S3_ACCESS_KEY")
 # The environment variables each service reads: the kit's settings plus its own settings class.
-SETTINGS_FIELDS = {name: set(Settings.model_fields) for name in SERVICES}
-SETTINGS_FIELDS["dispatch"] = set(DispatchSettings.model_fields)
-SETTINGS_FIELDS["feedback"] = set(FeedbackSettings.model_fields)
-SETTINGS_FIELDS["intake"] = set(IntakeSettings.model_fields)
-SETTINGS_FIELDS["reporting"] = set(ReportingSettings.model_fields)
-SETTINGS_FIELDS["quality"] |= {"quality_" + field for field in InspectionPolicy.model_fields}
+# Each service's settings, as its definition declares them.
+SETTINGS_FIELDS = {
+    name: set(importlib.import_module(f"{name}_service.app").SERVICE.settings_type.model_fields) for name in SERVICES
+}
 # ${NAME:?message}: compose refuses to start while NAME is unset, so no default secret can slip through.
 REQUIRED_INTERPOLATION = re.compile(r"^\$\{[A-Z0-9_]+:\?[^}]*\}$")
 
