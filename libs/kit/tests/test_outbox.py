@@ -14,7 +14,7 @@ from compressor_kit.messaging import build_broker, declare_topology, outbox_publ
 from compressor_kit.mongo import create_client
 from compressor_kit.outbox import Outbox, OutboxRelay, pending_count
 from compressor_kit.telemetry import setup_tracing
-from compressor_kit.testing import drain_queue
+from compressor_kit.testing import drain_queue, eventually
 
 # reporting.timeline binds job.#: it sees every job event, like an integration would.
 WATCH = "reporting.timeline"
@@ -79,8 +79,7 @@ async def test_only_one_relay_holds_the_lease_until_it_expires(test_settings, wi
     second = OutboxRelay(outbox, publish, lease_seconds=0.5)
     assert await first.acquire_lease()
     assert not await second.acquire_lease()
-    await asyncio.sleep(0.6)
-    assert await second.acquire_lease()
+    await eventually(second.acquire_lease, timeout=5)  # once the first relay's lease has run out
     assert not await first.acquire_lease()
 
 
@@ -91,9 +90,12 @@ async def test_the_lease_holder_renews_only_once_half_the_lease_has_run_out(test
     written = (await outbox.db.outbox_lease.find_one({"_id": "relay"}))["until"]
     assert await relay.acquire_lease()  # early in the lease: no write
     assert (await outbox.db.outbox_lease.find_one({"_id": "relay"}))["until"] == written
-    await asyncio.sleep(0.6)
-    assert await relay.acquire_lease()  # past half: renewed
-    assert (await outbox.db.outbox_lease.find_one({"_id": "relay"}))["until"] > written
+
+    async def renewed() -> bool:
+        assert await relay.acquire_lease()  # held all along
+        return (await outbox.db.outbox_lease.find_one({"_id": "relay"}))["until"] > written
+
+    await eventually(renewed, timeout=5)  # past half: renewed
 
 
 async def test_only_a_commit_that_wrote_events_wakes_the_relay(wiring):
