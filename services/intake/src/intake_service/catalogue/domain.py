@@ -68,6 +68,3 @@ class Catalogue:
             if (brand is None or m.brand.casefold() == brand.casefold())
             and (compressor_type is None or m.compressor_type == compressor_type)
         ]
-
-    def __len__(self) -> int:
-        return len(self._by_code)

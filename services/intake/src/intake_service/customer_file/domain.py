@@ -33,11 +33,10 @@ from intake_service.catalogue.domain import EquipmentModel
 MAX_RUNNING_HOURS = 1_000_000
 
 
-def refuse_invalid(issues: list[FieldIssue]) -> None:
-    """Refuse naming every field at fault (the first one in the detail); nothing is written."""
-    if issues:
-        first = issues[0]
-        raise Refusal(RefusalKind.INVALID, f"{first.field}: {first.message}", issues=issues)
+def invalid(issues: list[FieldIssue]) -> Refusal:
+    """The refusal naming every field at fault (the first one in the detail); nothing is written."""
+    first = issues[0]
+    return Refusal(RefusalKind.INVALID, f"{first.field}: {first.message}", issues=issues)
 
 
 # --- what callers describe ---------------------------------------------------------
@@ -198,9 +197,9 @@ class UnitOnFile(BaseModel):
     def with_meter_reading(self, running_hours: int) -> UnitOnFile:
         """The unit after its hour meter was read: the meter never runs backwards."""
         if not 0 <= running_hours <= MAX_RUNNING_HOURS:
-            refuse_invalid([FieldIssue("running_hours", f"between 0 and {MAX_RUNNING_HOURS}")])
+            raise invalid([FieldIssue("running_hours", f"between 0 and {MAX_RUNNING_HOURS}")])
         if running_hours < (self.running_hours or 0):
-            refuse_invalid([FieldIssue("running_hours", "an hour meter does not run backwards")])
+            raise invalid([FieldIssue("running_hours", "an hour meter does not run backwards")])
         return self.model_copy(update={"running_hours": running_hours})
 
     def maintenance_due_text(self) -> str:
@@ -357,8 +356,8 @@ def _checked_contact(contact: ContactDetails, at: str) -> tuple[Contact | None, 
 def checked_contact(contact: ContactDetails, at: str) -> Contact:
     """The contact as the file keeps it (phone in E.164); refused naming the field at `at`."""
     checked, issues = _checked_contact(contact, at)
-    refuse_invalid(issues)
-    assert checked is not None
+    if checked is None:
+        raise invalid(issues)
     return checked
 
 
@@ -399,7 +398,8 @@ def open_customer(customer_id: str, name: str, contacts: list[ContactDetails], n
         issues += contact_issues
         if contact_now:
             checked.append(contact_now)
-    refuse_invalid(issues)
+    if issues:
+        raise invalid(issues)
     return CustomerOnFile(customer_id=customer_id, name=name, contacts=checked, created_at=now)
 
 
@@ -419,7 +419,8 @@ def add_site(
         issues.append(FieldIssue("country", "an ISO 3166-1 alpha-2 code in capitals, e.g. 'MY'"))
     if not _REGION.fullmatch(region):
         issues.append(FieldIssue("region", "a region code: letters, digits and '_ . : -', at most 64"))
-    refuse_invalid(issues)
+    if issues:
+        raise invalid(issues)
     return SiteOnFile(
         site_id=site_id,
         customer_id=customer_id,
@@ -447,15 +448,16 @@ def register_unit(
     if site is None or site.customer_id != customer_id:
         issues.append(FieldIssue("site_id", "unknown site of this customer"))
     issues += _unit_issues(unit, model, today)
-    refuse_invalid(issues)
-    assert model is not None
+    if issues or model is None:  # an unknown model is one of the issues
+        raise invalid(issues)
     return new_unit(equipment_id, customer_id, site_id, model, unit)
 
 
 def described_unit(unit: UnitDetails, model: EquipmentModel | None, today: date, at: str) -> EquipmentModel:
     """The model of a unit a request describes (not on file yet); refused naming the field under `at`."""
-    refuse_invalid(_unit_issues(unit, model, today, at))
-    assert model is not None
+    issues = _unit_issues(unit, model, today, at)
+    if issues or model is None:  # an unknown model is one of the issues
+        raise invalid(issues)
     return model
 
 
@@ -602,13 +604,12 @@ def file_service(unit: UnitOnFile, model: EquipmentModel, closed: JobClosed, now
     review's dated visits are planned, and customer_file.updated tells the others."""
     entry = history_entry(closed, now)
     after = after_service(unit, model, closed)
-    assert after.last_service_on is not None  # the service just recorded, or a later one
     updated = CustomerFileUpdated(
         job_id=closed.job_id,
         customer_id=unit.customer_id,
         equipment_id=unit.equipment_id,
         history_entry_id=entry.history_entry_id,
-        last_service_on=after.last_service_on,
+        last_service_on=after.last_service_on or closed.outcome.service_date,  # this service or a later one
         running_hours=after.running_hours,
         next_service_due_on=after.next_service_due_on,
         next_service_due_at_hours=after.next_service_due_at_hours,

@@ -20,8 +20,8 @@ from intake_service.customer_file.domain import (
     UnitOnFile,
     checked_contact,
     described_unit,
+    invalid,
     new_unit,
-    refuse_invalid,
 )
 
 PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
@@ -108,7 +108,8 @@ def check_request(request: ServiceRequest, *, by_customer: bool) -> None:
         issues.append(FieldIssue("origin_reference", "a call-back request names its call-back record"))
     if (request.equipment_id is None) == (request.equipment is None):
         issues.append(FieldIssue("equipment_id", "give either equipment_id (a unit on file) or equipment (a new one)"))
-    refuse_invalid(issues)
+    if issues:
+        raise invalid(issues)
 
 
 def default_priority(channel: RequestChannel) -> Priority:
@@ -143,16 +144,16 @@ def open_job(
     the unit it registers when the request describes one not on file yet."""
     customer, site = found.customer, found.site
     if customer is None:
-        raise Refusal.invalid("customer_id: unknown customer", field="customer_id")
+        raise invalid([FieldIssue("customer_id", "unknown customer")])
     if site is None or site.customer_id != request.customer_id:
-        raise Refusal.invalid("site_id: unknown site of this customer", field="site_id")
+        raise invalid([FieldIssue("site_id", "unknown site of this customer")])
     registered = None
     if request.equipment is None:
         unit = found.unit
         if unit is None or unit.customer_id != request.customer_id:
-            raise Refusal.invalid("equipment_id: unknown equipment of this customer", field="equipment_id")
+            raise invalid([FieldIssue("equipment_id", "unknown equipment of this customer")])
         if unit.site_id != request.site_id:
-            raise Refusal.invalid("site_id: the equipment is not installed at this site", field="site_id")
+            raise invalid([FieldIssue("site_id", "the equipment is not installed at this site")])
     else:
         model = described_unit(request.equipment, found.model, today, at="equipment.")
         on_file = found.unit_with_serial
@@ -163,10 +164,7 @@ def open_job(
                 "a unit with this serial number is on file elsewhere", field="equipment.serial_number"
             )
         elif on_file.model_code != model.model_code:
-            raise Refusal.invalid(
-                "equipment.model_code: the unit on file with this serial is another model",
-                field="equipment.model_code",
-            )
+            raise invalid([FieldIssue("equipment.model_code", "the unit on file with this serial is another model")])
         else:
             unit = on_file
     contact = checked_contact(request.contact, "contact") if request.contact else customer.contacts[0]

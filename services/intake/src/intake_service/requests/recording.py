@@ -40,9 +40,9 @@ class PreparedJob:
 async def _look_up(runtime: IntakeRuntime, request: ServiceRequest) -> FileLookup:
     customer = await file_store.load_customer(runtime, request.customer_id)
     site = await file_store.load_site(runtime, request.site_id)
-    if request.equipment_id is not None:
-        return FileLookup(customer, site, await file_store.load_unit(runtime, request.equipment_id))
-    assert request.equipment is not None  # check_request: one or the other
+    if request.equipment is None:
+        unit = await file_store.load_unit(runtime, request.equipment_id) if request.equipment_id else None
+        return FileLookup(customer, site, unit)
     model = CATALOGUE.get(request.equipment.model_code)
     same_serial = (
         await file_store.unit_with_serial(runtime, model.brand, request.equipment.serial_number) if model else None
