@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from compressor_kit.auth import Role, TokenAuthority
+from compressor_contracts import StaffRole
+from compressor_kit.auth import CUSTOMER, AnyRole, TokenAuthority
 from compressor_kit.settings import Settings
 
 T = TypeVar("T")
@@ -29,7 +30,7 @@ class Person:
 
     name: str
     subject: str
-    roles: list[Role]
+    roles: list[AnyRole]
     client: httpx.AsyncClient
     urls: dict[str, str]
     authority: TokenAuthority
@@ -79,14 +80,14 @@ async def until(check: Callable[[], Awaitable[T | None]], *, what: str, timeout:
 def cast(urls: dict[str, str], client: httpx.AsyncClient, settings: Settings | None = None) -> dict[str, Person]:
     authority = TokenAuthority(settings or Settings())
 
-    def person(name: str, subject: str, *roles: Role) -> Person:
+    def person(name: str, subject: str, *roles: AnyRole) -> Person:
         return Person(name, subject, list(roles), client, urls, authority)
 
     return {
-        "reception": person("Aisyah (reception)", "STAFF-REC-1", Role.RECEPTION),
-        "dispatcher": person("Daniel (dispatch)", "STAFF-DSP-1", Role.DISPATCHER),
-        "inspector": person("Mei Ling (quality)", "STAFF-QA-1", Role.INSPECTOR),
-        "manager": person("Encik Rahman (service manager)", "STAFF-MGR-1", Role.MANAGER),
+        "reception": person("Aisyah (reception)", "STAFF-REC-1", StaffRole.RECEPTION),
+        "dispatcher": person("Daniel (dispatch)", "STAFF-DSP-1", StaffRole.DISPATCHER),
+        "inspector": person("Mei Ling (quality)", "STAFF-QA-1", StaffRole.INSPECTOR),
+        "manager": person("Encik Rahman (service manager)", "STAFF-MGR-1", StaffRole.MANAGER),
     }
 
 
@@ -94,7 +95,12 @@ def engineer(
     urls: dict[str, str], client: httpx.AsyncClient, engineer_id: str, settings: Settings | None = None
 ) -> Person:
     return Person(
-        f"engineer {engineer_id}", engineer_id, [Role.ENGINEER], client, urls, TokenAuthority(settings or Settings())
+        f"engineer {engineer_id}",
+        engineer_id,
+        [StaffRole.ENGINEER],
+        client,
+        urls,
+        TokenAuthority(settings or Settings()),
     )
 
 
@@ -102,5 +108,5 @@ def customer(
     urls: dict[str, str], client: httpx.AsyncClient, customer_id: str, settings: Settings | None = None
 ) -> Person:
     return Person(
-        f"customer {customer_id}", customer_id, [Role.CUSTOMER], client, urls, TokenAuthority(settings or Settings())
+        f"customer {customer_id}", customer_id, [CUSTOMER], client, urls, TokenAuthority(settings or Settings())
     )

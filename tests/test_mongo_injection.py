@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from compressor_contracts import SERVICES
-from compressor_kit.auth import Role
+from compressor_contracts import SERVICES, StaffRole
+from compressor_kit.auth import ALL_ROLES
 from compressor_kit.http import create_app
 
 pytestmark = pytest.mark.slow
@@ -76,7 +76,7 @@ async def test_operator_keys_and_objects_for_scalars_are_refused_and_nothing_is_
     app = create_app(definition, test_settings)
     document = app.openapi_schema.to_schema()
     operations = _json_body_operations(document)
-    headers = {"Authorization": f"Bearer {tokens.mint('user-1', [role.value for role in Role])}"}
+    headers = {"Authorization": f"Bearer {tokens.mint('user-1', [str(role) for role in ALL_ROLES])}"}
     async with AsyncTestClient(app) as client:
         before = _total_documents(test_db)
         for method, path, schema in operations:
@@ -101,7 +101,7 @@ async def test_query_filters_take_operators_as_plain_text(service, test_settings
     definition = importlib.import_module(f"{service}_service.app").SERVICE
     app = create_app(definition, test_settings)
     document = app.openapi_schema.to_schema()
-    headers = {"Authorization": f"Bearer {tokens.mint('user-1', [role.value for role in Role])}"}
+    headers = {"Authorization": f"Bearer {tokens.mint('user-1', [str(role) for role in ALL_ROLES])}"}
     async with AsyncTestClient(app) as client:
         for path, item in document["paths"].items():
             operation = item.get("get")
@@ -124,7 +124,7 @@ async def test_query_filters_take_operators_as_plain_text(service, test_settings
 async def test_a_name_filter_is_matched_as_text_not_as_a_pattern_or_operator(test_settings, tokens):
     definition = importlib.import_module("intake_service.app").SERVICE
     app = create_app(definition, test_settings)
-    headers = {"Authorization": f"Bearer {tokens.mint('reception-1', [Role.RECEPTION.value])}"}
+    headers = {"Authorization": f"Bearer {tokens.mint('reception-1', [StaffRole.RECEPTION.value])}"}
     async with AsyncTestClient(app) as client:
         created = await client.post(
             "/customers",

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from compressor_contracts import SERVICES
-from compressor_kit.auth import Role
+from compressor_contracts import SERVICES, StaffRole
 from compressor_kit.http import MAX_BODY_BYTES, create_app
 from compressor_kit.settings import Settings
 
@@ -114,7 +113,7 @@ def test_every_integer_parameter_is_bounded(service):
 async def test_a_body_over_the_limit_is_refused_with_413(test_settings, tokens, test_db):
     definition = importlib.import_module("intake_service.app").SERVICE
     app = create_app(definition, test_settings)
-    token = tokens.mint("reception-1", [Role.RECEPTION.value])
+    token = tokens.mint("reception-1", [StaffRole.RECEPTION.value])
     async with AsyncTestClient(app) as client:
         response = await client.post(
             "/customers",
@@ -156,7 +155,7 @@ async def test_a_version_beyond_64_bits_is_refused_not_a_server_error(test_setti
     """Found by the fuzzer: `?version=-10376356193393503633408` reached MongoDB and answered 500."""
     definition = importlib.import_module("reporting_service.app").SERVICE
     app = create_app(definition, test_settings)
-    token = tokens.mint("manager-1", [Role.MANAGER.value])
+    token = tokens.mint("manager-1", [StaffRole.MANAGER.value])
     async with AsyncTestClient(app) as client:
         for path in ("/jobs/JOB-1/record", "/jobs/JOB-1/report-link"):
             response = await client.get(

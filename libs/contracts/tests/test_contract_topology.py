@@ -166,3 +166,10 @@ def test_contracts_need_no_broker_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_priority_rank_orders_by_urgency():
+    from compressor_contracts import Priority
+
+    assert sorted(Priority, key=lambda p: p.rank) == [Priority.CRITICAL, Priority.HIGH, Priority.NORMAL, Priority.LOW]
+    assert Priority.CRITICAL.rank == 0

@@ -13,7 +13,8 @@ from litestar.testing import AsyncTestClient
 from pydantic import BaseModel, Field, SecretStr
 from pymongo import MongoClient
 
-from compressor_kit.auth import Role, TokenAuthority, requires
+from compressor_contracts import StaffRole
+from compressor_kit.auth import TokenAuthority, requires
 from compressor_kit.http import create_app
 from compressor_kit.runtime import ServiceDefinition
 from compressor_kit.settings import DEV_JWT_SIGNING_KEYS, Settings
@@ -26,12 +27,12 @@ class Note(BaseModel):
     hours: float = Field(ge=0)
 
 
-@get("/notes", **requires(Role.MANAGER), sync_to_thread=False)
+@get("/notes", **requires(StaffRole.MANAGER), sync_to_thread=False)
 def list_notes() -> list[str]:
     return ["ok"]
 
 
-@post("/notes", **requires(Role.ENGINEER), sync_to_thread=False)
+@post("/notes", **requires(StaffRole.ENGINEER), sync_to_thread=False)
 def add_note(data: JSONBody[Note]) -> Note:
     return data
 
@@ -237,3 +238,33 @@ async def test_ready_answers_503_while_mongodb_is_stopped_and_200_when_it_is_bac
     finally:
         if mongod.process and mongod.process.poll() is None:
             mongod.stop()
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [("invalid", 422), ("not_found", 404), ("forbidden", 403), ("conflict", 409), ("gone", 410)],
+)
+async def test_a_refusal_is_answered_as_problem_json_naming_its_field(test_settings, tokens, kind, status):
+    from compressor_kit.refusals import FieldIssue, Refusal, RefusalKind
+
+    @post("/refuse", **requires(StaffRole.MANAGER), sync_to_thread=False)
+    def refuse() -> None:
+        raise Refusal(RefusalKind(kind), "the plan is already approved", field="plan_id")
+
+    @post("/refuse-many", **requires(StaffRole.MANAGER), sync_to_thread=False)
+    def refuse_many() -> None:
+        raise Refusal.invalid(
+            "2 readings refused", issues=[FieldIssue("a.value", "too high"), FieldIssue("b", "missing")]
+        )
+
+    headers = bearer(tokens.mint("m1", ["manager"]))
+    async with AsyncTestClient(create_app(definition(refuse, refuse_many), test_settings)) as client:
+        response = await client.post("/refuse", headers=headers)
+        assert response.status_code == status
+        assert response.headers["content-type"] == "application/problem+json"
+        body = response.json()
+        assert body["detail"] == "the plan is already approved"
+        assert body["errors"] == [{"field": "plan_id", "message": "the plan is already approved"}]
+        many = (await client.post("/refuse-many", headers=headers)).json()
+        assert many["status"] == 422
+        assert [e["field"] for e in many["errors"]] == ["a.value", "b"]

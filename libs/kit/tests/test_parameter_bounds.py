@@ -4,12 +4,13 @@ from litestar import get
 from litestar.params import FromPath, FromQuery
 from litestar.testing import AsyncTestClient
 
-from compressor_kit.auth import Role, requires
+from compressor_contracts import StaffRole
+from compressor_kit.auth import requires
 from compressor_kit.http import MAX_PATH_PARAMETER, MAX_QUERY_VALUE, create_app
 from compressor_kit.runtime import ServiceDefinition
 
 
-@get("/jobs/{job_id:str}", **requires(Role.MANAGER), operation_id="getJob", sync_to_thread=False)
+@get("/jobs/{job_id:str}", **requires(StaffRole.MANAGER), operation_id="getJob", sync_to_thread=False)
 def get_job(job_id: FromPath[str], note: FromQuery[str | None] = None) -> dict[str, str | None]:
     return {"job_id": job_id, "note": note}
 

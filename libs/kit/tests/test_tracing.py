@@ -10,9 +10,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from compressor_contracts import CloudEvent, JobRequested
+from compressor_contracts import CloudEvent, JobRequested, StaffRole
 from compressor_contracts.examples import example
-from compressor_kit.auth import Role, requires
+from compressor_kit.auth import requires
 from compressor_kit.consumer import Consumer
 from compressor_kit.http import create_app
 from compressor_kit.messaging import EVENTS_EXCHANGE
@@ -28,7 +28,7 @@ def spans():
     return exporter
 
 
-@post("/calls", **requires(Role.RECEPTION), status_code=202)
+@post("/calls", **requires(StaffRole.RECEPTION), status_code=202)
 async def take_call(runtime: NamedDependency[Runtime]) -> dict[str, str]:
     event = await runtime.outbox.transact(lambda uow: uow.publish(example("job.requested.v1")))
     return {"event_id": event.id}
@@ -91,14 +91,14 @@ async def test_http_request_publish_and_consume_share_one_trace(test_settings, t
     assert not stray, stray
 
 
-@post("/jobs/{job_id:str}/notes", **requires(Role.RECEPTION), status_code=202)
+@post("/jobs/{job_id:str}/notes", **requires(StaffRole.RECEPTION), status_code=202)
 async def note_on_job(job_id: FromPath[str], runtime: NamedDependency[Runtime]) -> dict[str, str]:
     data = example("job.cancelled.v1").model_copy(update={"job_id": job_id})
     event = await runtime.outbox.transact(lambda uow: uow.publish(data))
     return {"event_id": event.id}
 
 
-@post("/sweeps", **requires(Role.RECEPTION), status_code=202)
+@post("/sweeps", **requires(StaffRole.RECEPTION), status_code=202)
 async def sweep(data: JSONBody[dict[str, str]], runtime: NamedDependency[Runtime]) -> dict[str, str]:
     """Stands for a background job: it acts on a job from outside the job's trace."""
     payload = example("job.cancelled.v1").model_copy(update={"job_id": data["job_id"]})

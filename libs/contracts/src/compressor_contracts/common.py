@@ -117,6 +117,11 @@ class Priority(StrEnum):
     NORMAL = "normal"
     LOW = "low"
 
+    @property
+    def rank(self) -> int:
+        """Urgency order: 0 is the most urgent (what queues and lists sort by)."""
+        return list(Priority).index(self)
+
 
 class CompressorType(StrEnum):
     OIL_INJECTED_SCREW = "oil_injected_screw"

@@ -9,27 +9,28 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
+from typing import Any, Final, Literal
 
 import jwt
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from compressor_contracts import StaffRole
 from compressor_kit.settings import Settings
 
 ALGORITHM = "HS256"
 
 
-class Role(StrEnum):
-    RECEPTION = "reception"
-    DISPATCHER = "dispatcher"
-    ENGINEER = "engineer"
-    INSPECTOR = "inspector"
-    MANAGER = "manager"
-    ADMIN = "admin"
-    CUSTOMER = "customer"
+CUSTOMER: Final = "customer"
+"""The role of a customer's own people: their survey, their report links, their jobs."""
+STAFF: tuple[StaffRole, ...] = tuple(StaffRole)
+"""Everyone on the service organisation's staff."""
+AnyRole = StaffRole | Literal["customer"]
+
+
+ALL_ROLES: tuple[AnyRole, ...] = (*STAFF, CUSTOMER)
+"""Every role a token can hold; others are ignored."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def parse_signing_keys(raw: str) -> dict[str, str]:
 
 def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Litestar guard: a valid bearer token (401 otherwise) holding one of the route's roles (403)."""
-    allowed: tuple[Role, ...] = handler.opt["roles"]
+    allowed: tuple[AnyRole, ...] = handler.opt["roles"]
     header = connection.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -114,8 +115,8 @@ def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
     connection.scope["state"]["principal"] = principal
 
 
-def requires(*roles: Role) -> dict[str, Any]:
-    """Route decorator arguments declaring who may call it: `@post("/x", **requires(Role.RECEPTION))`."""
+def requires(*roles: AnyRole) -> dict[str, Any]:
+    """Route decorator arguments declaring who may call it: `@post("/x", **requires(StaffRole.RECEPTION))`."""
     if not roles:
         raise ValueError("declare at least one role; use public() for open routes")
     return {"guards": [role_guard], "opt": {"roles": tuple(roles)}, "security": [{"BearerToken": []}]}
@@ -135,7 +136,7 @@ def mint_token_cli(argv: list[str] | None = None) -> None:
     """`compressor-token --role engineer --sub eng-7`: prints a development token."""
     parser = argparse.ArgumentParser(description="Mint a bearer token for local development")
     parser.add_argument("--sub", default="dev-user")
-    parser.add_argument("--role", action="append", choices=[r.value for r in Role], required=True)
+    parser.add_argument("--role", action="append", choices=[str(r) for r in ALL_ROLES], required=True)
     parser.add_argument("--ttl", type=int, default=8 * 3600, help="seconds")
     args = parser.parse_args(argv)
     settings = Settings()

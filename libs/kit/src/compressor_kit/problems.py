@@ -1,4 +1,5 @@
-"""RFC 9457 problem+json for every error a route can raise."""
+"""RFC 9457 problem+json for every error a route can raise: refusals, Litestar's own errors (validation,
+authentication), the database being down, and anything unexpected."""
 
 from __future__ import annotations
 
@@ -26,16 +27,6 @@ TITLES = {
     422: "Unprocessable request",
     503: "Service unavailable",
 }
-
-
-class Problem(HTTPException):
-    """Raise from a handler for a domain error: `raise Problem(409, "plan already approved", field="plan_id")`."""
-
-    def __init__(self, status_code: int, detail: str, *, field: str | None = None, **extra: Any) -> None:
-        errors = [{"field": field, "message": detail}] if field else None
-        super().__init__(
-            detail=detail, status_code=status_code, extra={**extra, **({"errors": errors} if errors else {})}
-        )
 
 
 STATUS_OF_REFUSAL = {

@@ -54,8 +54,11 @@ class Refusal(Exception):
         return self.issues[0].field if self.issues else None
 
     @classmethod
-    def invalid(cls, detail: str, *, field: str | None = None, **extra: Any) -> Refusal:
-        return cls(RefusalKind.INVALID, detail, field=field, **extra)
+    def invalid(
+        cls, detail: str, *, field: str | None = None, issues: Iterable[FieldIssue] = (), **extra: Any
+    ) -> Refusal:
+        """A value refused (`field=`), or several at once (`issues=`, one per field)."""
+        return cls(RefusalKind.INVALID, detail, field=field, issues=issues, **extra)
 
     @classmethod
     def not_found(cls, detail: str, *, field: str | None = None, **extra: Any) -> Refusal:

@@ -8,20 +8,26 @@ from typing import Any
 from litestar import Request
 
 from compressor_contracts import StaffMember, StaffRole
-from compressor_kit.auth import Principal, Role
+from compressor_kit.auth import ALL_ROLES, STAFF, Principal
 from compressor_kit.refusals import Refusal
 
 CallerRequest = Request[Any, Any, Any]
 """An HTTP request, as handlers receive it to learn who calls."""
 
-STAFF = (Role.RECEPTION, Role.DISPATCHER, Role.ENGINEER, Role.INSPECTOR, Role.MANAGER, Role.ADMIN)
-ALL_PEOPLE = (*STAFF, Role.CUSTOMER)
-FRONT_DESK = (Role.RECEPTION, Role.MANAGER, Role.ADMIN)
+ALL_PEOPLE = ALL_ROLES
+FRONT_DESK = (StaffRole.RECEPTION, StaffRole.MANAGER, StaffRole.ADMIN)
 """Who keeps the customer file and records requests for customers."""
-MANAGEMENT = (Role.MANAGER, Role.ADMIN)
+MANAGEMENT = (StaffRole.MANAGER, StaffRole.ADMIN)
 
 # The role a staff member acted in, when the token holds several: the most specific first.
-_ACTING_ORDER = (Role.RECEPTION, Role.MANAGER, Role.ADMIN, Role.DISPATCHER, Role.ENGINEER, Role.INSPECTOR)
+_ACTING_ORDER = (
+    StaffRole.RECEPTION,
+    StaffRole.MANAGER,
+    StaffRole.ADMIN,
+    StaffRole.DISPATCHER,
+    StaffRole.ENGINEER,
+    StaffRole.INSPECTOR,
+)
 
 
 def is_staff(principal: Principal) -> bool:

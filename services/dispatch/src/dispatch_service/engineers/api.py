@@ -10,9 +10,9 @@ from litestar.openapi.spec import Example
 from litestar.params import JSONBody, Parameter
 from pydantic import ConfigDict, Field
 
-from compressor_contracts import CompressorType
+from compressor_contracts import CompressorType, StaffRole
 from compressor_contracts.common import Email, Identifier, Phone, ShortText
-from compressor_kit.auth import Role, principal_of, requires
+from compressor_kit.auth import principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.refusals import Refusal
 from dispatch_service.access import OFFICE
@@ -84,7 +84,7 @@ def _known_id(engineer_id: str) -> str:
     return engineer_id
 
 
-@post("/engineers", **requires(Role.DISPATCHER, Role.ADMIN), operation_id="createEngineer", tags=TAGS)
+@post("/engineers", **requires(StaffRole.DISPATCHER, StaffRole.ADMIN), operation_id="createEngineer", tags=TAGS)
 async def create_engineer(data: JSONBody[EngineerInput], runtime: NamedDependency[DispatchRuntime]) -> EngineerView:
     """Register an engineer; dispatch issues the id (ENG-nnn), which is also the engineer's token subject."""
     return EngineerView.of(await store.create(runtime, data, runtime.clock.now()))
@@ -92,7 +92,7 @@ async def create_engineer(data: JSONBody[EngineerInput], runtime: NamedDependenc
 
 @get(
     "/engineers",
-    **requires(Role.DISPATCHER, Role.ADMIN, Role.MANAGER),
+    **requires(StaffRole.DISPATCHER, StaffRole.ADMIN, StaffRole.MANAGER),
     operation_id="listEngineers",
     tags=TAGS,
 )
@@ -112,7 +112,7 @@ async def list_engineers(
 
 @get(
     "/engineers/{engineer_id:str}",
-    **requires(Role.DISPATCHER, Role.ADMIN, Role.MANAGER, Role.ENGINEER),
+    **requires(StaffRole.DISPATCHER, StaffRole.ADMIN, StaffRole.MANAGER, StaffRole.ENGINEER),
     operation_id="getEngineer",
     tags=TAGS,
 )
@@ -131,7 +131,7 @@ async def get_engineer(
 
 @patch(
     "/engineers/{engineer_id:str}",
-    **requires(Role.DISPATCHER, Role.ADMIN),
+    **requires(StaffRole.DISPATCHER, StaffRole.ADMIN),
     operation_id="updateEngineer",
     tags=TAGS,
 )

@@ -19,9 +19,10 @@ from compressor_contracts import (
     JobRequested,
     Priority,
     Site,
+    StaffRole,
 )
 from compressor_contracts.examples import example
-from compressor_kit.auth import Role, principal_of, requires
+from compressor_kit.auth import principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.refusals import Refusal
 from dispatch_service.access import OFFICE
@@ -131,7 +132,7 @@ def page_view(jobs: Page[Job]) -> Page[JobView]:
 
 @get(
     "/jobs/unassigned",
-    **requires(Role.DISPATCHER, Role.MANAGER, Role.ADMIN),
+    **requires(StaffRole.DISPATCHER, StaffRole.MANAGER, StaffRole.ADMIN),
     operation_id="listUnassignedJobs",
     tags=TAGS,
 )
@@ -149,7 +150,7 @@ async def list_unassigned(
 
 @get(
     "/jobs",
-    **requires(Role.DISPATCHER, Role.MANAGER, Role.ADMIN, Role.ENGINEER),
+    **requires(StaffRole.DISPATCHER, StaffRole.MANAGER, StaffRole.ADMIN, StaffRole.ENGINEER),
     operation_id="listJobs",
     tags=TAGS,
 )
@@ -176,7 +177,7 @@ async def list_jobs(
 
 @get(
     "/jobs/{job_id:str}",
-    **requires(Role.DISPATCHER, Role.MANAGER, Role.ADMIN, Role.ENGINEER),
+    **requires(StaffRole.DISPATCHER, StaffRole.MANAGER, StaffRole.ADMIN, StaffRole.ENGINEER),
     operation_id="getJob",
     tags=TAGS,
 )

@@ -38,7 +38,6 @@ class JobStatus(StrEnum):
 CLOSED = frozenset({JobStatus.RESOLVED, JobStatus.CANCELLED})
 
 # The order of the queues: the most urgent first. Stored on the job, so that the store sorts by it.
-PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
 
 
 class Window(BaseModel):

@@ -19,7 +19,7 @@ from compressor_kit.mongo import IndexSpec
 from compressor_kit.outbox import UnitOfWork
 from compressor_kit.pagination import Page
 from compressor_kit.refusals import Refusal
-from dispatch_service.jobs.domain import CLOSED, PRIORITY_RANK, Job, JobStatus
+from dispatch_service.jobs.domain import CLOSED, Job, JobStatus
 from dispatch_service.settings import DispatchRuntime
 
 JOBS = "jobs"
@@ -53,7 +53,7 @@ def _bson(value: object) -> object:
 
 def _document(job: Job) -> dict[str, Any]:
     body = {key: _bson(value) for key, value in job.model_dump(exclude={"job_id"}).items()}
-    return {"_id": job.job_id, "priority_rank": PRIORITY_RANK[job.priority], **body}
+    return {"_id": job.job_id, "priority_rank": job.priority.rank, **body}
 
 
 def _job(doc: Mapping[str, Any]) -> Job | None:

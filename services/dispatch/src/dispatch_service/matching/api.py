@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from compressor_contracts import StaffMember, StaffRole
 from compressor_contracts.common import Identifier, ShortText, Text
-from compressor_kit.auth import Role, principal_of, requires
+from compressor_kit.auth import principal_of, requires
 from dispatch_service.jobs.api import JobView
 from dispatch_service.jobs.domain import Window
 from dispatch_service.matching.commands import assign_by_hand
@@ -57,7 +57,7 @@ class ManualAssignment(BaseModel):
 
 @post(
     "/jobs/{job_id:str}/assignment",
-    **requires(Role.DISPATCHER),
+    **requires(StaffRole.DISPATCHER),
     operation_id="assignJobManually",
     tags=TAGS,
     status_code=200,

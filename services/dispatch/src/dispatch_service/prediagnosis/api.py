@@ -9,9 +9,9 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from compressor_contracts import PartLine, PrediagnosisContact
+from compressor_contracts import PartLine, PrediagnosisContact, StaffRole
 from compressor_contracts.common import ShortText, Text
-from compressor_kit.auth import Role, principal_of, requires
+from compressor_kit.auth import principal_of, requires
 from dispatch_service.jobs.api import JobView
 from dispatch_service.jobs.domain import Commitment
 from dispatch_service.jobs.store import change_job
@@ -64,7 +64,7 @@ class DepartureInput(BaseModel):
 
 @post(
     "/jobs/{job_id:str}/prediagnosis",
-    **requires(Role.ENGINEER),
+    **requires(StaffRole.ENGINEER),
     operation_id="recordPrediagnosis",
     tags=TAGS,
     status_code=201,
@@ -103,7 +103,7 @@ async def record_prediagnosis(
 
 @post(
     "/jobs/{job_id:str}/departure",
-    **requires(Role.ENGINEER),
+    **requires(StaffRole.ENGINEER),
     operation_id="recordDeparture",
     tags=TAGS,
     status_code=201,

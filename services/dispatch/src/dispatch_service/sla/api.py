@@ -6,7 +6,8 @@ from litestar import post
 from litestar.di import NamedDependency
 from pydantic import BaseModel, ConfigDict, Field
 
-from compressor_kit.auth import Role, requires
+from compressor_contracts import StaffRole
+from compressor_kit.auth import requires
 from dispatch_service.settings import DispatchRuntime
 from dispatch_service.sla.monitor import check_slas
 
@@ -22,7 +23,7 @@ class SlaCheck(BaseModel):
 
 @post(
     "/sla/checks",
-    **requires(Role.DISPATCHER, Role.ADMIN),
+    **requires(StaffRole.DISPATCHER, StaffRole.ADMIN),
     operation_id="runSlaCheck",
     tags=["SLA"],
     status_code=200,

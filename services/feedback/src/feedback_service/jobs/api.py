@@ -10,8 +10,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from pydantic import BaseModel, ConfigDict
 
+from compressor_contracts import StaffRole
 from compressor_contracts.events.feedback import SurveyStatus
-from compressor_kit.auth import Role, requires
+from compressor_kit.auth import requires
 from compressor_kit.refusals import Refusal
 from feedback_service.jobs import store as jobs
 from feedback_service.jobs.domain import ReviewMemo
@@ -71,7 +72,7 @@ class JobFeedbackView(BaseModel):
 
 @get(
     "/jobs/{job_id:str}/feedback",
-    **requires(Role.MANAGER, Role.ENGINEER, Role.RECEPTION, Role.ADMIN),
+    **requires(StaffRole.MANAGER, StaffRole.ENGINEER, StaffRole.RECEPTION, StaffRole.ADMIN),
     operation_id="getJobFeedback",
     tags=["Jobs"],
 )

@@ -13,8 +13,9 @@ from litestar.openapi.spec import Example
 from litestar.params import FromPath, JSONBody, Parameter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from compressor_contracts import StaffRole
 from compressor_contracts.common import NotificationChannel
-from compressor_kit.auth import Role, principal_of, requires
+from compressor_kit.auth import principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.refusals import Refusal
 from feedback_service.notifications import store as notifications
@@ -116,7 +117,7 @@ def _checked(customer_id: str) -> str:
 
 @get(
     "/jobs/{job_id:str}/notifications",
-    **requires(Role.MANAGER, Role.RECEPTION, Role.ADMIN),
+    **requires(StaffRole.MANAGER, StaffRole.RECEPTION, StaffRole.ADMIN),
     operation_id="listJobNotifications",
     tags=NOTIFICATION_TAGS,
 )
@@ -149,7 +150,7 @@ async def list_job_notifications(
 
 @put(
     "/customers/{customer_id:str}/webhook",
-    **requires(Role.ADMIN),
+    **requires(StaffRole.ADMIN),
     operation_id="setCustomerWebhook",
     tags=WEBHOOK_TAGS,
 )
@@ -173,7 +174,7 @@ async def set_customer_webhook(
 
 @get(
     "/customers/{customer_id:str}/webhook",
-    **requires(Role.ADMIN),
+    **requires(StaffRole.ADMIN),
     operation_id="getCustomerWebhook",
     tags=WEBHOOK_TAGS,
 )
@@ -186,7 +187,7 @@ async def get_customer_webhook(customer_id: CustomerId, runtime: NamedDependency
 
 @delete(
     "/customers/{customer_id:str}/webhook",
-    **requires(Role.ADMIN),
+    **requires(StaffRole.ADMIN),
     operation_id="deleteCustomerWebhook",
     tags=WEBHOOK_TAGS,
 )

@@ -13,7 +13,7 @@ from pydantic.config import JsonDict
 
 from compressor_contracts.common import LongText, StaffMember, StaffRole, Text
 from compressor_contracts.events.feedback import FollowUp, SurveyStatus
-from compressor_kit.auth import Role, principal_of, requires
+from compressor_kit.auth import principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from feedback_service.jobs import store as jobs
 from feedback_service.review.commands import record_review as review_job
@@ -104,14 +104,14 @@ class ReviewQueueItem(BaseModel):
 
 def _reviewer(request: Request[Any, Any, Any]) -> StaffMember:
     principal = principal_of(request)
-    role = StaffRole.MANAGER if Role.MANAGER in principal.roles else StaffRole.ENGINEER
+    role = StaffRole.MANAGER if StaffRole.MANAGER in principal.roles else StaffRole.ENGINEER
     name = principal.claims.get("name") or principal.subject
     return StaffMember(user_id=principal.subject, name=str(name)[:200], role=role)
 
 
 @post(
     "/jobs/{job_id:str}/review",
-    **requires(Role.ENGINEER, Role.MANAGER),
+    **requires(StaffRole.ENGINEER, StaffRole.MANAGER),
     operation_id="recordReview",
     status_code=201,
     tags=TAGS,
@@ -141,7 +141,7 @@ async def record_review(
 
 @get(
     "/reviews/pending",
-    **requires(Role.MANAGER, Role.ENGINEER),
+    **requires(StaffRole.MANAGER, StaffRole.ENGINEER),
     operation_id="listPendingReviews",
     tags=TAGS,
 )

@@ -14,8 +14,9 @@ from litestar.params import FromPath, JSONBody, Parameter, URLEncodedBody
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
+from compressor_contracts import StaffRole
 from compressor_contracts.events.feedback import SurveyAnswerSource, SurveyStatus
-from compressor_kit.auth import Role, public, requires
+from compressor_kit.auth import public, requires
 from compressor_kit.refusals import Refusal, RefusalKind
 from feedback_service.jobs import store as jobs
 from feedback_service.notifications.delivery import report_url, survey_url
@@ -275,7 +276,7 @@ async def answer_survey(
 
 @get(
     "/jobs/{job_id:str}/survey",
-    **requires(Role.MANAGER, Role.RECEPTION, Role.ENGINEER, Role.ADMIN),
+    **requires(StaffRole.MANAGER, StaffRole.RECEPTION, StaffRole.ENGINEER, StaffRole.ADMIN),
     operation_id="getJobSurvey",
     tags=STAFF_TAGS,
 )
@@ -297,7 +298,7 @@ async def get_job_survey(job_id: FromPath[str], runtime: NamedDependency[Feedbac
 
 @post(
     "/jobs/{job_id:str}/survey/links",
-    **requires(Role.MANAGER, Role.RECEPTION),
+    **requires(StaffRole.MANAGER, StaffRole.RECEPTION),
     operation_id="issueSurveyLink",
     status_code=201,
     tags=STAFF_TAGS,

@@ -10,9 +10,9 @@ from litestar.params import FromQuery, JSONBody
 from pydantic import BaseModel, ConfigDict, Field
 
 from compressor_contracts import Contact, Priority, StaffMember
-from compressor_kit.auth import principal_of, requires
+from compressor_kit.auth import STAFF, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
-from intake_service.actors import FRONT_DESK, STAFF, CallerRequest
+from intake_service.actors import FRONT_DESK, CallerRequest
 from intake_service.callbacks import commands
 from intake_service.callbacks import store as callbacks
 from intake_service.callbacks.domain import Callback, CallbackDetails, CallbackOutcome

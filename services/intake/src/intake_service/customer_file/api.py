@@ -10,11 +10,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from pydantic import BaseModel, ConfigDict, Field
 
-from compressor_contracts import NotificationChannel
-from compressor_kit.auth import Role, principal_of, requires
+from compressor_contracts import NotificationChannel, StaffRole
+from compressor_kit.auth import CUSTOMER, STAFF, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.refusals import Refusal
-from intake_service.actors import ALL_PEOPLE, FRONT_DESK, STAFF, CallerRequest, ensure_may_see_customer
+from intake_service.actors import ALL_PEOPLE, FRONT_DESK, CallerRequest, ensure_may_see_customer
 from intake_service.customer_file import commands
 from intake_service.customer_file import store as file_store
 from intake_service.customer_file.domain import (
@@ -335,7 +335,7 @@ async def get_equipment(
 
 @post(
     "/equipment/{equipment_id:str}/meter-readings",
-    **requires(Role.CUSTOMER, Role.ENGINEER, *FRONT_DESK),
+    **requires(CUSTOMER, StaffRole.ENGINEER, *FRONT_DESK),
     operation_id="recordMeterReading",
     tags=TAGS,
     status_code=200,

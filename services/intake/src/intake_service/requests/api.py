@@ -11,16 +11,16 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Parameter
 from pydantic import BaseModel, ConfigDict, Field
 
-from compressor_contracts import Priority, RequestChannel
-from compressor_kit.auth import Role, principal_of, requires
+from compressor_contracts import Priority, RequestChannel, StaffRole
+from compressor_kit.auth import CUSTOMER, STAFF, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.refusals import Refusal
-from intake_service.actors import ALL_PEOPLE, FRONT_DESK, STAFF, CallerRequest, ensure_may_see_customer
+from intake_service.actors import ALL_PEOPLE, FRONT_DESK, CallerRequest, ensure_may_see_customer
 from intake_service.customer_file.api import WIDE, ContactIn
 from intake_service.customer_file.domain import UnitDetails
 from intake_service.requests import recording
 from intake_service.requests import store as jobs
-from intake_service.requests.domain import PRIORITY_RANK, JobStatus, ServiceRequest, age_hours
+from intake_service.requests.domain import JobStatus, ServiceRequest, age_hours
 from intake_service.requests.views import JobView, job_view
 from intake_service.settings import IntakeRuntime
 
@@ -156,7 +156,7 @@ class OpenRequestsSummary(BaseModel):
 
 @post(
     "/requests",
-    **requires(Role.RECEPTION, Role.MANAGER, Role.ADMIN, Role.CUSTOMER),
+    **requires(StaffRole.RECEPTION, StaffRole.MANAGER, StaffRole.ADMIN, CUSTOMER),
     operation_id="recordServiceRequest",
     tags=TAGS,
 )
@@ -220,7 +220,7 @@ async def summarise_open_requests(runtime: NamedDependency[IntakeRuntime]) -> Op
             open=found[priority][0] if priority in found else 0,
             oldest_age_hours=age_hours(found[priority][1], now) if priority in found else None,
         )
-        for priority in sorted(PRIORITY_RANK, key=PRIORITY_RANK.__getitem__)
+        for priority in Priority
     ]
     return OpenRequestsSummary(priorities=priorities, open=sum(count for count, _ in found.values()))
 
@@ -238,7 +238,7 @@ async def get_request(
 
 @post(
     "/requests/{job_id:str}/cancel",
-    **requires(Role.CUSTOMER, *FRONT_DESK),
+    **requires(CUSTOMER, *FRONT_DESK),
     operation_id="cancelServiceRequest",
     tags=TAGS,
     status_code=200,

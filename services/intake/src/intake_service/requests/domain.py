@@ -24,7 +24,6 @@ from intake_service.customer_file.domain import (
     new_unit,
 )
 
-PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
 """Sort order of the management view: most urgent first."""
 
 

@@ -10,7 +10,7 @@ from compressor_contracts import Priority, RequestChannel
 from compressor_kit.outbox import UnitOfWork
 from compressor_kit.refusals import Refusal
 from intake_service.documents import Document, from_document, to_document
-from intake_service.requests.domain import PRIORITY_RANK, Job, JobStatus
+from intake_service.requests.domain import Job, JobStatus
 from intake_service.settings import IntakeRuntime
 
 JOBS = "jobs"
@@ -49,7 +49,7 @@ def _document(job: Job) -> Document:
         "job_id",
         channel=requested.channel,
         priority=requested.priority,
-        priority_rank=PRIORITY_RANK[requested.priority],
+        priority_rank=requested.priority.rank,
         customer_id=requested.customer.customer_id,
         site_id=requested.site.site_id,
         region=requested.site.region,

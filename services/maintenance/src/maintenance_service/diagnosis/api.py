@@ -12,8 +12,9 @@ from litestar.params import FromPath, JSONBody
 from minio.error import S3Error
 from pydantic import BaseModel, ConfigDict, Field
 
+from compressor_contracts import StaffRole
 from compressor_contracts.examples import JOB_ID
-from compressor_kit.auth import Role, principal_of, requires
+from compressor_kit.auth import CUSTOMER, principal_of, requires
 from compressor_kit.outbox import UnitOfWork
 from maintenance_service.diagnosis.domain import DiagnosisDraft, arrive, diagnose, issue_photo_upload
 from maintenance_service.settings import MaintenanceRuntime
@@ -92,7 +93,7 @@ async def photo_stored(runtime: MaintenanceRuntime, key: str) -> bool:
 
 @post(
     "/work-orders/{job_id:str}/arrival",
-    **requires(Role.ENGINEER),
+    **requires(StaffRole.ENGINEER),
     operation_id="recordArrival",
     summary="The assigned engineer arrived on site (job.engineer_arrived)",
     status_code=200,
@@ -112,7 +113,7 @@ async def record_arrival(
 
 @post(
     "/work-orders/{job_id:str}/photos",
-    **requires(Role.ENGINEER),
+    **requires(StaffRole.ENGINEER),
     operation_id="requestPhotoUpload",
     summary="A presigned URL to PUT one diagnosis photo to; reference its photo_key in the diagnosis",
     tags=TAGS,
@@ -142,7 +143,7 @@ async def request_photo_upload(
 
 @get(
     "/work-orders/{job_id:str}/photos",
-    **requires(Role.ENGINEER, Role.CUSTOMER, Role.MANAGER, Role.DISPATCHER, Role.ADMIN),
+    **requires(StaffRole.ENGINEER, CUSTOMER, StaffRole.MANAGER, StaffRole.DISPATCHER, StaffRole.ADMIN),
     operation_id="listDiagnosisPhotos",
     summary="The photos linked to the diagnosis, each with a short-lived download URL",
     tags=TAGS,
@@ -160,7 +161,7 @@ async def list_photos(
 
 @post(
     "/work-orders/{job_id:str}/diagnosis",
-    **requires(Role.ENGINEER),
+    **requires(StaffRole.ENGINEER),
     operation_id="recordDiagnosis",
     summary="Measurements, root cause, scope, failure category and uploaded photos (job.diagnosed)",
     status_code=200,

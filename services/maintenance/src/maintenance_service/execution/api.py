@@ -9,7 +9,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter
 from pydantic import BaseModel, ConfigDict, Field
 
-from compressor_kit.auth import Role, principal_of, requires
+from compressor_contracts import StaffRole
+from compressor_kit.auth import principal_of, requires
 from compressor_kit.outbox import UnitOfWork
 from maintenance_service.execution.domain import (
     AddedStep,
@@ -63,7 +64,7 @@ class SkipRequest(BaseModel):
 
 @post(
     "/work-orders/{job_id:str}/work/start",
-    **requires(Role.ENGINEER),
+    **requires(StaffRole.ENGINEER),
     operation_id="startWork",
     summary="Start the next work round on the approved plan (job.work_started)",
     status_code=200,
@@ -87,7 +88,7 @@ async def start(
 
 @post(
     "/work-orders/{job_id:str}/steps/{sequence:int}/complete",
-    **requires(Role.ENGINEER),
+    **requires(StaffRole.ENGINEER),
     operation_id="completeStep",
     summary="The next step is done; the customer is told (job.progress_reported)",
     status_code=200,
@@ -112,7 +113,7 @@ async def step_done(
 
 @post(
     "/work-orders/{job_id:str}/steps/{sequence:int}/skip",
-    **requires(Role.ENGINEER),
+    **requires(StaffRole.ENGINEER),
     operation_id="skipStep",
     summary="Skip the next step with a reason; safety steps cannot be skipped",
     status_code=200,
@@ -136,7 +137,7 @@ async def step_skipped(
 
 @post(
     "/work-orders/{job_id:str}/work/complete",
-    **requires(Role.ENGINEER),
+    **requires(StaffRole.ENGINEER),
     operation_id="completeWork",
     summary="Complete the round: parts used (consumed from stock) and hours (job.work_completed)",
     status_code=200,

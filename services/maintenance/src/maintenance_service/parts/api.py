@@ -7,15 +7,16 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from pydantic import BaseModel, ConfigDict, Field
 
+from compressor_contracts import StaffRole
 from compressor_contracts.common import PartNumber, Unit
-from compressor_kit.auth import Role, requires
+from compressor_kit.auth import requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.refusals import Refusal
 from maintenance_service.parts import store as stock
 from maintenance_service.parts.domain import CATALOGUE, StockLevel
 from maintenance_service.settings import MaintenanceRuntime
 
-STAFF = (Role.ENGINEER, Role.MANAGER, Role.DISPATCHER, Role.ADMIN)
+STOCK_READERS = (StaffRole.ENGINEER, StaffRole.MANAGER, StaffRole.DISPATCHER, StaffRole.ADMIN)
 TAGS = ["Parts"]
 
 
@@ -70,7 +71,7 @@ def _known(part_number: str) -> None:
 
 @get(
     "/parts",
-    **requires(*STAFF),
+    **requires(*STOCK_READERS),
     operation_id="listParts",
     summary="The parts catalogue with stock levels",
     tags=TAGS,
@@ -84,7 +85,11 @@ async def list_parts(
 
 
 @get(
-    "/parts/{part_number:str}", **requires(*STAFF), operation_id="getPart", summary="One part and its stock", tags=TAGS
+    "/parts/{part_number:str}",
+    **requires(*STOCK_READERS),
+    operation_id="getPart",
+    summary="One part and its stock",
+    tags=TAGS,
 )
 async def get_part(part_number: FromPath[str], runtime: NamedDependency[MaintenanceRuntime]) -> PartStock:
     _known(part_number)
@@ -93,7 +98,7 @@ async def get_part(part_number: FromPath[str], runtime: NamedDependency[Maintena
 
 @post(
     "/parts/{part_number:str}/receipts",
-    **requires(Role.MANAGER, Role.ADMIN),
+    **requires(StaffRole.MANAGER, StaffRole.ADMIN),
     operation_id="receiveStock",
     summary="Book parts received into the store (a plan waiting for them can then be approved)",
     tags=TAGS,

@@ -9,8 +9,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from pydantic import BaseModel, ConfigDict, Field
 
+from compressor_contracts import StaffRole
 from compressor_contracts.common import CompressorType, CustomerRepresentative
-from compressor_kit.auth import Principal, Role, principal_of, requires
+from compressor_kit.auth import CUSTOMER, Principal, principal_of, requires
 from compressor_kit.outbox import UnitOfWork
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.refusals import Refusal
@@ -60,7 +61,7 @@ def _decided_by(order: WorkOrder, principal: Principal, given: CustomerRepresent
 
 @get(
     "/procedures",
-    **requires(Role.ENGINEER, Role.MANAGER, Role.DISPATCHER, Role.ADMIN),
+    **requires(StaffRole.ENGINEER, StaffRole.MANAGER, StaffRole.DISPATCHER, StaffRole.ADMIN),
     operation_id="listProcedures",
     summary="Manufacturer maintenance procedures, optionally for one compressor type or model",
     tags=TAGS,
@@ -82,7 +83,7 @@ async def list_procedures(
 
 @get(
     "/procedures/{procedure_id:str}",
-    **requires(Role.ENGINEER, Role.MANAGER, Role.DISPATCHER, Role.ADMIN),
+    **requires(StaffRole.ENGINEER, StaffRole.MANAGER, StaffRole.DISPATCHER, StaffRole.ADMIN),
     operation_id="getProcedure",
     sync_to_thread=False,
     tags=TAGS,
@@ -95,7 +96,7 @@ def get_procedure(procedure_id: FromPath[str]) -> Procedure:
 
 @get(
     "/work-orders/{job_id:str}/procedures",
-    **requires(Role.ENGINEER, Role.MANAGER),
+    **requires(StaffRole.ENGINEER, StaffRole.MANAGER),
     operation_id="listProceduresForJob",
     summary="The procedures that fit the job's compressor, model-specific first",
     tags=TAGS,
@@ -109,7 +110,7 @@ async def procedures_for_job(
 
 @post(
     "/work-orders/{job_id:str}/plans",
-    **requires(Role.ENGINEER),
+    **requires(StaffRole.ENGINEER),
     operation_id="proposePlan",
     summary="Propose a plan (or a revision) built from a procedure (job.plan_proposed)",
     tags=TAGS,
@@ -133,7 +134,7 @@ async def propose_plan(
 
 @post(
     "/work-orders/{job_id:str}/plans/{revision:int}/approve",
-    **requires(Role.CUSTOMER, Role.MANAGER),
+    **requires(CUSTOMER, StaffRole.MANAGER),
     operation_id="approvePlan",
     summary="The customer's responsible person approves; the plan's parts are reserved (job.plan_approved)",
     status_code=200,
@@ -172,7 +173,7 @@ class Rejection(PlanDecision):
 
 @post(
     "/work-orders/{job_id:str}/plans/{revision:int}/reject",
-    **requires(Role.CUSTOMER, Role.MANAGER),
+    **requires(CUSTOMER, StaffRole.MANAGER),
     operation_id="rejectPlan",
     summary="The customer's responsible person rejects with comments; a revision follows (job.plan_rejected)",
     status_code=200,

@@ -10,9 +10,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from pydantic import BaseModel, ConfigDict, Field
 
+from compressor_contracts import StaffRole
 from compressor_contracts.common import Contact, Customer, Engineer, Equipment, PlanStep, Site
 from compressor_contracts.examples import CONTACT, CUSTOMER, ENGINEER, EQUIPMENT, JOB_ID, PARTS, SITE, STEPS
-from compressor_kit.auth import Role, principal_of, requires
+from compressor_kit import auth
+from compressor_kit.auth import principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.refusals import Refusal
 from maintenance_service.execution.domain import next_step
@@ -22,7 +24,7 @@ from maintenance_service.work_orders import store
 from maintenance_service.work_orders.domain import Diagnosis, PhotoUpload, Plan, Prediagnosis, Round, Status, WorkOrder
 
 TAGS = ["Work orders"]
-OFFICE = {Role.MANAGER, Role.DISPATCHER, Role.ADMIN}
+OFFICE = {StaffRole.MANAGER, StaffRole.DISPATCHER, StaffRole.ADMIN}
 
 
 def _example() -> dict[str, Any]:
@@ -152,16 +154,16 @@ async def readable_work_order(runtime: MaintenanceRuntime, request: Request[Any,
     principal = principal_of(request)
     if principal.roles & OFFICE:
         return order
-    if Role.ENGINEER in principal.roles and order.engineer and order.engineer.engineer_id == principal.subject:
+    if StaffRole.ENGINEER in principal.roles and order.engineer and order.engineer.engineer_id == principal.subject:
         return order
-    if Role.CUSTOMER in principal.roles and order.customer and order.customer.customer_id == principal.subject:
+    if auth.CUSTOMER in principal.roles and order.customer and order.customer.customer_id == principal.subject:
         return order
     raise Refusal.forbidden(f"job {job_id} is not yours")
 
 
 @get(
     "/work-orders",
-    **requires(Role.ENGINEER, Role.MANAGER, Role.DISPATCHER, Role.ADMIN),
+    **requires(StaffRole.ENGINEER, StaffRole.MANAGER, StaffRole.DISPATCHER, StaffRole.ADMIN),
     operation_id="listWorkOrders",
     summary="Work orders: an engineer sees their own, the office sees all",
     tags=TAGS,
@@ -181,7 +183,7 @@ async def list_work_orders(
 
 @get(
     "/work-orders/{job_id:str}",
-    **requires(Role.ENGINEER, Role.CUSTOMER, Role.MANAGER, Role.DISPATCHER, Role.ADMIN),
+    **requires(StaffRole.ENGINEER, auth.CUSTOMER, StaffRole.MANAGER, StaffRole.DISPATCHER, StaffRole.ADMIN),
     operation_id="getWorkOrder",
     summary="One work order with its diagnosis, plans, rounds and next step",
     tags=TAGS,

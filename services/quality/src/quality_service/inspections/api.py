@@ -21,7 +21,7 @@ from compressor_contracts.common import (
     Unit,
 )
 from compressor_contracts.examples import ENGINEER, EQUIPMENT, INSPECTOR, JOB_ID
-from compressor_kit.auth import Role, principal_of, requires
+from compressor_kit.auth import principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.refusals import Refusal
 from quality_service.inspections import recording, store
@@ -168,7 +168,7 @@ def _summary(inspection: Inspection) -> InspectionSummary:
     )
 
 
-@get("/inspections", **requires(Role.INSPECTOR), operation_id="ListInspections", tags=TAGS)
+@get("/inspections", **requires(StaffRole.INSPECTOR), operation_id="ListInspections", tags=TAGS)
 async def list_inspections(
     runtime: NamedDependency[QualityRuntime],
     status: Annotated[InspectionStatus | None, Parameter(description="Only inspections in this state.")] = None,
@@ -181,7 +181,7 @@ async def list_inspections(
     return Page(items=[_summary(inspection) for inspection in found], total=total, limit=limit, offset=offset)
 
 
-@get("/inspections/{inspection_id:str}", **requires(Role.INSPECTOR), operation_id="GetInspection", tags=TAGS)
+@get("/inspections/{inspection_id:str}", **requires(StaffRole.INSPECTOR), operation_id="GetInspection", tags=TAGS)
 async def get_inspection(runtime: NamedDependency[QualityRuntime], inspection_id: FromPath[str]) -> InspectionView:
     """One inspection with its checklist (what to measure and the limits) and, once decided, its results."""
     inspection = await store.find(runtime, inspection_id)
@@ -192,7 +192,7 @@ async def get_inspection(runtime: NamedDependency[QualityRuntime], inspection_id
 
 @post(
     "/inspections/{inspection_id:str}/results",
-    **requires(Role.INSPECTOR),
+    **requires(StaffRole.INSPECTOR),
     operation_id="RecordInspectionResults",
     status_code=200,
     tags=TAGS,

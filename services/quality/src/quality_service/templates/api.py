@@ -5,7 +5,8 @@ from __future__ import annotations
 from litestar import get
 from litestar.params import FromPath
 
-from compressor_kit.auth import Role, requires
+from compressor_contracts import StaffRole
+from compressor_kit.auth import requires
 from compressor_kit.refusals import Refusal
 from quality_service.templates.catalogue import TEMPLATES
 from quality_service.templates.domain import InspectionTemplate
@@ -15,7 +16,7 @@ TAGS = ["Inspection templates"]
 
 @get(
     "/inspection-templates",
-    **requires(Role.INSPECTOR),
+    **requires(StaffRole.INSPECTOR),
     operation_id="ListInspectionTemplates",
     sync_to_thread=False,
     tags=TAGS,
@@ -27,7 +28,7 @@ def list_templates() -> list[InspectionTemplate]:
 
 @get(
     "/inspection-templates/{template_id:str}",
-    **requires(Role.INSPECTOR),
+    **requires(StaffRole.INSPECTOR),
     operation_id="GetInspectionTemplate",
     sync_to_thread=False,
     tags=TAGS,

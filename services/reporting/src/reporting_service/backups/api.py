@@ -10,15 +10,15 @@ from litestar.openapi.spec import Example
 from litestar.params import FromPath, Parameter
 from pydantic import BaseModel, ConfigDict
 
-from compressor_contracts import BackupTrigger
-from compressor_kit.auth import Role, requires
+from compressor_contracts import BackupTrigger, StaffRole
+from compressor_kit.auth import requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.refusals import Refusal
 from reporting_service.backups import service, store
 from reporting_service.backups.domain import RUNNING, Backup
 from reporting_service.settings import ReportingRuntime
 
-MANAGEMENT = (Role.MANAGER, Role.ADMIN)
+MANAGEMENT = (StaffRole.MANAGER, StaffRole.ADMIN)
 TAGS = ["Backups"]
 
 

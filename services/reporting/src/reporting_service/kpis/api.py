@@ -10,7 +10,8 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from compressor_kit.auth import Role, requires
+from compressor_contracts import StaffRole
+from compressor_kit.auth import requires
 from reporting_service.kpis import domain
 from reporting_service.kpis.store import aggregate
 from reporting_service.settings import ReportingRuntime
@@ -131,7 +132,7 @@ class Kpis(KpiRange):
     failure_causes_by_model: list[ModelCauses]
 
 
-@get("/kpis", **requires(Role.MANAGER, Role.ADMIN), operation_id="getKpis", tags=TAGS)
+@get("/kpis", **requires(StaffRole.MANAGER, StaffRole.ADMIN), operation_id="getKpis", tags=TAGS)
 async def get_kpis(
     runtime: NamedDependency[ReportingRuntime],
     from_: Annotated[datetime, QueryParameter(name="from", description="Start (inclusive, RFC 3339).")],

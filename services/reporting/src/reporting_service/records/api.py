@@ -10,14 +10,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter
 from pydantic import BaseModel, ConfigDict, Field
 
-from compressor_contracts import FailureCategory
-from compressor_kit.auth import Role, principal_of, requires
+from compressor_contracts import FailureCategory, StaffRole
+from compressor_kit.auth import CUSTOMER, STAFF, principal_of, requires
 from compressor_kit.outbox import UnitOfWork
 from compressor_kit.refusals import Refusal
 from reporting_service.records import archive, domain, store
 from reporting_service.records.versioning import presigned_report_link
 from reporting_service.settings import ReportingRuntime
-from reporting_service.timeline.api import STAFF, PhaseStint
+from reporting_service.timeline.api import PhaseStint
 
 TAGS = ["Records"]
 RecordVersion = Annotated[int | None, Parameter(ge=1, le=1_000_000, description="A version; the latest by default.")]
@@ -286,7 +286,7 @@ async def _readable_record(
     return doc
 
 
-@get("/jobs/{job_id:str}/record", **requires(*STAFF, Role.CUSTOMER), operation_id="getJobRecord", tags=TAGS)
+@get("/jobs/{job_id:str}/record", **requires(*STAFF, CUSTOMER), operation_id="getJobRecord", tags=TAGS)
 async def get_job_record(
     request: Request[Any, Any, Any],
     job_id: FromPath[str],
@@ -301,7 +301,7 @@ async def get_job_record(
     )
 
 
-@get("/jobs/{job_id:str}/report-link", **requires(*STAFF, Role.CUSTOMER), operation_id="getReportLink", tags=TAGS)
+@get("/jobs/{job_id:str}/report-link", **requires(*STAFF, CUSTOMER), operation_id="getReportLink", tags=TAGS)
 async def get_report_link(
     request: Request[Any, Any, Any],
     job_id: FromPath[str],
@@ -328,7 +328,7 @@ async def get_report_link(
 
 @post(
     "/records/{record_id:str}/corrections",
-    **requires(Role.ENGINEER, Role.MANAGER, Role.ADMIN),
+    **requires(StaffRole.ENGINEER, StaffRole.MANAGER, StaffRole.ADMIN),
     operation_id="correctRecord",
     status_code=202,
     tags=TAGS,
@@ -364,7 +364,7 @@ class RecordsArchived(BaseModel):
 
 @post(
     "/archive/records",
-    **requires(Role.MANAGER, Role.ADMIN),
+    **requires(StaffRole.MANAGER, StaffRole.ADMIN),
     operation_id="archiveOldRecords",
     status_code=200,
     tags=TAGS,

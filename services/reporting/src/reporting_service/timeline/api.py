@@ -11,13 +11,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from pydantic import BaseModel, ConfigDict, Field
 
-from compressor_kit.auth import Role, requires
+from compressor_kit.auth import STAFF, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.refusals import Refusal
 from reporting_service.settings import ReportingRuntime
 from reporting_service.timeline import domain, store
 
-STAFF = (Role.RECEPTION, Role.DISPATCHER, Role.ENGINEER, Role.INSPECTOR, Role.MANAGER, Role.ADMIN)
 TAGS = ["Timeline"]
 
 _JOB_EXAMPLE: dict[str, Any] = {
