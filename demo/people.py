@@ -36,7 +36,7 @@ class Person:
     authority: TokenAuthority
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        token = self.authority.mint(self.subject, [r.value for r in self.roles], name=self.name)
+        token = self.authority.mint(self.subject, [str(r) for r in self.roles], name=self.name)
         return {"Authorization": f"Bearer {token}", **(extra or {})}
 
     async def call(
