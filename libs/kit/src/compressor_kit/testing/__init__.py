@@ -10,22 +10,27 @@ import asyncio
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 import aio_pika
 import httpx
 import pytest
+from aio_pika.abc import AbstractIncomingMessage
 from litestar.testing import AsyncTestClient
 from minio import Minio
+from pydantic import SecretStr
 from pymongo import MongoClient
+from pymongo.database import Database
 
 from compressor_contracts import service_topology
 from compressor_kit.auth import TokenAuthority
 from compressor_kit.http import create_app
 from compressor_kit.runtime import ServiceDefinition
 from compressor_kit.settings import Settings
+
+T = TypeVar("T")
 
 RABBITMQ_NODE = os.environ.get("RABBITMQ_NODENAME", "rabbit@localhost")
 RABBITMQ_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1:5672")
@@ -127,10 +132,12 @@ async def ready_messages(amqp_url: str, queue: str) -> int:
     async with connection:
         channel = await connection.channel()
         declared = await channel.declare_queue(queue, passive=True)
-        return declared.declaration_result.message_count
+        count = declared.declaration_result.message_count
+        assert count is not None
+        return count
 
 
-async def assert_service_starts(definition: ServiceDefinition, settings: Settings) -> None:
+async def assert_service_starts(definition: ServiceDefinition[Any], settings: Settings) -> None:
     """The service starts, declares its topology and answers readiness with 200."""
     app = create_app(definition, settings)
     async with AsyncTestClient(app) as client:
@@ -149,7 +156,7 @@ def test_settings(rabbit_vhost: str) -> Iterator[Settings]:
     """Settings pointing at this test's own vhost, database and buckets; cleaned up afterwards."""
     settings = Settings(
         environment="test",
-        rabbitmq_url=rabbit_vhost,
+        rabbitmq_url=SecretStr(rabbit_vhost),
         mongodb_database=unique("test").replace("-", "_"),
         s3_bucket_prefix=unique("test") + "-",
         outbox_poll_interval_seconds=0.1,
@@ -158,6 +165,7 @@ def test_settings(rabbit_vhost: str) -> Iterator[Settings]:
         consumer_max_attempts=3,
     )
     yield settings
+    client: MongoClient[dict[str, Any]]
     with MongoClient(settings.mongodb_url.get_secret_value(), serverSelectionTimeoutMS=5000) as client:
         client.drop_database(settings.mongodb_database)
     store = Minio(
@@ -178,9 +186,11 @@ def tokens(test_settings: Settings) -> TokenAuthority:
     return TokenAuthority(test_settings)
 
 
-async def drain_queue(amqp_url: str, queue: str, *, expect: int, timeout: float = 10.0) -> list:
+async def drain_queue(
+    amqp_url: str, queue: str, *, expect: int, timeout: float = 10.0
+) -> list[AbstractIncomingMessage]:
     """Take messages off `queue` (acking them) until `expect` arrived or `timeout` passed."""
-    messages = []
+    messages: list[AbstractIncomingMessage] = []
     connection = await aio_pika.connect(amqp_url)
     try:
         channel = await connection.channel()
@@ -197,7 +207,7 @@ async def drain_queue(amqp_url: str, queue: str, *, expect: int, timeout: float 
     return messages
 
 
-async def eventually(check, *, timeout: float = 10.0, interval: float = 0.05):
+async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.05) -> T:
     """Await `check()` until it returns something truthy; fail with its last value after `timeout`."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -209,9 +219,10 @@ async def eventually(check, *, timeout: float = 10.0, interval: float = 0.05):
 
 
 @pytest.fixture
-def test_db(test_settings: Settings):
+def test_db(test_settings: Settings) -> Iterator[Database[dict[str, Any]]]:
     """A synchronous handle on this test's database, for assertions from the test's own thread
     (the app under test runs its AsyncMongoClient on the test client's event loop)."""
+    client: MongoClient[dict[str, Any]]
     with MongoClient(test_settings.mongodb_url.get_secret_value(), tz_aware=True) as client:
         yield client[test_settings.mongodb_database]
 
