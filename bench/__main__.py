@@ -31,7 +31,7 @@ from pymongo import MongoClient
 from bench.baseline import raw_baseline
 from compressor_kit.deadletters import list_dead_letters
 from compressor_kit.settings import Settings
-from compressor_kit.testing import rabbitmqctl
+from compressor_kit.testing import add_vhost, delete_vhost
 from compressor_kit.testing.ports import free_port
 from demo.flow import PHASES, JobResult, Office, run_job
 from demo.otlp import OtlpReceiver
@@ -230,8 +230,7 @@ def show(result: dict) -> None:
 async def main(args: argparse.Namespace) -> int:
     settings = Settings()
     vhost = f"bench-{uuid.uuid4().hex[:8]}"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    add_vhost(vhost)
     amqp_url = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
     prefix = vhost.replace("-", "_") + "_"
     results = []
@@ -282,7 +281,7 @@ async def main(args: argparse.Namespace) -> int:
             for name in client.list_database_names():
                 if name.startswith(prefix):
                     client.drop_database(name)
-        rabbitmqctl("delete_vhost", vhost)
+        delete_vhost(vhost)
     throughput = results[-1]
     ratio = throughput["events_per_second"] / baseline["messages_per_second"]
     print(f"\nsystem event throughput / raw broker baseline: {ratio:.3f}")

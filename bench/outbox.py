@@ -18,13 +18,12 @@ from compressor_kit.consumer import Consumer
 from compressor_kit.messaging import EVENTS_EXCHANGE
 from compressor_kit.runtime import Runtime, ServiceDefinition
 from compressor_kit.settings import Settings
-from compressor_kit.testing import rabbitmqctl
+from compressor_kit.testing import add_vhost, delete_vhost
 
 
 async def run(events: int, concurrency: int) -> None:
     vhost = f"bench-{uuid.uuid4().hex[:8]}"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    add_vhost(vhost)
     settings = Settings(
         environment="test",
         rabbitmq_url=f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
@@ -75,7 +74,7 @@ async def run(events: int, concurrency: int) -> None:
 
         with MongoClient(settings.mongodb_url.get_secret_value()) as client:
             client.drop_database(settings.mongodb_database)
-        rabbitmqctl("delete_vhost", vhost)
+        delete_vhost(vhost)
 
     ordered = sorted(latencies)
     print(f"events: {events}, producers: {concurrency}")

@@ -55,6 +55,14 @@ class Stack:
     processes: list[ServiceProcess] = field(default_factory=list)
 
     def start(self, timeout: float = 90.0) -> Stack:
+        """Spawn every replica and wait until each is ready; on failure, stop what was spawned."""
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for service in SERVICES:
             for replica in range(self.replicas):

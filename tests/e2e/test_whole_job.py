@@ -25,7 +25,6 @@ from demo.flow import Office, run_job
 from demo.otlp import OtlpReceiver
 from demo.stack import Stack
 
-from .stacks import running
 from .watcher import EventWatcher
 
 pytestmark = pytest.mark.slow
@@ -115,7 +114,7 @@ async def test_one_job_through_all_nine_phases_across_six_services(
             },
         )
         async with EventWatcher(amqp_url) as watcher:
-            with running(stack):
+            with stack:
                 async with httpx.AsyncClient(timeout=30) as client:
                     office = Office(RoundRobin(stack), client, test_settings)
                     await office.stock_parts_for(1)

@@ -18,7 +18,6 @@ from pymongo import MongoClient
 from compressor_kit.testing import eventually
 from demo.flow import Office, run_job
 from demo.stack import Stack
-from tests.e2e.stacks import running
 from tests.e2e.watcher import EventWatcher
 
 from .conftest import STACK_ENV, assert_every_event_once, assert_filed_once
@@ -43,7 +42,7 @@ async def test_a_service_killed_between_commit_and_publish_loses_and_doubles_not
     mongo = MongoClient(test_settings.mongodb_url.get_secret_value())
     outbox = mongo[f"{database_prefix}{VICTIM}"]["outbox"]
     async with EventWatcher(amqp_url) as watcher:
-        with running(stack):
+        with stack:
             async with httpx.AsyncClient(timeout=30) as client:
                 office = Office(stack.urls(), client, test_settings)
                 await office.stock_parts_for(1)

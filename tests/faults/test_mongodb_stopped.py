@@ -19,7 +19,6 @@ from pymongo import MongoClient
 from compressor_kit.testing import eventually, ready_messages
 from demo.flow import Office, run_job
 from demo.stack import SERVICES, Stack
-from tests.e2e.stacks import running
 from tests.e2e.watcher import EventWatcher
 
 from .conftest import STACK_ENV, assert_every_event_once, assert_filed_once
@@ -62,7 +61,7 @@ async def test_mongodb_stopped_mid_job_answers_503_writes_nothing_and_the_job_re
         env={**STACK_ENV, "SMTP_PORT": str(smtp_port), "MONGODB_URL": mongod.url, "MONGODB_TIMEOUT_MS": "1000"},
     )
     async with EventWatcher(amqp_url) as watcher:
-        with running(stack):
+        with stack:
             async with PatientClient(timeout=60) as client, httpx.AsyncClient(timeout=60) as direct:
                 office = Office(stack.urls(), client, test_settings)
                 await office.stock_parts_for(1)

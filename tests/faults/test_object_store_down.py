@@ -19,7 +19,6 @@ from pymongo import MongoClient
 from compressor_kit.testing import eventually
 from demo.flow import Office, run_job
 from demo.stack import Stack
-from tests.e2e.stacks import running
 from tests.e2e.watcher import EventWatcher
 
 from .conftest import STACK_ENV, assert_every_event_once, assert_filed_once
@@ -50,7 +49,7 @@ async def test_a_report_due_while_the_object_store_is_down_is_published_once_whe
     mongo = MongoClient(test_settings.mongodb_url.get_secret_value())
     records = mongo[f"{database_prefix}reporting"]["records"]
     async with EventWatcher(amqp_url) as watcher:
-        with running(stack):
+        with stack:
             async with httpx.AsyncClient(timeout=30) as client:
                 office = Office(stack.urls(), client, test_settings)
                 await office.stock_parts_for(1)

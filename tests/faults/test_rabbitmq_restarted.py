@@ -15,7 +15,6 @@ import pytest
 from compressor_kit.testing import eventually
 from demo.flow import Office, run_job
 from demo.stack import SERVICES, Stack, is_ready
-from tests.e2e.stacks import running
 from tests.e2e.watcher import EventWatcher
 
 from .conftest import STACK_ENV, assert_every_event_once, assert_filed_once
@@ -41,7 +40,7 @@ async def test_the_job_completes_across_a_rabbitmq_restart(test_settings, databa
         env={**STACK_ENV, "SMTP_PORT": str(smtp_port)},
     )
     async with EventWatcher(rabbit.url, durable=True) as watcher:
-        with running(stack):
+        with stack:
             async with httpx.AsyncClient(timeout=60) as client:
                 office = Office(stack.urls(), client, test_settings)
                 await office.stock_parts_for(1)

@@ -43,7 +43,9 @@ async def test_two_replicas_on_one_queue_assign_each_job_exactly_once(
             await outbox_flushed(test_db, at_least=JOBS)
             published = await events.rest()
 
-    per_job = Counter(e.subject for e in published)
+    # The relay publishes at least once: under load one replica's lease can run out mid-publish and the
+    # other publish the same event again (same id; consumers skip it). Each job has one assignment event.
+    per_job = Counter(subject for subject, _ in {(e.subject, e.id) for e in published})
     assert sorted(per_job) == sorted(r.subject for r in requests)
     assert set(per_job.values()) == {1}, per_job.most_common(3)
     assert all(e.type.endswith("job.assigned.v1") for e in published)
