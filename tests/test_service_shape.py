@@ -127,3 +127,17 @@ def test_each_service_declares_its_settings_and_consumer_factories(service):
     assert issubclass(definition.settings_type, Settings)
     for factory in definition.consumers:
         assert callable(factory)
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if p.name == "consumers.py"], ids=relative)
+def test_every_consumers_module_has_the_one_factory_signature(path):
+    factories = [
+        node
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.FunctionDef) and node.name == "consumers"
+    ]
+    assert len(factories) == 1, f"{relative(path)} defines no `def consumers(runtime)`"
+    [factory] = factories
+    assert [a.arg for a in factory.args.args] == ["runtime"]
+    assert ast.unparse(factory.returns) == "list[Consumer]"
+    assert ast.unparse(factory.args.args[0].annotation).endswith("Runtime")
