@@ -141,3 +141,46 @@ def test_every_consumers_module_has_the_one_factory_signature(path):
     assert [a.arg for a in factory.args.args] == ["runtime"]
     assert ast.unparse(factory.returns) == "list[Consumer]"
     assert ast.unparse(factory.args.args[0].annotation).endswith("Runtime")
+
+
+STATEFUL_CALLS = {
+    "Lock", "Event", "Semaphore", "Condition", "WeakKeyDictionary", "WeakValueDictionary", "defaultdict",
+    "OrderedDict", "deque", "set", "dict", "list", "Counter",
+}  # fmt: skip
+
+
+def _holds_state(value: ast.expr) -> bool:
+    """An empty container or a lock: something that is filled or taken while the service runs."""
+    if isinstance(value, ast.Dict | ast.List | ast.Set) and not getattr(value, "keys", getattr(value, "elts", [])):
+        return True
+    if isinstance(value, ast.Call) and not value.args:
+        name = value.func.attr if isinstance(value.func, ast.Attribute) else getattr(value.func, "id", "")
+        return name in STATEFUL_CALLS
+    return False
+
+
+def test_shared_state_lives_on_the_runtime_not_in_module_globals():
+    offenders = []
+    for path in SOURCES:
+        for node in ast.parse(path.read_text()).body:
+            value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+            if value is not None and _holds_state(value):
+                offenders.append(f"{relative(path)}:{node.lineno}: {ast.unparse(node)[:80]}")
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and "settings" in node.name:
+                if any(ast.unparse(d).split(".")[-1] in {"cache", "lru_cache"} for d in node.decorator_list):
+                    offenders.append(f"{relative(path)}:{node.lineno}: caches settings in {node.name}")
+    assert not offenders, "module-level state (hold it on the runtime):\n" + "\n".join(offenders)
+
+
+def test_the_state_rule_would_see_an_offender():
+    for source in (
+        "_turns = WeakKeyDictionary()",
+        "_running: set[Task] = set()",
+        "_seen = {}",
+        "_lock = asyncio.Lock()",
+    ):
+        statement = ast.parse(source).body[0]
+        assert isinstance(statement, ast.Assign | ast.AnnAssign) and _holds_state(statement.value), source
+    for source in ('TAGS = ["Jobs"]', "LIMITS = {'a': 1}", "CATALOGUE = load_catalogue()"):
+        statement = ast.parse(source).body[0]
+        assert isinstance(statement, ast.Assign) and not _holds_state(statement.value), source
