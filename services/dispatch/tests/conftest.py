@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from litestar.testing import AsyncTestClient
 
 from compressor_kit.clock import ManualClock
-from compressor_kit.http import create_app
+from compressor_kit.testing.harness import running_service
 from dispatch_service.app import SERVICE
 from dispatch_service.settings import DispatchSettings
 
@@ -29,8 +28,8 @@ def settings(test_settings) -> DispatchSettings:
 
 @pytest.fixture
 async def client(settings, clock):
-    async with AsyncTestClient(create_app(SERVICE, settings, clock=clock), timeout=30) as client:
-        yield client
+    async with running_service(SERVICE, settings, clock=clock) as running:
+        yield running.client
 
 
 @pytest.fixture

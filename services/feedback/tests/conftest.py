@@ -23,8 +23,8 @@ from compressor_contracts import CloudEvent, EventData
 from compressor_contracts.common import Contact, NotificationChannel
 from compressor_contracts.examples import example
 from compressor_kit.clock import ManualClock
-from compressor_kit.http import create_app
 from compressor_kit.testing.events import EventTap, as_event, publish_events
+from compressor_kit.testing.harness import running_service
 from compressor_kit.testing.ports import free_port
 from feedback_service.app import SERVICE
 from feedback_service.settings import FeedbackSettings
@@ -157,12 +157,8 @@ async def harness_for(test_settings, feedback_settings_for, clock) -> AsyncItera
 
         async def start(**overrides) -> Harness:
             settings = feedback_settings_for(**overrides)
-            url = test_settings.rabbitmq_url.get_secret_value()
-            tap = await started.enter_async_context(EventTap(url))
-            client = await started.enter_async_context(
-                AsyncTestClient(create_app(SERVICE, settings, clock=clock), timeout=30)
-            )
-            return Harness(client=client, tap=tap, url=url, clock=clock, settings=settings)
+            running = await started.enter_async_context(running_service(SERVICE, settings, clock=clock))
+            return Harness(client=running.client, tap=running.tap, url=running.amqp_url, clock=clock, settings=settings)
 
         yield start
 

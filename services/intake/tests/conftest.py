@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-from litestar.testing import AsyncTestClient
 
 from compressor_kit.auth import TokenAuthority
 from compressor_kit.clock import ManualClock
-from compressor_kit.http import create_app
 from compressor_kit.testing.events import EventTap
+from compressor_kit.testing.harness import RunningService, running_service
 from intake_service.app import SERVICE
 from intake_service.settings import IntakeSettings
 
@@ -39,16 +38,20 @@ def amqp_url(test_settings) -> str:
 
 
 @pytest.fixture
-async def events(amqp_url) -> AsyncIterator[EventTap]:
-    """Every event published in this test's vhost, in publish order."""
-    async with EventTap(amqp_url) as tap:
-        yield tap
+async def intake(settings, clock) -> AsyncIterator[RunningService]:
+    async with running_service(SERVICE, settings, clock=clock) as running:
+        yield running
 
 
 @pytest.fixture
-async def client(settings, clock, events):
-    async with AsyncTestClient(create_app(SERVICE, settings, clock=clock)) as client:
-        yield client
+def events(intake: RunningService) -> EventTap:
+    """Every event published in this test's vhost, in publish order."""
+    return intake.tap
+
+
+@pytest.fixture
+def client(intake: RunningService):
+    return intake.client
 
 
 @dataclass

@@ -8,16 +8,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from litestar.testing import AsyncTestClient
 
 from compressor_contracts import CloudEvent, new_event
 from compressor_contracts.common import Engineer, IndicatorResult
 from compressor_contracts.events.quality import JobInspectionFailed
 from compressor_contracts.examples import INSPECTOR, example
 from compressor_kit.clock import ManualClock
-from compressor_kit.http import create_app
 from compressor_kit.testing import eventually
 from compressor_kit.testing.events import EventTap, publish_events
+from compressor_kit.testing.harness import running_service
 from maintenance_service.app import SERVICE
 from maintenance_service.parts.domain import CATALOGUE
 
@@ -140,12 +139,8 @@ class Harness:
 @pytest.fixture
 async def service(test_settings, tokens, test_db):
     clock = ManualClock(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
-    url = test_settings.rabbitmq_url.get_secret_value()
-    async with (
-        AsyncTestClient(create_app(SERVICE, test_settings, clock=clock)) as client,
-        EventTap(url, "job.#") as tap,
-    ):
-        harness = Harness(client, test_settings, tokens, test_db, clock, tap)
+    async with running_service(SERVICE, test_settings, clock=clock, bindings=("job.#",)) as running:
+        harness = Harness(running.client, test_settings, tokens, test_db, clock, running.tap)
 
         async def seeded():
             return test_db.stock.count_documents({}) == len(CATALOGUE)

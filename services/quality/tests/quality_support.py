@@ -15,10 +15,10 @@ from compressor_contracts.events.intake import JobCancelled
 from compressor_contracts.events.maintenance import JobWorkCompleted
 from compressor_contracts.events.quality import JobInspectionEscalated, JobInspectionFailed, JobInspectionPassed
 from compressor_contracts.examples import example
-from compressor_kit.http import create_app
 from compressor_kit.settings import Settings
 from compressor_kit.testing import eventually
 from compressor_kit.testing.events import EventTap, publish_events
+from compressor_kit.testing.harness import running_service
 from quality_service.app import SERVICE
 
 WAIT = 30.0  # the machine is shared: be generous
@@ -114,12 +114,12 @@ def readings(inspection: dict[str, Any], overrides: dict[str, float]) -> list[di
 @asynccontextmanager
 async def running_quality(settings: Settings, test_db, tokens) -> AsyncIterator[Quality]:
     """The quality service on `settings`, with a tap on the events it publishes."""
-    url = settings.rabbitmq_url.get_secret_value()
-    bindings = [data.routing_key() for data in (JobInspectionPassed, JobInspectionFailed, JobInspectionEscalated)]
-    async with AsyncTestClient(create_app(SERVICE, settings)) as client, EventTap(url, *bindings) as tap:
+    bindings = tuple(data.routing_key() for data in (JobInspectionPassed, JobInspectionFailed, JobInspectionEscalated))
+    async with running_service(SERVICE, settings, bindings=bindings) as running:
+        tap = running.tap
         yield Quality(
-            client=client,
-            amqp_url=url,
+            client=running.client,
+            amqp_url=running.amqp_url,
             db=test_db,
             inspector_token=tokens.mint("u-inspector-1", ["inspector"], name="Rajesh Kumar"),
             tap=tap,
