@@ -1,9 +1,9 @@
 """One service running inside a test: its app (HTTP and consumers) and a tap on what it publishes.
 
-    async with running_service(SERVICE, settings, clock=clock, bindings=("job.#",)) as service:
-        await service.publish(event)
-        response = await service.client.post(...)
-        [assigned] = await service.tap.take(1)
+async with running_service(SERVICE, settings, clock=clock, bindings=("job.#",)) as service:
+    await service.publish(event)
+    response = await service.client.post(...)
+    [assigned] = await service.tap.take(1)
 """
 
 from __future__ import annotations
