@@ -28,7 +28,7 @@ console = Console()
 
 async def check_ready(client: httpx.AsyncClient, urls: dict[str, str]) -> bool:
     table = Table(title="Services", title_justify="left")
-    for column in ("service", "url", "state", "rabbitmq", "mongodb", "object store"):
+    for column in ("service", "url", "state", "rabbitmq", "mongodb", "object store", "sign-in"):
         table.add_column(column)
     all_ready = True
     for name, url in urls.items():
@@ -47,6 +47,7 @@ async def check_ready(client: httpx.AsyncClient, urls: dict[str, str]) -> bool:
             checks.get("rabbitmq", "-"),
             checks.get("mongodb", "-"),
             checks.get("object_store", "-"),
+            checks.get("identity_provider", "-"),
         )
     console.print(table)
     return all_ready

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from compressor_kit.settings import Settings
-from demo.people import ApiError, Person, cast, customer, engineer, until
+from demo.people import ApiError, People, Person, until
 
 PHASES = {
     1: "Intake: request recorded, management informed, engineer assigned",
@@ -60,15 +60,17 @@ class Office:
 
     def __init__(self, urls: dict[str, str], client: httpx.AsyncClient, settings: Settings | None = None) -> None:
         self.urls, self.client, self.settings = urls, client, settings or Settings()
-        staff = cast(urls, client, self.settings)
-        self.reception, self.dispatcher = staff["reception"], staff["dispatcher"]
-        self.inspector, self.manager = staff["inspector"], staff["manager"]
+        self.people = People(urls, client, self.settings)
+        self.reception = self.people.seed_person("aisyah", "reception")
+        self.dispatcher = self.people.seed_person("daniel", "dispatch")
+        self.inspector = self.people.seed_person("meiling", "quality")
+        self.manager = self.people.seed_person("rahman", "service manager")
 
-    def engineer(self, engineer_id: str) -> Person:
-        return engineer(self.urls, self.client, engineer_id, self.settings)
+    async def engineer(self, engineer_id: str) -> Person:
+        return await self.people.engineer(engineer_id)
 
-    def customer(self, customer_id: str) -> Person:
-        return customer(self.urls, self.client, customer_id, self.settings)
+    async def customer(self, customer_id: str) -> Person:
+        return await self.people.customer(customer_id)
 
     async def stock_parts_for(self, jobs: int) -> None:
         """The store receives enough parts for the jobs ahead (plans reserve them on approval)."""
@@ -200,7 +202,7 @@ async def run_job(office: Office, number: int = 1, on_phase: PhaseCallback | Non
     )
 
     # Phase 2: the engineer confirms the fault with the customer by phone and commits.
-    eng = office.engineer(result.engineer_id)
+    eng = await office.engineer(result.engineer_id)
     now = datetime.now(UTC)
     # Promise arrival an hour after the booked slot ends, within the high-priority target (8 h).
     slot_end = datetime.fromisoformat(assignment["scheduled_window"]["end"])
@@ -257,7 +259,8 @@ async def run_job(office: Office, number: int = 1, on_phase: PhaseCallback | Non
     # Phase 4: the plan from the manufacturer's procedure; the customer's responsible person approves.
     plan = await eng.post("maintenance", f"/work-orders/{job_id}/plans", {"procedure_id": PROCEDURE})
     revision = plan.get("revision") or plan.get("plan", {}).get("revision") or 1
-    await office.customer(customer_id).post(
+    responsible_person = await office.customer(customer_id)
+    await responsible_person.post(
         "maintenance", f"/work-orders/{job_id}/plans/{revision}/approve", {"comments": "Go ahead."}
     )
     done(result, 4, f"{PROCEDURE} (revision {revision}) approved by the customer; parts reserved")

@@ -1,21 +1,27 @@
 """The people of the process, as HTTP clients of the services' public APIs (never their databases).
 
-Each person holds a bearer token for their role, minted with the local stack's development keys
-(`compressor-token` does the same from a shell).
+Each person signs in at the identity provider as themselves, with the authorization code flow and
+PKCE driven without a browser (the local provider's login form), and acts with the access token the
+provider issued, refreshed before it expires. The organisation's seed staff and engineers have
+accounts at the provider; the customers and field engineers the demo creates get theirs from the
+demo driver, which signs in as a machine client (client credentials) to register them, as an
+organisation's onboarding would.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
 
-from compressor_contracts import StaffRole
-from compressor_kit.auth import CUSTOMER, AnyRole, TokenAuthority
+from compressor_kit.auth import CUSTOMER
+from compressor_kit.oidc import TokenRequestRefused, Tokens
 from compressor_kit.settings import Settings
+from compressor_kit.testing.provider import LocalProvider
 
 T = TypeVar("T")
 
@@ -24,20 +30,39 @@ class ApiError(RuntimeError):
     pass
 
 
+RENEW_BEFORE_SECONDS = 60
+
+
 @dataclass
 class Person:
-    """One person acting through the services' HTTP APIs with their own token."""
+    """One person acting through the services' HTTP APIs with their own provider-issued token."""
 
     name: str
     subject: str
-    roles: list[AnyRole]
+    username: str
     client: httpx.AsyncClient
     urls: dict[str, str]
-    authority: TokenAuthority
+    provider: LocalProvider
+    _tokens: Tokens | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        token = self.authority.mint(self.subject, [str(r) for r in self.roles], name=self.name)
-        return {"Authorization": f"Bearer {token}", **(extra or {})}
+    async def access_token(self) -> str:
+        async with self._lock:  # jobs run concurrently: one sign-in or refresh per person at a time
+            tokens = self._tokens
+            if tokens is None or tokens.expires_at - time.time() < RENEW_BEFORE_SECONDS:
+                self._tokens = await self._renewed(tokens)
+            return self._tokens.access_token
+
+    async def _renewed(self, tokens: Tokens | None) -> Tokens:
+        if tokens and tokens.refresh_token:
+            try:
+                return await self.provider.client("console").refresh(tokens.refresh_token)
+            except TokenRequestRefused:
+                pass  # the session ended at the provider: sign in again
+        return await self.provider.sign_in(self.username)
+
+    async def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self.access_token()}", **(extra or {})}
 
     async def call(
         self,
@@ -51,7 +76,7 @@ class Person:
         ok=(200, 201, 202),
     ) -> httpx.Response:
         response = await self.client.request(
-            method, self.urls[service] + path, json=json, params=params, headers=self._headers(headers)
+            method, self.urls[service] + path, json=json, params=params, headers=await self._headers(headers)
         )
         if response.status_code not in ok:
             raise ApiError(f"{self.name}: {method} {service}{path} -> {response.status_code} {response.text[:800]}")
@@ -77,36 +102,39 @@ async def until(check: Callable[[], Awaitable[T | None]], *, what: str, timeout:
         await asyncio.sleep(every)
 
 
-def cast(urls: dict[str, str], client: httpx.AsyncClient, settings: Settings | None = None) -> dict[str, Person]:
-    authority = TokenAuthority(settings or Settings())
+class People:
+    """Everyone the demo acts as, each signed in once and then kept signed in."""
 
-    def person(name: str, subject: str, *roles: AnyRole) -> Person:
-        return Person(name, subject, list(roles), client, urls, authority)
+    def __init__(self, urls: dict[str, str], client: httpx.AsyncClient, settings: Settings | None = None) -> None:
+        self.urls, self.client = urls, client
+        self.provider = LocalProvider(settings or Settings(), client)
+        self._people: dict[str, Person] = {}
+        self._registering = asyncio.Lock()
 
-    return {
-        "reception": person("Aisyah (reception)", "STAFF-REC-1", StaffRole.RECEPTION),
-        "dispatcher": person("Daniel (dispatch)", "STAFF-DSP-1", StaffRole.DISPATCHER),
-        "inspector": person("Mei Ling (quality)", "STAFF-QA-1", StaffRole.INSPECTOR),
-        "manager": person("Encik Rahman (service manager)", "STAFF-MGR-1", StaffRole.MANAGER),
-    }
+    def seed_person(self, username: str, title: str) -> Person:
+        seed = self.provider.person(username)
+        return self._person(seed["subject"], f"{seed['name'].split()[0]} ({title})", username)
 
+    def _person(self, subject: str, name: str, username: str) -> Person:
+        if subject not in self._people:
+            self._people[subject] = Person(name, subject, username, self.client, self.urls, self.provider)
+        return self._people[subject]
 
-def engineer(
-    urls: dict[str, str], client: httpx.AsyncClient, engineer_id: str, settings: Settings | None = None
-) -> Person:
-    return Person(
-        f"engineer {engineer_id}",
-        engineer_id,
-        [StaffRole.ENGINEER],
-        client,
-        urls,
-        TokenAuthority(settings or Settings()),
-    )
+    async def engineer(self, engineer_id: str) -> Person:
+        return await self._registered(engineer_id, f"engineer {engineer_id}", "engineer")
 
+    async def customer(self, customer_id: str) -> Person:
+        return await self._registered(customer_id, f"customer {customer_id}", CUSTOMER)
 
-def customer(
-    urls: dict[str, str], client: httpx.AsyncClient, customer_id: str, settings: Settings | None = None
-) -> Person:
-    return Person(
-        f"customer {customer_id}", customer_id, [CUSTOMER], client, urls, TokenAuthority(settings or Settings())
-    )
+    async def _registered(self, subject: str, name: str, role: str) -> Person:
+        """A seed account if the provider has one for `subject`, else one the demo driver registers."""
+        async with self._registering:
+            if subject not in self._people:
+                seed = next((p for p in self.provider.seed["people"] if p["subject"] == subject), None)
+                username = (
+                    seed["username"]
+                    if seed
+                    else await self.provider.register(subject, [role], name=name, username=subject.lower())
+                )
+                self._person(subject, name, username)
+        return self._people[subject]

@@ -13,19 +13,19 @@ from compressor_kit.settings import DEV_JWT_SIGNING_KEYS, DEV_S3_SECRET
 from compressor_kit.testing.ports import free_port
 
 STRONG = {
-    "JWT_SIGNING_KEYS": "k1:" + "z" * 40,
+    "OIDC_ISSUER": "https://login.example.com/realms/compressor",
+    "JWT_SIGNING_KEYS": "",
     "S3_SECRET_KEY": "s" * 40,
     "RABBITMQ_URL": "amqp://{service}:" + "p" * 24 + "@127.0.0.1:5672/compressor",
 }
 CASES = {
     # service: (the default secret it is given, the reason expected in its log)
-    "intake": ({"JWT_SIGNING_KEYS": DEV_JWT_SIGNING_KEYS}, "JWT_SIGNING_KEYS contains the development default key"),
+    # HS256 development tokens of any key: production trusts the identity provider's keys only.
+    "intake": ({"JWT_SIGNING_KEYS": DEV_JWT_SIGNING_KEYS}, "JWT_SIGNING_KEYS is set"),
     "dispatch": ({"S3_SECRET_KEY": DEV_S3_SECRET}, "S3_SECRET_KEY is the development default"),
     "feedback": ({"RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:5672/"}, "RABBITMQ_URL uses the guest account"),
-    "reporting": (
-        {"JWT_SIGNING_KEYS": "k1:" + "z" * 40 + "," + DEV_JWT_SIGNING_KEYS},
-        "JWT_SIGNING_KEYS contains the development default key",
-    ),
+    "reporting": ({"JWT_SIGNING_KEYS": "k1:" + "z" * 40}, "JWT_SIGNING_KEYS is set"),
+    "quality": ({"OIDC_ISSUER": None}, "OIDC_ISSUER must be the identity provider's https URL"),  # the local one
     "maintenance": ({"S3_SECRET_KEY": None}, "S3_SECRET_KEY is the development default"),  # unset: the default
 }
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pymongo import MongoClient
 
 from compressor_contracts import StaffRole
-from compressor_kit.auth import TokenAuthority, requires
+from compressor_kit.auth import DevelopmentTokens, requires
 from compressor_kit.http import create_app
 from compressor_kit.runtime import ServiceDefinition
 from compressor_kit.settings import DEV_JWT_SIGNING_KEYS, Settings
@@ -65,8 +65,8 @@ async def test_a_route_refuses_a_bad_token_with_401_problem(client, tokens, test
     claims = {
         "sub": "m1",
         "roles": ["manager"],
-        "iss": test_settings.jwt_issuer,
-        "aud": test_settings.jwt_audience,
+        "iss": test_settings.oidc_issuer,
+        "aud": test_settings.oidc_audience,
         "iat": now - 7200,
         "exp": now - 3600,
     }
@@ -96,20 +96,21 @@ async def test_a_token_without_the_route_role_gets_403_problem(client, tokens):
 async def test_two_signing_keys_are_valid_at_once_for_rotation(test_settings):
     old = test_settings.model_copy(update={"jwt_signing_keys": SecretStr("old:" + "o" * 32)})
     rotated = test_settings.model_copy(update={"jwt_signing_keys": SecretStr("new:" + "n" * 32 + ",old:" + "o" * 32)})
-    token_before_rotation = TokenAuthority(old).mint("m1", ["manager"])
+    token_before_rotation = DevelopmentTokens(old).mint("m1", ["manager"])
     async with AsyncTestClient(create_app(definition(), rotated)) as client:
         assert (await client.get("/notes", headers=bearer(token_before_rotation))).status_code == 200
         assert (
-            await client.get("/notes", headers=bearer(TokenAuthority(rotated).mint("m1", ["manager"])))
+            await client.get("/notes", headers=bearer(DevelopmentTokens(rotated).mint("m1", ["manager"])))
         ).status_code == 200
 
 
 async def test_after_a_key_is_removed_its_tokens_are_refused(test_settings):
     rotated = test_settings.model_copy(update={"jwt_signing_keys": SecretStr("new:" + "n" * 32 + ",old:" + "o" * 32)})
     retired = test_settings.model_copy(update={"jwt_signing_keys": SecretStr("new:" + "n" * 32)})
-    signed_by_old = TokenAuthority(test_settings.model_copy(update={"jwt_signing_keys": SecretStr("old:" + "o" * 32)}))
+    old = test_settings.model_copy(update={"jwt_signing_keys": SecretStr("old:" + "o" * 32)})
+    signed_by_old = DevelopmentTokens(old)
     token_of_old_key = signed_by_old.mint("m1", ["manager"])
-    token_of_new_key = TokenAuthority(rotated).mint("m1", ["manager"])
+    token_of_new_key = DevelopmentTokens(rotated).mint("m1", ["manager"])
     async with AsyncTestClient(create_app(definition(), rotated)) as client:
         assert (await client.get("/notes", headers=bearer(token_of_old_key))).status_code == 200
     async with AsyncTestClient(create_app(definition(), retired)) as client:
@@ -136,40 +137,50 @@ def test_a_route_without_a_declared_role_refuses_to_build(test_settings):
         create_app(definition(undeclared), test_settings)
 
 
-def test_production_with_a_default_secret_refuses_to_start():
-    with pytest.raises(RuntimeError, match="JWT_SIGNING_KEYS"):
-        Settings(
-            environment="production", rabbitmq_url="amqp://svc:pw@rabbit/", s3_secret_key="s" * 20
-        ).check_production()
-    Settings(
-        environment="production",
-        rabbitmq_url="amqp://svc:pw@rabbit/",
-        s3_secret_key="s" * 20,
-        jwt_signing_keys="k1:" + "z" * 32,
-    ).check_production()
-    # The development key left in second place of a rotation list still verifies tokens: refused too.
-    with pytest.raises(RuntimeError, match="JWT_SIGNING_KEYS"):
-        Settings(
-            environment="production",
-            rabbitmq_url="amqp://svc:pw@rabbit/",
-            s3_secret_key="s" * 20,
-            jwt_signing_keys="k1:" + "z" * 32 + "," + DEV_JWT_SIGNING_KEYS,
-        ).check_production()
-    # The guest account, whatever its password.
-    with pytest.raises(RuntimeError, match="guest"):
-        Settings(
-            environment="production",
-            rabbitmq_url="amqp://guest:changed@rabbit/",
-            s3_secret_key="s" * 20,
-            jwt_signing_keys="k1:" + "z" * 32,
-        ).check_production()
+PRODUCTION = {
+    "environment": "production",
+    "rabbitmq_url": "amqp://svc:pw@rabbit/",
+    "s3_secret_key": "s" * 20,
+    "oidc_issuer": "https://login.example.com/realms/compressor",
+}
+
+
+def test_production_starts_with_its_own_secrets_and_an_https_issuer():
+    Settings(**PRODUCTION).check_production()
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        # HS256 keys of any kind: production trusts the identity provider's keys only.
+        ({"jwt_signing_keys": "k1:" + "z" * 32}, "JWT_SIGNING_KEYS"),
+        ({"jwt_signing_keys": DEV_JWT_SIGNING_KEYS}, "JWT_SIGNING_KEYS"),
+        ({"oidc_issuer": "http://127.0.0.1:9400"}, "OIDC_ISSUER"),
+        ({"oidc_client_id": "backups"}, "OIDC_CLIENT_SECRET"),
+        ({"rabbitmq_url": "amqp://guest:changed@rabbit/"}, "guest"),
+        ({"s3_secret_key": "local-dev-secret"}, "S3_SECRET_KEY"),
+    ],
+)
+def test_production_refuses_development_sign_in_and_default_secrets(change, named):
+    with pytest.raises(RuntimeError, match=named):
+        Settings(**{**PRODUCTION, **change}).check_production()
+
+
+def test_development_tokens_cannot_be_made_in_production():
+    with pytest.raises(RuntimeError, match="local or test"):
+        DevelopmentTokens(Settings(**PRODUCTION))
 
 
 async def test_health_and_schema_are_open_and_ready_checks_every_dependency(client):
     assert (await client.get("/health/live")).status_code == 200
     ready = await client.get("/health/ready")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"rabbitmq": "ok", "mongodb": "ok", "object_store": "ok"}
+    assert ready.json()["checks"] == {
+        "rabbitmq": "ok",
+        "mongodb": "ok",
+        "object_store": "ok",
+        "identity_provider": "ok",
+    }
     schema = (await client.get("/schema/openapi.json")).json()
     assert schema["paths"]["/notes"]["get"]["security"] == [{"BearerToken": []}]
 

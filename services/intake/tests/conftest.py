@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from compressor_kit.auth import TokenAuthority
+from compressor_kit.auth import DevelopmentTokens
 from compressor_kit.clock import ManualClock
 from compressor_kit.testing.events import EventTap
 from compressor_kit.testing.harness import RunningService, running_service
@@ -59,7 +59,7 @@ class People:
     reception: dict[str, str]
     manager: dict[str, str]
     engineer: dict[str, str]
-    tokens: TokenAuthority
+    tokens: DevelopmentTokens
 
     def customer(self, customer_id: str) -> dict[str, str]:
         return bearer(self.tokens.mint(customer_id, ["customer"]))

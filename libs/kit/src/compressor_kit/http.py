@@ -105,7 +105,7 @@ def create_app(
         logging_config=None,  # logs are configured once, as JSON, by configure_logging
     )
     app.state.runtime = runtime
-    app.state.token_authority = runtime.tokens
+    app.state.token_verifier = runtime.token_verifier
     _require_declared_roles(app)
     document_problems(app)
     document_closed_bodies(app)

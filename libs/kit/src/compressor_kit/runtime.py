@@ -15,17 +15,19 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import httpx
 from litestar.types import ControllerRouterHandler
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from compressor_contracts import service_topology
-from compressor_kit.auth import TokenAuthority
+from compressor_kit.auth import TokenVerifier
 from compressor_kit.clock import Clock, SystemClock
 from compressor_kit.consumer import INBOX_INDEXES, Consumer, subscribe
 from compressor_kit.messaging import build_broker, declare_topology, outbox_publisher, register_publishers
 from compressor_kit.mongo import IndexSpec, create_client, ensure_indexes, ping
 from compressor_kit.objectstore import ObjectStore
+from compressor_kit.oidc import ProviderKeys
 from compressor_kit.outbox import OUTBOX_INDEXES, Outbox, OutboxRelay, Publish
 from compressor_kit.settings import Settings
 from compressor_kit.telemetry import setup_tracing
@@ -34,6 +36,7 @@ from compressor_kit.turns import Turns
 log = logging.getLogger(__name__)
 
 READINESS_TIMEOUT = 2.0
+PROVIDER_KEYS_START_WAIT = 3.0
 
 S = TypeVar("S", bound=Settings)
 
@@ -84,7 +87,9 @@ class Runtime(Generic[S]):
         self.db: AsyncDatabase[dict[str, Any]] = self.mongo[settings.database_name(definition.name)]
         self.outbox = Outbox(self.mongo, self.db, definition.name)
         self.objects = ObjectStore(settings, definition.buckets)
-        self.tokens = TokenAuthority(settings)
+        self.http = httpx.AsyncClient()
+        self.provider_keys = ProviderKeys(settings, self.http)
+        self.token_verifier = TokenVerifier(settings, self.provider_keys)
         self.turns = Turns()
         self.broker = build_broker(settings, definition.name, self.tracer_provider)
         self.publishers = register_publishers(self.broker, definition.name)
@@ -109,6 +114,11 @@ class Runtime(Generic[S]):
         await declare_topology(self.broker, self.topology)
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"))
+        # Waited for briefly, then left to retry: a provider that is down delays sign-in (readiness says
+        # so), not the service.
+        keys = asyncio.create_task(self.provider_keys.keep_loaded(), name=f"{self.name}-provider-keys")
+        self._tasks.append(keys)
+        await asyncio.wait([keys], timeout=PROVIDER_KEYS_START_WAIT)
         for job in self.definition.background_jobs:
             self._tasks.append(asyncio.create_task(job(self), name=f"{self.name}-{job.__name__}"))
         log.info("%s started", self.name)
@@ -133,6 +143,7 @@ class Runtime(Generic[S]):
             await self.relay.release_lease()
         await self.broker.stop()
         await self.mongo.close()
+        await self.http.aclose()
         log.info("%s stopped", self.name)
 
     async def readiness(self) -> dict[str, str]:
@@ -150,4 +161,6 @@ class Runtime(Generic[S]):
             check(lambda: ping(self.mongo)),
             check(self.objects.ping),
         )
-        return {"rabbitmq": rabbitmq, "mongodb": mongodb, "object_store": objects}
+        # Keys already held keep verifying tokens while the provider is away; without them nobody signs in.
+        keys = "ok" if self.provider_keys.loaded else f"unavailable: {self.provider_keys.last_error}"
+        return {"rabbitmq": rabbitmq, "mongodb": mongodb, "object_store": objects, "identity_provider": keys}

@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SIGNING_KEYS = "dev:local-development-signing-key-change-me"
 DEV_S3_SECRET = "local-dev-secret"
+# The local identity provider's client secret (infra/idp/seed.json); production refuses it.
+DEV_CLIENT_SECRET = "local-development-client-secret"
+LOCAL_ISSUER = "http://127.0.0.1:9400"
 
 
 class Settings(BaseSettings):
@@ -45,12 +48,33 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_bucket_prefix: str = "compressor-"
 
-    jwt_signing_keys: SecretStr = Field(
-        SecretStr(DEV_JWT_SIGNING_KEYS),
-        description="comma-separated kid:secret pairs; the first signs, all verify (rotation)",
+    # Sign-in: access tokens from the OpenID Connect provider, checked against its published keys.
+    oidc_issuer: str = Field(LOCAL_ISSUER, description="the issuer tokens must carry (the local provider by default)")
+    oidc_discovery_url: str = Field(
+        "", description="where to read the discovery document when the issuer's public URL is not reachable from here"
     )
-    jwt_issuer: str = "compressor-service"
-    jwt_audience: str = "compressor-service"
+    oidc_audience: str = Field("compressor-api", description="the one API audience every service accepts")
+    oidc_roles_claim: str = Field(
+        "roles", description="dotted path of the roles in a token: roles, realm_access.roles (Keycloak), groups"
+    )
+    oidc_role_map: str = Field(
+        "", description="external=role pairs, comma-separated, applied to the roles claim (groups to roles)"
+    )
+    oidc_subject_claim: str = Field("sub", description="the claim holding the staff or customer id")
+    oidc_algorithms: str = Field("RS256,ES256,PS256", description="asymmetric signature algorithms accepted")
+    oidc_leeway_seconds: int = Field(30, ge=0, le=300, description="clock skew allowed on exp, nbf and iat")
+    oidc_max_token_lifetime_seconds: int = Field(7200, ge=60, description="longest exp - iat accepted")
+    oidc_keys_refresh_interval_seconds: float = Field(
+        60.0, ge=0, description="at most one key refresh per interval on an unknown kid"
+    )
+    # Machine callers (dead-letter replay, backups, the demo driver) sign in with client credentials.
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr = Field(SecretStr(DEV_CLIENT_SECRET), description="the machine client's secret")
+
+    jwt_signing_keys: SecretStr = Field(
+        SecretStr(""),
+        description="HS256 kid:secret pairs for ENVIRONMENT=local|test only (empty: the development key)",
+    )
 
     outbox_poll_interval_seconds: float = Field(0.5, gt=0)
     outbox_lease_seconds: float = Field(10.0, gt=0)
@@ -62,16 +86,31 @@ class Settings(BaseSettings):
     def bucket(self, name: str) -> str:
         return f"{self.s3_bucket_prefix}{name}"
 
+    @property
+    def development(self) -> bool:
+        return self.environment in ("local", "test")
+
+    def development_signing_keys(self) -> str | None:
+        """HS256 keys for `compressor-token` and tests, in local and test environments only."""
+        if not self.development:
+            return None
+        return self.jwt_signing_keys.get_secret_value() or DEV_JWT_SIGNING_KEYS
+
+    def discovery_url(self) -> str:
+        return self.oidc_discovery_url or self.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration"
+
     def check_production(self) -> None:
-        """Refuse to run in production with a secret that ships in this repository."""
+        """Refuse to run in production with a secret that ships in this repository, or with
+        development sign-in."""
         if self.environment != "production":
             return
         problems = []
-        dev_jwt_secret = DEV_JWT_SIGNING_KEYS.partition(":")[2]
-        # Any key of the list: with rotation, a development key left in second place still verifies tokens.
-        jwt_secrets = [pair.partition(":")[2].strip() for pair in self.jwt_signing_keys.get_secret_value().split(",")]
-        if dev_jwt_secret in jwt_secrets:
-            problems.append("JWT_SIGNING_KEYS contains the development default key")
+        if self.jwt_signing_keys.get_secret_value():
+            problems.append("JWT_SIGNING_KEYS is set (HS256 development tokens; production trusts OIDC_ISSUER only)")
+        if urlsplit(self.oidc_issuer).scheme != "https":
+            problems.append("OIDC_ISSUER must be the identity provider's https URL")
+        if self.oidc_client_id and self.oidc_client_secret.get_secret_value() == DEV_CLIENT_SECRET:
+            problems.append("OIDC_CLIENT_SECRET is the local provider's development secret")
         if self.s3_secret_key.get_secret_value() == DEV_S3_SECRET:
             problems.append("S3_SECRET_KEY is the development default")
         broker = urlsplit(self.rabbitmq_url.get_secret_value())

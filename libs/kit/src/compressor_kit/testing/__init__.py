@@ -25,10 +25,13 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from compressor_contracts import service_topology
-from compressor_kit.auth import TokenAuthority
+from compressor_kit.auth import DevelopmentTokens
 from compressor_kit.http import create_app
 from compressor_kit.runtime import ServiceDefinition
 from compressor_kit.settings import Settings
+from compressor_kit.testing.provider import identity_provider
+
+__all__ = ["identity_provider"]  # a fixture of this plugin, defined with the provider's other helpers
 
 T = TypeVar("T")
 
@@ -41,7 +44,7 @@ RABBITMQ_API_USER = ("guest", "guest")
 
 # Fixtures whose tests talk to the real servers: `make test-fast` deselects them (see
 # pytest_collection_modifyitems below).
-SERVER_FIXTURES = frozenset({"rabbit_vhost", "test_settings", "test_db", "tokens"})
+SERVER_FIXTURES = frozenset({"rabbit_vhost", "test_settings", "test_db", "tokens", "identity_provider"})
 
 
 def rabbitmqctl(*args: str) -> str:
@@ -182,8 +185,10 @@ def test_settings(rabbit_vhost: str) -> Iterator[Settings]:
 
 
 @pytest.fixture
-def tokens(test_settings: Settings) -> TokenAuthority:
-    return TokenAuthority(test_settings)
+def tokens(test_settings: Settings) -> DevelopmentTokens:
+    """HS256 development tokens for any subject and roles (accepted in the test environment only);
+    `identity_provider` gives tokens the real provider issued."""
+    return DevelopmentTokens(test_settings)
 
 
 async def drain_queue(
