@@ -1,6 +1,7 @@
 """The HTTP face of a service: one Litestar app per service, built the same way for all.
 
-`create_app` wires the runtime into Litestar: health routes, the kit's refusal and error handlers
+`create_app` wires the runtime into Litestar: health routes, the admin's dead-letter routes
+(`compressor_kit.deadletter_api`), the kit's refusal and error handlers
 (problem+json), one trace per job, bounded parameters, the trace id on every answer, and the rule
 that every route declares who may call it.
 """
@@ -19,6 +20,7 @@ from opentelemetry import trace
 
 from compressor_kit.auth import public
 from compressor_kit.clock import Clock
+from compressor_kit.deadletter_api import ROUTES as DEAD_LETTER_ROUTES
 from compressor_kit.job_trace import OpenTelemetryPlugin
 from compressor_kit.logs import configure_logging
 from compressor_kit.openapi import document_closed_bodies, document_examples, document_problems
@@ -84,7 +86,7 @@ def create_app(
     configure_logging(definition.name, service_settings.log_level)
     runtime = Runtime(definition, service_settings, clock, wrap_publish=wrap_publish)
     app = Litestar(
-        route_handlers=[live, ready, *definition.route_handlers],
+        route_handlers=[live, ready, *DEAD_LETTER_ROUTES, *definition.route_handlers],
         dependencies={"runtime": Provide(lambda: runtime, sync_to_thread=False)},
         on_startup=[runtime.start],
         on_shutdown=[runtime.stop],
@@ -98,7 +100,15 @@ def create_app(
             description=definition.description,
             path="/schema",
             components=Components(
-                security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+                security_schemes={
+                    "BearerToken": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="JWT",
+                        description="An access token from the identity provider (OIDC_ISSUER) for the API "
+                        "audience (OIDC_AUDIENCE), carrying the caller's roles.",
+                    )
+                }
             ),
         ),
         request_max_body_size=MAX_BODY_BYTES,
