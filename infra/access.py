@@ -26,6 +26,7 @@ from compressor_contracts.topology import EXCHANGE, SERVICES, service_topology
 ROOT = Path(__file__).resolve().parent.parent
 VHOST = "compressor"
 BUCKET_PREFIX = "compressor-"
+DEFAULT_EXCHANGE = "amq.default"  # the nameless exchange, as permissions name it
 READS_BY_CONTRACT: dict[str, tuple[str, ...]] = {
     # job.report_published names the PDF in reporting's bucket; feedback presigns the customer's link.
     "feedback": ("reports",),
@@ -71,13 +72,18 @@ def rabbitmq_permissions(service: str) -> tuple[str, str, str]:
 
     configure: declare its exchanges (events, its dead-letter fanout) and its queues.
     write: publish to the events exchange and its dead-letter exchange; bind its queues (queue.bind
-    needs write on the queue); declare its queues with x-dead-letter-exchange (write on the DLX).
+    needs write on the queue); declare its queues with x-dead-letter-exchange (write on the DLX); and
+    publish to the default exchange (`amq.default`): replaying a dead letter (POST /dead-letters/replay)
+    re-publishes it straight to the one queue that failed it, by name, so that no other consumer bound
+    to the events exchange receives the event twice. RabbitMQ checks write on the exchange only, not
+    on the queue the default exchange routes to, so this lets the user publish to any queue of the
+    vhost by name; the replay code publishes only to the queues of the service's own topology.
     read: consume its queues and dead-letter queue; bind from the exchanges (read on the exchange).
     """
     resources = rabbitmq_resources(service)
     names = resources["queues"] + resources["exchanges"]
     assert EXCHANGE in names
-    return _exactly(names), _exactly(names), _exactly(names)
+    return _exactly(names), _exactly([*names, DEFAULT_EXCHANGE]), _exactly(names)
 
 
 def service_buckets(service: str) -> list[str]:

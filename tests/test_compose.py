@@ -174,15 +174,17 @@ def test_broker_permissions_are_exactly_the_services_own_queues_and_exchanges(na
     own_queues = {q.name for q in topology.queues} | {topology.dead_letter_queue}
     exchanges = {EXCHANGE, topology.dead_letter_exchange}
     configure, write, read = access.rabbitmq_permissions(name)
-    for regex in (configure, write, read):
-        assert _names(regex) == own_queues | exchanges
-        for queue in own_queues | exchanges:
+    # Write on the default exchange too: a dead-letter replay publishes straight to the queue that failed it.
+    permissions = ((configure, set()), (write, {"amq.default"}), (read, set()))
+    for regex, extra in permissions:
+        assert _names(regex) == own_queues | exchanges | extra
+        for queue in own_queues | exchanges | extra:
             assert re.fullmatch(regex, queue)
     others = {q.name for other in SERVICES if other != name for q in service_topology(other).queues}
     others |= {service_topology(other).dead_letter_queue for other in SERVICES if other != name}
     others |= {service_topology(other).dead_letter_exchange for other in SERVICES if other != name}
-    for regex in (configure, write, read):
-        for resource in others | {"amq.default", "", "amq.topic", name + ".anything"}:
+    for regex, extra in permissions:
+        for resource in (others | {"amq.default", "", "amq.topic", name + ".anything"}) - extra:
             assert not re.fullmatch(regex, resource), f"{name} may touch {resource!r}"
     script = (ROOT / "infra/rabbitmq/users.sh").read_text()
     assert f"set_permissions -p {access.VHOST} {name} '{configure}' '{write}' '{read}'" in script
