@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SERVICES := intake dispatch maintenance quality reporting feedback
 PACKAGE_FILES := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) requirements-dev.txt
 
-.PHONY: setup infra-up infra-down run stop demo test test-fast bench lint docs clean dlq dlq-replay
+.PHONY: setup infra-up infra-down run stop demo test test-fast bench lint docs clean dlq dlq-replay backup
 
 setup: $(VENV)/.installed ## Python environment with every package editable
 
@@ -64,9 +64,15 @@ docs: setup ## JSON Schemas, the event catalogue, every service's AsyncAPI and O
 	$(BIN)/python -m compressor_kit.roles docs/roles.md $(SERVICES)
 	$(BIN)/python infra/access.py
 
-dlq: setup ## dead letters per service, with the reason each failed
-	$(BIN)/python -m compressor_kit.deadletters list
+# Machine callers sign in as their own clients (client credentials; OIDC_CLIENT_SECRET defaults to the
+# local provider's development secret, refused in production) and go through the services' HTTP APIs.
+# Each service is called at <SERVICE>_URL (e.g. DISPATCH_URL), by default where `make run` serves it.
+dlq: setup ## dead letters per service, with the reason each failed (signed in as client dlq-replay)
+	OIDC_CLIENT_ID=dlq-replay $(BIN)/python -m compressor_kit.deadletters list
 
-dlq-replay: setup ## after a fix: make dlq-replay SERVICE=dispatch IDS="id1 id2" (or ALL=1)
+dlq-replay: setup ## after a fix: make dlq-replay SERVICE=dispatch IDS="id1 id2" (or ALL=1), as client dlq-replay
 	@test -n "$(SERVICE)" || { echo 'usage: make dlq-replay SERVICE=<service> IDS="<event ids>" | ALL=1'; exit 2; }
-	$(BIN)/python -m compressor_kit.deadletters replay $(SERVICE) $(if $(ALL),--all,$(foreach id,$(IDS),--id $(id)))
+	OIDC_CLIENT_ID=dlq-replay $(BIN)/python -m compressor_kit.deadletters replay $(SERVICE) $(if $(ALL),--all,$(foreach id,$(IDS),--id $(id)))
+
+backup: setup ## a backup of every service database now, waited for (signed in as client backups; REPORTING_URL)
+	OIDC_CLIENT_ID=backups $(BIN)/python -m reporting_service.backups.client
