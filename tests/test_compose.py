@@ -2,7 +2,10 @@
 
 Every service is built from the one root Dockerfile with its own SERVICE, sets only environment
 variables that its settings read (the kit's or the service's own, or OpenTelemetry's), has the required
-ones, waits for healthy infrastructure and sends traces to Jaeger. Each service has its own broker user
+ones, waits for healthy infrastructure and sends traces to Jaeger. Services trust Keycloak's tokens only
+(OIDC_*; no shared HS256 secret), and Keycloak runs in production mode on its own PostgreSQL with the
+realm imported from infra/keycloak/ (whose agreement with the local provider's seed is
+tests/test_identity_provider_config.py's). Each service has its own broker user
 and object-store key (infra/access.py): the generated files are current, the RabbitMQ permissions name
 exactly the service's queues, dead-letter queue and the exchanges it uses, and each MinIO policy only its
 buckets. (The permissions are proven on a real broker in tests/test_broker_permissions.py; MinIO policies
@@ -15,6 +18,8 @@ import importlib
 import importlib.util
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -22,6 +27,7 @@ import pytest
 import yaml
 
 from compressor_contracts.topology import EXCHANGE, service_topology
+from compressor_kit.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("infra_access", ROOT / "infra" / "access.py")
@@ -33,19 +39,34 @@ INFRA_IMAGES = {
     "mongo": "mongo:7",
     "minio": "minio/minio",
     "jaeger": "jaegertracing/all-in-one",
+    "keycloak": "quay.io/keycloak/keycloak",
+    "keycloak-db": "postgres",
 }
-HEALTHY_DEPENDENCIES = ("rabbitmq", "mongo", "minio")
+# Images pinned to an exact release (a moving tag would change the identity provider under a deployment).
+PINNED_IMAGES = {
+    "keycloak": re.compile(r"^quay\.io/keycloak/keycloak:26\.\d+\.\d+$"),
+    "keycloak-db": re.compile(r"^postgres:\d+\.\d+(-[a-z0-9.]+)?$"),
+}
+HEALTHY_DEPENDENCIES = ("rabbitmq", "mongo", "minio", "keycloak")
 REQUIRED_ENV = (
     "RABBITMQ_URL",
     "MONGODB_URL",
     "S3_ENDPOINT",
     "S3_ACCESS_KEY",
     "S3_SECRET_KEY",
-    "JWT_SIGNING_KEYS",
+    "OIDC_ISSUER",
+    "OIDC_DISCOVERY_URL",
+    "OIDC_AUDIENCE",
+    "OIDC_ROLES_CLAIM",
+    "OIDC_SUBJECT_CLAIM",
     "ENVIRONMENT",
     "HTTP_PORT",
 )
-SECRET_ENV = ("JWT_SIGNING_KEYS", "S3_SECRET_KEY", "S3_ACCESS_KEY")
+SECRET_ENV = ("S3_SECRET_KEY", "S3_ACCESS_KEY")
+# HS256 development sign-in: ENVIRONMENT=local|test only; a production service refuses JWT_SIGNING_KEYS.
+DEVELOPMENT_ONLY_ENV = ("JWT_SIGNING_KEYS", "JWT_ISSUER", "JWT_AUDIENCE")
+REALM = "compressor"
+REALM_FILE = "infra/keycloak/realm-compressor.json"
 # The environment variables each service reads: the kit's settings plus its own settings class.
 # Each service's settings, as its definition declares them.
 SETTINGS_FIELDS = {
@@ -71,6 +92,20 @@ def as_dict(value: dict | list | None) -> dict:
 
 def environment(compose: dict, name: str) -> dict:
     return as_dict(compose["services"][name].get("environment"))
+
+
+def test_the_file_is_a_valid_compose_file():
+    """Checked against the Compose specification's schema (check-jsonschema, requirements-dev.txt):
+    no Docker engine is needed, and a misspelt key fails here rather than at deployment."""
+    tool = Path(sys.executable).with_name("check-jsonschema")
+    assert tool.is_file(), "check-jsonschema is missing: pip install -r requirements-dev.txt"
+    result = subprocess.run(
+        [str(tool), "--builtin-schema", "vendor.compose-spec", str(ROOT / "docker-compose.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_six_services_and_the_infrastructure_are_declared(compose):
@@ -265,6 +300,91 @@ def test_jaeger_accepts_otlp(compose):
     assert str(as_dict(jaeger.get("environment")).get("COLLECTOR_OTLP_ENABLED")).lower() == "true"
     published = {str(port).split(":")[-1] for port in jaeger.get("ports", [])}
     assert {"16686", "4317", "4318"} <= published
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_trusts_keycloaks_tokens_and_no_shared_secret(compose, name):
+    env = environment(compose, name)
+    present = [key for key in DEVELOPMENT_ONLY_ENV if key in env]
+    assert not present, f"{name}: development-only sign-in settings in a deployment: {present}"
+    # The issuer is the public realm URL the tokens carry; compose refuses to start without it.
+    assert re.fullmatch(r"\$\{KEYCLOAK_PUBLIC_URL:\?[^}]*\}/realms/" + REALM, str(env["OIDC_ISSUER"])), env[
+        "OIDC_ISSUER"
+    ]
+    # The discovery document (and so the keys) is read from Keycloak inside the network.
+    discovery = urlparse(str(env["OIDC_DISCOVERY_URL"]))
+    assert (discovery.scheme, discovery.hostname, discovery.port) == ("http", "keycloak", 8080)
+    assert discovery.path == f"/realms/{REALM}/.well-known/openid-configuration"
+    assert env["OIDC_ROLES_CLAIM"] == "realm_access.roles"
+    assert env["OIDC_SUBJECT_CLAIM"] == "subject_id"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_optional_token_check_settings_default_to_the_kits_defaults(compose, name):
+    """OIDC_* tuning that compose passes through with a default (`${VAR:-default}`) means the kit's
+    own default when the variable is unset, not a second opinion on it."""
+    fields = Settings.model_fields
+    for key, value in environment(compose, name).items():
+        match = re.fullmatch(r"\$\{([A-Z0-9_]+):-([^}]*)\}", str(value))
+        if key.startswith("OIDC_") and match:
+            assert match.group(1) == key, f"{name}: {key} reads {match.group(1)}"
+            assert float(match.group(2)) == float(fields[key.lower()].default), f"{name}: {key} default"
+
+
+@pytest.mark.parametrize("name", PINNED_IMAGES)
+def test_identity_provider_images_are_pinned(compose, name):
+    image = compose["services"][name]["image"]
+    assert PINNED_IMAGES[name].match(image), f"{name}: {image} is not an exact release"
+
+
+def test_keycloak_runs_in_production_mode_on_its_own_database(compose):
+    keycloak = compose["services"]["keycloak"]
+    command = keycloak["command"] if isinstance(keycloak["command"], list) else keycloak["command"].split()
+    assert command[0] == "start" and "start-dev" not in command, command
+    assert "--import-realm" in command
+    env = as_dict(keycloak["environment"])
+    assert env["KC_DB"] == "postgres"
+    assert env["KC_DB_URL_HOST"] == "keycloak-db"
+    assert keycloak["depends_on"]["keycloak-db"]["condition"] == "service_healthy"
+    for key in ("KC_BOOTSTRAP_ADMIN_USERNAME", "KC_BOOTSTRAP_ADMIN_PASSWORD", "KC_DB_PASSWORD"):
+        assert REQUIRED_INTERPOLATION.match(str(env.get(key))), f"keycloak: {key} must be ${{...:?...}}"
+    database = compose["services"]["keycloak-db"]
+    db_env = as_dict(database["environment"])
+    assert db_env["POSTGRES_PASSWORD"] == env["KC_DB_PASSWORD"], "one password, from one variable"
+    assert db_env["POSTGRES_USER"] == env["KC_DB_USERNAME"]
+    assert db_env["POSTGRES_DB"] == env["KC_DB_URL_DATABASE"]
+    assert "pg_isready" in str(database["healthcheck"]["test"])
+    volumes = {str(volume).split(":")[0] for volume in database["volumes"]}
+    assert volumes & set(compose.get("volumes") or {}), "the database keeps its data in a named volume"
+    assert not database.get("ports"), "PostgreSQL stays inside the compose network"
+
+
+def test_keycloak_serves_the_public_url_behind_a_tls_proxy(compose):
+    keycloak = compose["services"]["keycloak"]
+    env = as_dict(keycloak["environment"])
+    assert REQUIRED_INTERPOLATION.match(str(env["KC_HOSTNAME"])) and "KEYCLOAK_PUBLIC_URL" in env["KC_HOSTNAME"]
+    assert str(env["KC_HTTP_ENABLED"]).lower() == "true"  # TLS ends at the proxy
+    assert env["KC_PROXY_HEADERS"] == "xforwarded"
+    # Inside the network the services reach Keycloak by its service name, not the public URL.
+    assert str(env["KC_HOSTNAME_BACKCHANNEL_DYNAMIC"]).lower() == "true"
+    assert str(env["KC_HEALTH_ENABLED"]).lower() == "true"
+    for port in keycloak.get("ports", []):
+        assert str(port).startswith("127.0.0.1:"), f"keycloak: {port} must listen on 127.0.0.1 only"
+        assert not str(port).endswith(":9000"), "the management port stays inside the network"
+
+
+def test_keycloak_imports_the_realm_read_only_and_is_healthy_once_ready(compose):
+    keycloak = compose["services"]["keycloak"]
+    mounts = [str(volume) for volume in keycloak["volumes"]]
+    realm = [m for m in mounts if m.startswith(f"./{REALM_FILE}:")]
+    assert realm, mounts
+    source, target, mode = realm[0].split(":")
+    assert (ROOT / source).is_file()
+    assert target.startswith("/opt/keycloak/data/import/") and target.endswith(".json")
+    assert mode == "ro"
+    assert json.loads((ROOT / source).read_text())["realm"] == REALM
+    test = " ".join(keycloak["healthcheck"]["test"])
+    assert "/dev/tcp/127.0.0.1/9000" in test and "/health/ready" in test, test
 
 
 def test_dockerfile_builds_any_service_as_a_non_root_user():
