@@ -16,7 +16,7 @@ $(VENV)/.installed: $(PACKAGE_FILES)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-infra-up: ## RabbitMQ, MongoDB (replica set) and the S3 object store on 127.0.0.1
+infra-up: ## RabbitMQ, MongoDB (replica set), the S3 object store and the OpenID Connect provider on 127.0.0.1
 	bash infra/up.sh
 
 infra-down:

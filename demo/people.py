@@ -61,7 +61,7 @@ class Person:
                 pass  # the session ended at the provider: sign in again
         return await self.provider.sign_in(self.username)
 
-    async def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+    async def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self.access_token()}", **(extra or {})}
 
     async def call(
@@ -76,7 +76,7 @@ class Person:
         ok=(200, 201, 202),
     ) -> httpx.Response:
         response = await self.client.request(
-            method, self.urls[service] + path, json=json, params=params, headers=await self._headers(headers)
+            method, self.urls[service] + path, json=json, params=params, headers=await self.headers(headers)
         )
         if response.status_code not in ok:
             raise ApiError(f"{self.name}: {method} {service}{path} -> {response.status_code} {response.text[:800]}")

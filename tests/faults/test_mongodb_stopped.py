@@ -91,7 +91,7 @@ async def test_mongodb_stopped_mid_job_answers_503_writes_nothing_and_the_job_re
                         "name": "Written during the outage",
                         "contacts": [{"name": "Nobody", "role": "none", "phone": "+60 3-1234 5678"}],
                     },
-                    headers=reception._headers(),
+                    headers=await reception.headers(),
                 )
                 assert write.status_code == 503, write.text
                 assert write.headers["content-type"].startswith("application/problem+json")
