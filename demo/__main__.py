@@ -122,6 +122,15 @@ async def main(jobs: int, host: str) -> int:
             console.print("[red]Some services are not ready: see var/log/<service>.log")
             return 1
         office = Office(urls, client)
+        staff = (office.reception, office.dispatcher, office.inspector, office.manager)
+        for person in staff:
+            await person.access_token()
+        console.print(
+            f"Signed in at {office.settings.oidc_issuer} (code flow with PKCE, the provider's own login form): "
+            + ", ".join(f"{p.name} as {p.username}" for p in staff)
+            + ". Engineers and the customer sign in as themselves when their turn comes; the demo-driver "
+            "client registers the accounts of customers and engineers the demo creates."
+        )
         await office.stock_parts_for(jobs)
         if jobs > 1:
             await office.staff_engineers_for(jobs)

@@ -113,7 +113,7 @@ class People:
 
     def seed_person(self, username: str, title: str) -> Person:
         seed = self.provider.person(username)
-        return self._person(seed["subject"], f"{seed['name'].split()[0]} ({title})", username)
+        return self._person(seed["subject"], f"{seed['name']} ({title})", username)
 
     def _person(self, subject: str, name: str, username: str) -> Person:
         if subject not in self._people:
