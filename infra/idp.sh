@@ -27,7 +27,10 @@ ensure_modules() {
   local stamp="$DIR/package-lock.sha256" want
   want="$(sha256sum "$APP/package-lock.json" | cut -d' ' -f1)"
   [ -d "$APP/node_modules" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && return 0
-  command -v npm >/dev/null || die idp "node and npm are needed (Node.js 20 or later)"
+  command -v npm >/dev/null || apt_install nodejs npm
+  # oidc-provider 9 needs Node.js 20+; Debian 12's own nodejs is 18.
+  local major; major="$(node -p 'process.versions.node.split(".")[0]')"
+  [ "$major" -ge 20 ] || die idp "Node.js $major found; oidc-provider 9 needs Node.js 20 or later (e.g. NodeSource's nodejs)"
   (cd "$APP" && npm ci --omit=dev --no-audit --no-fund) >"$DIR/npm.log" 2>&1 \
     || { tail -n 20 "$DIR/npm.log" >&2; die idp "npm ci failed (log: var/idp/npm.log)"; }
   echo "$want" >"$stamp"
