@@ -75,4 +75,4 @@ dlq-replay: setup ## after a fix: make dlq-replay SERVICE=dispatch IDS="id1 id2"
 	OIDC_CLIENT_ID=dlq-replay $(BIN)/python -m compressor_kit.deadletters replay $(SERVICE) $(if $(ALL),--all,$(foreach id,$(IDS),--id $(id)))
 
 backup: setup ## a backup of every service database now, waited for (signed in as client backups; REPORTING_URL)
-	OIDC_CLIENT_ID=backups $(BIN)/python -m reporting_service.backups.client
+	OIDC_CLIENT_ID=backups $(BIN)/python -m reporting_service.backups.client $(if $(REPORTING_URL),--url $(REPORTING_URL))

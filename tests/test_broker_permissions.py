@@ -3,8 +3,9 @@
 For each service a user is created in a fresh vhost with exactly the permission regexes that
 infra/access.py generates for compose (infra/rabbitmq/users.sh). The service app, connected as that
 user, starts and declares its whole topology, consumes from its queue (a malformed message lands in its
-dead-letter queue, which it publishes to itself) and publishes its events to the events exchange. The
-same user is refused another service's queues and dead-letter exchange.
+dead-letter queue, which it publishes to itself), publishes its events to the events exchange and
+replays its dead letter to the queue that failed it (through the default exchange). The same user is
+refused another service's queues and dead-letter exchange.
 (MinIO policies cannot be proven here: moto does not enforce IAM policies; tests/test_compose.py checks
 the policy documents.)
 """
@@ -25,6 +26,7 @@ from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 
 from compressor_contracts.topology import EXCHANGE, SERVICES, service_topology
+from compressor_kit.deadletters import list_dead_letters, replay
 from compressor_kit.http import create_app
 from compressor_kit.testing import (
     RABBITMQ_HOST,
@@ -75,6 +77,18 @@ def get_from(queue: str):
 def declare(queue: str):
     """queue.declare (needs configure permission on it)."""
     return lambda channel: channel.declare_queue(queue, durable=True, arguments={"x-queue-type": "quorum"})
+
+
+async def message_ids(url: str, queue: str) -> set[str | None]:
+    """The message ids waiting in `queue` (taken off it)."""
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        queue_ = await channel.get_queue(queue, ensure=False)
+        ids = set()
+        while (message := await queue_.get(no_ack=True, fail=False)) is not None:
+            ids.add(message.message_id)
+        return ids
 
 
 def other_service(service: str) -> str:
@@ -134,6 +148,14 @@ async def test_a_service_works_with_its_own_user_and_is_refused_the_others_queue
                 return message is not None and message.routing_key == key
 
             await eventually(published, timeout=30)
+
+    # Replays its dead letter as its own user (POST /dead-letters/replay): straight back to the queue that
+    # failed it, through the default exchange (write on amq.default).
+    # (A service bound to its own events may have dead-lettered probe-2 as well: only probe-1 is replayed.)
+    outcome = await replay(url, service, ["probe-1"])
+    assert [letter.failed_queue for letter in outcome.replayed] == [topology.queues[0].name], outcome
+    assert "probe-1" not in {letter.event_id for letter in await list_dead_letters(rabbit_vhost, [service])}
+    assert "probe-1" in await message_ids(rabbit_vhost, topology.queues[0].name)
 
     other = service_topology(other_service(service))
     other_queue = other.queues[0]

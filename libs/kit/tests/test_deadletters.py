@@ -280,20 +280,17 @@ async def test_make_dlq_and_dlq_replay_sign_in_as_their_client_and_put_the_lette
     await put_dead_letter(url, event, FAILED_QUEUE)
     as_tool = {"OIDC_CLIENT_ID": "dlq-replay", "DISPATCH_URL": dispatch_process}
 
-    status, out, err = await cli("list", "dispatch", env=as_tool)
-    assert status == 0, err
+    # Listed with its reason; a service that is not running is named, and the others still listed.
+    intake = f"http://127.0.0.1:{free_port()}"
+    status, out, err = await cli("list", "dispatch", "intake", env={**as_tool, "INTAKE_URL": intake})
     assert "dispatch: 1 dead letter(s)" in out and event.id in out
     assert f"from {FAILED_QUEUE}" in out and "RuntimeError: no engineer calendar loaded" in out
+    assert status == 1 and f"intake: not reachable at {intake}" in err
 
     # A client without the admin role is refused, and says so.
     status, out, err = await cli("replay", "dispatch", "--all", env={**as_tool, "OIDC_CLIENT_ID": "demo-driver"})
     assert status == 1 and not out
     assert "dispatch refused client 'demo-driver' (403): this route needs one of the roles: admin" in err
-    # A service that is not running is named; the others are still listed.
-    intake = f"http://127.0.0.1:{free_port()}"
-    status, out, err = await cli("list", "dispatch", "intake", env={**as_tool, "INTAKE_URL": intake})
-    assert status == 1 and event.id in out
-    assert f"intake: not reachable at {intake}" in err
     assert await ready_messages(url, DLQ) == 1
 
     status, out, err = await cli("replay", "dispatch", "--id", event.id, env=as_tool)
@@ -306,9 +303,6 @@ async def test_make_dlq_and_dlq_replay_sign_in_as_their_client_and_put_the_lette
 
     await eventually(taken_in, timeout=15)
     assert await ready_messages(url, DLQ) == 0
-    status, out, _ = await cli("list", "dispatch", env=as_tool)
-    assert status == 0 and "dispatch: no dead letters" in out
-
     status, _, err = await cli("replay", "dispatch", "--id", event.id, env=as_tool)
     assert status == 1 and f"no dead letter of dispatch carries event id {event.id}" in err
 

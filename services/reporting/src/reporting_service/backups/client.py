@@ -4,15 +4,15 @@
 
 Signs in with client credentials (OIDC_CLIENT_ID, `backups` in `make backup`; OIDC_CLIENT_SECRET, the
 local provider's development secret by default, refused in production), POSTs /backups to reporting
-(REPORTING_URL, by default where `make run` serves it), polls GET /backups/{backup_id} until the backup
-completed or failed, and prints the result. Exits 0 when it completed, 1 otherwise.
+(--url, by default where `make run` serves it; `make backup` passes REPORTING_URL), polls
+GET /backups/{backup_id} until the backup completed or failed, and prints the result. Exits 0 when it
+completed, 1 otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -134,22 +134,24 @@ async def run(
     return 0
 
 
-async def _main(url: str, poll_interval: float, timeout: float) -> int:
-    settings = Settings()
-    async with httpx.AsyncClient() as provider, httpx.AsyncClient(base_url=url) as service:
-        return await run(settings, service, provider, poll_interval=poll_interval, timeout=timeout)
-
-
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str], settings: Settings) -> int:
+    """The command line, with the settings its composition root read (`__main__` below)."""
     parser = argparse.ArgumentParser(
         prog="python -m reporting_service.backups.client", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--url", default=os.environ.get("REPORTING_URL", DEFAULT_URL), help="reporting's base URL")
+    parser.add_argument("--url", default=DEFAULT_URL, help=f"reporting's base URL (default {DEFAULT_URL})")
     parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds between polls")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the backup's end")
     args = parser.parse_args(argv)
-    return asyncio.run(_main(args.url.rstrip("/"), args.poll_interval, args.timeout))
+
+    async def once() -> int:
+        async with httpx.AsyncClient() as provider, httpx.AsyncClient(base_url=args.url.rstrip("/")) as service:
+            return await run(settings, service, provider, poll_interval=args.poll_interval, timeout=args.timeout)
+
+    return asyncio.run(once())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from reporting_service.app import SERVICE
+
+    sys.exit(main(sys.argv[1:], SERVICE.settings_from(None)))
