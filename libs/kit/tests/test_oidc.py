@@ -190,3 +190,29 @@ async def test_keys_already_held_keep_working_while_the_provider_is_away(test_se
         assert (await client.get("/me", headers=bearer(token))).status_code == 200
         person = await identity_provider.sign_in("meiling")
         assert (await client.get("/me", headers=bearer(person.access_token))).json()["roles"] == ["inspector"]
+
+
+def test_a_key_without_alg_signs_with_its_type_and_one_with_alg_only_with_that():
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    from compressor_kit.oidc import _signing_keys
+
+    rsa_key = rsa.generate_private_key(65537, 2048).public_key()
+    rsa_jwk = jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key, as_dict=True)
+    ec_key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    ec_jwk = jwt.algorithms.ECAlgorithm.to_jwk(ec_key, as_dict=True)
+    keys = _signing_keys(
+        {
+            "keys": [
+                {**rsa_jwk, "kid": "entra-like"},  # Entra publishes no alg
+                {**rsa_jwk, "kid": "pinned", "alg": "RS256"},
+                {**ec_jwk, "kid": "ec", "alg": "ES256"},
+                {**ec_jwk, "kid": "encryption", "use": "enc"},
+            ]
+        }
+    )
+    assert set(keys) == {"entra-like", "pinned", "ec"}
+    assert keys["entra-like"].signs_with("PS256") and keys["entra-like"].signs_with("RS256")
+    assert not keys["entra-like"].signs_with("ES256")
+    assert keys["pinned"].signs_with("RS256") and not keys["pinned"].signs_with("PS256")
+    assert keys["ec"].signs_with("ES256") and not keys["ec"].signs_with("RS256")

@@ -102,7 +102,7 @@ def _signature_checked(token: str, key: Any, algorithm: str) -> dict[str, Any]:
             algorithms=[algorithm],
             options=SIGNATURE_ONLY,
         )
-    except jwt.InvalidSignatureError as error:
+    except (jwt.InvalidSignatureError, jwt.InvalidKeyError) as error:
         raise refused("bad_signature", "token signature does not verify") from error
     except jwt.PyJWTError as error:
         raise refused("malformed", "malformed token") from error
@@ -137,7 +137,7 @@ class TokenVerifier:
             key = await self.keys.key_for(kid) if isinstance(kid, str) else None
             if key is None:
                 raise refused("unknown_key", "token signed with a key the identity provider does not publish")
-            if key.algorithm_name != algorithm:
+            if not key.signs_with(algorithm):
                 raise refused("algorithm", f"the provider's key {kid} does not sign with {algorithm}")
             claims = _signature_checked(token, key.key, algorithm)
         else:

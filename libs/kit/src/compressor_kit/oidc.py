@@ -46,6 +46,24 @@ async def discover(http: httpx.AsyncClient, settings: Settings) -> dict[str, Any
     return document
 
 
+@dataclass(frozen=True)
+class SigningKey:
+    """One public key of the provider: `algorithm` is the JWK's own `alg` when it names one (Entra's
+    keys do not), `key_type` its `kty`."""
+
+    key: Any
+    key_type: str
+    algorithm: str | None
+
+    def signs_with(self, algorithm: str) -> bool:
+        if self.algorithm:
+            return self.algorithm == algorithm
+        return KEY_TYPE_OF.get(algorithm[:2]) == self.key_type
+
+
+KEY_TYPE_OF = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
+
+
 class ProviderKeys:
     """The provider's public signing keys by kid, loaded lazily and refreshed sparingly."""
 
@@ -53,7 +71,7 @@ class ProviderKeys:
         self.settings = settings
         self.http = http
         self.refresh_interval = settings.oidc_keys_refresh_interval_seconds
-        self._keys: dict[str, jwt.PyJWK] = {}
+        self._keys: dict[str, SigningKey] = {}
         self._last_attempt: float | None = None
         self._lock = asyncio.Lock()
         self.last_error = "keys not loaded yet"
@@ -63,7 +81,7 @@ class ProviderKeys:
     def loaded(self) -> bool:
         return bool(self._keys)
 
-    async def key_for(self, kid: str) -> jwt.PyJWK | None:
+    async def key_for(self, kid: str) -> SigningKey | None:
         """The key with this kid, refreshing the set once if it is unknown and the interval allows."""
         if kid in self._keys:
             return self._keys[kid]
@@ -104,13 +122,13 @@ class ProviderKeys:
             delay = min(delay * 2, longest_retry)
 
 
-def _signing_keys(jwks: dict[str, Any]) -> dict[str, jwt.PyJWK]:
-    keys: dict[str, jwt.PyJWK] = {}
+def _signing_keys(jwks: dict[str, Any]) -> dict[str, SigningKey]:
+    keys: dict[str, SigningKey] = {}
     for entry in jwks.get("keys", []):
         if entry.get("use", "sig") != "sig" or "kid" not in entry:
             continue
         try:
-            keys[entry["kid"]] = jwt.PyJWK(entry)
+            keys[entry["kid"]] = SigningKey(jwt.PyJWK(entry).key, entry.get("kty", ""), entry.get("alg"))
         except jwt.PyJWTError as error:  # a key type or curve this library cannot use: skip it
             log.info("skipping JWKS key %s: %s", entry.get("kid"), error)
     return keys
