@@ -16,6 +16,9 @@ def test_the_openapi_document_names_every_operation_and_the_refusals(test_settin
         "RecordInspectionResults",
         "ListInspectionTemplates",
         "GetInspectionTemplate",
+        # the kit's, on every service
+        "listDeadLetters",
+        "replayDeadLetters",
     }
     assert {"404", "409", "422"} <= set(operations["RecordInspectionResults"]["responses"])
     assert all(op["security"] == [{"BearerToken": []}] for op in operations.values())
