@@ -73,6 +73,30 @@ async def test_the_relay_publishes_exactly_the_committed_events_in_order(test_se
     assert all(m.delivery_mode == 2 for m in messages)  # persistent
 
 
+async def test_events_published_while_the_database_could_not_mark_them_are_marked_not_sent_again(test_settings, wiring):
+    from pymongo.errors import AutoReconnect
+
+    outbox, publish = wiring
+    committed = [await commit_request(outbox, f"JOB-{n}") for n in range(2)]
+    relay = OutboxRelay(outbox, publish, poll_interval=0.05)
+    assert await relay.acquire_lease()
+    mark = relay.collection.update_many
+
+    async def database_gone(*args, **kwargs):
+        raise AutoReconnect("primary stepped down")
+
+    relay.collection.update_many = database_gone  # the database goes away between confirm and mark
+    with pytest.raises(AutoReconnect):
+        await relay.publish_pending()
+    relay.collection.update_many = mark  # and comes back
+    assert await relay.publish_pending() == 0
+    assert await pending_count(outbox.db) == 0
+
+    url = test_settings.rabbitmq_url.get_secret_value()
+    messages = await drain_queue(url, WATCH, expect=3, timeout=1.5)
+    assert [m.message_id for m in messages] == committed  # each once
+
+
 async def test_only_one_relay_holds_the_lease_until_it_expires(test_settings, wiring):
     outbox, publish = wiring
     first = OutboxRelay(outbox, publish, lease_seconds=0.5)

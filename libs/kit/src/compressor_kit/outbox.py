@@ -173,6 +173,9 @@ class OutboxRelay:
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stopping = asyncio.Event()
         self._held_until: datetime | None = None
+        # Published and confirmed, but the database was away when they were to be marked: marked
+        # first on the next cycle, never published again by this relay.
+        self._unmarked: list[str] = []
 
     async def run(self) -> None:
         while not self._stopping.is_set():
@@ -229,6 +232,9 @@ class OutboxRelay:
         Events of one job (subject) are published one after another, in commit order; different
         jobs are published concurrently, their confirms awaited together.
         """
+        if self._unmarked:
+            await self._mark_published(self._unmarked)
+            self._unmarked = []
         cursor = (
             self.collection.find(
                 {"status": PENDING},
@@ -260,9 +266,11 @@ class OutboxRelay:
             *(publish_in_order(events) for events in by_job.values()), return_exceptions=True
         )
         if published:
-            await self.collection.update_many(
-                {"_id": {"$in": published}}, {"$set": {"status": PUBLISHED, "published_at": datetime.now(UTC)}}
-            )
+            try:
+                await self._mark_published(published)
+            except Exception:
+                self._unmarked = published
+                raise
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             done = set(published)
@@ -272,6 +280,11 @@ class OutboxRelay:
             )
             raise errors[0]
         return len(published)
+
+    async def _mark_published(self, ids: list[str]) -> None:
+        await self.collection.update_many(
+            {"_id": {"$in": ids}}, {"$set": {"status": PUBLISHED, "published_at": datetime.now(UTC)}}
+        )
 
 
 async def pending_count(db: AsyncDatabase[dict[str, Any]]) -> int:

@@ -9,7 +9,6 @@ Building it connects to nothing; `start` does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ log = logging.getLogger(__name__)
 
 READINESS_TIMEOUT = 2.0
 PROVIDER_KEYS_START_WAIT = 3.0
+STOP_STEP_SECONDS = 10.0
 
 S = TypeVar("S", bound=Settings)
 
@@ -131,20 +131,30 @@ class Runtime(Generic[S]):
         task.add_done_callback(self._spawned.discard)
 
     async def stop(self) -> None:
+        """Stop within a bounded time: each step that does not end in STOP_STEP_SECONDS is logged and
+        left behind, so one stuck connection cannot hold the process (or a test) forever."""
         self.relay.stop()
         self._tasks.extend(self._spawned)
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=STOP_STEP_SECONDS)
+            for task in stuck:
+                log.error("%s: task %s did not stop within %ss", self.name, task.get_name(), STOP_STEP_SECONDS)
         self._tasks.clear()
-        with contextlib.suppress(Exception):
-            await self.relay.release_lease()
-        await self.broker.stop()
-        await self.mongo.close()
-        await self.http.aclose()
+        await self._bounded("release the outbox lease", self.relay.release_lease())
+        await self._bounded("stop the broker", self.broker.stop())
+        await self._bounded("close MongoDB", self.mongo.close())
+        await self._bounded("close the HTTP client", self.http.aclose())
         log.info("%s stopped", self.name)
+
+    async def _bounded(self, step: str, work: Awaitable[Any]) -> None:
+        try:
+            await asyncio.wait_for(work, STOP_STEP_SECONDS)
+        except TimeoutError:
+            log.error("%s: could not %s within %ss", self.name, step, STOP_STEP_SECONDS)
+        except Exception:
+            log.exception("%s: could not %s", self.name, step)
 
     async def readiness(self) -> dict[str, str]:
         """Each dependency: "ok" or why not."""
