@@ -98,6 +98,11 @@ class LocalProvider:
     ) -> str:
         """A token signed with the provider's own private key for `algorithm`, with the claims of a
         valid access token unless overridden: what a misbehaving or misconfigured provider could issue."""
+        if not KEYS.exists():
+            raise RuntimeError(
+                f"{KEYS} is missing: the provider on {self.issuer} was not started from this checkout "
+                "(stop it with `bash infra/idp.sh stop` in its own checkout, then `make infra-up` here)"
+            )
         private = next(k for k in json.loads(KEYS.read_text())["keys"] if k.get("alg") == algorithm)
         now = int(time.time())
         payload = {
