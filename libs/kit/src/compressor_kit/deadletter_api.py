@@ -38,7 +38,7 @@ MAX_EVENT_IDS = 1000
 
 _EXAMPLE: dict[str, Any] = {
     "event_id": "0b6f3c1e-6a57-4c2e-9d1a-8f3e2b7c4d10",
-    "event_type": "com.compressor.job.requested.v1",
+    "event_type": "com.compressorservice.job.requested.v1",
     "failed_queue": "dispatch.job-requests",
     "error_type": "RuntimeError",
     "error": "no engineer calendar loaded",
