@@ -40,8 +40,12 @@ demo: run ## bring everything up and drive a service job through the nine phases
 TEST_WORKERS ?= 3
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist load --maxschedchunk 1)
 
-test: setup infra-up ## the whole suite against the real servers
+test: setup infra-up browsers ## the whole suite against the real servers
 	$(BIN)/python -m pytest $(XDIST)
+
+.PHONY: browsers
+browsers: ## Debian's Chromium and axe-core (npm) for the browser tests, installed when missing
+	bash infra/chromium.sh
 
 # No server, no waiting: these are CPU-bound, and on 2 cores one process beats workers that each
 # import everything first.

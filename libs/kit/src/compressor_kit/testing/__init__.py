@@ -29,9 +29,11 @@ from compressor_kit.auth import DevelopmentTokens
 from compressor_kit.http import create_app
 from compressor_kit.runtime import ServiceDefinition
 from compressor_kit.settings import Settings
+from compressor_kit.testing.browser import BROWSER_FIXTURES, chromium, desktop_page, phone_page
 from compressor_kit.testing.provider import identity_provider
 
-__all__ = ["identity_provider"]  # a fixture of this plugin, defined with the provider's other helpers
+# Fixtures of this plugin defined with their other helpers (the provider's; the browser's).
+__all__ = ["chromium", "desktop_page", "identity_provider", "phone_page"]
 
 T = TypeVar("T")
 
@@ -44,7 +46,9 @@ RABBITMQ_API_USER = ("guest", "guest")
 
 # Fixtures whose tests talk to the real servers: `make test-fast` deselects them (see
 # pytest_collection_modifyitems below).
-SERVER_FIXTURES = frozenset({"rabbit_vhost", "test_settings", "test_db", "tokens", "identity_provider"})
+SERVER_FIXTURES = (
+    frozenset({"rabbit_vhost", "test_settings", "test_db", "tokens", "identity_provider"}) | BROWSER_FIXTURES
+)
 
 
 def rabbitmqctl(*args: str) -> str:
@@ -242,8 +246,9 @@ _HEAVIEST = ("tests/e2e/", "tests/faults/")
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "needs_servers: talks to RabbitMQ, MongoDB or the object store (set automatically on tests "
-        "using the test_settings, rabbit_vhost, test_db or tokens fixtures; `make test-fast` skips these)",
+        "needs_servers: talks to RabbitMQ, MongoDB, the object store, the identity provider or Chromium (set "
+        "automatically on tests using the test_settings, rabbit_vhost, test_db, tokens, identity_provider or "
+        "browser fixtures; `make test-fast` skips these)",
     )
 
 
@@ -260,7 +265,11 @@ def _start_order(item: pytest.Item) -> int:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        fixtures = getattr(item, "fixturenames", ())
+        if SERVER_FIXTURES.intersection(fixtures):
             item.add_marker(pytest.mark.needs_servers)
+        if BROWSER_FIXTURES.intersection(fixtures):
+            # The worker's one Chromium lives on the session event loop (see testing/browser.py).
+            item.add_marker(pytest.mark.asyncio(loop_scope="session"), append=False)
     # A stable sort: the same order in every xdist worker, modules kept together within a group.
     items.sort(key=_start_order)
