@@ -119,9 +119,16 @@ function page(title, body) {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
 <style>
-body{font-family:system-ui,sans-serif;max-width:22rem;margin:3rem auto;padding:0 1rem}
-label,input,button{display:block;width:100%;box-sizing:border-box}input{margin:.25rem 0 1rem;padding:.5rem}
-button{padding:.6rem;margin-top:.5rem}.error{color:#b00020;margin:-.5rem 0 1rem}
+body{font:1rem/1.5 system-ui,sans-serif;color:#1a1a1a;background:#f4f5f7;margin:0;padding:2rem 1rem}
+main{max-width:22rem;margin:0 auto;background:#fff;border:1px solid #d8dbe0;border-radius:8px;padding:1.5rem}
+h1{font-size:1.5rem;line-height:1.25;margin:0 0 .25rem}main>p{margin:0 0 1.25rem;color:#4a4f57}
+label,input,button{display:block;width:100%;box-sizing:border-box;font:inherit}label{font-weight:600}
+input{margin:.25rem 0 1rem;padding:.5rem .625rem;border:1px solid #8a9099;border-radius:4px}
+input[aria-invalid=true]{border-color:#b00020}
+button{padding:.625rem;margin-top:.5rem;border:1px solid #1d4ed8;border-radius:4px;background:#1d4ed8;color:#fff;cursor:pointer}
+button+button{background:#fff;color:#1d4ed8}
+input:focus-visible,button:focus-visible{outline:3px solid #93b4f5;outline-offset:1px}
+.error{color:#b00020;margin:-.5rem 0 1rem}@media (min-width:40rem){body{padding-top:5rem}}
 </style>
 </head>
 <body>
@@ -135,7 +142,7 @@ ${body}
 
 function loginPage(uid, clientId, username = '', failed = false) {
   return page('Sign in - Compressor Service', `<h1>Sign in to Compressor Service</h1>
-<p>to continue to ${escapeHtml(clientId)}</p>
+<p>to continue to the ${escapeHtml(clientId)}</p>
 <form id="login" method="post" action="/interaction/${escapeHtml(uid)}/login">
 <label for="username">Username</label>
 <input id="username" name="username" type="text" autocomplete="username" required value="${escapeHtml(username)}"${username ? '' : ' autofocus'}>

@@ -7,7 +7,7 @@ Fixtures (registered by the kit's pytest plugin; `make test-fast` skips tests th
   phone_page     a fresh context and page, 390x844, mobile, touch, device scale 3
   chromium       the worker's one Chromium (session scope), for a test that needs its own contexts
 Helpers, each taking the page:
-  assert_clean(page)        no console errors and no uncaught page errors so far
+  assert_clean(page)        no console errors and no uncaught page errors so far (allow=: expected ones)
   assert_accessible(page)   axe-core finds no serious or critical violation (a readable list if it does)
   assert_fits(page)         no horizontal scrolling (document width <= viewport width)
   screenshot(page, name)    var/screenshots/<name>-<desktop|phone>.png, the full page; its path
@@ -109,11 +109,15 @@ def _record(page: Page, kind: Kind) -> PageLog:
     return log
 
 
-def assert_clean(page: Page) -> None:
+def assert_clean(page: Page, allow: tuple[str, ...] = ()) -> None:
     """Fail on any console error or uncaught script error the page has had so far (failed requests
-    are listed alongside, as they usually explain the errors)."""
+    are listed alongside, as they usually explain the errors). Chromium logs every response of status
+    400 or more as a console error, the page's own included ("Failed to load resource: the server
+    responded with a status of 422"): a page that answers a refused form with such a status passes
+    `allow=("status of 422",)`; console errors containing one of `allow` are not counted."""
     log = page_log(page)
-    problems = [f"console error: {e}" for e in log.console_errors] + [f"page error: {e}" for e in log.page_errors]
+    errors = [e for e in log.console_errors if not any(text in e for text in allow)]
+    problems = [f"console error: {e}" for e in errors] + [f"page error: {e}" for e in log.page_errors]
     if problems:
         problems += [f"failed request: {r}" for r in log.failed_requests]
         raise AssertionError(f"{page.url} ({log.kind}):\n  " + "\n  ".join(problems))
