@@ -9,7 +9,7 @@ Fixtures (registered by the kit's pytest plugin; `make test-fast` skips tests th
 Helpers, each taking the page:
   assert_clean(page)        no console errors and no uncaught page errors so far (allow=: expected ones)
   assert_accessible(page)   axe-core finds no serious or critical violation (a readable list if it does)
-  assert_fits(page)         no horizontal scrolling (document width <= viewport width)
+  assert_fits(page)         no sideways scrolling (document width <= the device's screen width)
   screenshot(page, name)    var/screenshots/<name>-<desktop|phone>.png, the full page; its path
   sign_in(page, username, password)  fills the local provider's login form and submits it
   page_log(page)            what the page recorded: console errors, page errors, failed requests
@@ -124,13 +124,17 @@ def assert_clean(page: Page, allow: tuple[str, ...] = ()) -> None:
 
 
 async def assert_fits(page: Page) -> None:
-    """The page does not scroll sideways: nothing is wider than the viewport."""
-    widths: dict[str, int] = await page.evaluate(
-        "({scroll: document.documentElement.scrollWidth, inner: window.innerWidth})"
-    )
-    assert widths["scroll"] <= widths["inner"], (
-        f"{page.url} ({page_log(page).kind}) scrolls sideways: content {widths['scroll']} px wide, "
-        f"viewport {widths['inner']} px"
+    """The page does not scroll sideways: its document is no wider than the device's screen. Measured
+    against the viewport the context was given, not `window.innerWidth`: a mobile Chromium zooms out
+    to show content wider than the screen, and innerWidth grows with it (measured: 608 for a 600 px
+    box on the 390 px phone), so the brief's `scrollWidth <= innerWidth` would always pass there. A
+    page without `<meta name="viewport" content="width=device-width">` is laid out 980 px wide on a
+    phone and fails here, as it should."""
+    viewport = page.viewport_size
+    assert viewport is not None
+    width: int = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= viewport["width"], (
+        f"{page.url} ({page_log(page).kind}) scrolls sideways: content {width} px wide, screen {viewport['width']} px"
     )
 
 
