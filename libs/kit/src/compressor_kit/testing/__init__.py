@@ -10,7 +10,7 @@ import asyncio
 import os
 import subprocess
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
@@ -29,7 +29,7 @@ from compressor_kit.auth import DevelopmentTokens
 from compressor_kit.http import create_app
 from compressor_kit.runtime import ServiceDefinition
 from compressor_kit.settings import Settings
-from compressor_kit.testing.browser import BROWSER_FIXTURES, chromium, desktop_page, phone_page
+from compressor_kit.testing.browser import BROWSER_FIXTURES, CALL_FAILED, chromium, desktop_page, phone_page
 from compressor_kit.testing.provider import identity_provider
 
 # Fixtures of this plugin defined with their other helpers (the provider's; the browser's).
@@ -250,6 +250,16 @@ def pytest_configure(config: pytest.Config) -> None:
         "automatically on tests using the test_settings, rabbit_vhost, test_db, tokens, identity_provider or "
         "browser fixtures; `make test-fast` skips these)",
     )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """Note on the item when its test failed, for fixtures that keep evidence (the browser pages
+    screenshot what they showed)."""
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[CALL_FAILED] = True
+    return report
 
 
 def _start_order(item: pytest.Item) -> int:

@@ -13,6 +13,7 @@ Helpers, each taking the page:
   screenshot(page, name)    var/screenshots/<name>-<desktop|phone>.png, the full page; its path
   sign_in(page, username, password)  fills the local provider's login form and submits it
   page_log(page)            what the page recorded: console errors, page errors, failed requests
+A test that fails leaves a screenshot of each of its pages as var/screenshots/failed-<test>-<kind>.png.
 
 Why the async API on a session-scoped event loop. Starting Playwright's driver and Chromium costs
 about 0.8 s (measured here: driver 0.5 s, launch 0.3-0.4 s), a new context and page 0.3 s. So
@@ -190,33 +191,47 @@ async def chromium() -> AsyncIterator[Browser]:
             await browser.close()
 
 
-async def _page(browser: Browser, kind: Kind) -> AsyncIterator[Page]:
+# Set by the plugin's pytest_runtest_makereport when a test's call failed (compressor_kit.testing).
+CALL_FAILED = pytest.StashKey[bool]()
+
+
+async def _page(browser: Browser, kind: Kind, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
     context: BrowserContext = await browser.new_context(**DEVICES[kind])
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     try:
         page = await context.new_page()
         _record(page, kind)
         yield page
+        if request.node.stash.get(CALL_FAILED, False) and not page.is_closed():
+            # What the page showed when the test failed: var/screenshots/failed-<test>-<kind>.png.
+            name = "failed-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in request.node.name)
+            try:
+                await screenshot(page, name)
+            except Error:
+                pass  # the page may be gone with the failure itself; the test's own error says why
     finally:
         await context.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def desktop_page(chromium: Browser) -> AsyncIterator[Page]:
-    """A page 1280x800 in a fresh context (no cookies), recording console errors and failed requests."""
-    async for page in _page(chromium, "desktop"):
+async def desktop_page(chromium: Browser, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
+    """A page 1280x800 in a fresh context (no cookies), recording console errors and failed requests;
+    when the test fails, a screenshot of it goes to var/screenshots/failed-<test>-desktop.png."""
+    async for page in _page(chromium, "desktop", request):
         yield page
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def phone_page(chromium: Browser) -> AsyncIterator[Page]:
-    """A phone's page, 390x844 at device scale 3, mobile and touch, in a fresh context."""
-    async for page in _page(chromium, "phone"):
+async def phone_page(chromium: Browser, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
+    """A phone's page, 390x844 at device scale 3, mobile and touch, in a fresh context; when the test
+    fails, a screenshot of it goes to var/screenshots/failed-<test>-phone.png."""
+    async for page in _page(chromium, "phone", request):
         yield page
 
 
 __all__ = [
     "BROWSER_FIXTURES",
+    "CALL_FAILED",
     "PageLog",
     "assert_accessible",
     "assert_clean",
