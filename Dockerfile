@@ -1,11 +1,11 @@
 # syntax=docker/dockerfile:1
-# One image recipe for all six services; pick one with the build argument SERVICE:
+# One image recipe for all seven services; pick one with the build argument SERVICE:
 #   docker build --build-arg SERVICE=intake --build-arg HTTP_PORT=8001 -t compressor/intake .
 # docker-compose.yml builds each service this way.
 
 FROM python:3.11-slim AS build
 ARG SERVICE
-RUN test -n "$SERVICE" || { echo "build with --build-arg SERVICE=<intake|dispatch|maintenance|quality|reporting|feedback>" >&2; exit 1; }
+RUN test -n "$SERVICE" || { echo "build with --build-arg SERVICE=<intake|dispatch|maintenance|quality|reporting|feedback|console>" >&2; exit 1; }
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY libs/contracts libs/contracts

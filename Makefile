@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SERVICES := intake dispatch maintenance quality reporting feedback
+SERVICES := intake dispatch maintenance quality reporting feedback console
 PACKAGE_FILES := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) requirements-dev.txt
 
 .PHONY: setup infra-up infra-down run stop demo test test-fast bench lint docs clean dlq dlq-replay backup

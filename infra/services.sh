@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Start or stop the six services as separate local processes; logs in var/log/, pids in var/run/.
+# Start or stop the six services and the console as separate local processes; logs in var/log/, pids in var/run/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-SERVICES=(intake dispatch maintenance quality reporting feedback)
-declare -A PORTS=([intake]=8001 [dispatch]=8002 [maintenance]=8003 [quality]=8004 [reporting]=8005 [feedback]=8006)
+SERVICES=(intake dispatch maintenance quality reporting feedback console)
+declare -A PORTS=([intake]=8001 [dispatch]=8002 [maintenance]=8003 [quality]=8004 [reporting]=8005 [feedback]=8006 [console]=8000)
 mkdir -p var/log var/run
 
 running() { [ -f "var/run/$1.pid" ] && kill -0 "$(cat "var/run/$1.pid")" 2>/dev/null; }

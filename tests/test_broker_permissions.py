@@ -133,21 +133,23 @@ async def test_a_service_works_with_its_own_user_and_is_refused_the_others_queue
             await eventually(lambda: ready_messages(rabbit_vhost, topology.dead_letter_queue), timeout=30)
 
             # Publishes its events to the events exchange, as its own user (with its own publishers, on
-            # the app's event loop).
-            key, publisher = next(iter(app.state.runtime.publishers.items()))
+            # the app's event loop). The console publishes no event: it only reads them.
+            publishers = app.state.runtime.publishers
+            assert bool(publishers) == (service != "console"), service
+            for key, publisher in list(publishers.items())[:1]:
 
-            async def publish() -> None:
-                await publisher.publish(b"{}", message_id="probe-2")
+                async def publish(publisher=publisher) -> None:
+                    await publisher.publish(b"{}", message_id="probe-2")
 
-            await asyncio.to_thread(client.blocking_portal.call, publish)
+                await asyncio.to_thread(client.blocking_portal.call, publish)
 
-            async def published():
-                message = await probe.get(fail=False, no_ack=True)
-                while message is not None and message.routing_key == routing_key:
+                async def published(key=key):
                     message = await probe.get(fail=False, no_ack=True)
-                return message is not None and message.routing_key == key
+                    while message is not None and message.routing_key == routing_key:
+                        message = await probe.get(fail=False, no_ack=True)
+                    return message is not None and message.routing_key == key
 
-            await eventually(published, timeout=30)
+                await eventually(published, timeout=30)
 
     # Replays its dead letter as its own user (POST /dead-letters/replay): straight back to the queue that
     # failed it, through the default exchange (write on amq.default).

@@ -33,7 +33,15 @@ ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("infra_access", ROOT / "infra" / "access.py")
 access = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(access)
-SERVICES = {"intake": 8001, "dispatch": 8002, "maintenance": 8003, "quality": 8004, "reporting": 8005, "feedback": 8006}
+SERVICES = {
+    "intake": 8001,
+    "dispatch": 8002,
+    "maintenance": 8003,
+    "quality": 8004,
+    "reporting": 8005,
+    "feedback": 8006,
+    "console": 8000,
+}
 INFRA_IMAGES = {
     "rabbitmq": "rabbitmq:3-management",
     "mongo": "mongo:7",
@@ -108,7 +116,7 @@ def test_the_file_is_a_valid_compose_file():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_six_services_and_the_infrastructure_are_declared(compose):
+def test_the_seven_services_and_the_infrastructure_are_declared(compose):
     assert set(SERVICES) | set(INFRA_IMAGES) <= set(compose["services"])
 
 
@@ -159,7 +167,9 @@ def test_service_uses_its_own_broker_user_and_object_store_key(compose, name):
     assert env["S3_BUCKET_PREFIX"] == access.BUCKET_PREFIX
     for other in SERVICES:
         if other != name:
-            assert other.upper() + "_" not in str(env), f"{name} sees {other}'s secrets"
+            # (The console's INTAKE_URL etc. are other services' addresses, not their secrets.)
+            for secret in ("_RABBITMQ_PASSWORD", "_S3_ACCESS_KEY", "_S3_SECRET_KEY"):
+                assert other.upper() + secret not in str(env), f"{name} sees {other}'s secrets"
 
 
 def test_generated_access_files_are_current():

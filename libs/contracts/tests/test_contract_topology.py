@@ -10,6 +10,7 @@ from compressor_contracts import (
     DELIVERY_LIMIT,
     EXCHANGE,
     INTEGRATION_ONLY,
+    PRODUCERS,
     QUEUES,
     SERVICES,
     QueueSpec,
@@ -21,7 +22,8 @@ from compressor_contracts import (
 
 def test_exchange_and_services():
     assert EXCHANGE == "compressor.events"
-    assert SERVICES == ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback")
+    assert SERVICES == ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback", "console")
+    assert PRODUCERS == SERVICES[:-1]
     assert isinstance(DELIVERY_LIMIT, int) and 1 < DELIVERY_LIMIT <= 50
 
 

@@ -16,7 +16,11 @@ EXCHANGE_TYPE = "topic"
 DELIVERY_LIMIT = 10
 """x-delivery-limit of every consumer queue: a backstop, consumers dead-letter themselves earlier."""
 
-SERVICES = ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback")
+SERVICES = ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback", "console")
+"""Every service with queues of its own; the console (the staff's browser console) only reads events."""
+
+PRODUCERS = SERVICES[:-1]
+"""The six phase services: each owns phases and publishes their events."""
 
 INTEGRATION_ONLY = frozenset({"backup.completed.v1", "backup.failed.v1"})
 """Events no service consumes; published for integrations (monitoring, archive audits)."""
@@ -163,6 +167,13 @@ QUEUES: tuple[QueueSpec, ...] = (
         "surveys",
         ("job.report_published.v1",),
         "Sends the report link and the satisfaction survey.",
+    ),
+    _queue(
+        "console",
+        "job-board",
+        ("job.#",),
+        "Every job event, any version, into the console's job board (phase, priority, customer, "
+        "equipment, engineer, SLA state); each replica's open pages follow the board's collection.",
     ),
 )
 

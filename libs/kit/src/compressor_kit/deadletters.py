@@ -211,6 +211,7 @@ DEFAULT_PORTS = {
     "quality": 8004,
     "reporting": 8005,
     "feedback": 8006,
+    "console": 8000,
 }
 """Where `make run` (infra/services.sh) serves each service; `<SERVICE>_URL` overrides."""
 HTTP_TIMEOUT = 60.0

@@ -81,8 +81,19 @@ class Browser:
         """Sign `username` in with the code flow and PKCE; the tokens the client gets at its callback."""
         pkce, state, nonce = Pkce.new(), secrets.token_urlsafe(16), secrets.token_urlsafe(16)
         url = await self.client.authorization_url(self.redirect_uri, state, nonce, pkce, scope)
+        query = parse_qs(urlsplit(await self.authorize(url, username, password)).query)
+        if query.get("state") != [state]:
+            raise SignInFailed("the callback's state is not the one sent")
+        if "code" not in query:
+            raise SignInFailed(f"no code at the callback: {query}")
+        return await self.client.exchange_code(query["code"][0], self.redirect_uri, pkce)
+
+    async def authorize(self, authorization_url: str, username: str, password: str) -> str:
+        """Open an authorization URL (a client's, e.g. the console's /auth/login redirect), log in at the
+        provider's form, and return the URL the provider sends the browser back to (the client's
+        callback with its code and state), without opening it."""
         async with self._open() as browser:
-            page = await _follow(browser, await browser.get(url), self.redirect_uri)
+            page = await _follow(browser, await browser.get(authorization_url), self.redirect_uri)
             login = next((f for f in forms_of(page) if "username" in f.fields), None)
             if page.is_redirect or login is None:
                 raise SignInFailed(f"expected the provider's login form, got {page.status_code}")
@@ -91,12 +102,7 @@ class Browser:
             self.cookies.update(browser.cookies)
         if not callback.is_redirect:
             raise SignInFailed(f"{username} was not signed in ({callback.status_code}): {callback.text[:200]}")
-        query = parse_qs(urlsplit(callback.headers["location"]).query)
-        if query.get("state") != [state]:
-            raise SignInFailed("the callback's state is not the one sent")
-        if "code" not in query:
-            raise SignInFailed(f"no code at the callback: {query}")
-        return await self.client.exchange_code(query["code"][0], self.redirect_uri, pkce)
+        return urljoin(str(callback.url), callback.headers["location"])
 
     async def sign_out(self, tokens: Tokens, post_logout_redirect_uri: str) -> None:
         """RP-initiated logout: the provider asks to confirm, the person confirms."""

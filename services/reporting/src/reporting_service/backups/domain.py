@@ -9,7 +9,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from compressor_contracts import BackupDatabase, BackupTrigger, StoredObject
-from compressor_contracts.topology import SERVICES
+from compressor_contracts.topology import PRODUCERS
 
 RUNNING, COMPLETED, FAILED, EXPIRED = "running", "completed", "failed", "expired"
 
@@ -72,9 +72,10 @@ def manifest_key(backup_id: str) -> str:
 
 
 def databases_to_back_up(configured: str, database_name: Callable[[str], str]) -> list[str]:
-    """The configured list, else every service's database (deduplicated: services may share one)."""
+    """The configured list, else every phase service's database (deduplicated: services may share one).
+    Not the console's: it holds people's sessions and their tokens, which no archive should keep."""
     names = [n.strip() for n in configured.split(",") if n.strip()]
-    return sorted(set(names or (database_name(service) for service in SERVICES)))
+    return sorted(set(names or (database_name(service) for service in PRODUCERS)))
 
 
 def expired(backups: Iterable[tuple[str, datetime]], keep_daily: int, keep_monthly: int) -> set[str]:

@@ -1,0 +1,35 @@
+"""Composition root of the console: the staff's browser console, wired once."""
+
+from pathlib import Path
+
+from litestar.static_files import create_static_files_router
+
+from compressor_kit.runtime import ServiceDefinition
+from console_service.board import api as board_api
+from console_service.board import consumers as board_consumers
+from console_service.board.store import INDEXES as BOARD_INDEXES
+from console_service.sessions import api as sessions_api
+from console_service.sessions.store import INDEXES as SESSION_INDEXES
+from console_service.settings import ConsoleSettings
+
+STATIC = create_static_files_router(
+    "/static", directories=[Path(__file__).parent / "static"], opt={"public": True}, include_in_schema=False
+)
+
+SERVICE = ServiceDefinition(
+    name="console",
+    default_port=8000,
+    description="The staff's browser console: sign-in at the identity provider, the live job board and job pages.",
+    settings_type=ConsoleSettings,
+    route_handlers=[
+        sessions_api.login,
+        sessions_api.callback,
+        sessions_api.logout,
+        board_api.board,
+        board_api.job_page,
+        board_api.live,
+        STATIC,
+    ],
+    consumers=[board_consumers.consumers],
+    indexes={**SESSION_INDEXES, **BOARD_INDEXES},
+)

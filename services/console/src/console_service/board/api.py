@@ -1,0 +1,122 @@
+"""The job board (`/`), a job's page (`/jobs/{job_id}`) and the board's live updates (`/live`).
+
+A job's timeline is read from reporting with the signed-in person's own access token, so the person
+sees exactly what the API would show them; reporting's refusal (problem+json) is shown as a message,
+and a reporting that cannot be reached says so while the rest of the console goes on working.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from litestar import Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from compressor_contracts import StaffRole
+from compressor_kit.auth import STAFF
+from compressor_kit.refusals import Refusal
+from console_service.board import domain, store
+from console_service.pages import page, render_fragment
+from console_service.sessions.guard import pages, session_of
+from console_service.settings import ConsoleRuntime
+
+BOARD_ROLES = (StaffRole.DISPATCHER, StaffRole.MANAGER, StaffRole.ADMIN, StaffRole.RECEPTION, StaffRole.INSPECTOR)
+TIMELINE_TIMEOUT = 5.0
+
+
+def _empty(value: str | None) -> str | None:
+    return value or None
+
+
+@get("/", **pages(*BOARD_ROLES))
+async def board(
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[ConsoleRuntime],
+    priority: FromQuery[str | None] = None,
+    region: FromQuery[str | None] = None,
+    engineer: FromQuery[str | None] = None,
+) -> Response[str]:
+    """Every job on the board by phase, with SLA badges; filtered by priority, region and engineer."""
+    session = session_of(request)
+    try:
+        selection = domain.BoardFilter(_empty(priority), _empty(region), _empty(engineer))
+    except Refusal:
+        selection = domain.BoardFilter(None, _empty(region), _empty(engineer))
+    rows = await store.board(runtime, selection)
+    return page(
+        "board.html",
+        session=session,
+        columns=domain.columns(rows),
+        selection=selection,
+        priorities=domain.PRIORITIES,
+        regions=await store.regions(runtime),
+        engineers=await store.engineers(runtime),
+        total=len(rows),
+    )
+
+
+@dataclass(frozen=True)
+class TimelineAnswer:
+    timeline: dict[str, Any] | None = None
+    refusal: str | None = None
+    unavailable: bool = False
+
+
+async def _timeline(runtime: ConsoleRuntime, access_token: str, job_id: str) -> TimelineAnswer:
+    url = f"{runtime.settings.reporting_url.rstrip('/')}/jobs/{quote(job_id, safe='')}/timeline"
+    try:
+        response = await runtime.http.get(
+            url, headers={"Authorization": f"Bearer {access_token}"}, timeout=TIMELINE_TIMEOUT
+        )
+    except httpx.HTTPError:
+        return TimelineAnswer(unavailable=True)
+    if response.status_code == 200:
+        return TimelineAnswer(timeline=response.json())
+    if response.status_code >= 500:
+        return TimelineAnswer(unavailable=True)
+    try:
+        problem = response.json()
+        message = str(problem.get("detail") or problem.get("title") or response.reason_phrase)
+    except ValueError:
+        message = response.reason_phrase
+    return TimelineAnswer(refusal=message)
+
+
+@get("/jobs/{job_id:str}", **pages(*STAFF))
+async def job_page(
+    request: Request[Any, Any, Any], job_id: FromPath[str], runtime: NamedDependency[ConsoleRuntime]
+) -> Response[str]:
+    """The job's board row and its whole timeline from reporting."""
+    session = session_of(request)
+    answer = await _timeline(runtime, session["access_token"], job_id)
+    return page(
+        "job.html",
+        session=session,
+        job_id=job_id,
+        row=await store.row_of(runtime, job_id),
+        answer=answer,
+        phase_names=domain.PHASE_NAMES,
+    )
+
+
+def _row_message(row: dict[str, Any]) -> ServerSentEventMessage:
+    data = {"job_id": row["_id"], "column": domain.column_of(row), "html": render_fragment("_row.html", row=row)}
+    return ServerSentEventMessage(data=json.dumps(data), event="row")
+
+
+@get("/live", **pages(*BOARD_ROLES))
+async def live(runtime: NamedDependency[ConsoleRuntime]) -> ServerSentEvent:
+    """Server-Sent Events: `ready` once the board is being followed, then `row` with each changed row."""
+
+    async def rows() -> AsyncIterator[ServerSentEventMessage]:
+        async for row in store.changed_rows(runtime):
+            yield ServerSentEventMessage(data="{}", event="ready") if row is None else _row_message(row)
+
+    return ServerSentEvent(rows(), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

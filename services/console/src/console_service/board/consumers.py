@@ -1,0 +1,22 @@
+"""Every job event, once, into the job's board row (the inbox makes a redelivery change nothing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compressor_contracts import CATALOGUE, CloudEvent
+from compressor_kit.consumer import Consumer
+from compressor_kit.outbox import UnitOfWork
+from console_service.board import domain, store
+from console_service.settings import ConsoleRuntime
+
+
+async def take_event(event: CloudEvent[Any], uow: UnitOfWork) -> None:
+    row = await store.row_in(uow, event.subject)
+    await store.save_row(uow, domain.board_row(row, event))
+
+
+def consumers(runtime: ConsoleRuntime) -> list[Consumer]:
+    spec = runtime.topology.queue("job-board")
+    handled = {cls: take_event for key, cls in CATALOGUE.items() if spec.receives(key)}
+    return [Consumer(spec.name, handled)]

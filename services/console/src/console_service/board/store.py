@@ -1,0 +1,76 @@
+"""Where the job board lives: one row per job (`jobs`), and the change stream open pages follow."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from compressor_kit.outbox import UnitOfWork
+from console_service.board.domain import BoardFilter
+from console_service.settings import ConsoleRuntime
+
+JOBS = "jobs"
+BOARD_LIMIT = 500
+
+INDEXES = {
+    JOBS: [
+        IndexModel([("status", ASCENDING), ("updated_at", DESCENDING)], name="by_status"),
+        IndexModel([("engineer_id", ASCENDING), ("updated_at", DESCENDING)], name="by_engineer"),
+    ]
+}
+
+
+async def row_in(uow: UnitOfWork, job_id: str) -> dict[str, Any] | None:
+    return await uow.db[JOBS].find_one({"_id": job_id}, session=uow.session)
+
+
+async def save_row(uow: UnitOfWork, row: dict[str, Any]) -> None:
+    await uow.db[JOBS].replace_one({"_id": row["_id"]}, row, upsert=True, session=uow.session)
+
+
+async def row_of(runtime: ConsoleRuntime, job_id: str) -> dict[str, Any] | None:
+    return await runtime.db[JOBS].find_one({"_id": job_id})
+
+
+async def board(runtime: ConsoleRuntime, selection: BoardFilter) -> list[dict[str, Any]]:
+    """The most recently changed rows (at most BOARD_LIMIT) that match the filter."""
+    query = {
+        name: value
+        for name, value in (
+            ("priority", selection.priority),
+            ("region", selection.region),
+            ("engineer_id", selection.engineer_id),
+        )
+        if value is not None
+    }
+    cursor = runtime.db[JOBS].find(query).sort([("updated_at", DESCENDING)]).limit(BOARD_LIMIT)
+    return [row async for row in cursor]
+
+
+async def engineers(runtime: ConsoleRuntime) -> list[tuple[str, str]]:
+    """(id, name) of every engineer on the board, for the filter."""
+    pipeline: list[dict[str, Any]] = [
+        {"$match": {"engineer_id": {"$ne": None}}},
+        {"$group": {"_id": "$engineer_id", "name": {"$last": "$engineer_name"}}},
+        {"$sort": {"name": 1}},
+    ]
+    return [(doc["_id"], doc["name"]) async for doc in await runtime.db[JOBS].aggregate(pipeline)]
+
+
+async def regions(runtime: ConsoleRuntime) -> list[str]:
+    return sorted(r for r in await runtime.db[JOBS].distinct("region") if isinstance(r, str))
+
+
+async def changed_rows(runtime: ConsoleRuntime) -> AsyncIterator[dict[str, Any] | None]:
+    """Every row written from now on, as it is after the write: a MongoDB change stream on the board's
+    collection (the replica set gives one), so every console replica sees the writes of every other.
+    Yields None first, once the stream is open (nothing written after that is missed)."""
+    pipeline = [{"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}}]
+    async with await runtime.db[JOBS].watch(pipeline, full_document="updateLookup") as stream:
+        yield None
+        async for change in stream:
+            row = change.get("fullDocument")
+            if row is not None:
+                yield row
