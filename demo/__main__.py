@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from rich.console import Console
@@ -23,7 +25,25 @@ from rich.table import Table
 from demo.flow import PHASES, JobResult, Office, run_job
 
 SERVICES = {"intake": 8001, "dispatch": 8002, "maintenance": 8003, "quality": 8004, "reporting": 8005, "feedback": 8006}
+CONSOLE_PORT = 8000
+SEED = Path(__file__).resolve().parents[1] / "infra/idp/seed.json"
 console = Console()
+
+
+def show_console(host: str) -> None:
+    """Where the staff's console is, and who can sign in to it (the local provider's seed people)."""
+    seed = json.loads(SEED.read_text())
+    table = Table(title=f"The console: http://{host}:{CONSOLE_PORT} (left running)", title_justify="left")
+    for column in ("username", "name", "role"):
+        table.add_column(column)
+    for person in seed["people"]:
+        table.add_row(person["username"], person["name"], ", ".join(person["roles"]))
+    console.print(table)
+    console.print(
+        f"Sign in with any username above and the password [bold]{seed['local_password']}[/] "
+        "(the local provider's development password). The board is for reception, dispatchers, inspectors, "
+        "managers and admin; every staff member can open a job's page; customers are shown the way to their portal."
+    )
 
 
 async def check_ready(client: httpx.AsyncClient, urls: dict[str, str]) -> bool:
@@ -118,7 +138,7 @@ async def show_kpis(office: Office) -> None:
 async def main(jobs: int, host: str) -> int:
     urls = {name: f"http://{host}:{port}" for name, port in SERVICES.items()}
     async with httpx.AsyncClient(timeout=30) as client:
-        if not await check_ready(client, urls):
+        if not await check_ready(client, {**urls, "console": f"http://{host}:{CONSOLE_PORT}"}):
             console.print("[red]Some services are not ready: see var/log/<service>.log")
             return 1
         office = Office(urls, client)
@@ -178,6 +198,7 @@ async def main(jobs: int, host: str) -> int:
             "(look it up in Jaeger, http://localhost:16686/trace/<id>, when OTEL_EXPORTER_OTLP_ENDPOINT points there)"
         )
         console.print("Stop the services with `make stop`; API documents at http://127.0.0.1:<port>/schema")
+        show_console(host)
     return 0
 
 

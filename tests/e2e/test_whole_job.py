@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from minio import Minio
 from pymongo import MongoClient
 
-from compressor_contracts import SERVICES
+from compressor_contracts import PRODUCERS as SERVICES  # the six phase services the stack runs (not the console)
 from compressor_kit.testing import eventually, unique
 from compressor_kit.testing.ports import free_port
 from demo.flow import Office, run_job
