@@ -83,9 +83,9 @@ async def running_console(settings: ConsoleSettings) -> AsyncIterator[RunningSer
 
 
 @asynccontextmanager
-async def reporting_process(settings: Settings, database: str) -> AsyncIterator[str]:
-    """Reporting as its own process (`python -m reporting_service`) on the test's vhost and a database
-    of its own: its base URL once it is ready."""
+async def service_process(package: str, settings: Settings, database: str) -> AsyncIterator[str]:
+    """A service as its own process (`python -m <package>`) on the test's vhost and `database`: its base
+    URL once it is ready."""
     port = free_port()
     env = {
         **os.environ,
@@ -96,7 +96,7 @@ async def reporting_process(settings: Settings, database: str) -> AsyncIterator[
         "S3_BUCKET_PREFIX": settings.s3_bucket_prefix,
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "reporting_service", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        sys.executable, "-m", package, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -107,7 +107,7 @@ async def reporting_process(settings: Settings, database: str) -> AsyncIterator[
                         break
                 except httpx.TransportError:
                     pass
-                assert process.returncode is None, "reporting exited"
+                assert process.returncode is None, f"{package} exited"
                 await asyncio.sleep(0.1)
         yield url
     finally:

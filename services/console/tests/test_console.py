@@ -14,15 +14,16 @@ from console_service.app import SERVICE
 
 from compressor_kit.http import create_app
 from compressor_kit.testing import eventually
+from compressor_kit.testing.events import publish_events
 from compressor_kit.testing.ports import free_port
 
 from .console_story import (
     console_settings,
     job_event,
     new_job_id,
-    reporting_process,
     running_console,
     served,
+    service_process,
     sign_in,
 )
 
@@ -153,7 +154,7 @@ async def test_the_job_page_shows_reportings_timeline_its_refusal_and_its_absenc
 ):
     job_id = new_job_id()
     try:
-        async with reporting_process(test_settings, test_db.name + "_reporting") as reporting_url:
+        async with service_process("reporting_service", test_settings, test_db.name + "_reporting") as reporting_url:
             settings = console_settings(test_settings, reporting_url=reporting_url)
             async with running_console(settings) as console:
                 await console.publish(job_event("job.requested.v1", job_id))
@@ -197,8 +198,6 @@ async def test_a_change_published_while_a_page_listens_arrives_over_server_sent_
                 lines = stream.aiter_lines()
                 event = await asyncio.wait_for(_next_event(lines), 5)
                 assert event[0] == "ready"
-                from compressor_kit.testing.events import publish_events
-
                 await publish_events(
                     test_settings.rabbitmq_url.get_secret_value(), job_event("job.requested.v1", job_id)
                 )
@@ -219,3 +218,35 @@ async def _next_event(lines) -> tuple[str, str]:
         elif line == "" and data:
             return name, data
     raise AssertionError("the stream ended")
+
+
+async def test_every_replica_pushes_every_change_whichever_replica_applied_it(
+    test_settings, identity_provider, test_db
+):
+    """Two replicas (one in the test, one its own process) share the queue and the database: each event
+    is applied by one of them, and both pages hear of every row."""
+    jobs = [new_job_id() for _ in range(4)]
+    async with (
+        served(create_app(SERVICE, console_settings(test_settings))) as first,
+        service_process("console_service", test_settings, test_db.name) as second,
+    ):
+        async with httpx.AsyncClient(base_url=first, timeout=10) as browser:
+            await sign_in(browser, identity_provider, "rahman")
+            cookies = {"console_session": browser.cookies["console_session"]}  # one session, any replica
+            async with (
+                httpx.AsyncClient(base_url=first, cookies=cookies, timeout=10) as one,
+                httpx.AsyncClient(base_url=second, cookies=cookies, timeout=10) as other,
+                one.stream("GET", "/live") as first_stream,
+                other.stream("GET", "/live") as second_stream,
+            ):
+                streams = [first_stream.aiter_lines(), second_stream.aiter_lines()]
+                for lines in streams:
+                    assert (await asyncio.wait_for(_next_event(lines), 5))[0] == "ready"
+                url = test_settings.rabbitmq_url.get_secret_value()
+                await publish_events(url, *(job_event("job.requested.v1", job_id) for job_id in jobs))
+                for lines in streams:
+                    seen = set()
+                    while seen != set(jobs):
+                        name, data = await asyncio.wait_for(_next_event(lines), 5)
+                        assert name == "row"
+                        seen.add(json.loads(data)["job_id"])

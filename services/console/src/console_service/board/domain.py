@@ -27,7 +27,6 @@ OPEN, CANCELLED, CLOSED = "open", "cancelled", "closed"
 AT_RISK, BREACHED = "at_risk", "breached"
 SLA_RANK = {None: 0, AT_RISK: 1, BREACHED: 2}
 PRIORITIES = tuple(p.value for p in Priority)
-PRIORITY_RANK = {p: rank for rank, p in enumerate(PRIORITIES)}
 
 
 def _newer(row: dict[str, Any], part: str, time: datetime) -> bool:
@@ -107,7 +106,9 @@ def columns(rows: list[dict[str, Any]]) -> list[Column]:
     """Open jobs by phase (most urgent first: breached, at risk, then priority), then closed and cancelled."""
 
     def urgency(row: dict[str, Any]) -> tuple[int, int, str]:
-        return (-SLA_RANK[row.get("sla")], PRIORITY_RANK.get(row.get("priority") or "", 99), row["_id"])
+        priority = row.get("priority")
+        rank = Priority(priority).rank if priority in PRIORITIES else len(PRIORITIES)
+        return (-SLA_RANK[row.get("sla")], rank, row["_id"])
 
     open_rows = [r for r in rows if r.get("status", OPEN) == OPEN]
     found = [

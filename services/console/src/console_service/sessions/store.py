@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
@@ -43,7 +42,3 @@ async def renew_tokens(runtime: ConsoleRuntime, key: str, tokens: dict[str, Any]
 
 async def end_session(runtime: ConsoleRuntime, key: str) -> None:
     await runtime.db[SESSIONS].delete_one({"_id": key})
-
-
-async def expire_session(runtime: ConsoleRuntime, key: str, at: datetime) -> None:
-    await runtime.db[SESSIONS].update_one({"_id": key}, {"$set": {"expires_at": at}})
