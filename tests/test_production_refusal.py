@@ -27,6 +27,8 @@ CASES = {
     "reporting": ({"JWT_SIGNING_KEYS": "k1:" + "z" * 40}, "JWT_SIGNING_KEYS is set"),
     "quality": ({"OIDC_ISSUER": None}, "OIDC_ISSUER must be the identity provider's https URL"),  # the local one
     "maintenance": ({"S3_SECRET_KEY": None}, "S3_SECRET_KEY is the development default"),  # unset: the default
+    # The console's own client secret, unset: the local provider's development secret.
+    "console": ({"CONSOLE_CLIENT_SECRET": None}, "CONSOLE_CLIENT_SECRET is the local provider's development secret"),
 }
 
 

@@ -42,10 +42,14 @@ class ConsoleSettings(Settings):
         return self.console_public_url.startswith("https://")
 
     def check_production(self) -> None:
-        if self.environment == "production" and self.console_client_secret.get_secret_value() == DEV_CLIENT_SECRET:
-            raise RuntimeError(
-                "refusing to start in production: CONSOLE_CLIENT_SECRET is the local provider's development secret"
-            )
+        if self.environment == "production":
+            problems = []
+            if self.console_client_secret.get_secret_value() == DEV_CLIENT_SECRET:
+                problems.append("CONSOLE_CLIENT_SECRET is the local provider's development secret")
+            if not self.secure_cookies:
+                problems.append("CONSOLE_PUBLIC_URL must be https (the session cookie is Secure only then)")
+            if problems:
+                raise RuntimeError("refusing to start in production: " + "; ".join(problems))
         super().check_production()
 
 
