@@ -250,3 +250,25 @@ async def test_every_replica_pushes_every_change_whichever_replica_applied_it(
                         name, data = await asyncio.wait_for(_next_event(lines), 5)
                         assert name == "row"
                         seen.add(json.loads(data)["job_id"])
+
+
+async def test_a_live_page_hears_the_console_while_nothing_changes_and_its_stream_ends_with_the_session(
+    test_settings, identity_provider, test_db
+):
+    settings = console_settings(test_settings, console_live_keepalive_seconds=0.2)
+    async with served(create_app(SERVICE, settings)) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as browser:
+            await sign_in(browser, identity_provider, "daniel")
+            async with browser.stream("GET", "/live") as stream:
+                lines = stream.aiter_lines()
+                assert (await asyncio.wait_for(_next_event(lines), 5))[0] == "ready"
+                assert await asyncio.wait_for(anext(lines), 2) == ": still here"
+                [session] = test_db["sessions"].find()
+                out = await browser.post("/auth/logout", headers={"X-CSRF-Token": session["csrf_token"]})
+                assert out.status_code == 303
+                rest = await asyncio.wait_for(_all(lines), 3)
+                assert not any(line.startswith("event: row") for line in rest)
+
+
+async def _all(lines) -> list[str]:
+    return [line async for line in lines]

@@ -26,6 +26,13 @@ class ConsoleSettings(Settings):
     console_session_seconds: int = Field(
         12 * 3600, ge=60, le=7 * 24 * 3600, description="A session ends this long after sign-in at the latest."
     )
+    console_live_keepalive_seconds: float = Field(
+        15.0,
+        gt=0,
+        le=300,
+        description="A live page hears from the console at least this often (a comment when nothing changed); "
+        "its session is checked then, and the stream ends once the session has.",
+    )
     intake_url: str = Field("http://127.0.0.1:8001", description="Intake's base URL.")
     dispatch_url: str = Field("http://127.0.0.1:8002", description="Dispatch's base URL.")
     maintenance_url: str = Field("http://127.0.0.1:8003", description="Maintenance's base URL.")

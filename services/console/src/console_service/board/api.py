@@ -24,7 +24,7 @@ from compressor_kit.auth import STAFF
 from compressor_kit.refusals import Refusal
 from console_service.board import domain, store
 from console_service.pages import page, render_fragment
-from console_service.sessions.guard import pages, session_of
+from console_service.sessions.guard import current_session, pages, session_of
 from console_service.settings import ConsoleRuntime
 
 BOARD_ROLES = (StaffRole.DISPATCHER, StaffRole.MANAGER, StaffRole.ADMIN, StaffRole.RECEPTION, StaffRole.INSPECTOR)
@@ -112,11 +112,22 @@ def _row_message(row: dict[str, Any]) -> ServerSentEventMessage:
 
 
 @get("/live", **pages(*BOARD_ROLES))
-async def live(runtime: NamedDependency[ConsoleRuntime]) -> ServerSentEvent:
-    """Server-Sent Events: `ready` once the board is being followed, then `row` with each changed row."""
+async def live(request: Request[Any, Any, Any], runtime: NamedDependency[ConsoleRuntime]) -> ServerSentEvent:
+    """Server-Sent Events: `ready` once the board is being followed, then `row` with each changed row. A
+    comment keeps the connection open while nothing changes; the stream ends once the session has
+    (sign-out, expiry), so a page left open does not go on receiving the board."""
 
     async def rows() -> AsyncIterator[ServerSentEventMessage]:
-        async for row in store.changed_rows(runtime):
-            yield ServerSentEventMessage(data="{}", event="ready") if row is None else _row_message(row)
+        ready = False
+        async for row in store.changed_rows(runtime, runtime.settings.console_live_keepalive_seconds):
+            if row is not None:
+                yield _row_message(row)
+            elif not ready:
+                ready = True
+                yield ServerSentEventMessage(data="{}", event="ready")
+            elif await current_session(request) is None:
+                return
+            else:
+                yield ServerSentEventMessage(comment="still here")
 
     return ServerSentEvent(rows(), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

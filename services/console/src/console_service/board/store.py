@@ -63,14 +63,20 @@ async def regions(runtime: ConsoleRuntime) -> list[str]:
     return sorted(r for r in await runtime.db[JOBS].distinct("region") if isinstance(r, str))
 
 
-async def changed_rows(runtime: ConsoleRuntime) -> AsyncIterator[dict[str, Any] | None]:
+async def changed_rows(runtime: ConsoleRuntime, quiet_seconds: float) -> AsyncIterator[dict[str, Any] | None]:
     """Every row written from now on, as it is after the write: a MongoDB change stream on the board's
     collection (the replica set gives one), so every console replica sees the writes of every other.
-    Yields None first, once the stream is open (nothing written after that is missed)."""
+    Yields None first, once the stream is open (nothing written after that is missed), and again after
+    each `quiet_seconds` without a change."""
     pipeline = [{"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}}]
-    async with await runtime.db[JOBS].watch(pipeline, full_document="updateLookup") as stream:
+    wait_ms = max(1, int(quiet_seconds * 1000))
+    async with await runtime.db[JOBS].watch(
+        pipeline, full_document="updateLookup", max_await_time_ms=wait_ms
+    ) as stream:
         yield None
-        async for change in stream:
-            row = change.get("fullDocument")
-            if row is not None:
-                yield row
+        while stream.alive:
+            change = await stream.try_next()
+            if change is None:
+                yield None
+            elif change.get("fullDocument") is not None:
+                yield change["fullDocument"]
