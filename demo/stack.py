@@ -53,6 +53,8 @@ class Stack:
     # tests start a victim through `compressor_kit.testing.faults`).
     commands: dict[str, list[str]] = field(default_factory=dict)
     processes: list[ServiceProcess] = field(default_factory=list)
+    # Which of SERVICES to start (the console's tests start only those their pages call).
+    services: tuple[str, ...] = SERVICES
 
     def start(self, timeout: float = 90.0) -> Stack:
         """Spawn every replica and wait until each is ready; on failure, stop what was spawned."""
@@ -64,11 +66,22 @@ class Stack:
 
     def _start(self, timeout: float) -> Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for service in SERVICES:
+        for service in self.services:
             for replica in range(self.replicas):
                 self._spawn(service, replica)
+        self._wait_ready(list(self.processes), timeout)
+        return self
+
+    def add(self, service: str, env: dict[str, str] | None = None, timeout: float = 90.0) -> ServiceProcess:
+        """Start one more process (the console, after the services it calls) and wait until it is ready."""
+        replica = sum(1 for p in self.processes if p.service == service)
+        self._spawn(service, replica, env=env)
+        proc = self.process(service, replica)
+        self._wait_ready([proc], timeout)
+        return proc
+
+    def _wait_ready(self, waiting: list[ServiceProcess], timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        waiting = list(self.processes)
         while waiting:
             for proc in list(waiting):
                 if proc.process.poll() is not None:
@@ -78,7 +91,6 @@ class Stack:
             if waiting and time.monotonic() > deadline:
                 raise RuntimeError(f"not ready after {timeout} s: {[p.service for p in waiting]}")
             time.sleep(0.2)
-        return self
 
     def _spawn(
         self,
@@ -148,7 +160,7 @@ class Stack:
         return next(p.url for p in self.processes if p.service == service and p.replica == replica)
 
     def urls(self, replica: int = 0) -> dict[str, str]:
-        return {service: self.url(service, replica) for service in SERVICES}
+        return {service: self.url(service, replica) for service in self.services}
 
     def stop(self) -> dict[str, int]:
         for proc in self.processes:

@@ -5,9 +5,16 @@ from pathlib import Path
 from litestar.static_files import create_static_files_router
 
 from compressor_kit.runtime import ServiceDefinition
+from console_service.admin import api as admin_api
 from console_service.board import api as board_api
 from console_service.board import consumers as board_consumers
 from console_service.board.store import INDEXES as BOARD_INDEXES
+from console_service.dispatching import api as dispatching_api
+from console_service.field import api as field_api
+from console_service.forms.store import INDEXES as FORM_INDEXES
+from console_service.inspection import api as inspection_api
+from console_service.management import api as management_api
+from console_service.reception import api as reception_api
 from console_service.sessions import api as sessions_api
 from console_service.sessions.store import INDEXES as SESSION_INDEXES
 from console_service.settings import ConsoleSettings
@@ -28,8 +35,14 @@ SERVICE = ServiceDefinition(
         board_api.board,
         board_api.job_page,
         board_api.live,
+        *reception_api.ROUTES,
+        *dispatching_api.ROUTES,
+        *field_api.ROUTES,
+        *inspection_api.ROUTES,
+        *management_api.ROUTES,
+        *admin_api.ROUTES,
         STATIC,
     ],
     consumers=[board_consumers.consumers],
-    indexes={**SESSION_INDEXES, **BOARD_INDEXES},
+    indexes={**SESSION_INDEXES, **BOARD_INDEXES, **FORM_INDEXES},
 )

@@ -17,7 +17,7 @@ import httpx
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
-from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.response import Redirect, ServerSentEvent, ServerSentEventMessage
 
 from compressor_contracts import StaffRole
 from compressor_kit.auth import STAFF
@@ -35,16 +35,19 @@ def _empty(value: str | None) -> str | None:
     return value or None
 
 
-@get("/", **pages(*BOARD_ROLES))
+@get("/", **pages(*BOARD_ROLES, StaffRole.ENGINEER))
 async def board(
     request: Request[Any, Any, Any],
     runtime: NamedDependency[ConsoleRuntime],
     priority: FromQuery[str | None] = None,
     region: FromQuery[str | None] = None,
     engineer: FromQuery[str | None] = None,
-) -> Response[str]:
-    """Every job on the board by phase, with SLA badges; filtered by priority, region and engineer."""
+) -> Response[Any]:
+    """Every job on the board by phase, with SLA badges; filtered by priority, region and engineer. An
+    engineer's home is their own jobs (/field) instead."""
     session = session_of(request)
+    if not set(session["roles"]).intersection(str(role) for role in BOARD_ROLES):
+        return Redirect("/field", status_code=303)
     try:
         selection = domain.BoardFilter(_empty(priority), _empty(region), _empty(engineer))
     except Refusal:

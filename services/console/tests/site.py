@@ -1,0 +1,104 @@
+"""The console in a real browser: the services its pages call and the console itself as processes (the
+demo's `Stack`, on the test's vhost, databases and buckets), and people signing in at the real provider
+with Playwright.
+
+The provider sends a browser back only to the registered redirect URI, the seed's
+http://127.0.0.1:8000/auth/callback. The test's console runs on a free port but is configured with that
+public URL; the browser context answers every request for http://127.0.0.1:8000 with a redirect to the
+same path on the console under test, as a reverse proxy in front of it would (cookies do not depend on
+the port). A console that `make run` serves on :8000 is never reached.
+
+    async with console_site(test_settings, ("intake",), tmp_path) as site:
+        await site.sign_in(desktop_page, "aisyah", "/reception")
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, Route
+from pymongo import MongoClient
+
+from compressor_kit.settings import Settings
+from compressor_kit.testing import unique
+from compressor_kit.testing.browser import sign_in as provider_sign_in
+from demo.stack import Stack
+
+PUBLIC_URL = "http://127.0.0.1:8000"
+PASSWORD = "local-development-password"
+
+
+@dataclass
+class ConsoleSite:
+    stack: Stack
+    url: str
+
+    def service_url(self, service: str) -> str:
+        return self.stack.url(service)
+
+    async def route_public_url(self, page: Page) -> None:
+        """Requests for the console's public URL go to the console under test."""
+
+        async def to_console(route: Route) -> None:
+            target = self.url + route.request.url.removeprefix(PUBLIC_URL)
+            await route.fulfill(status=302, headers={"Location": target})
+
+        await page.context.route(f"{PUBLIC_URL}/**", to_console)
+
+    async def sign_in(self, page: Page, username: str, next_path: str = "/") -> None:
+        """`username` opens `next_path`, signs in at the provider's form and lands back on the page."""
+        await self.route_public_url(page)
+        await page.goto(f"{self.url}{next_path}")
+        await provider_sign_in(page, username, PASSWORD)
+        await page.wait_for_url(f"{self.url}/**")
+
+    async def sign_out(self, page: Page) -> None:
+        await page.get_by_role("button", name="Sign out").click()
+        await page.wait_for_load_state("load")
+
+
+@pytest.fixture
+def site_databases(test_settings: Settings) -> Iterator[str]:
+    """A database name prefix for one site's services; their databases are dropped afterwards."""
+    prefix = unique("site").replace("-", "_") + "_"
+    yield prefix
+    with MongoClient(test_settings.mongodb_url.get_secret_value()) as client:
+        for name in client.list_database_names():
+            if name.startswith(prefix):
+                client.drop_database(name)
+
+
+@asynccontextmanager
+async def console_site(
+    settings: Settings,
+    database_prefix: str,
+    services: tuple[str, ...],
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+) -> AsyncIterator[ConsoleSite]:
+    """`services` and then the console, each its own process, ready; stopped afterwards."""
+    stack = Stack(
+        rabbitmq_url=settings.rabbitmq_url.get_secret_value(),
+        database_prefix=database_prefix,
+        bucket_prefix=settings.s3_bucket_prefix,
+        log_dir=log_dir,
+        services=services,
+        env={
+            "REPORT_PUBLISH_INTERVAL_SECONDS": "0.5",
+            "DELIVERY_INTERVAL_SECONDS": "0.5",
+            "CONSOLE_LIVE_KEEPALIVE_SECONDS": "2",
+            **(env or {}),
+        },
+    )
+    await asyncio.to_thread(stack.start)
+    try:
+        service_urls = {f"{service.upper()}_URL": stack.url(service) for service in services}
+        console = await asyncio.to_thread(stack.add, "console", {"CONSOLE_PUBLIC_URL": PUBLIC_URL, **service_urls})
+        yield ConsoleSite(stack, console.url)
+    finally:
+        await asyncio.to_thread(stack.stop)

@@ -1,0 +1,24 @@
+"""The board in a real browser: a dispatcher signs in at the provider and lands on it; an engineer lands
+on their own jobs instead."""
+
+from __future__ import annotations
+
+from compressor_kit.testing.browser import assert_accessible, assert_clean, screenshot
+
+from .site import console_site
+
+
+async def test_a_dispatcher_signs_in_and_sees_the_board_and_an_engineer_their_jobs(
+    test_settings, identity_provider, site_databases, desktop_page, phone_page, tmp_path
+):
+    async with console_site(test_settings, site_databases, ("reporting",), tmp_path) as site:
+        await site.sign_in(desktop_page, "daniel")
+        assert desktop_page.url == f"{site.url}/"
+        await desktop_page.get_by_role("heading", name="Job board").wait_for()
+        assert await desktop_page.get_by_text("Daniel Wong").is_visible()
+        await assert_accessible(desktop_page)
+        assert_clean(desktop_page)
+        await screenshot(desktop_page, "console-board")
+
+        await site.sign_in(phone_page, "lim")
+        assert phone_page.url.startswith(f"{site.url}/field"), phone_page.url
