@@ -15,6 +15,7 @@ from console_service.forms.store import INDEXES as FORM_INDEXES
 from console_service.inspection import api as inspection_api
 from console_service.management import api as management_api
 from console_service.reception import api as reception_api
+from console_service.repair import api as repair_api
 from console_service.sessions import api as sessions_api
 from console_service.sessions.store import INDEXES as SESSION_INDEXES
 from console_service.settings import ConsoleSettings
@@ -38,6 +39,7 @@ SERVICE = ServiceDefinition(
         *reception_api.ROUTES,
         *dispatching_api.ROUTES,
         *field_api.ROUTES,
+        *repair_api.ROUTES,
         *inspection_api.ROUTES,
         *management_api.ROUTES,
         *admin_api.ROUTES,
