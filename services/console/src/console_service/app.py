@@ -35,6 +35,7 @@ SERVICE = ServiceDefinition(
         sessions_api.logout,
         board_api.board,
         board_api.job_page,
+        board_api.job_report,
         board_api.live,
         *reception_api.ROUTES,
         *dispatching_api.ROUTES,

@@ -23,6 +23,7 @@ from compressor_contracts import StaffRole
 from compressor_kit.auth import STAFF
 from compressor_kit.refusals import Refusal
 from console_service.board import domain, store
+from console_service.calls import call, segment
 from console_service.pages import page, render_fragment
 from console_service.sessions.guard import current_session, pages, session_of
 from console_service.settings import ConsoleRuntime
@@ -99,13 +100,34 @@ async def job_page(
     """The job's board row and its whole timeline from reporting."""
     session = session_of(request)
     answer = await _timeline(runtime, session["access_token"], job_id)
+    row = await store.row_of(runtime, job_id)
     return page(
         "job.html",
         session=session,
         job_id=job_id,
-        row=await store.row_of(runtime, job_id),
+        row=row,
         answer=answer,
         phase_names=domain.PHASE_NAMES,
+        trace_id=await store.trace_id_of(runtime, job_id),
+        has_report=bool(row and row.get("report_published")),
+    )
+
+
+@get("/jobs/{job_id:str}/report", **pages(*STAFF))
+async def job_report(
+    request: Request[Any, Any, Any], job_id: FromPath[str], runtime: NamedDependency[ConsoleRuntime]
+) -> Response[Any]:
+    """The job's PDF report: a fresh short-lived link from reporting on each click (as the person), so a
+    link on a page never goes stale."""
+    answer = await call(runtime, session_of(request), "reporting", "GET", f"/jobs/{segment(job_id)}/report-link")
+    if answer.ok and isinstance(answer.data, dict) and answer.data.get("url"):
+        return Redirect(str(answer.data["url"]), status_code=303)
+    return page(
+        "message.html",
+        status_code=503 if answer.unavailable else (answer.status or 502),
+        session=session_of(request),
+        title="Report not available",
+        message=answer.message or "The report is not available.",
     )
 
 

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from compressor_contracts import CloudEvent, JobCancelled, JobClosed, JobSlaAtRisk, JobSlaBreached, Priority
+from compressor_contracts import (
+    CloudEvent,
+    JobCancelled,
+    JobClosed,
+    JobReportPublished,
+    JobSlaAtRisk,
+    JobSlaBreached,
+    Priority,
+)
 from compressor_kit.refusals import Refusal
 
 PHASE_NAMES = {
@@ -67,6 +75,8 @@ def board_row(row: dict[str, Any] | None, event: CloudEvent[Any]) -> dict[str, A
         state = BREACHED if isinstance(data, JobSlaBreached) else AT_RISK
         if SLA_RANK[state] >= SLA_RANK[new.get("sla")]:
             new.update(sla=state, sla_deadline=str(data.deadline.value), sla_detail=data.detail)
+    if isinstance(data, JobReportPublished):
+        new["report_published"] = True
     if isinstance(data, JobCancelled):
         new["status"] = CANCELLED
     elif isinstance(data, JobClosed) and new.get("status") != CANCELLED:

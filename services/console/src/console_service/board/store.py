@@ -7,6 +7,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from compressor_kit.job_trace import JOB_TRACES
 from compressor_kit.outbox import UnitOfWork
 from console_service.board.domain import BoardFilter
 from console_service.settings import ConsoleRuntime
@@ -28,6 +29,13 @@ async def row_in(uow: UnitOfWork, job_id: str) -> dict[str, Any] | None:
 
 async def save_row(uow: UnitOfWork, row: dict[str, Any]) -> None:
     await uow.db[JOBS].replace_one({"_id": row["_id"]}, row, upsert=True, session=uow.session)
+
+
+async def trace_id_of(runtime: ConsoleRuntime, job_id: str) -> str | None:
+    """The job's trace id, from the trace context the kit remembered when its first event arrived."""
+    doc = await runtime.db[JOB_TRACES].find_one({"_id": job_id}, {"carrier.traceparent": 1})
+    parts = str(((doc or {}).get("carrier") or {}).get("traceparent", "")).split("-")
+    return parts[1] if len(parts) == 4 else None
 
 
 async def row_of(runtime: ConsoleRuntime, job_id: str) -> dict[str, Any] | None:
