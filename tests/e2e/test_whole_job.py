@@ -21,11 +21,10 @@ from pymongo import MongoClient
 from compressor_contracts import PRODUCERS as SERVICES  # the six phase services the stack runs (not the console)
 from compressor_kit.testing import eventually, unique
 from compressor_kit.testing.ports import free_port
+from compressor_kit.testing.watcher import EventWatcher
 from demo.flow import Office, run_job
 from demo.otlp import OtlpReceiver
 from demo.stack import Stack
-
-from .watcher import EventWatcher
 
 pytestmark = pytest.mark.slow
 

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from compressor_kit.testing import eventually
+from compressor_kit.testing.watcher import EventWatcher
 from demo.flow import Office, run_job
 from demo.stack import SERVICES, Stack, is_ready
-from tests.e2e.watcher import EventWatcher
 
 from .conftest import STACK_ENV, assert_every_event_once, assert_filed_once
 from .servers import RabbitNode

@@ -55,15 +55,15 @@ async def form_values(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {name: str(value) for name, value in form.items() if name != "csrf_token" and isinstance(value, str)}
 
 
-def render_fragment(template: str, **context: Any) -> str:
-    return TEMPLATES.get_template(template).render(**context)
+def render_fragment(template_name: str, /, **context: Any) -> str:
+    return TEMPLATES.get_template(template_name).render(**context)
 
 
-def page(template: str, *, status_code: int = 200, **context: Any) -> Response[str]:
-    """The page `template` as HTML; never cached (it names the signed-in person)."""
+def page(template_name: str, /, *, status_code: int = 200, **context: Any) -> Response[str]:
+    """The page `template_name` as HTML; never cached (it names the signed-in person)."""
     return Response(
         render_fragment(
-            template,
+            template_name,
             role_names=ROLE_NAMES,
             nav=nav_for(context.get("session")),
             **context,

@@ -1,9 +1,11 @@
-"""An integration's view of the system: a queue of its own bound to the public exchange."""
+"""An integration's view of the system: a queue of its own bound to the public exchange (the whole-job
+tests, through the API and in the browser, and the fault tests watch the system through it)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import aio_pika
 
@@ -19,7 +21,7 @@ class EventWatcher:
         """`durable`: a quorum queue of its own that outlives a broker restart (deleted on exit)."""
         self.amqp_url = amqp_url
         self.durable = durable
-        self.events: list[CloudEvent] = []
+        self.events: list[CloudEvent[Any]] = []
         self.invalid: list[str] = []
 
     async def __aenter__(self) -> EventWatcher:
@@ -44,13 +46,15 @@ class EventWatcher:
             except Exception as exc:  # recorded: the test fails on any invalid event
                 self.invalid.append(f"{exc}: {message.body[:300]!r}")
 
-    def of_job(self, job_id: str) -> list[CloudEvent]:
+    def of_job(self, job_id: str) -> list[CloudEvent[Any]]:
         return [e for e in self.events if e.subject == job_id]
 
     def types(self, job_id: str) -> list[str]:
-        return [e.data.routing_key() for e in self.of_job(job_id)]
+        return [str(e.data.routing_key()) for e in self.of_job(job_id)]
 
-    async def wait_for(self, job_id: str, routing_key: str, *, count: int = 1, timeout: float = 60.0) -> CloudEvent:
+    async def wait_for(
+        self, job_id: str, routing_key: str, *, count: int = 1, timeout: float = 60.0
+    ) -> CloudEvent[Any]:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             matching = [e for e in self.of_job(job_id) if e.data.routing_key() == routing_key]
@@ -61,7 +65,7 @@ class EventWatcher:
                 raise AssertionError(f"{routing_key} #{count} for {job_id} not seen in {timeout}s; saw {seen}")
             await asyncio.sleep(0.1)
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         if self.durable:
             await self._queue.delete(if_unused=False, if_empty=False)
         await self._connection.close()
