@@ -13,6 +13,7 @@ Helpers, each taking the page:
   screenshot(page, name)    var/screenshots/<name>-<desktop|phone>.png, the full page; its path
   sign_in(page, username, password)  fills the local provider's login form and submits it
   page_log(page)            what the page recorded: console errors, page errors, failed requests
+  person_page(browser, kind)  `async with`: one more person's page, for a test where several people work
 A test that fails leaves a screenshot of each of its pages as var/screenshots/failed-<test>-<kind>.png.
 
 Why the async API on a session-scoped event loop. Starting Playwright's driver and Chromium costs
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -213,6 +215,20 @@ async def _page(browser: Browser, kind: Kind, request: pytest.FixtureRequest) ->
         await context.close()
 
 
+@asynccontextmanager
+async def person_page(browser: Browser, kind: Kind) -> AsyncIterator[Page]:
+    """One more person's page (a fresh context: their own cookies), recording like the fixtures' pages;
+    for a test in which several people work at once."""
+    context: BrowserContext = await browser.new_context(**DEVICES[kind])
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    try:
+        page = await context.new_page()
+        _record(page, kind)
+        yield page
+    finally:
+        await context.close()
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def desktop_page(chromium: Browser, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
     """A page 1280x800 in a fresh context (no cookies), recording console errors and failed requests;
@@ -239,6 +255,7 @@ __all__ = [
     "chromium",
     "desktop_page",
     "page_log",
+    "person_page",
     "phone_page",
     "screenshot",
     "sign_in",
