@@ -8,12 +8,14 @@ from compressor_contracts import CATALOGUE, CloudEvent
 from compressor_kit.consumer import Consumer
 from compressor_kit.outbox import UnitOfWork
 from console_service.board import domain, store
+from console_service.management import store as management
 from console_service.settings import ConsoleRuntime
 
 
 async def take_event(event: CloudEvent[Any], uow: UnitOfWork) -> None:
     row = await store.row_in(uow, event.subject)
     await store.save_row(uow, domain.board_row(row, event))
+    await management.record_alert(uow, event)  # new request, SLA risk, escalation, low score
 
 
 def consumers(runtime: ConsoleRuntime) -> list[Consumer]:

@@ -1,0 +1,232 @@
+"""Pure rules of the manager's pages: the dashboard's periods and figures, the review form's body, and
+which job events are management alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from compressor_contracts import CloudEvent
+
+# The dashboard's ranges: (label, unit of a period, how many periods).
+RANGES: dict[str, tuple[str, str, int]] = {
+    "8w": ("Last 8 weeks", "week", 8),
+    "6m": ("Last 6 months", "month", 6),
+    "12m": ("Last 12 months", "month", 12),
+}
+DEFAULT_RANGE = "8w"
+DIMENSIONS = (
+    ("model", "by_model", "model_code"),
+    ("engineer", "by_engineer", "engineer_id"),
+    ("region", "by_region", "region"),
+)
+ONE_FILTER = "The figures come per model, per engineer or per region: choose one of them at a time."
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    start: datetime
+    end: datetime
+
+
+def _month_start(day: date, back: int) -> datetime:
+    month = day.month - 1 - back
+    return datetime(day.year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+
+
+def periods(range_key: str, now: datetime) -> list[Period]:
+    """The range's periods, oldest first; the last one ends at the end of today (UTC)."""
+    _, unit, count = RANGES.get(range_key, RANGES[DEFAULT_RANGE])
+    today = now.astimezone(UTC).date()
+    end_of_today = datetime(today.year, today.month, today.day, tzinfo=UTC) + timedelta(days=1)
+    if unit == "week":
+        ends = [end_of_today - timedelta(weeks=n) for n in range(count)]
+        return [Period(f"{(e - timedelta(weeks=1)):%d %b}", e - timedelta(weeks=1), e) for e in reversed(ends)]
+    result = []
+    for back in reversed(range(count)):
+        start = _month_start(today, back)
+        end = _month_start(today, back - 1) if back else end_of_today
+        result.append(Period(f"{start:%b %Y}" if start.month == 1 or back == count - 1 else f"{start:%b}", start, end))
+    return result
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which figures to show: all jobs, or one model, engineer or region (the API's breakdowns)."""
+
+    dimension: str | None = None  # "model", "engineer" or "region"
+    value: str | None = None
+    errors: tuple[tuple[str, str], ...] = ()
+
+
+def selection(model: str | None, engineer: str | None, region: str | None) -> Selection:
+    """The first of model, engineer and region that is set; a refusal beside any other that is too."""
+    chosen = [(name, value) for name, value in (("model", model), ("engineer", engineer), ("region", region)) if value]
+    if not chosen:
+        return Selection()
+    (dimension, value), *others = chosen
+    return Selection(dimension, value, tuple((name, ONE_FILTER) for name, _ in others))
+
+
+def figures(kpis: dict[str, Any] | None, chosen: Selection) -> dict[str, Any] | None:
+    """The KPI figures of `chosen` in one answer of GET /kpis: `overall`, or the row of the breakdown;
+    None when the answer is missing or the selected group had no job in the period."""
+    if kpis is None:
+        return None
+    if chosen.dimension is None:
+        overall: dict[str, Any] = kpis.get("overall") or {}
+        return overall if overall.get("jobs") else None
+    for dimension, group, key in DIMENSIONS:
+        if dimension == chosen.dimension:
+            return next((row for row in kpis.get(group) or [] if row.get(key) == chosen.value), None)
+    return None
+
+
+def options(kpis: dict[str, Any] | None) -> dict[str, list[str]]:
+    """The models, engineers and regions that have figures in `kpis` (for the filters)."""
+    found: dict[str, list[str]] = {}
+    for dimension, group, key in DIMENSIONS:
+        found[dimension] = sorted({str(row[key]) for row in (kpis or {}).get(group) or [] if row.get(key)})
+    return found
+
+
+def causes(kpis: dict[str, Any] | None, chosen: Selection) -> list[tuple[str, int]]:
+    """Failure causes and their counts: of the chosen model, or of every model together."""
+    counts: dict[str, int] = {}
+    for model in (kpis or {}).get("failure_causes_by_model") or []:
+        if chosen.dimension == "model" and model.get("model_code") != chosen.value:
+            continue
+        for cause in model.get("causes") or []:
+            name = str(cause.get("failure_category") or "unknown")
+            counts[name] = counts.get(name, 0) + int(cause.get("count") or 0)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def percent(value: float | None) -> float | None:
+    return None if value is None else round(100 * value, 1)
+
+
+def _shown(value: float | None, unit: str) -> str:
+    if value is None:
+        return "\u2013"  # an en dash: no figure
+    return f"{value:.1f}".rstrip("0").rstrip(".") + unit
+
+
+def cards(found: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The headline figures as (label, text), or none when no job passed its inspection."""
+    if not found:
+        return []
+    return [
+        ("Jobs done", str(found.get("jobs", 0))),
+        ("MTTR", _shown(found.get("mttr_hours"), " h")),
+        ("First-time fix", _shown(percent(found.get("first_time_fix_rate")), "%")),
+        ("Rework rate", _shown(percent(found.get("rework_rate")), "%")),
+        ("Arrive-by met", _shown(percent(found.get("arrive_by_compliance")), "%")),
+        ("Resolve-by met", _shown(percent(found.get("resolve_by_compliance")), "%")),
+        ("CSAT", _shown(found.get("csat_average"), " / 5")),
+        ("NPS", _shown(found.get("nps"), "")),
+    ]
+
+
+def series_of(per_period: list[dict[str, Any] | None], name: str, scale: float = 1.0) -> list[float | None]:
+    """One figure over the periods (None where a period has no jobs or no value)."""
+    values: list[float | None] = []
+    for found in per_period:
+        value = None if found is None else found.get(name)
+        values.append(None if value is None else round(float(value) * scale, 2))
+    return values
+
+
+# The review memo form: the API's field names (lessons one per line; one follow-up).
+FOLLOW_UP_KINDS = (
+    ("proactive_visit", "Proactive visit"),
+    ("part_replacement", "Part replacement"),
+    ("customer_training", "Customer training"),
+    ("monitoring", "Monitoring"),
+    ("other", "Other"),
+)
+MEMO_MAX, LESSON_MAX, LESSONS_MAX = 20000, 2000, 50
+
+
+def review_body(values: dict[str, str]) -> dict[str, Any]:
+    """POST /jobs/{id}/review's body from the form: the memo as typed (the API trims and checks it),
+    one lesson per non-empty line, and the follow-up when any of its fields is filled in."""
+    lessons = [line.strip() for line in values.get("lessons", "").splitlines() if line.strip()]
+    body: dict[str, Any] = {"memo": values.get("memo", ""), "lessons": lessons, "follow_ups": []}
+    kind, description, due_on = (
+        values.get(f"follow_ups.0.{name}", "").strip() for name in ("kind", "description", "due_on")
+    )
+    if kind or description or due_on:
+        body["follow_ups"] = [{"kind": kind or None, "description": description, "due_on": due_on or None}]
+    return body
+
+
+def form_errors(errors: dict[str, str]) -> dict[str, str]:
+    """The API's field names as the form's: every `lessons.N` is the lessons box."""
+    named: dict[str, str] = {}
+    for name, message in errors.items():
+        field = "lessons" if name.startswith("lessons") else name
+        if field == "follow_ups":
+            field = "follow_ups.0.kind"
+        named.setdefault(field, message)
+    return named
+
+
+def review_queue(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Urgent reviews (a low score) first; otherwise in the API's order."""
+    return sorted(items, key=lambda item: not item.get("urgent"))
+
+
+# Management alerts: the job events a manager wants to hear of as they arrive.
+ALERT_KINDS = {
+    "new_request": "New request",
+    "sla_at_risk": "SLA at risk",
+    "sla_breached": "SLA breached",
+    "escalation": "Inspection escalated",
+    "low_score": "Low score",
+}
+
+
+def _name(value: Any) -> str | None:
+    return getattr(value, "name", None)
+
+
+def alert_of(event: CloudEvent[Any]) -> dict[str, Any] | None:
+    """The management alert `event` raises, or None (most job events raise none)."""
+    key = event.routing_key.rsplit(".v", 1)[0]  # job.requested.v1 -> job.requested
+    data = event.data
+    text: str
+    if key == "job.requested":
+        kind = "new_request"
+        priority = getattr(getattr(data, "priority", None), "value", getattr(data, "priority", ""))
+        equipment = getattr(data, "equipment", None)
+        text = f"{_name(getattr(data, 'customer', None)) or 'A customer'}: {priority} priority"
+        if equipment is not None:
+            text += f", {equipment.brand} {equipment.model}"
+    elif key in ("job.sla_at_risk", "job.sla_breached"):
+        kind = "sla_at_risk" if key == "job.sla_at_risk" else "sla_breached"
+        text = str(getattr(data, "detail", "") or "")
+        engineer = _name(getattr(data, "engineer", None))
+        if engineer:
+            text = f"{text} Engineer: {engineer}.".strip()
+    elif key == "job.inspection_escalated":
+        kind = "escalation"
+        text = str(getattr(data, "detail", "") or f"{getattr(data, 'failed_rounds', '?')} failed inspection rounds")
+    elif key == "job.feedback_received" and getattr(data, "low_score", False):
+        kind = "low_score"
+        text = f"CSAT {getattr(data, 'csat', '?')}/5, NPS {getattr(data, 'nps', '?')}/10"
+        comments = getattr(data, "comments", None)
+        if comments:
+            text += f": “{comments}”"
+    else:
+        return None
+    return {
+        "_id": event.id,
+        "kind": kind,
+        "title": ALERT_KINDS[kind],
+        "job_id": event.subject,
+        "text": text[:500],
+        "at": event.time,
+    }
