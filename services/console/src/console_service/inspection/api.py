@@ -94,6 +94,7 @@ async def _render(
         message=message,
         limit_text=domain.limit_text,
         within_limits=domain.within_limits,
+        parse_reading=domain.parse_reading,
         value_field=domain.value_field,
         unit_field=domain.unit_field,
         notes_max=domain.NOTES_MAX,
@@ -144,14 +145,16 @@ async def record_results(
     answer = outcome.answer
     if answer.status == 409:  # decided meanwhile (another tab, another inspector): show what was recorded
         current = await _inspection(runtime, session, inspection_id)
+    placed = domain.field_errors(indicators, answer.errors)
+    beside = any(name.startswith("measurements.") for name in placed)
     return await _render(
         runtime,
         session,
         inspection_id,
         current,
         values=form,
-        errors=domain.field_errors(indicators, answer.errors),
-        message=answer.message,
+        errors=placed,
+        message="Quality could not evaluate the readings: see the fields marked below." if beside else answer.message,
         status_code=422 if answer.status in (409, 422) else (503 if answer.unavailable else answer.status),
     )
 
