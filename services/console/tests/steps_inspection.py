@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from playwright.async_api import Page
-
 from console_service.inspection.domain import reading_for
+from playwright.async_api import Page
 
 from .site import ConsoleSite
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 
+from console_service.inspection import domain
+
 from compressor_kit.testing.browser import assert_accessible, assert_clean, assert_fits, person_page, screenshot
 from compressor_kit.testing.events import publish_events
-from console_service.inspection import domain
 
 from . import steps_inspection
 from .console_story import job_event, new_job_id
