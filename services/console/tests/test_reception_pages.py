@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 
+from console_service.reception import domain
 from playwright.async_api import Page
 
 from compressor_kit.testing.browser import assert_accessible, assert_clean, assert_fits, screenshot
@@ -21,6 +22,54 @@ from .steps_reception import (
     record_callback,
     take_call_in_full,
 )
+
+
+def test_a_phone_number_finds_its_customer_in_international_or_local_form():
+    customers = [
+        {"customer_id": "C1", "contacts": [{"name": "A", "phone": "+60123456789"}]},
+        {
+            "customer_id": "C2",
+            "contacts": [{"name": "B", "email": "b@example.com"}, {"name": "C", "phone": "+6035544332"}],
+        },
+    ]
+    assert domain.is_phone_query("012-345 6789") and domain.is_phone_query("+60 12-345 6789")
+    assert not domain.is_phone_query("Seri Murni") and not domain.is_phone_query("12")
+    for typed in ("+60 12-345 6789", "012-345 6789", "345 6789"):
+        assert [c["customer_id"] for c in domain.customers_with_phone(customers, typed)] == ["C1"], typed
+    assert [c["customer_id"] for c in domain.customers_with_phone(customers, "03-5544 332")] == ["C2"]
+    assert domain.customers_with_phone(customers, "+61 12-345 6789") == []
+
+
+def test_the_call_names_the_site_of_the_chosen_unit_and_refusals_land_beside_the_inputs():
+    file = {"sites": [{"site_id": "S1", "equipment": [{"equipment_id": "E1"}]}, {"site_id": "S2", "equipment": []}]}
+    body, errors = domain.request_body(
+        {"equipment_id": "E1", "fault_description": " Trips ", "priority": "high", "channel": "phone"}, "C1", file
+    )
+    assert errors == {}
+    assert body == {
+        "channel": "phone",
+        "priority": "high",
+        "customer_id": "C1",
+        "site_id": "S1",
+        "equipment_id": "E1",
+        "fault_description": "Trips",
+    }
+    _, errors = domain.request_body({"equipment_id": "E9", "fault_description": ""}, "C1", file)
+    assert set(errors) == {"equipment_id", "fault_description"}
+    _, errors = domain.equipment_body(
+        {
+            "site_id": "S1",
+            "model_code": "M",
+            "serial_number": "X",
+            "purchase_date": "2021-06-14",
+            "running_hours": "lots",
+        }
+    )
+    assert errors == {"running_hours": "a whole number"}
+    shown = domain.field_errors({"contacts[0].phone": "not a phone number", "site_id": "not here"})
+    assert shown == {"contacts.0.phone": "not a phone number", "site_id": "not here", "equipment_id": "not here"}
+    assert domain.refusal_message("raw", {"contacts.0.phone": "x"}, domain.CUSTOMER_FIELDS) != "raw"
+    assert domain.refusal_message("raw", {"customer_id": "x"}, domain.CALL_FIELDS) == "raw"
 
 
 async def _looked_at(page: Page, name: str, allow: tuple[str, ...] = ()) -> None:
@@ -98,6 +147,7 @@ async def test_a_refusal_shows_beside_its_field_and_a_double_submission_records_
         assert await phone.get_attribute("aria-invalid") == "true"
         error = page.locator("#contacts-0-phone-error")
         assert "international form" in (await error.inner_text())
+        assert "fields marked below" in await page.get_by_role("alert").first.inner_text()
         assert await page.locator("#name").input_value() == "Kedai Angin Mampat"
         assert await page.locator("#contacts-0-name").input_value() == "Farid Ismail"
         await _looked_at(page, "reception-refusal", allow=("status of 422",))

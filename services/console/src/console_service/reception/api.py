@@ -40,6 +40,20 @@ def _status(answer: Answer) -> int:
     return 422 if answer.status in (400, 409, 422) else answer.status
 
 
+def _refused(answer: Answer | None, errors: dict[str, str], fields: frozenset[str]) -> dict[str, Any]:
+    """How a form is shown again: intake's refusal (`answer`) beside its fields, or the page's own
+    `errors` when it did not ask."""
+    if answer is None:
+        return {"errors": errors, "message": "Some fields need a look: see below.", "status_code": 422}
+    shown = domain.field_errors(answer.errors)
+    return {
+        "errors": shown,
+        "message": domain.refusal_message(answer.message, shown, fields),
+        "unavailable": answer.unavailable,
+        "status_code": _status(answer),
+    }
+
+
 def _key(values: dict[str, str]) -> str:
     return valid_key(values.get("form_key")) or new_form_key()
 
@@ -150,15 +164,7 @@ async def open_customer(request: Request[Any, Any, Any], runtime: NamedDependenc
     outcome = await once(runtime, session, values.get("form_key"), act)
     if outcome.answer is None or outcome.answer.ok:
         return Redirect(outcome.redirect or "/reception", status_code=303)
-    answer = outcome.answer
-    return _new_customer_page(
-        session,
-        values=values,
-        errors=answer.errors,
-        message=answer.message,
-        unavailable=answer.unavailable,
-        status_code=_status(answer),
-    )
+    return _new_customer_page(session, values=values, **_refused(outcome.answer, {}, domain.CUSTOMER_FIELDS))
 
 
 async def _customer_form(
@@ -230,17 +236,13 @@ async def add_site(
     outcome = await once(runtime, session, values.get("form_key"), act)
     if outcome.answer is None or outcome.answer.ok:
         return Redirect(outcome.redirect or here, status_code=303)
-    answer = outcome.answer
     return await _customer_form(
         runtime,
         session,
         "reception_site_new.html",
         customer_id,
         values=values,
-        errors=answer.errors,
-        message=answer.message,
-        unavailable=answer.unavailable,
-        status_code=_status(answer),
+        **_refused(outcome.answer, {}, domain.SITE_FIELDS),
     )
 
 
@@ -266,11 +268,16 @@ async def new_equipment(
 ) -> Response[str]:
     """A compressor on the customer's file, at one of its sites; models from the catalogue."""
     session = session_of(request)
+    file = await _file(runtime, session, customer_id)
+    sites = (file.data.get("sites") or []) if file.ok else []
+    if not site_id and len(sites) == 1:
+        site_id = sites[0]["site_id"]
     return await _customer_form(
         runtime,
         session,
         "reception_equipment_new.html",
         customer_id,
+        file=file,
         values={"site_id": site_id or ""},
         model_groups=_model_groups(await _models(runtime, session)),
         today=domain.today(),
@@ -307,10 +314,7 @@ async def add_equipment(
         "reception_equipment_new.html",
         customer_id,
         values=values,
-        errors=answer.errors if answer else errors,
-        message=answer.message if answer else "Some fields need a look: see below.",
-        unavailable=bool(answer and answer.unavailable),
-        status_code=_status(answer) if answer else 422,
+        **_refused(answer, errors, domain.EQUIPMENT_FIELDS),
         model_groups=_model_groups(await _models(runtime, session)),
         today=domain.today(),
     )
@@ -379,11 +383,8 @@ async def record_request(
         "reception_call.html",
         customer_id,
         values=values,
-        errors=domain.beside_fields(answer.errors) if answer else errors,
-        message=answer.message if answer else "Some fields need a look: see below.",
-        unavailable=bool(answer and answer.unavailable),
-        status_code=_status(answer) if answer else 422,
         file=file,
+        **_refused(answer, errors, domain.CALL_FIELDS),
         **_call_context(),
     )
 
@@ -538,10 +539,7 @@ async def record_callback(request: Request[Any, Any, Any], runtime: NamedDepende
         query="",
         outcome_filter=None,
         values=values,
-        errors=domain.beside_fields(answer.errors) if answer else errors,
-        message=answer.message if answer else "Some fields need a look: see below.",
-        unavailable=bool(answer and answer.unavailable),
-        status_code=_status(answer) if answer else 422,
+        **_refused(answer, errors, domain.CALLBACK_FIELDS),
     )
 
 

@@ -250,13 +250,46 @@ def callback_body(
     return body, errors
 
 
-def beside_fields(errors: dict[str, str]) -> dict[str, str]:
-    """Intake's refusal of the derived site shown beside the unit it was derived from."""
-    shown = dict(errors)
+def today() -> str:
+    return date.today().isoformat()
+
+
+_INDEX = re.compile(r"\[(\d+)\]")
+CUSTOMER_FIELDS = frozenset(
+    {"name"} | {f"contacts.0.{key}" for key in ("name", "role", "phone", "email", "preferred_channel")}
+)
+SITE_FIELDS = frozenset({"name", "address", "city", "postal_code", "country", "region"})
+EQUIPMENT_FIELDS = frozenset(
+    {
+        "site_id",
+        "model_code",
+        "serial_number",
+        "purchase_date",
+        "warranty_end",
+        "running_hours",
+        "last_service_on",
+        "last_service_hours",
+        "dryer_fitted",
+    }
+)
+CALL_FIELDS = frozenset(
+    {"equipment_id", "fault_description", "priority", "channel", "contact.name", "contact.phone", "contact.email"}
+)
+CALLBACK_FIELDS = frozenset({"equipment_id", "previous_job_id", "outcome", "notes", "priority"})
+
+
+def field_errors(errors: dict[str, str]) -> dict[str, str]:
+    """Intake's field names as the form's inputs are named ('contacts[0].phone' → 'contacts.0.phone'),
+    with a refusal of the site derived from the unit shown beside the unit."""
+    shown = {_INDEX.sub(r".\1", name): message for name, message in errors.items()}
     if "site_id" in shown and "equipment_id" not in shown:
         shown["equipment_id"] = shown["site_id"]
     return shown
 
 
-def today() -> str:
-    return date.today().isoformat()
+def refusal_message(message: str | None, errors: dict[str, str], fields: frozenset[str]) -> str | None:
+    """The notice above a refused form: a pointer to the marked fields when every refused field is on
+    the form, else intake's own message (which names the field)."""
+    if errors and all(name in fields for name in errors):
+        return "Not recorded: see the fields marked below."
+    return message
