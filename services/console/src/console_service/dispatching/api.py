@@ -30,6 +30,8 @@ from console_service.settings import ConsoleRuntime
 PAGE_SIZE = 200
 MAX_PAGES = 5  # at most 1000 engineers or jobs read for one page
 QUEUE_SIZE = 50
+# Dispatch's own words for a request that fails its schema name the route, not the person's mistake.
+NOT_ASSIGNED = "Not assigned: correct what is marked below and send it again."
 
 
 @dataclass
@@ -86,14 +88,14 @@ def _choices(ranking: domain.Ranking) -> list[tuple[str, str]]:
     for item in ranking.ranks:
         engineer = item.engineer
         if item.standing == domain.SUGGESTED:
-            note = f"suggested, free {domain.when_text(item.slot.start, engineer.zone)}" if item.slot else "suggested"
-        elif item.standing == domain.IN_TIME and item.slot:
-            note = f"free {domain.when_text(item.slot.start, engineer.zone)}"
-        elif item.standing == domain.LATER and item.slot:
-            note = f"after the target, free {domain.when_text(item.slot.start, engineer.zone)}"
+            note = "suggested"
+        elif item.standing == domain.IN_TIME:
+            note = "free in time"
+        elif item.standing == domain.LATER:
+            note = "free after the target"
         else:
-            note = "not eligible: " + item.reasons[-1]
-        options.append((engineer.engineer_id, f"{engineer.name} ({engineer.engineer_id}), {note}"))
+            note = "not eligible"
+        options.append((engineer.engineer_id, f"{engineer.name} ({engineer.engineer_id}): {note}"))
     return options
 
 
@@ -231,7 +233,7 @@ async def assign(
         job_id,
         values=values,
         errors=answer.errors,
-        message=answer.message,
+        message=NOT_ASSIGNED if answer.errors and answer.status == 400 else answer.message,
         unavailable=answer.unavailable,
         status_code=503 if answer.unavailable else (404 if answer.status == 404 else 422),
     )

@@ -211,7 +211,7 @@ def free_slot(
 def skill_gaps(engineer: Engineer, compressor_type: str, brand: str) -> list[str]:
     gaps = []
     if compressor_type not in engineer.compressor_types:
-        gaps.append(f"not skilled in {compressor_type} compressors")
+        gaps.append(f"not skilled in {compressor_type.replace('_', ' ')} compressors")
     if brand.casefold() not in engineer.brands:
         gaps.append(f"not trained on the {brand} brand")
     return gaps
@@ -289,7 +289,7 @@ def rank(
         if gaps:
             rejected.append(Rank(engineer, NOT_ELIGIBLE, None, load, (" and ".join(gaps),)))
             continue
-        fits = (f"covers region {region}", f"skilled in {kind} compressors", f"trained on {brand}")
+        fits = (f"covers region {region}", f"skilled in {kind.replace('_', ' ')} compressors", f"trained on {brand}")
         slot, why = free_slot(engineer, own, earliest, target, visit) if target else (None, "no arrive-by target")
         reasons: tuple[str, ...]
         if slot is not None:
