@@ -5,8 +5,10 @@ memo with its refusal beside the field, and another role refused."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +17,6 @@ from console_service.management import charts, domain
 from playwright.async_api import Page, expect
 
 from compressor_contracts import FailureCategory
-from compressor_kit.testing import eventually
 from compressor_kit.testing.browser import assert_accessible, assert_clean, assert_fits, person_page, screenshot
 from compressor_kit.testing.events import publish_events
 from services.reporting.tests.reporting_story import Job
@@ -162,6 +163,18 @@ async def answer_survey(site: ConsoleSite, token: str, job_id: str, csat: int, n
     assert answer.status_code == 201, answer.text
 
 
+async def settled(check: Callable[[], Awaitable[None]], timeout: float = 90.0) -> None:
+    """`check` passes within `timeout` (its assertions are retried until then)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await check()
+        except AssertionError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.25)
+
+
 async def check_page(page: Page, name: str, allow: tuple[str, ...] = ()) -> None:
     await assert_accessible(page)
     assert_clean(page, allow=allow)
@@ -197,13 +210,13 @@ async def test_the_manager_sees_kpis_live_alerts_reports_and_reviews_and_the_eng
             assert answer.status_code == 200 and answer.json()["overall"]["jobs"] == 3, answer.text
             assert answer.json()["overall"]["survey_responses"] == 2
 
-        await eventually(kpis_ready, timeout=60)
+        await settled(kpis_ready)
 
         async def reviews_pending() -> None:
             pending = await manager_call(site, token, "feedback", "GET", "/reviews/pending")
             assert {first.job_id, reworked.job_id, recent.job_id} <= {i["job_id"] for i in pending.json()["items"]}
 
-        await eventually(reviews_pending, timeout=60)
+        await settled(reviews_pending)
 
         # The dashboard: the figures and every chart with the data.
         manager = desktop_page
@@ -225,14 +238,14 @@ async def test_the_manager_sees_kpis_live_alerts_reports_and_reviews_and_the_eng
         await expect(manager.locator("#chart-mttr table")).to_be_visible()
 
         # Filters: one model; then two filters at once are refused beside the second.
-        await manager.get_by_label("Model").select_option("AC-G22")
+        await manager.get_by_label("Model", exact=True).select_option("AC-G22")
         await manager.get_by_role("button", name="Show").click()
         await expect(card(manager, "Jobs done")).to_have_text("1")
         await expect(manager.locator("#chart-pareto table tbody tr")).to_have_count(1)
-        await manager.get_by_label("Engineer").select_option("ENG-002")
+        await manager.get_by_label("Engineer", exact=True).select_option("ENG-002")
         await manager.get_by_role("button", name="Show").click()
         await expect(manager.locator("#engineer-error")).to_have_text(domain.ONE_FILTER)
-        await expect(manager.get_by_label("Engineer")).to_have_attribute("aria-invalid", "true")
+        await expect(manager.get_by_label("Engineer", exact=True)).to_have_attribute("aria-invalid", "true")
         await manager.goto(f"{site.url}/manager?engineer=ENG-002")
         await expect(card(manager, "Jobs done")).to_have_text("1")
         await expect(card(manager, "First-time fix")).to_have_text("0%")
@@ -255,9 +268,9 @@ async def test_the_manager_sees_kpis_live_alerts_reports_and_reviews_and_the_eng
         # Reports with their PDFs, each link fresh from reporting.
         await manager.goto(f"{site.url}/manager/reports")
         await expect(manager.locator("ul.reports > li")).to_have_count(3)
+        await check_page(manager, "console-manager-reports")
         pdf = await open_report(manager, site, first.job_id)
         assert pdf.startswith(b"%PDF"), pdf[:20]
-        await check_page(manager, "console-manager-reports")
 
         # The review queue: the low score first, marked urgent.
         await manager.goto(f"{site.url}/manager/reviews")
