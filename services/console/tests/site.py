@@ -58,8 +58,11 @@ class ConsoleSite:
         await page.wait_for_url(f"{self.url}/**")
 
     async def sign_out(self, page: Page) -> None:
+        """Sign out of the console and, confirming at the provider, of the provider too: the next person
+        can sign in on the same page (the browser ends on the console's way back to sign-in)."""
         await page.get_by_role("button", name="Sign out").click()
-        await page.wait_for_load_state("load")
+        await page.get_by_role("button", name="Yes, sign me out").click()
+        await page.locator("#username").wait_for()
 
 
 @pytest.fixture

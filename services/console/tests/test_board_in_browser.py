@@ -20,5 +20,9 @@ async def test_a_dispatcher_signs_in_and_sees_the_board_and_an_engineer_their_jo
         assert_clean(desktop_page)
         await screenshot(desktop_page, "console-board")
 
+        await site.sign_out(desktop_page)
+        await site.sign_in(desktop_page, "meiling")
+        assert await desktop_page.get_by_text("Mei Ling Chong").is_visible()
+
         await site.sign_in(phone_page, "lim")
         assert phone_page.url.startswith(f"{site.url}/field"), phone_page.url
