@@ -339,9 +339,13 @@ async def call_form(
     equipment_id: FromQuery[str | None] = None,
 ) -> Response[str]:
     """The call's form for a customer on file: which unit, the fault, priority and channel."""
+    session = session_of(request)
+    file = await _file(runtime, session, customer_id)
+    if not equipment_id and file.ok:
+        equipment_id = domain.only_unit(file.data)
     values = {"channel": "phone", "priority": "normal", "equipment_id": equipment_id or ""}
     return await _customer_form(
-        runtime, session_of(request), "reception_call.html", customer_id, values=values, **_call_context()
+        runtime, session, "reception_call.html", customer_id, values=values, file=file, **_call_context()
     )
 
 
@@ -446,6 +450,8 @@ async def _callbacks_page(
     file = await _file(runtime, session, customer_id) if customer_id else None
     found, customers = await _find(runtime, session, query) if query and not customer_id else (None, [])
     values = values or {}
+    if file is not None and file.ok and not values.get("equipment_id"):
+        values["equipment_id"] = domain.only_unit(file.data) or ""
     return page(
         "reception_callbacks.html",
         status_code=status_code,

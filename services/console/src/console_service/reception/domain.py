@@ -76,6 +76,12 @@ def unit_choices(file: dict[str, Any]) -> list[tuple[dict[str, Any], list[UnitCh
     return groups
 
 
+def only_unit(file: dict[str, Any]) -> str | None:
+    """The customer's one unit, when it has exactly one (the form picks it for the person)."""
+    units = [unit["equipment_id"] for site in file.get("sites") or [] for unit in site.get("equipment") or []]
+    return units[0] if len(units) == 1 else None
+
+
 def site_of_unit(file: dict[str, Any], equipment_id: str) -> str | None:
     for site in file.get("sites") or []:
         for unit in site.get("equipment") or []:
