@@ -177,13 +177,15 @@ async def _act(
         return Redirect(outcome.redirect or where, status_code=303)
     answer = outcome.answer
     assert answer is not None
+    errors = domain.field_errors(answer.errors)
+    beside_fields = errors and not set(errors) & {"job_id", "status"}
     return await _hub(
         request,
         runtime,
         job_id,
         values=values,
-        errors=domain.field_errors(answer.errors),
-        message=answer.message,
+        errors=errors,
+        message="Not recorded: see the marked field below." if beside_fields else answer.message,
         status_code=_refusal_status(answer),
     )
 

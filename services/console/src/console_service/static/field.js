@@ -34,7 +34,8 @@
     ["input", "change"].forEach(function (kind) {
       input.addEventListener(kind, function () { slaInputs.forEach(checkSla); });
     });
-    if (input.value) { checkSla(input); }
+    // After a refusal the API's own message is beside the field already.
+    if (input.value && input.getAttribute("aria-invalid") !== "true") { checkSla(input); }
   });
 
   // Photos: ask the console for an upload URL, PUT the file there, then keep its key in the form.
