@@ -294,6 +294,7 @@ async def test_the_manager_sees_kpis_live_alerts_reports_and_reviews_and_the_eng
         await engineer.get_by_label(re.compile("Lessons learned")).fill("Keep this lesson")
         await engineer.get_by_role("button", name="Record the review").click()
         await expect(engineer.locator("#memo-error")).to_be_visible()
+        await expect(engineer.locator(".notice.refusal")).to_contain_text("correct what is marked below")
         await expect(engineer.get_by_label(re.compile("Review memo"))).to_have_attribute("aria-invalid", "true")
         await expect(engineer.get_by_label(re.compile("Lessons learned"))).to_have_value("Keep this lesson")
         await check_page(engineer, "console-engineer-review-refused", allow=("status of 422",))

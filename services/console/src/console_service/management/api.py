@@ -32,6 +32,7 @@ from console_service.settings import ConsoleRuntime
 MANAGEMENT = (StaffRole.MANAGER, StaffRole.ADMIN)
 REVIEWERS = (StaffRole.MANAGER, StaffRole.ENGINEER)
 REPORTS_PAGE = 200
+FIX_FIELDS = "The review is not recorded yet: correct what is marked below and send it again."
 
 
 def _iso(moment: datetime) -> str:
@@ -89,6 +90,7 @@ def _charts(
             [charts.Series("CSAT", series(per_period, "csat_average"))],
             low=0,
             high=5,
+            ticks=5,
         ),
         charts.line_chart(
             "chart-nps",
@@ -282,7 +284,7 @@ def _review_form(
         form_key=new_form_key(),
         values=values or {},
         errors=domain.form_errors(answer.errors) if answer else {},
-        message=answer.message if answer else None,
+        message=(FIX_FIELDS if answer.errors else answer.message) if answer else None,
         unavailable=bool(answer and answer.unavailable),
         kinds=domain.FOLLOW_UP_KINDS,
         limits={"memo": domain.MEMO_MAX, "lesson": domain.LESSON_MAX, "lessons": domain.LESSONS_MAX},
@@ -319,7 +321,9 @@ async def record_review(
     answer = outcome.answer
     assert answer is not None
     status = 503 if answer.unavailable else (422 if answer.status in (400, 409, 422) else answer.status)
-    return _review_form(session, job_id, values=values, answer=answer, status_code=status)
+    feedback = await call(runtime, session, "feedback", "GET", f"/jobs/{segment(job_id)}/feedback")
+    item = feedback.data if feedback.ok else None
+    return _review_form(session, job_id, item=item, values=values, answer=answer, status_code=status)
 
 
 ROUTES: list[Any] = [dashboard, alerts_live, reports, report_pdf, reviews, review_form, record_review]

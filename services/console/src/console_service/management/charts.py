@@ -14,8 +14,9 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 52, 52, 16, 48
+WIDTH, HEIGHT = 480, 250
+LEFT, RIGHT, TOP, BOTTOM = 50, 46, 14, 52  # RIGHT: room for the Pareto's share axis
+EDGE = 18  # the right margin of a chart without a right axis
 COLOURS = ("#0b5cad", "#b5541c", "#1d7a3a", "#6b3fa0")
 MARKERS = ("circle", "square", "diamond", "triangle")
 
@@ -77,25 +78,27 @@ def _marker(kind: str, x: float, y: float, colour: str) -> str:
     return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>'
 
 
-def _y_axis(low: float, high: float, unit: str, x: float, anchor: str = "end", ticks: int = 4) -> list[str]:
+def _y_axis(
+    low: float, high: float, unit: str, x: float, anchor: str = "end", ticks: int = 4, right: float = EDGE
+) -> list[str]:
     plot_h = HEIGHT - TOP - BOTTOM
     parts = []
     for i in range(ticks + 1):
         value = low + (high - low) * i / ticks
         y = TOP + plot_h - plot_h * i / ticks
         if anchor == "end":
-            parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+            parts.append(f'<line x1="{LEFT}" x2="{WIDTH - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         label = escape(_num(value) + unit)
-        parts.append(f'<text x="{x}" y="{y + 4:.1f}" text-anchor="{anchor}" class="tick">{label}</text>')
+        parts.append(f'<text x="{x}" y="{y + 5:.1f}" text-anchor="{anchor}" class="tick">{label}</text>')
     return parts
 
 
 def _x_labels(labels: Sequence[str], xs: Sequence[float]) -> list[str]:
-    every = max(1, math.ceil(len(labels) / 8))  # at most eight labels: they stay legible on a phone
+    every = max(1, math.ceil(len(labels) / 5))  # at most five labels: they stay legible on a phone
     return [
-        f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle" class="tick">{escape(label)}</text>'
+        f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 22}" text-anchor="middle" class="tick">{escape(label)}</text>'
         for i, (label, x) in enumerate(zip(labels, xs, strict=True))
-        if i % every == 0 or i == len(labels) - 1
+        if (len(labels) - 1 - i) % every == 0  # counted from the latest period, which is always shown
     ]
 
 
@@ -109,19 +112,20 @@ def line_chart(
     low: float = 0.0,
     high: float | None = None,
     describe: str = "",
+    ticks: int = 4,
 ) -> Chart:
     """Values over time (one line per series, a gap where a period has no value)."""
     values = [v for s in series for v in s.values if v is not None]
     top = high if high is not None else nice_top(max(values, default=0.0))
     bottom = low if high is not None or min(values, default=0.0) >= low else -nice_top(-min(values))
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_w, plot_h = WIDTH - LEFT - EDGE, HEIGHT - TOP - BOTTOM
     step = plot_w / max(1, len(labels) - 1)
     xs = [LEFT + step * i if len(labels) > 1 else LEFT + plot_w / 2 for i in range(len(labels))]
 
     def y_of(v: float) -> float:
         return TOP + plot_h - plot_h * (v - bottom) / ((top - bottom) or 1)
 
-    body = _y_axis(bottom, top, unit, LEFT - 6)
+    body = _y_axis(bottom, top, unit, LEFT - 6, ticks=ticks)
     body += _x_labels(labels, xs)
     for n, s in enumerate(series):
         colour, marker = COLOURS[n % len(COLOURS)], MARKERS[n % len(MARKERS)]
@@ -191,8 +195,9 @@ def pareto_chart(ident: str, title: str, causes: Sequence[tuple[str, int]]) -> C
     total = sum(count for _, count in ordered)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     top = nice_top(max((count for _, count in ordered), default=0))
-    body = _y_axis(0, top, "", LEFT - 6)
-    body += _y_axis(0, 100, "%", WIDTH - RIGHT + 6, anchor="start")
+    count_ticks = int(top) if top <= 5 else 4  # whole jobs on the left axis
+    body = _y_axis(0, top, "", LEFT - 6, ticks=count_ticks, right=RIGHT)
+    body += _y_axis(0, 100, "%", WIDTH - RIGHT + 6, anchor="start", right=RIGHT)
     slot = plot_w / max(1, len(ordered))
     width = min(72.0, slot * 0.7)
     cumulative, points, rows = 0, [], list[tuple[str, ...]]()
@@ -206,7 +211,7 @@ def pareto_chart(ident: str, title: str, causes: Sequence[tuple[str, int]]) -> C
         points.append(f"{x:.1f},{TOP + plot_h - plot_h * share / 100:.1f}")
         body.append(_marker("circle", x, TOP + plot_h - plot_h * share / 100, COLOURS[1]))
         name = escape(_label(cause))
-        body.append(f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle" class="tick">{name}</text>')
+        body.append(f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 22}" text-anchor="middle" class="tick">{name}</text>')
         rows.append((_label(cause), str(count), f"{_num(round(100 * count / total, 1))}%", f"{_num(round(share, 1))}%"))
     if len(points) > 1:
         body.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="{COLOURS[1]}" stroke-width="2.5"/>')
