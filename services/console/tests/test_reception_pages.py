@@ -228,3 +228,21 @@ async def test_a_callback_reporting_a_problem_raises_a_request(
         await _looked_at(phone_page, "reception-callbacks")
         await phone_page.goto(f"{site.url}/reception/callbacks?customer_id={call.customer_id}")
         await _looked_at(phone_page, "reception-callback-form")
+
+
+async def test_an_intake_that_cannot_be_reached_is_said_on_reception_pages(
+    test_settings, identity_provider, site_databases, desktop_page, tmp_path
+):
+    gone = {"INTAKE_URL": "http://127.0.0.1:9"}  # nothing listens there
+    async with console_site(test_settings, site_databases, (), tmp_path, env=gone) as site:
+        page = desktop_page
+        await site.sign_in(page, "aisyah", "/reception?q=Seri")
+        assert "unavailable" in await page.locator(".notice.unavailable").inner_text()
+        response = await page.goto(f"{site.url}/reception/customers/CUST-0001")
+        assert response is not None and response.status == 503
+        assert "unavailable" in await page.locator(".notice.unavailable").inner_text()
+        await page.goto(f"{site.url}/reception/callbacks")
+        assert await page.get_by_role("heading", name="Recorded call-backs").is_visible()
+        assert "unavailable" in await page.locator(".notice.unavailable").first.inner_text()
+        await page.get_by_role("link", name="Job board").click()  # the rest of the console goes on
+        await page.get_by_role("heading", name="Job board").wait_for()
