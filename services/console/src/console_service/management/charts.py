@@ -95,11 +95,16 @@ def _y_axis(
 
 def _x_labels(labels: Sequence[str], xs: Sequence[float]) -> list[str]:
     every = max(1, math.ceil(len(labels) / 5))  # at most five labels: they stay legible on a phone
-    return [
-        f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 22}" text-anchor="middle" class="tick">{escape(label)}</text>'
-        for i, (label, x) in enumerate(zip(labels, xs, strict=True))
-        if (len(labels) - 1 - i) % every == 0  # counted from the latest period, which is always shown
-    ]
+    parts = []
+    for i, (label, x) in enumerate(zip(labels, xs, strict=True)):
+        if (len(labels) - 1 - i) % every:  # counted from the latest period, which is always shown
+            continue
+        # The latest period's label ends at its point, so that it is not cut off at the right edge.
+        anchor, at = ("end", x + 6) if len(labels) > 1 and i == len(labels) - 1 else ("middle", x)
+        parts.append(
+            f'<text x="{at:.1f}" y="{HEIGHT - BOTTOM + 22}" text-anchor="{anchor}" class="tick">{escape(label)}</text>'
+        )
+    return parts
 
 
 def line_chart(
