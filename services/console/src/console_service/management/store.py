@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pymongo import DESCENDING
+from pymongo import DESCENDING, IndexModel
 
 from compressor_contracts import CloudEvent
 from compressor_kit.outbox import UnitOfWork
@@ -15,6 +15,9 @@ from console_service.settings import ConsoleRuntime
 
 ALERTS = "management_alerts"
 SHOWN = 30
+
+# For the composition root (app.py's `indexes`), which this package does not edit: newest first.
+INDEXES = {ALERTS: [IndexModel([("at", DESCENDING), ("_id", DESCENDING)], name="newest_first")]}
 
 
 async def record_alert(uow: UnitOfWork, event: CloudEvent[Any]) -> None:
