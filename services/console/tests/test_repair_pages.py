@@ -16,7 +16,7 @@ import httpx
 from console_service.repair import domain
 from playwright.async_api import Page
 
-from compressor_kit.testing.browser import assert_accessible, assert_clean, assert_fits, screenshot
+from compressor_kit.testing.browser import assert_accessible, assert_clean, assert_fits, person_page, screenshot
 from compressor_kit.testing.provider import seed
 from demo.flow import MODEL, PROCEDURE, Office, _reading
 from demo.people import until
@@ -167,9 +167,10 @@ async def inspect(office: Office, job_id: str, round_number: int, fail: bool) ->
 
 async def _look(page: Page, name: str) -> None:
     """Fits the screen, nothing serious for axe, no errors, and a screenshot to read."""
+    await page.wait_for_load_state("load")
     await assert_fits(page)
     await assert_accessible(page)
-    assert_clean(page)
+    assert_clean(page, allow=("status of 422", "status of 403"))  # the refusals this test asks for
     await screenshot(page, name)
 
 
@@ -250,11 +251,12 @@ def test_the_forms_become_the_apis_bodies_with_its_names_and_limits():
 
 
 async def test_an_engineer_plans_and_works_a_round_on_a_phone_and_a_manager_decides_on_the_plan(
-    test_settings, identity_provider, site_databases, desktop_page, phone_page, tmp_path
+    test_settings, identity_provider, site_databases, chromium, desktop_page, phone_page, tmp_path
 ):
     async with (
         console_site(test_settings, site_databases, REPAIR, tmp_path) as site,
         httpx.AsyncClient(timeout=30) as client,
+        person_page(chromium, "desktop") as manager,
     ):
         office = Office(site.stack.urls(), client, test_settings)
         job_id, engineer, _ = await diagnosed_job(office)
@@ -283,21 +285,20 @@ async def test_an_engineer_plans_and_works_a_round_on_a_phone_and_a_manager_deci
 
         # Proposed as run_job does; the manager rejects it with comments, the engineer revises.
         await steps_repair.propose_plan(phone, site, job_id)
-        assert "Awaiting approval" in await phone.locator(".plan-card").first.inner_text()
-        await site.sign_out(desk)
-        await site.sign_in(desk, "rahman", "/manager/plans")
-        card = desk.locator(f"[id='plan-{job_id}']")
+        assert "awaiting approval" in (await phone.locator(".plan-card").first.inner_text()).lower()
+        await site.sign_in(manager, "rahman", "/manager/plans")
+        card = manager.locator(f"[id='plan-{job_id}']")
         await card.wait_for()
         assert "Aminah binti Rahman" in await card.inner_text()
-        await _look(desk, "repair-manager-plans")
+        await _look(manager, "repair-manager-plans")
         reject = card.locator("form.reject")
         await reject.get_by_label("Why rejected").fill("Too long a stop; keep the cooler inspection for later.")
         await reject.get_by_role("button", name="Reject with these comments").click()
-        await desk.get_by_text(f"The plan of {job_id} is rejected").wait_for()
+        await manager.get_by_text(f"The plan of {job_id} is rejected").wait_for()
 
         await phone.goto(f"{site.url}/field/jobs/{job_id}/plan")
         assert "Too long a stop" in await phone.locator(".plan-card").first.inner_text()
-        assert "Rejected" in await phone.locator(".plan-card").first.inner_text()
+        assert "rejected" in (await phone.locator(".plan-card").first.inner_text()).lower()
         await phone.locator("select#procedure").select_option(PROCEDURE)
         await phone.get_by_role("button", name="Use this procedure").click()
         await phone.wait_for_load_state("load")
@@ -306,8 +307,8 @@ async def test_an_engineer_plans_and_works_a_round_on_a_phone_and_a_manager_deci
         await phone.get_by_text("Plan revision 2 proposed").wait_for()
         await _look(phone, "repair-plan-proposed")
 
-        await steps_repair.approve_plan(desk, site, job_id)
-        await _look(desk, "repair-manager-approved")
+        await steps_repair.approve_plan(manager, site, job_id)
+        await _look(manager, "repair-manager-approved")
         order = await office.manager.get("maintenance", f"/work-orders/{job_id}")
         assert [p["status"] for p in order["plans"]] == ["rejected", "approved"]
         assert order["plans"][1]["decided_by"]["name"] == "Aminah binti Rahman"
@@ -315,7 +316,7 @@ async def test_an_engineer_plans_and_works_a_round_on_a_phone_and_a_manager_deci
 
         # Another role is refused: the manager's page to an engineer, the engineer's to a manager.
         assert (await phone.goto(f"{site.url}/manager/plans")).status == 403
-        assert (await desk.goto(f"{site.url}/field/jobs/{job_id}/work")).status == 403
+        assert (await manager.goto(f"{site.url}/field/jobs/{job_id}/work")).status == 403
 
         # The round: started, its steps in order with what the customer is told.
         await phone.goto(f"{site.url}/field/jobs/{job_id}/work")
@@ -341,19 +342,17 @@ async def test_an_engineer_plans_and_works_a_round_on_a_phone_and_a_manager_deci
         order = await office.manager.get("maintenance", f"/work-orders/{job_id}")
         assert [d["sequence"] for d in order["rounds"][0]["steps_done"]] == [1]
         await phone.reload()
-        assert (
-            "The customer was told: Step 1 of 6 of the repair is done"
-            in await phone.locator(".step.done").first.inner_text()
-        )
+        told = await phone.locator(".step.done .customer-message").inner_text()
+        assert "The customer was told:" in told
+        assert "Step 1 of 6 of the repair is done: Isolate the electrical supply" in told
         await _look(phone, "repair-work-steps")
-        await site.sign_out(desk)
-        await site.sign_in(desk, engineer, f"/field/jobs/{job_id}/work")
+        await desk.goto(f"{site.url}/field/jobs/{job_id}/work")
         await _look(desk, "repair-work-steps")
 
         # The other steps; draining the oil (not a safety step) skipped with a reason.
         while await phone.locator("form.complete-step").count():
             step = phone.locator("#next-step")
-            if "Drain the oil" in await step.inner_text():
+            if "Drain the oil" in await step.locator(".step-text").inner_text():
                 await step.locator("details.skip summary").click()
                 await step.get_by_label("Why is it skipped?").fill(
                     "Oil changed 200 running hours ago; sample is clean."
@@ -388,7 +387,7 @@ async def test_an_engineer_plans_and_works_a_round_on_a_phone_and_a_manager_deci
 
 
 async def test_a_failed_inspection_brings_a_rework_round_and_the_engineer_writes_the_review(
-    test_settings, identity_provider, site_databases, desktop_page, phone_page, tmp_path
+    test_settings, identity_provider, site_databases, chromium, desktop_page, phone_page, tmp_path
 ):
     services = ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback")
     async with (
@@ -435,9 +434,9 @@ async def test_a_failed_inspection_brings_a_rework_round_and_the_engineer_writes
         assert steps_repair.MEMO in await memo.inner_text()
         assert steps_repair.LESSON in await memo.inner_text()
         await _look(phone, "repair-review")
-        await site.sign_out(desktop_page)
-        await site.sign_in(desktop_page, engineer, f"/field/jobs/{job_id}/review")
-        await _look(desktop_page, "repair-review")
+        async with person_page(chromium, "desktop") as desk:
+            await site.sign_in(desk, engineer, f"/field/jobs/{job_id}/review")
+            await _look(desk, "repair-review")
         feedback = await office.manager.get("feedback", f"/jobs/{job_id}/feedback")
         assert feedback["review"]["memo"] == steps_repair.MEMO
         assert feedback["review"]["reviewer"]["role"] == "engineer"
