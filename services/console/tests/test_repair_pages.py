@@ -421,7 +421,7 @@ async def test_a_failed_inspection_brings_a_rework_round_and_the_engineer_writes
             await asyncio.sleep(0.5)
             await phone.reload()
         assert "Round 2 (rework)" in await phone.locator("#round-heading").inner_text()
-        assert "Discharge temperature" in await phone.locator(".rework").inner_text()
+        assert "outlet temperature, full load: measured 110 °C" in await phone.locator(".rework").inner_text()
         assert await phone.locator(".checklist .step").count() == 5
         await _look(phone, "repair-rework-ready")
         assert await steps_repair.work_round(phone, site, job_id, 2) == 5
