@@ -410,6 +410,7 @@ async def test_a_failed_inspection_brings_a_rework_round_and_the_engineer_writes
         await phone.wait_for_load_state("load")
         assert await phone.locator(".notice.refusal").inner_text()
         assert await phone.get_by_label("Memo").input_value() == "Too early"
+        await _look(phone, "repair-review-refused")
 
         first = await inspect(office, job_id, 1, fail=True)
         assert first["status"] == "failed"

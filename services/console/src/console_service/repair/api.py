@@ -347,6 +347,7 @@ async def work_action(
     action = form.get("action", "")
     here = _field_path(job_id, "work")
     rows: list[int] = []
+    body: dict[str, Any] | None
     try:
         if action == "start":
             path, body = _order_path(job_id, "/work/start"), None
@@ -368,13 +369,13 @@ async def work_action(
             order = await call(runtime, session, "maintenance", "GET", _order_path(job_id))
             plans = order.data.get("plans", []) if order.ok else []
             approved = next((p for p in reversed(plans) if p.get("status") == "approved"), None)
-            body = domain.completion_body(form, approved["parts"] if approved else [])
-            sent = [line["part_number"] for line in body["parts_used"]]
+            completion = domain.completion_body(form, approved["parts"] if approved else [])
+            sent = [line["part_number"] for line in completion["parts_used"]]
             rows = [
                 next(i for i in range(len(form)) if form.get(f"parts_used.{i}.part_number") == number)
                 for number in sent
             ]
-            path = _order_path(job_id, "/work/complete")
+            path, body = _order_path(job_id, "/work/complete"), completion
         else:
             raise FormProblem("action", "Choose what to do from the page.")
     except ValueError:
