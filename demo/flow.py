@@ -37,6 +37,31 @@ PHOTO = b"\xff\xd8\xff\xe0" + b"demo photo of the thermostatic valve" + b"\xff\x
 PhaseCallback = Callable[[str, int, str, float], None]
 
 
+# What one job through run_job publishes, each event exactly this many times: the whole-job tests (through
+# the API, in the browser, and under faults) check it.
+EVENTS_OF_ONE_JOB = {
+    "job.requested.v1": 1,
+    "job.assigned.v1": 1,
+    "job.prediagnosed.v1": 1,
+    "job.engineer_dispatched.v1": 1,
+    "job.engineer_arrived.v1": 1,
+    "job.diagnosed.v1": 1,
+    "job.plan_proposed.v1": 1,
+    "job.plan_approved.v1": 1,
+    "job.work_started.v1": 2,
+    "job.progress_reported.v1": 12,  # 7 steps of the procedure, 5 in the rework round
+    "job.work_completed.v1": 2,
+    "job.inspection_failed.v1": 1,
+    "job.inspection_passed.v1": 1,
+    "job.report_published.v1": 1,
+    "job.survey_sent.v1": 1,
+    "job.feedback_received.v1": 1,
+    "job.reviewed.v1": 1,
+    "job.closed.v1": 1,
+    "customer_file.updated.v1": 1,
+}
+
+
 @dataclass
 class JobResult:
     job_id: str

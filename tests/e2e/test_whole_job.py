@@ -14,51 +14,20 @@ from collections import Counter
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from minio import Minio
 from pymongo import MongoClient
 
 from compressor_contracts import PRODUCERS as SERVICES  # the six phase services the stack runs (not the console)
 from compressor_kit.testing import eventually, unique
-from compressor_kit.testing.ports import free_port
+from compressor_kit.testing.mail import mail_server
 from compressor_kit.testing.watcher import EventWatcher
-from demo.flow import Office, run_job
+from demo.flow import EVENTS_OF_ONE_JOB, Office, run_job
 from demo.otlp import OtlpReceiver
 from demo.stack import Stack
 
 pytestmark = pytest.mark.slow
 
-# What one job through the demo's flow must publish, each exactly this many times.
-EXPECTED = {
-    "job.requested.v1": 1,
-    "job.assigned.v1": 1,
-    "job.prediagnosed.v1": 1,
-    "job.engineer_dispatched.v1": 1,
-    "job.engineer_arrived.v1": 1,
-    "job.diagnosed.v1": 1,
-    "job.plan_proposed.v1": 1,
-    "job.plan_approved.v1": 1,
-    "job.work_started.v1": 2,
-    "job.progress_reported.v1": 12,  # 7 steps of the procedure, 5 in the rework round
-    "job.work_completed.v1": 2,
-    "job.inspection_failed.v1": 1,
-    "job.inspection_passed.v1": 1,
-    "job.report_published.v1": 1,
-    "job.survey_sent.v1": 1,
-    "job.feedback_received.v1": 1,
-    "job.reviewed.v1": 1,
-    "job.closed.v1": 1,
-    "customer_file.updated.v1": 1,
-}
-
-
-class MailBox:
-    def __init__(self) -> None:
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 OK"
+EXPECTED = EVENTS_OF_ONE_JOB
 
 
 class RoundRobin(dict):
@@ -74,11 +43,8 @@ class RoundRobin(dict):
 
 @pytest.fixture
 def mailbox():
-    box = MailBox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield box, controller.port
-    controller.stop()
+    with mail_server() as (box, port):
+        yield box, port
 
 
 @pytest.fixture

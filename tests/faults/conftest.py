@@ -5,34 +5,13 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from aiosmtpd.controller import Controller
 from pymongo import MongoClient
 
 from compressor_kit.testing import unique
-from compressor_kit.testing.ports import free_port
+from compressor_kit.testing.mail import mail_server
+from demo.flow import EVENTS_OF_ONE_JOB
 
-# What one job through the demo's flow must publish, each exactly this many times (as in tests/e2e).
-EXPECTED = {
-    "job.requested.v1": 1,
-    "job.assigned.v1": 1,
-    "job.prediagnosed.v1": 1,
-    "job.engineer_dispatched.v1": 1,
-    "job.engineer_arrived.v1": 1,
-    "job.diagnosed.v1": 1,
-    "job.plan_proposed.v1": 1,
-    "job.plan_approved.v1": 1,
-    "job.work_started.v1": 2,
-    "job.progress_reported.v1": 12,
-    "job.work_completed.v1": 2,
-    "job.inspection_failed.v1": 1,
-    "job.inspection_passed.v1": 1,
-    "job.report_published.v1": 1,
-    "job.survey_sent.v1": 1,
-    "job.feedback_received.v1": 1,
-    "job.reviewed.v1": 1,
-    "job.closed.v1": 1,
-    "customer_file.updated.v1": 1,
-}
+EXPECTED = EVENTS_OF_ONE_JOB
 
 # Fast timers for the stack: relays poll often, leases of dead relays expire quickly.
 STACK_ENV = {
@@ -43,22 +22,11 @@ STACK_ENV = {
 }
 
 
-class MailBox:
-    def __init__(self) -> None:
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_port():
     """A local mail sink for feedback's e-mails; yields its port."""
-    controller = Controller(MailBox(), hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller.port
-    controller.stop()
+    with mail_server() as (_, port):
+        yield port
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from console_service.field import api as field_api
 from console_service.forms.store import INDEXES as FORM_INDEXES
 from console_service.inspection import api as inspection_api
 from console_service.management import api as management_api
+from console_service.management.store import INDEXES as MANAGEMENT_INDEXES
 from console_service.reception import api as reception_api
 from console_service.repair import api as repair_api
 from console_service.sessions import api as sessions_api
@@ -47,5 +48,5 @@ SERVICE = ServiceDefinition(
         STATIC,
     ],
     consumers=[board_consumers.consumers],
-    indexes={**SESSION_INDEXES, **BOARD_INDEXES, **FORM_INDEXES},
+    indexes={**SESSION_INDEXES, **BOARD_INDEXES, **FORM_INDEXES, **MANAGEMENT_INDEXES},
 )

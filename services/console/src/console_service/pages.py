@@ -36,8 +36,9 @@ NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/field", "My jobs", frozenset({"engineer"})),
     ("/inspections", "Inspections", frozenset({"inspector"})),
     ("/manager", "Dashboard", frozenset({"manager", "admin"})),
+    ("/manager/plans", "Plans to approve", frozenset({"manager"})),
     ("/manager/reports", "Reports", frozenset({"manager", "admin"})),
-    ("/manager/reviews", "Reviews", frozenset({"manager", "admin", "engineer"})),
+    ("/manager/reviews", "Reviews", frozenset({"manager", "engineer"})),
     ("/admin/dead-letters", "Dead letters", frozenset({"admin"})),
 )
 

@@ -242,7 +242,7 @@ def _manages(session: dict[str, Any]) -> bool:
     return bool({str(StaffRole.MANAGER), str(StaffRole.ADMIN)} & set(session["roles"]))
 
 
-@get("/manager/reviews", **pages(*MANAGEMENT, StaffRole.ENGINEER))
+@get("/manager/reviews", **pages(*REVIEWERS))
 async def reviews(
     request: Request[Any, Any, Any], runtime: NamedDependency[ConsoleRuntime], reviewed: FromQuery[str | None] = None
 ) -> Response[str]:

@@ -26,7 +26,7 @@ from console_service.sessions.guard import pages, session_of
 from console_service.settings import ConsoleRuntime
 
 Session = dict[str, Any]
-PLAN_APPROVERS = (StaffRole.MANAGER, StaffRole.ADMIN)
+PLAN_APPROVERS = (StaffRole.MANAGER,)  # the API lets the customer or a manager decide; an admin cannot
 
 
 def new_form_key() -> str:
