@@ -16,7 +16,7 @@ from playwright.async_api import Page
 
 from compressor_contracts import PRODUCERS as SERVICES
 from compressor_kit.testing import eventually
-from compressor_kit.testing.browser import assert_clean, person_page, screenshot
+from compressor_kit.testing.browser import assert_accessible, assert_clean, assert_fits, person_page, screenshot
 from compressor_kit.testing.mail import mail_server
 from compressor_kit.testing.watcher import EventWatcher
 from demo.flow import EVENTS_OF_ONE_JOB, Office
@@ -130,6 +130,8 @@ async def test_one_job_through_all_nine_phases_by_clicking_in_the_console(
 
                 seen = await eventually(closed_on_board, timeout=15)
                 assert await board.evaluate("window.__sameDocument") is True
+                assert (await board.locator("#live-state").inner_text()).strip() == "1 job"
+                assert await board.locator(f"#closed #job-{job_id} .badge.sla").count() == 0, "no SLA on a closed job"
                 assert [f"phase-{n}" for n in range(1, 10)] == sorted(
                     {c for c in seen if c.startswith("phase-")}, key=lambda c: int(c.split("-")[1])
                 ), seen
@@ -141,6 +143,11 @@ async def test_one_job_through_all_nine_phases_by_clicking_in_the_console(
                 await office_page.get_by_text("job.closed").first.wait_for()
                 trace_shown = (await office_page.locator("code.trace").inner_text()).strip()
                 await screenshot(office_page, "whole-job-job-page")
+                await assert_accessible(office_page)
+                await phone.goto(f"{site.url}/jobs/{job_id}")  # the engineer is still signed in
+                await phone.get_by_text("job.closed").first.wait_for()
+                await assert_fits(phone)
+                await screenshot(phone, "whole-job-job-page")
 
                 events = watcher.of_job(job_id)
                 assert not watcher.invalid, watcher.invalid

@@ -17,6 +17,10 @@
     board.querySelectorAll(".column").forEach(function (column) {
       column.querySelector(".count").textContent = column.querySelectorAll("li.job").length;
     });
+    if (state) {
+      var total = board.querySelectorAll("li.job").length;
+      state.textContent = total + (total === 1 ? " job" : " jobs");
+    }
   }
 
   var source = new EventSource(board.dataset.live);
