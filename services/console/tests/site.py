@@ -94,7 +94,7 @@ async def console_site(
         env={
             "REPORT_PUBLISH_INTERVAL_SECONDS": "0.5",
             "DELIVERY_INTERVAL_SECONDS": "0.5",
-            "CONSOLE_LIVE_KEEPALIVE_SECONDS": "2",
+            "CONSOLE_LIVE_KEEPALIVE_SECONDS": "1",
             **(env or {}),
         },
     )

@@ -81,6 +81,9 @@ class Runtime(Generic[S]):
         self.settings: S = settings
         self.clock: Clock = clock or SystemClock()
         self.name = definition.name
+        # Set once the server begins to stop (serve.py): long-lived responses, such as the console's event
+        # streams, end at their next tick instead of holding the stop up to its grace period.
+        self.draining = False
         self.tracer_provider = setup_tracing(definition.name)
         self.topology = service_topology(definition.name)
         self.mongo: AsyncMongoClient[dict[str, Any]] = create_client(settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -27,7 +28,7 @@ def run(definition: ServiceDefinition[Any], *, wrap_publish: Callable[[Publish],
         log.critical("%s: %s", definition.name, exc)
         raise SystemExit(2) from None
     app = create_app(definition, settings, wrap_publish=wrap_publish)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.http_host,
         port=settings.http_port or definition.default_port,
@@ -38,3 +39,16 @@ def run(definition: ServiceDefinition[Any], *, wrap_publish: Callable[[Publish],
         # at the moment a client reuses it (which the client sees as a failed request).
         timeout_keep_alive=75,
     )
+    DrainingServer(config).run()
+
+
+class DrainingServer(uvicorn.Server):
+    """Uvicorn's server that, on SIGTERM or SIGINT, first tells the running service it is draining
+    (`Runtime.draining`): uvicorn then waits for open responses, and event streams end at their next tick."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        app = self.config.app
+        runtime = getattr(getattr(app, "state", None), "runtime", None)
+        if runtime is not None:
+            runtime.draining = True
+        super().handle_exit(sig, frame)

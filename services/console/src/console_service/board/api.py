@@ -150,7 +150,7 @@ async def live(request: Request[Any, Any, Any], runtime: NamedDependency[Console
             elif not ready:
                 ready = True
                 yield ServerSentEventMessage(data="{}", event="ready")
-            elif await current_session(request) is None:
+            elif runtime.draining or await current_session(request) is None:
                 return
             else:
                 yield ServerSentEventMessage(comment="still here")
