@@ -41,8 +41,10 @@ def show_console(host: str) -> None:
     console.print(table)
     console.print(
         f"Sign in with any username above and the password [bold]{seed['local_password']}[/] "
-        "(the local provider's development password). The board is for reception, dispatchers, inspectors, "
-        "managers and admin; every staff member can open a job's page; customers are shown the way to their portal."
+        "(the local provider's development password). Each person's menu shows their part: aisyah takes calls, "
+        "daniel assigns from the unassigned queue, lim works his jobs at /field (try a phone-sized window), "
+        "meiling inspects, rahman approves plans and reads the dashboard, reports and reviews, siti sees dead "
+        "letters; customers are shown the way to their portal."
     )
 
 
