@@ -16,6 +16,7 @@ import httpx
 from console_service.repair import domain
 from playwright.async_api import Page
 
+from compressor_kit.refusals import Refusal
 from compressor_kit.testing.browser import assert_accessible, assert_clean, assert_fits, person_page, screenshot
 from compressor_kit.testing.provider import seed
 from demo.flow import MODEL, PROCEDURE, Office, _reading
@@ -224,7 +225,7 @@ def test_the_forms_become_the_apis_bodies_with_its_names_and_limits():
     assert dropped["parts"] == []
     try:
         domain.plan_draft({"procedure_id": "X", "parts.0.part_number": "P1", "parts.0.quantity": "-2"}, procedure)
-    except domain.FormProblem as problem:
+    except Refusal as problem:
         assert problem.field == "parts.0.quantity"
     else:
         raise AssertionError("a negative quantity was accepted")

@@ -13,8 +13,9 @@ pages say so while the rest of the console goes on working.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 from urllib.parse import quote
 
 import httpx
@@ -22,6 +23,8 @@ import httpx
 from console_service.settings import ConsoleRuntime
 
 Service = Literal["intake", "dispatch", "maintenance", "quality", "reporting", "feedback"]
+# A JSON body as sent to a service: what `json.dumps` writes.
+JSON: TypeAlias = Mapping[str, "JSON"] | Sequence["JSON"] | str | int | float | bool | None
 CALL_TIMEOUT = 8.0
 UNAVAILABLE = "is unavailable just now; the rest of the console works. Try again in a minute."
 
@@ -62,7 +65,7 @@ def base_url(runtime: ConsoleRuntime, service: Service) -> str:
     return url.rstrip("/")
 
 
-def _field_name(raw: Any) -> str | None:
+def _field_name(raw: object) -> str | None:
     if not isinstance(raw, str) or not raw:
         return None
     # Litestar names body fields "body.x" or "x"; the console's inputs carry the API's own names.
@@ -103,7 +106,7 @@ async def call(
     method: str,
     path: str,
     *,
-    json: Any = None,
+    json: JSON = None,
     params: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
     timeout: float = CALL_TIMEOUT,

@@ -42,6 +42,12 @@ async def row_of(runtime: ConsoleRuntime, job_id: str) -> dict[str, Any] | None:
     return await runtime.db[JOBS].find_one({"_id": job_id})
 
 
+async def jobs_of_engineer(runtime: ConsoleRuntime, job_ids: list[str], engineer_id: str) -> set[str]:
+    """Of `job_ids`, those the board shows as done by `engineer_id`."""
+    rows = runtime.db[JOBS].find({"_id": {"$in": job_ids}, "engineer_id": engineer_id}, {"_id": 1})
+    return {str(row["_id"]) async for row in rows}
+
+
 async def board(runtime: ConsoleRuntime, selection: BoardFilter) -> list[dict[str, Any]]:
     """The most recently changed rows (at most BOARD_LIMIT) that match the filter."""
     query = {

@@ -119,7 +119,7 @@ def _form_for(
 def _context(staffing: Staffing) -> dict[str, Any]:
     zone = domain.office_zone(staffing.engineers)
 
-    def when(value: Any) -> str:
+    def when(value: object) -> str:
         moment = domain.moment(value)
         return domain.when_text(moment, zone) if moment else "—"
 

@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -50,7 +50,7 @@ def _minutes(clock: str) -> int:
     return int(hours) * 60 + int(mins)
 
 
-def moment(value: Any) -> datetime | None:
+def moment(value: object) -> datetime | None:
     """An API timestamp (ISO 8601) as an aware datetime; None when absent or unreadable."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -324,7 +324,7 @@ def _workload(own: Mapping[date, list[Booking]], start: datetime, end: datetime,
     return sum(len(booked) for day, booked in own.items() if first <= day <= last)
 
 
-def when_text(when: datetime, zone: Any = None) -> str:
+def when_text(when: datetime, zone: tzinfo | None = None) -> str:
     """`Tue 14 Jan 14:00 +08` in `zone` (the engineer's or the office's)."""
     local = when.astimezone(zone) if zone is not None else when
     offset = local.strftime("%z")

@@ -12,6 +12,7 @@ and the diagnosis names the photo's key.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -158,7 +159,7 @@ async def _act(
     what: str,
     values: dict[str, Any],
     local_errors: dict[str, str],
-    send: Any,
+    send: Callable[[], Awaitable[Answer]],
 ) -> Response[Any]:
     """One form of the hub: refused in the page (422) or by the API (beside its field, what was typed
     kept), or done once per form key, then back to the hub saying so."""

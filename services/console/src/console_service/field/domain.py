@@ -29,7 +29,7 @@ CAUSES_MAX, CAUSE_LENGTH = 20, 2000
 TEXT_LENGTH = 2000
 
 
-def zone_of(name: Any) -> ZoneInfo:
+def zone_of(name: object) -> ZoneInfo:
     """The named time zone, or UTC when it is missing or unknown."""
     if isinstance(name, str) and name:
         try:
@@ -39,7 +39,7 @@ def zone_of(name: Any) -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
-def moment(value: Any) -> datetime | None:
+def moment(value: object) -> datetime | None:
     """An API's ISO 8601 time as an aware datetime (None when absent or unreadable)."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -52,7 +52,7 @@ def moment(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def local_input(value: Any, zone: ZoneInfo) -> str:
+def local_input(value: object, zone: ZoneInfo) -> str:
     """The value of a datetime-local input for this time, in the zone ("" when there is none)."""
     when = moment(value)
     return when.astimezone(zone).strftime(LOCAL_INPUT) if when else ""
@@ -70,7 +70,7 @@ def from_local_input(text: str, zone: ZoneInfo) -> datetime | None:
     return parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed
 
 
-def shown(value: Any, zone: ZoneInfo, now: datetime | None = None) -> str:
+def shown(value: object, zone: ZoneInfo, now: datetime | None = None) -> str:
     """A time for people: "14:00" today, "Tue 8 Jan, 09:30" on another day ("" when there is none)."""
     when = moment(value)
     if when is None:
@@ -156,7 +156,9 @@ def next_due(job: Mapping[str, Any]) -> datetime | None:
     return None
 
 
-def _rank(priority: Any) -> int:
+def _rank(priority: object) -> int:
+    if not isinstance(priority, str):  # no priority, or not one the API sends
+        return len(Priority)
     try:
         return Priority(priority).rank
     except ValueError:

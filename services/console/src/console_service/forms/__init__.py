@@ -30,7 +30,7 @@ def new_form_key() -> str:
     return secrets.token_urlsafe(18)
 
 
-def valid_key(value: Any) -> str | None:
+def valid_key(value: object) -> str | None:
     return value if isinstance(value, str) and 16 <= len(value) <= 64 else None
 
 
@@ -49,7 +49,7 @@ class Outcome:
 Act = Callable[[], Awaitable[tuple[Answer, str | None]]]
 
 
-async def once(runtime: ConsoleRuntime, session: dict[str, Any], form_key: Any, act: Act) -> Outcome:
+async def once(runtime: ConsoleRuntime, session: dict[str, Any], form_key: object, act: Act) -> Outcome:
     """Run `act` unless this form's key was already used by this person; `act` returns the service's
     answer and, on success, the page to go to."""
     key = valid_key(form_key)

@@ -26,7 +26,7 @@ def unit_field(index: int) -> str:
     return f"measurements.{index}.unit"
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 

@@ -232,12 +232,6 @@ async def report_pdf(
     )
 
 
-async def _own_jobs(runtime: ConsoleRuntime, job_ids: list[str], engineer_id: str) -> set[str]:
-    """Of `job_ids`, those the board shows as done by `engineer_id`."""
-    rows = runtime.db[board_store.JOBS].find({"_id": {"$in": job_ids}, "engineer_id": engineer_id}, {"_id": 1})
-    return {str(row["_id"]) async for row in rows}
-
-
 def _manages(session: dict[str, Any]) -> bool:
     return bool({str(StaffRole.MANAGER), str(StaffRole.ADMIN)} & set(session["roles"]))
 
@@ -251,7 +245,7 @@ async def reviews(
     answer = await call(runtime, session, "feedback", "GET", "/reviews/pending", params={"limit": 200})
     items = domain.review_queue((answer.data or {}).get("items", []) if answer.ok else [])
     if items and not _manages(session):
-        own = await _own_jobs(runtime, [i["job_id"] for i in items], session["subject"])
+        own = await board_store.jobs_of_engineer(runtime, [i["job_id"] for i in items], session["subject"])
         items = [item for item in items if item["job_id"] in own]
     return page(
         "management_reviews.html",

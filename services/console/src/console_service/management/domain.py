@@ -189,7 +189,7 @@ ALERT_KINDS = {
 }
 
 
-def _name(value: Any) -> str | None:
+def _name(value: object) -> str | None:
     return getattr(value, "name", None)
 
 

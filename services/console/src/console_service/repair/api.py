@@ -16,12 +16,12 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from compressor_contracts import StaffRole
+from compressor_kit.refusals import Refusal
 from console_service.calls import Answer, call, segment
 from console_service.forms import new_form_key as _new_form_key
 from console_service.forms import once
 from console_service.pages import form_values, page
 from console_service.repair import domain
-from console_service.repair.domain import FormProblem
 from console_service.sessions.guard import pages, session_of
 from console_service.settings import ConsoleRuntime
 
@@ -59,8 +59,9 @@ def _remap(errors: dict[str, str], prefix: str, rows: list[int]) -> dict[str, st
     return fixed
 
 
-def _problem(error: FormProblem) -> Answer:
-    return Answer("console", 422, message="Check the form: " + error.message, errors={error.field: error.message})
+def _problem(error: Refusal) -> Answer:
+    errors = {error.field: error.detail} if error.field else {}
+    return Answer("console", 422, message="Check the form: " + error.detail, errors=errors)
 
 
 async def _stock(runtime: ConsoleRuntime, session: Session) -> tuple[dict[str, dict[str, Any]], Answer]:
@@ -150,7 +151,7 @@ async def propose_plan(
         return await _plan_page(request, runtime, job_id, None, values=form, answer=listed)
     try:
         body = domain.plan_draft(form, procedure or {"steps": [], "parts": []})
-    except FormProblem as error:
+    except Refusal as error:
         return await _plan_page(request, runtime, job_id, None, values=form, answer=_problem(error))
     rows = [i for i in range(len(form)) if form.get(f"parts.{i}.part_number") and _nonzero(form, f"parts.{i}.quantity")]
 
@@ -249,7 +250,7 @@ async def decide_plan(request: Request[Any, Any, Any], runtime: NamedDependency[
     try:
         revision = int(form.get("revision", ""))
         if decision not in ("approve", "reject") or not job_id:
-            raise FormProblem("decision", "Approve or reject a plan from the list.")
+            raise Refusal.invalid("Approve or reject a plan from the list.", field="decision")
         body = domain.decision_body(form, reject=decision == "reject")
     except ValueError:
         return await _plans_page(
@@ -257,9 +258,9 @@ async def decide_plan(request: Request[Any, Any, Any], runtime: NamedDependency[
             runtime,
             acted=acted,
             values=form,
-            answer=_problem(FormProblem("revision", "Unknown plan revision.")),
+            answer=_problem(Refusal.invalid("Unknown plan revision.", field="revision")),
         )
-    except FormProblem as error:
+    except Refusal as error:
         return await _plans_page(request, runtime, acted=acted, values=form, answer=_problem(error))
 
     async def act() -> tuple[Answer, str | None]:
@@ -356,14 +357,14 @@ async def work_action(
             if action == "step":
                 note = (form.get("note") or "").strip()
                 if len(note) > domain.TEXT_MAX:
-                    raise FormProblem("note", f"At most {domain.TEXT_MAX} characters.")
+                    raise Refusal.invalid(f"At most {domain.TEXT_MAX} characters.", field="note")
                 path, body = _order_path(job_id, f"/steps/{sequence}/complete"), ({"note": note} if note else None)
             else:
                 reason = (form.get("reason") or "").strip()
                 if not reason:
-                    raise FormProblem("reason", "Say why the step is skipped.")
+                    raise Refusal.invalid("Say why the step is skipped.", field="reason")
                 if len(reason) > domain.TEXT_MAX:
-                    raise FormProblem("reason", f"At most {domain.TEXT_MAX} characters.")
+                    raise Refusal.invalid(f"At most {domain.TEXT_MAX} characters.", field="reason")
                 path, body = _order_path(job_id, f"/steps/{sequence}/skip"), {"reason": reason}
         elif action == "complete":
             order = await call(runtime, session, "maintenance", "GET", _order_path(job_id))
@@ -377,17 +378,17 @@ async def work_action(
             ]
             path, body = _order_path(job_id, "/work/complete"), completion
         else:
-            raise FormProblem("action", "Choose what to do from the page.")
+            raise Refusal.invalid("Choose what to do from the page.", field="action")
     except ValueError:
         return await _work_page(
             request,
             runtime,
             job_id,
             values=form,
-            answer=_problem(FormProblem("sequence", "Unknown step.")),
+            answer=_problem(Refusal.invalid("Unknown step.", field="sequence")),
             acted=action,
         )
-    except FormProblem as error:
+    except Refusal as error:
         return await _work_page(request, runtime, job_id, values=form, answer=_problem(error), acted=action)
 
     async def act() -> tuple[Answer, str | None]:
@@ -460,7 +461,7 @@ async def write_review(
     form = await form_values(request)
     try:
         body = domain.review_body(form)
-    except FormProblem as error:
+    except Refusal as error:
         return await _review_page(request, runtime, job_id, values=form, answer=_problem(error))
 
     async def act() -> tuple[Answer, str | None]:

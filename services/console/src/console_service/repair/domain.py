@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from compressor_kit.refusals import Refusal
+
 # Limits of the APIs (docs/openapi/maintenance.json, feedback.json), repeated as HTML attributes.
 TEXT_MAX = 2000
 MEMO_MAX = 20000
@@ -50,14 +52,6 @@ STATUS_NAMES = {
 }
 
 
-class FormProblem(Exception):
-    """What was typed cannot be sent as it is: the field (the API's name) and why."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field, self.message = field, message
-
-
 def _text(form: dict[str, str], name: str) -> str:
     return (form.get(name) or "").strip()
 
@@ -69,10 +63,10 @@ def _number(form: dict[str, str], name: str, *, low: float, high: float, allow_z
     try:
         value = float(raw)
     except ValueError:
-        raise FormProblem(name, "Enter a number.") from None
+        raise Refusal.invalid("Enter a number.", field=name) from None
     if value != value or value < low or (value == low and not allow_zero) or value > high:
         bound = f"at least {low:g}" if allow_zero else f"more than {low:g}"
-        raise FormProblem(name, f"Enter a number {bound} and at most {high:g}.")
+        raise Refusal.invalid(f"Enter a number {bound} and at most {high:g}.", field=name)
     return value
 
 
@@ -92,7 +86,7 @@ def plan_draft(form: dict[str, str], procedure: dict[str, Any]) -> dict[str, Any
     added = _text(form, "added_step")
     if added:
         if len(added) > TEXT_MAX:
-            raise FormProblem("added_step", f"At most {TEXT_MAX} characters.")
+            raise Refusal.invalid(f"At most {TEXT_MAX} characters.", field="added_step")
         minutes = _number(form, "added_step_minutes", low=0, high=MINUTES_MAX, allow_zero=True)
         extra: dict[str, Any] = {"description": added}
         if minutes is not None:
@@ -105,7 +99,7 @@ def plan_draft(form: dict[str, str], procedure: dict[str, Any]) -> dict[str, Any
         quantity = _number(form, f"parts.{index}.quantity", low=0, high=QUANTITY_MAX, allow_zero=True)
         part_number = _text(form, f"parts.{index}.part_number")
         if quantity and not part_number:
-            raise FormProblem(f"parts.{index}.part_number", "Choose the part.")
+            raise Refusal.invalid("Choose the part.", field=f"parts.{index}.part_number")
         if part_number and quantity:
             parts.append({"part_number": part_number, "quantity": quantity})
         index += 1
@@ -124,18 +118,18 @@ def decision_body(form: dict[str, str], reject: bool) -> dict[str, Any]:
     name, role = _text(form, "approver.name"), _text(form, "approver.role")
     if name or role:
         if not name:
-            raise FormProblem("approver.name", "Who at the customer decided?")
+            raise Refusal.invalid("Who at the customer decided?", field="approver.name")
         if not role:
-            raise FormProblem("approver.role", "Their position at the customer, e.g. Plant manager.")
+            raise Refusal.invalid("Their position at the customer, e.g. Plant manager.", field="approver.role")
         for field, value in (("approver.name", name), ("approver.role", role)):
             if len(value) > SHORT_MAX:
-                raise FormProblem(field, f"At most {SHORT_MAX} characters.")
+                raise Refusal.invalid(f"At most {SHORT_MAX} characters.", field=field)
         body["approver"] = {"name": name, "role": role}
     comments = _text(form, "comments")
     if reject and not comments:
-        raise FormProblem("comments", "Say why the plan is rejected and what to change.")
+        raise Refusal.invalid("Say why the plan is rejected and what to change.", field="comments")
     if len(comments) > TEXT_MAX:
-        raise FormProblem("comments", f"At most {TEXT_MAX} characters.")
+        raise Refusal.invalid(f"At most {TEXT_MAX} characters.", field="comments")
     if comments:
         body["comments"] = comments
     return body
@@ -217,16 +211,16 @@ def completion_body(form: dict[str, str], planned: list[dict[str, Any]]) -> dict
                     line["reason"] = reason
             used.append(line)
         elif number and not quantity and number not in planned_numbers:
-            raise FormProblem(f"parts_used.{index}.quantity", "How many were used?")
+            raise Refusal.invalid("How many were used?", field=f"parts_used.{index}.quantity")
         index += 1
     hours = _number(form, "labour_hours", low=0, high=HOURS_MAX)
     if hours is None:
-        raise FormProblem("labour_hours", "Enter the hours worked in this round.")
+        raise Refusal.invalid("Enter the hours worked in this round.", field="labour_hours")
     method = _text(form, "repair_method")
     if not method:
-        raise FormProblem("repair_method", "Say what was done, for the report.")
+        raise Refusal.invalid("Say what was done, for the report.", field="repair_method")
     if len(method) > TEXT_MAX:
-        raise FormProblem("repair_method", f"At most {TEXT_MAX} characters.")
+        raise Refusal.invalid(f"At most {TEXT_MAX} characters.", field="repair_method")
     return {"parts_used": used, "labour_hours": hours, "repair_method": method}
 
 
@@ -252,30 +246,30 @@ def review_body(form: dict[str, str]) -> dict[str, Any]:
     """The body of POST /jobs/{id}/review: the memo, lessons one a line, and one follow-up if typed."""
     memo = _text(form, "memo")
     if not memo:
-        raise FormProblem("memo", "Write what was done and how it went.")
+        raise Refusal.invalid("Write what was done and how it went.", field="memo")
     if len(memo) > MEMO_MAX:
-        raise FormProblem("memo", f"At most {MEMO_MAX} characters.")
+        raise Refusal.invalid(f"At most {MEMO_MAX} characters.", field="memo")
     lessons = [line.strip() for line in (form.get("lessons") or "").splitlines() if line.strip()]
     if len(lessons) > LESSONS_MAX:
-        raise FormProblem("lessons", f"At most {LESSONS_MAX} lessons.")
+        raise Refusal.invalid(f"At most {LESSONS_MAX} lessons.", field="lessons")
     for line in lessons:
         if len(line) > TEXT_MAX:
-            raise FormProblem("lessons", f"Each lesson at most {TEXT_MAX} characters.")
+            raise Refusal.invalid(f"Each lesson at most {TEXT_MAX} characters.", field="lessons")
     follow_ups: list[dict[str, Any]] = []
     description = _text(form, "follow_ups.0.description")
     if description:
         kind = _text(form, "follow_ups.0.kind") or "other"
         if kind not in dict(FOLLOW_UP_KINDS):
-            raise FormProblem("follow_ups.0.kind", "Choose a kind of follow-up.")
+            raise Refusal.invalid("Choose a kind of follow-up.", field="follow_ups.0.kind")
         if len(description) > TEXT_MAX:
-            raise FormProblem("follow_ups.0.description", f"At most {TEXT_MAX} characters.")
+            raise Refusal.invalid(f"At most {TEXT_MAX} characters.", field="follow_ups.0.description")
         follow_up: dict[str, Any] = {"kind": kind, "description": description}
         due = _text(form, "follow_ups.0.due_on")
         if due:
             follow_up["due_on"] = due
         follow_ups.append(follow_up)
     elif _text(form, "follow_ups.0.due_on"):
-        raise FormProblem("follow_ups.0.description", "Say what the follow-up is.")
+        raise Refusal.invalid("Say what the follow-up is.", field="follow_ups.0.description")
     return {"memo": memo, "lessons": lessons, "follow_ups": follow_ups}
 
 
