@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from litestar import MediaType, Request, Response, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect
 
 from compressor_contracts import StaffRole
@@ -265,7 +265,7 @@ async def photo_upload(
     request: Request[Any, Any, Any],
     runtime: NamedDependency[ConsoleRuntime],
     job_id: FromPath[str],
-    data: dict[str, Any],
+    data: JSONBody[dict[str, Any]],
 ) -> Response[dict[str, Any]]:
     """For field.js: a presigned URL from maintenance to PUT one photo to, straight from the phone."""
     session = session_of(request)
