@@ -158,6 +158,14 @@ async def test_one_job_through_all_nine_phases_by_clicking_in_the_console(
                 assert any(job_id.encode() in m.content for m in mailbox.messages), "the report's e-mail was sent"
 
                 staff = office.manager
+                # Each phase was done by its person, as the provider signed them in.
+                timeline = await staff.get("reporting", f"/jobs/{job_id}/timeline")
+                actors = {e["event"]: e["actor"]["name"] for e in timeline["events"]}
+                assert actors["job.requested"] == "Aisyah binti Hassan", actors
+                assert actors["job.assigned"] == "Daniel Wong", actors
+                for by_engineer in ("job.prediagnosed", "job.diagnosed", "job.work_completed", "job.reviewed"):
+                    assert actors[by_engineer] == "Lim Wei Jie", (by_engineer, actors)
+                assert actors["job.inspection_passed"] == "Mei Ling Chong", actors
                 record = await staff.get("reporting", f"/jobs/{job_id}/record")
                 assert record["status"] == "published" and record["version"] == 1
                 await office_page.get_by_role("link", name="PDF report").click()
