@@ -8,7 +8,6 @@ and a reporting that cannot be reached says so while the rest of the console goe
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -24,8 +23,9 @@ from compressor_kit.auth import STAFF
 from compressor_kit.refusals import Refusal
 from console_service.board import domain, store
 from console_service.calls import call, segment
+from console_service.live import follow
 from console_service.pages import page, render_fragment
-from console_service.sessions.guard import current_session, pages, session_of
+from console_service.sessions.guard import pages, session_of
 from console_service.settings import ConsoleRuntime
 
 BOARD_ROLES = (StaffRole.DISPATCHER, StaffRole.MANAGER, StaffRole.ADMIN, StaffRole.RECEPTION, StaffRole.INSPECTOR)
@@ -138,21 +138,6 @@ def _row_message(row: dict[str, Any]) -> ServerSentEventMessage:
 
 @get("/live", **pages(*BOARD_ROLES))
 async def live(request: Request[Any, Any, Any], runtime: NamedDependency[ConsoleRuntime]) -> ServerSentEvent:
-    """Server-Sent Events: `ready` once the board is being followed, then `row` with each changed row. A
-    comment keeps the connection open while nothing changes; the stream ends once the session has
-    (sign-out, expiry), so a page left open does not go on receiving the board."""
-
-    async def rows() -> AsyncIterator[ServerSentEventMessage]:
-        ready = False
-        async for row in store.changed_rows(runtime, runtime.settings.console_live_keepalive_seconds):
-            if row is not None:
-                yield _row_message(row)
-            elif not ready:
-                ready = True
-                yield ServerSentEventMessage(data="{}", event="ready")
-            elif runtime.draining or await current_session(request) is None:
-                return
-            else:
-                yield ServerSentEventMessage(comment="still here")
-
-    return ServerSentEvent(rows(), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    """Server-Sent Events (console_service.live): `ready`, then `row` with each changed row, until the
+    session ends."""
+    return follow(request, runtime, store.JOBS, _row_message)

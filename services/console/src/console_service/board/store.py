@@ -1,8 +1,7 @@
-"""Where the job board lives: one row per job (`jobs`), and the change stream open pages follow."""
+"""Where the job board lives: one row per job (`jobs`); open pages follow it through console_service.live."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -75,22 +74,3 @@ async def engineers(runtime: ConsoleRuntime) -> list[tuple[str, str]]:
 
 async def regions(runtime: ConsoleRuntime) -> list[str]:
     return sorted(r for r in await runtime.db[JOBS].distinct("region") if isinstance(r, str))
-
-
-async def changed_rows(runtime: ConsoleRuntime, quiet_seconds: float) -> AsyncIterator[dict[str, Any] | None]:
-    """Every row written from now on, as it is after the write: a MongoDB change stream on the board's
-    collection (the replica set gives one), so every console replica sees the writes of every other.
-    Yields None first, once the stream is open (nothing written after that is missed), and again after
-    each `quiet_seconds` without a change."""
-    pipeline = [{"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}}]
-    wait_ms = max(1, int(quiet_seconds * 1000))
-    async with await runtime.db[JOBS].watch(
-        pipeline, full_document="updateLookup", max_await_time_ms=wait_ms
-    ) as stream:
-        yield None
-        while stream.alive:
-            change = await stream.try_next()
-            if change is None:
-                yield None
-            elif change.get("fullDocument") is not None:
-                yield change["fullDocument"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,9 +23,10 @@ from compressor_contracts import StaffRole
 from console_service.board import store as board_store
 from console_service.calls import Answer, call, segment
 from console_service.forms import new_form_key, once
+from console_service.live import follow
 from console_service.management import charts, domain, store
 from console_service.pages import form_values, page, render_fragment
-from console_service.sessions.guard import current_session, pages, session_of
+from console_service.sessions.guard import pages, session_of
 from console_service.settings import ConsoleRuntime
 
 MANAGEMENT = (StaffRole.MANAGER, StaffRole.ADMIN)
@@ -172,23 +172,9 @@ def _alert_message(alert: dict[str, Any]) -> ServerSentEventMessage:
 
 @get("/manager/alerts/live", **pages(*MANAGEMENT))
 async def alerts_live(request: Request[Any, Any, Any], runtime: NamedDependency[ConsoleRuntime]) -> ServerSentEvent:
-    """Server-Sent Events: `ready` once the alerts are followed, then `alert` with each new one; a
-    comment while nothing happens, and the end of the stream once the session has ended."""
-
-    async def alerts() -> AsyncIterator[ServerSentEventMessage]:
-        ready = False
-        async for alert in store.new_alerts(runtime, runtime.settings.console_live_keepalive_seconds):
-            if alert is not None:
-                yield _alert_message(alert)
-            elif not ready:
-                ready = True
-                yield ServerSentEventMessage(data="{}", event="ready")
-            elif runtime.draining or await current_session(request) is None:
-                return
-            else:
-                yield ServerSentEventMessage(comment="still here")
-
-    return ServerSentEvent(alerts(), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    """Server-Sent Events (console_service.live): `ready`, then `alert` with each new one, until the
+    session ends."""
+    return follow(request, runtime, store.ALERTS, _alert_message)
 
 
 @get("/manager/reports", **pages(*MANAGEMENT))

@@ -1,9 +1,8 @@
-"""Where management alerts live (`management_alerts`, one per event that raised one), and the change
-stream the dashboard's open pages follow."""
+"""Where management alerts live (`management_alerts`, one per event that raised one); the dashboard's
+open pages follow them through console_service.live."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from pymongo import DESCENDING, IndexModel
@@ -33,20 +32,3 @@ async def latest(runtime: ConsoleRuntime, limit: int = SHOWN) -> list[dict[str, 
     """The newest alerts first."""
     cursor = runtime.db[ALERTS].find({}).sort([("at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
     return [alert async for alert in cursor]
-
-
-async def new_alerts(runtime: ConsoleRuntime, quiet_seconds: float) -> AsyncIterator[dict[str, Any] | None]:
-    """Every alert recorded from now on (by any replica): a MongoDB change stream on the alerts. Yields
-    None first, once the stream is open, and again after each `quiet_seconds` without a new alert."""
-    pipeline = [{"$match": {"operationType": {"$in": ["insert", "replace"]}}}]
-    wait_ms = max(1, int(quiet_seconds * 1000))
-    async with await runtime.db[ALERTS].watch(
-        pipeline, full_document="updateLookup", max_await_time_ms=wait_ms
-    ) as stream:
-        yield None
-        while stream.alive:
-            change = await stream.try_next()
-            if change is None:
-                yield None
-            elif change.get("fullDocument") is not None:
-                yield change["fullDocument"]
