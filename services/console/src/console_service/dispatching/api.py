@@ -20,6 +20,7 @@ from litestar.response import Redirect
 
 from compressor_contracts import StaffRole
 from compressor_kit.refusals import Refusal
+from console_service import times
 from console_service.calls import Answer, call, segment
 from console_service.dispatching import domain
 from console_service.forms import FORM_KEY, new_form_key, once
@@ -120,7 +121,7 @@ def _context(staffing: Staffing) -> dict[str, Any]:
     zone = domain.office_zone(staffing.engineers)
 
     def when(value: object) -> str:
-        moment = domain.moment(value)
+        moment = times.moment(value)
         return domain.when_text(moment, zone) if moment else "—"
 
     return {

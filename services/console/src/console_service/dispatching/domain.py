@@ -18,11 +18,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from compressor_kit.refusals import FieldIssue, Refusal
+from console_service.times import moment, zone_of
 
 # dispatch's defaults (DISPATCH_VISIT_MINUTES, DISPATCH_MANUAL_HORIZON_DAYS), which its API does not show.
 VISIT_MINUTES = 120
@@ -38,29 +39,9 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 SUGGESTED, IN_TIME, LATER, NOT_ELIGIBLE = "suggested", "in_time", "later", "not_eligible"
 
 
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def _minutes(clock: str) -> int:
     hours, mins = clock.split(":")
     return int(hours) * 60 + int(mins)
-
-
-def moment(value: object) -> datetime | None:
-    """An API timestamp (ISO 8601) as an aware datetime; None when absent or unreadable."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -104,7 +85,7 @@ class Engineer:
 
     @property
     def zone(self) -> ZoneInfo:
-        return _zone(self.timezone)
+        return zone_of(self.timezone)
 
     def local_day(self, when: datetime) -> date:
         return when.astimezone(self.zone).date()
@@ -337,7 +318,7 @@ def when_text(when: datetime, zone: tzinfo | None = None) -> str:
 def office_zone(engineers: Iterable[Engineer]) -> ZoneInfo:
     """The zone most engineers work in (the schedule's days and the queue's times); UTC with none."""
     zones = Counter(e.timezone for e in engineers)
-    return _zone(zones.most_common(1)[0][0]) if zones else ZoneInfo("UTC")
+    return zone_of(zones.most_common(1)[0][0]) if zones else ZoneInfo("UTC")
 
 
 # --- the schedule board ---------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from console_service.forms import new_form_key, once
 from console_service.pages import page
 from console_service.sessions.guard import pages, session_of
 from console_service.settings import ConsoleRuntime
+from console_service.times import zone_of
 
 DONE = {
     "prediagnosis": "Pre-diagnosis and commitment recorded; the customer is told when you will be there.",
@@ -43,7 +44,7 @@ async def _zone(runtime: ConsoleRuntime, session: dict[str, Any]) -> ZoneInfo:
     """The engineer's own time zone (their calendar's at dispatch); UTC when dispatch cannot say."""
     answer = await call(runtime, session, "dispatch", "GET", f"/engineers/{segment(session['subject'])}")
     calendar = (answer.data or {}).get("calendar") if answer.ok and isinstance(answer.data, dict) else None
-    return domain.zone_of((calendar or {}).get("timezone"))
+    return zone_of((calendar or {}).get("timezone"))
 
 
 def _items(answer: Answer) -> list[dict[str, Any]]:

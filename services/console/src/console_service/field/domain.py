@@ -13,9 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from compressor_contracts import FailureCategory, Priority
+from console_service.times import moment
 
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
 PART_ROWS = 3
@@ -27,29 +28,6 @@ PHOTO_TYPES = ("image/jpeg", "image/png", "image/heic", "image/webp")
 SYMPTOMS_MAX, SYMPTOM_LENGTH = 50, 200
 CAUSES_MAX, CAUSE_LENGTH = 20, 2000
 TEXT_LENGTH = 2000
-
-
-def zone_of(name: object) -> ZoneInfo:
-    """The named time zone, or UTC when it is missing or unknown."""
-    if isinstance(name, str) and name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return ZoneInfo("UTC")
-
-
-def moment(value: object) -> datetime | None:
-    """An API's ISO 8601 time as an aware datetime (None when absent or unreadable)."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def local_input(value: object, zone: ZoneInfo) -> str:
