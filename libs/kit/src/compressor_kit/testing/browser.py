@@ -199,24 +199,6 @@ async def chromium() -> AsyncIterator[Browser]:
 CALL_FAILED = pytest.StashKey[bool]()
 
 
-async def _page(browser: Browser, kind: Kind, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
-    context: BrowserContext = await browser.new_context(**DEVICES[kind])
-    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
-    try:
-        page = await context.new_page()
-        _record(page, kind)
-        yield page
-        if request.node.stash.get(CALL_FAILED, False) and not page.is_closed():
-            # What the page showed when the test failed: var/screenshots/failed-<test>-<kind>.png.
-            name = "failed-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in request.node.name)
-            try:
-                await screenshot(page, name)
-            except Error:
-                pass  # the page may be gone with the failure itself; the test's own error says why
-    finally:
-        await context.close()
-
-
 @asynccontextmanager
 async def person_page(browser: Browser, kind: Kind) -> AsyncIterator[Page]:
     """One more person's page (a fresh context: their own cookies), recording like the fixtures' pages;
@@ -229,6 +211,18 @@ async def person_page(browser: Browser, kind: Kind) -> AsyncIterator[Page]:
         yield page
     finally:
         await context.close()
+
+
+async def _page(browser: Browser, kind: Kind, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
+    async with person_page(browser, kind) as page:
+        yield page
+        if request.node.stash.get(CALL_FAILED, False) and not page.is_closed():
+            # What the page showed when the test failed: var/screenshots/failed-<test>-<kind>.png.
+            name = "failed-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in request.node.name)
+            try:
+                await screenshot(page, name)
+            except Error:
+                pass  # the page may be gone with the failure itself; the test's own error says why
 
 
 @pytest_asyncio.fixture(loop_scope="session")
