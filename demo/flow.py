@@ -131,6 +131,59 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
+# Where the customer's compressors stand, by dispatch region.
+SITES = {
+    "central": {
+        "name": "Shah Alam plant 2",
+        "address": "Lot 12, Jalan Perusahaan 4, Seksyen 15",
+        "city": "Shah Alam",
+        "postal_code": "40200",
+    },
+    "sabah": {"name": "Kota Kinabalu plant", "address": "Lot 3, KKIP", "city": "Kota Kinabalu", "postal_code": "88460"},
+}
+
+
+async def open_customer_file(
+    reception: Person, tag: str, number: int = 1, region: str = "central"
+) -> tuple[str, str, str]:
+    """Reception files a new customer (`tag` in its name and contact), their site in `region` (SITES) and
+    the compressor there (serial API<tag><number>, last serviced 40 days ago): (customer id, site id,
+    equipment id)."""
+    customer = await reception.post(
+        "intake",
+        "/customers",
+        {
+            "name": f"Seri Murni Foods Sdn Bhd ({tag})",
+            "contacts": [
+                {
+                    "name": "Aminah binti Rahman",
+                    "role": "Plant maintenance lead",
+                    "phone": "+60 12-345 6789",
+                    "email": f"aminah.{tag.lower()}@serimurni.example",
+                }
+            ],
+        },
+    )
+    customer_id = customer["customer_id"]
+    site = await reception.post(
+        "intake", f"/customers/{customer_id}/sites", {**SITES[region], "country": "MY", "region": region}
+    )
+    unit = await reception.post(
+        "intake",
+        f"/customers/{customer_id}/equipment",
+        {
+            "site_id": site["site_id"],
+            "model_code": MODEL,
+            "serial_number": f"API{tag}{number:04d}",
+            "purchase_date": "2021-06-14",
+            "running_hours": 23410,
+            "last_service_on": (date.today() - timedelta(days=40)).isoformat(),
+            "last_service_hours": 22000,
+        },
+    )
+    return customer_id, site["site_id"], unit["equipment_id"]
+
+
 async def run_job(office: Office, number: int = 1, on_phase: PhaseCallback | None = None) -> JobResult:
     """Drive one job from the customer's call to the closed customer file."""
     started = time.perf_counter()
@@ -147,48 +200,7 @@ async def run_job(office: Office, number: int = 1, on_phase: PhaseCallback | Non
 
     # Phase 1: the reception specialist takes the customer's call.
     reception = office.reception
-    new_customer = await reception.post(
-        "intake",
-        "/customers",
-        {
-            "name": f"Seri Murni Foods Sdn Bhd ({tag})",
-            "contacts": [
-                {
-                    "name": "Aminah binti Rahman",
-                    "role": "Plant maintenance lead",
-                    "phone": "+60 12-345 6789",
-                    "email": f"aminah.{tag.lower()}@serimurni.example",
-                }
-            ],
-        },
-    )
-    customer_id = new_customer["customer_id"]
-    site = await reception.post(
-        "intake",
-        f"/customers/{customer_id}/sites",
-        {
-            "name": "Shah Alam plant 2",
-            "address": "Lot 12, Jalan Perusahaan 4, Seksyen 15",
-            "city": "Shah Alam",
-            "postal_code": "40200",
-            "country": "MY",
-            "region": "central",
-        },
-    )
-    last_service = date.today() - timedelta(days=40)
-    unit = await reception.post(
-        "intake",
-        f"/customers/{customer_id}/equipment",
-        {
-            "site_id": site["site_id"],
-            "model_code": MODEL,
-            "serial_number": f"API{tag}{number:04d}",
-            "purchase_date": "2021-06-14",
-            "running_hours": 23410,
-            "last_service_on": last_service.isoformat(),
-            "last_service_hours": 22000,
-        },
-    )
+    customer_id, site_id, equipment_id = await open_customer_file(reception, tag, number)
     call = await reception.call(
         "POST",
         "intake",
@@ -197,14 +209,14 @@ async def run_job(office: Office, number: int = 1, on_phase: PhaseCallback | Non
             "channel": "phone",
             "priority": "high",
             "customer_id": customer_id,
-            "site_id": site["site_id"],
-            "equipment_id": unit["equipment_id"],
+            "site_id": site_id,
+            "equipment_id": equipment_id,
             "fault_description": "Trips on high discharge temperature after about 40 minutes of running.",
         },
         headers={"Idempotency-Key": f"demo-call-{tag}"},
     )
     job_id = call.json()["job_id"]
-    result = JobResult(job_id, customer_id, unit["equipment_id"], call.headers.get("X-Trace-Id", ""))
+    result = JobResult(job_id, customer_id, equipment_id, call.headers.get("X-Trace-Id", ""))
 
     async def assigned() -> dict | None:
         response = await office.dispatcher.call("GET", "dispatch", f"/jobs/{job_id}", ok=(200, 404))

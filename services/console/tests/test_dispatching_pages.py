@@ -14,6 +14,8 @@ from console_service.dispatching import domain
 
 from compressor_kit.refusals import Refusal
 from compressor_kit.testing.browser import assert_accessible, assert_clean, assert_fits, screenshot
+from demo.flow import Office, open_customer_file
+from demo.people import Person
 
 from .site import console_site
 from .steps_dispatching import assign, fill_assignment, open_queue, open_schedule
@@ -187,65 +189,20 @@ async def _call(http: httpx.AsyncClient, token: str, method: str, url: str, body
     return response.json()
 
 
-async def _raise_unassigned_job(http: httpx.AsyncClient, intake: str, reception: str) -> str:
-    """Reception records a call for a unit in a region nobody covers (demo/flow.py's bodies)."""
-    tag = uuid.uuid4().hex[:6].upper()
-    customer = await _call(
-        http,
-        reception,
-        "POST",
-        f"{intake}/customers",
-        {
-            "name": f"Seri Murni Foods Sdn Bhd ({tag})",
-            "contacts": [
-                {
-                    "name": "Aminah binti Rahman",
-                    "role": "Plant maintenance lead",
-                    "phone": "+60 12-345 6789",
-                    "email": f"aminah.{tag.lower()}@serimurni.example",
-                }
-            ],
-        },
+async def _raise_unassigned_job(reception: Person) -> str:
+    """Reception records a call for a unit in a region nobody covers (demo/flow.py's customer file)."""
+    customer_id, site_id, equipment_id = await open_customer_file(
+        reception, uuid.uuid4().hex[:6].upper(), region=REGION
     )
-    customer_id = customer["customer_id"]
-    site = await _call(
-        http,
-        reception,
-        "POST",
-        f"{intake}/customers/{customer_id}/sites",
-        {
-            "name": "Kota Kinabalu plant",
-            "address": "Lot 3, KKIP",
-            "city": "Kota Kinabalu",
-            "postal_code": "88460",
-            "country": "MY",
-            "region": REGION,
-        },
-    )
-    unit = await _call(
-        http,
-        reception,
-        "POST",
-        f"{intake}/customers/{customer_id}/equipment",
-        {
-            "site_id": site["site_id"],
-            "model_code": "AC-GA37VSD",
-            "serial_number": f"API{tag}0001",
-            "purchase_date": "2021-06-14",
-            "running_hours": 23410,
-        },
-    )
-    request = await _call(
-        http,
-        reception,
-        "POST",
-        f"{intake}/requests",
+    request = await reception.post(
+        "intake",
+        "/requests",
         {
             "channel": "phone",
             "priority": "high",
             "customer_id": customer_id,
-            "site_id": site["site_id"],
-            "equipment_id": unit["equipment_id"],
+            "site_id": site_id,
+            "equipment_id": equipment_id,
             "fault_description": "Trips on high discharge temperature after about 40 minutes of running.",
         },
     )
@@ -266,14 +223,13 @@ async def _dispatch_job(http: httpx.AsyncClient, dispatch: str, token: str, job_
 async def test_a_dispatcher_assigns_from_the_queue_reassigns_once_and_reads_the_schedule(
     test_settings, identity_provider, site_databases, desktop_page, phone_page, chromium, tmp_path
 ):
-    reception = (await identity_provider.sign_in("aisyah")).access_token
     dispatcher = (await identity_provider.sign_in("daniel")).access_token
     async with (
         console_site(test_settings, site_databases, ("intake", "dispatch"), tmp_path) as site,
         httpx.AsyncClient(timeout=10) as http,
     ):
         dispatch = site.service_url("dispatch")
-        job_id = await _raise_unassigned_job(http, site.service_url("intake"), reception)
+        job_id = await _raise_unassigned_job(Office(site.stack.urls(), http, test_settings).reception)
         job = await _dispatch_job(http, dispatch, dispatcher, job_id)
         assert job["status"] == "unassigned", job
         # The organisation staffs the region afterwards (as demo/flow.py's staff_engineers_for does).

@@ -12,9 +12,10 @@ import httpx
 from console_service.field import domain
 from playwright.async_api import Page, Request
 
+from compressor_kit.settings import Settings
 from compressor_kit.testing import eventually
 from compressor_kit.testing.browser import assert_accessible, assert_clean, assert_fits, person_page, screenshot
-from demo.flow import MODEL
+from demo.flow import Office, open_customer_file
 
 from . import steps_field
 from .site import ConsoleSite, console_site
@@ -121,59 +122,23 @@ def test_api_refusals_land_beside_the_inputs_that_caused_them():
 # --- in the browser ----------------------------------------------------------------------------
 
 
-async def _raise_job_for_lim(site: ConsoleSite, provider: Any) -> str:
+async def _raise_job_for_lim(site: ConsoleSite, provider: Any, settings: Settings) -> str:
     """run_job's phase 1 through the APIs: reception records the call, the dispatcher makes sure Lim
     (ENG-001) has it."""
-    reception = (await provider.sign_in("aisyah")).access_token
     dispatcher = (await provider.sign_in("daniel")).access_token
-    intake, dispatch = site.service_url("intake"), site.service_url("dispatch")
-    tag = datetime.now(UTC).strftime("%H%M%S%f")
-    async with httpx.AsyncClient(timeout=15, headers={"Authorization": f"Bearer {reception}"}) as http:
-
-        async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
-            response = await http.post(intake + path, json=body)
-            assert response.status_code in (200, 201), response.text
-            return dict(response.json())
-
-        customer = await post(
-            "/customers",
-            {
-                "name": f"Seri Murni Foods Sdn Bhd ({tag})",
-                "contacts": [
-                    {"name": "Aminah binti Rahman", "role": "Plant maintenance lead", "phone": "+60 12-345 6789"}
-                ],
-            },
-        )
-        customer_id = customer["customer_id"]
-        place = await post(
-            f"/customers/{customer_id}/sites",
-            {
-                "name": "Shah Alam plant 2",
-                "address": "Lot 12, Jalan Perusahaan 4, Seksyen 15",
-                "city": "Shah Alam",
-                "postal_code": "40200",
-                "country": "MY",
-                "region": "central",
-            },
-        )
-        unit = await post(
-            f"/customers/{customer_id}/equipment",
-            {
-                "site_id": place["site_id"],
-                "model_code": MODEL,
-                "serial_number": f"FLD{tag}",
-                "purchase_date": "2021-06-14",
-                "running_hours": 23410,
-            },
-        )
-        request = await post(
+    dispatch = site.service_url("dispatch")
+    async with httpx.AsyncClient(timeout=15) as http:
+        reception = Office(site.stack.urls(), http, settings).reception
+        customer_id, site_id, equipment_id = await open_customer_file(reception, datetime.now(UTC).strftime("%H%M%S%f"))
+        request = await reception.post(
+            "intake",
             "/requests",
             {
                 "channel": "phone",
                 "priority": "high",
                 "customer_id": customer_id,
-                "site_id": place["site_id"],
-                "equipment_id": unit["equipment_id"],
+                "site_id": site_id,
+                "equipment_id": equipment_id,
                 "fault_description": "Trips on high discharge temperature after about 40 minutes of running.",
             },
         )
@@ -209,7 +174,7 @@ async def test_an_engineer_commits_within_the_sla_departs_arrives_and_diagnoses_
 ):
     services = ("intake", "dispatch", "maintenance")
     async with console_site(test_settings, site_databases, services, tmp_path / "logs") as site:
-        job_id = await _raise_job_for_lim(site, identity_provider)
+        job_id = await _raise_job_for_lim(site, identity_provider, test_settings)
         phone = phone_page
         uploads: list[str] = []
 

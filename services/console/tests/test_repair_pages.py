@@ -19,7 +19,7 @@ from playwright.async_api import Page
 from compressor_kit.refusals import Refusal
 from compressor_kit.testing.browser import assert_accessible, assert_clean, assert_fits, person_page, screenshot
 from compressor_kit.testing.provider import seed
-from demo.flow import MODEL, PROCEDURE, Office, _reading
+from demo.flow import PROCEDURE, Office, _reading, open_customer_file
 from demo.people import until
 
 from . import steps_repair
@@ -35,47 +35,7 @@ async def diagnosed_job(office: Office) -> tuple[str, str, str]:
     """Phases 1-3 as run_job does them: (job id, the assigned engineer's username, customer id)."""
     tag = datetime.now(UTC).strftime("%H%M%S%f")[-8:]
     reception = office.reception
-    customer = await reception.post(
-        "intake",
-        "/customers",
-        {
-            "name": f"Seri Murni Foods Sdn Bhd ({tag})",
-            "contacts": [
-                {
-                    "name": "Aminah binti Rahman",
-                    "role": "Plant maintenance lead",
-                    "phone": "+60 12-345 6789",
-                    "email": f"aminah.{tag}@serimurni.example",
-                }
-            ],
-        },
-    )
-    customer_id = customer["customer_id"]
-    site = await reception.post(
-        "intake",
-        f"/customers/{customer_id}/sites",
-        {
-            "name": "Shah Alam plant 2",
-            "address": "Lot 12, Jalan Perusahaan 4, Seksyen 15",
-            "city": "Shah Alam",
-            "postal_code": "40200",
-            "country": "MY",
-            "region": "central",
-        },
-    )
-    unit = await reception.post(
-        "intake",
-        f"/customers/{customer_id}/equipment",
-        {
-            "site_id": site["site_id"],
-            "model_code": MODEL,
-            "serial_number": f"API{tag}",
-            "purchase_date": "2021-06-14",
-            "running_hours": 23410,
-            "last_service_on": (datetime.now(UTC).date() - timedelta(days=40)).isoformat(),
-            "last_service_hours": 22000,
-        },
-    )
+    customer_id, site_id, equipment_id = await open_customer_file(reception, tag)
     call = await reception.post(
         "intake",
         "/requests",
@@ -83,8 +43,8 @@ async def diagnosed_job(office: Office) -> tuple[str, str, str]:
             "channel": "phone",
             "priority": "high",
             "customer_id": customer_id,
-            "site_id": site["site_id"],
-            "equipment_id": unit["equipment_id"],
+            "site_id": site_id,
+            "equipment_id": equipment_id,
             "fault_description": "Trips on high discharge temperature after about 40 minutes of running.",
         },
         headers={"Idempotency-Key": f"repair-call-{tag}"},
