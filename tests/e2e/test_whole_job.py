@@ -15,10 +15,9 @@ from collections import Counter
 import httpx
 import pytest
 from minio import Minio
-from pymongo import MongoClient
 
 from compressor_contracts import PRODUCERS as SERVICES  # the six phase services the stack runs (not the console)
-from compressor_kit.testing import eventually, unique
+from compressor_kit.testing import eventually
 from compressor_kit.testing.mail import mail_server
 from compressor_kit.testing.watcher import EventWatcher
 from demo.flow import EVENTS_OF_ONE_JOB, Office, run_job
@@ -47,26 +46,16 @@ def mailbox():
         yield box, port
 
 
-@pytest.fixture
-def deployment(test_settings, rabbit_vhost):
-    prefix = unique("e2e").replace("-", "_") + "_"
-    yield prefix
-    with MongoClient(test_settings.mongodb_url.get_secret_value()) as client:
-        for name in client.list_database_names():
-            if name.startswith(prefix):
-                client.drop_database(name)
-
-
 @pytest.mark.parametrize("replicas", [1, 2], ids=["one-process-each", "two-replicas-each"])
 async def test_one_job_through_all_nine_phases_across_six_services(
-    replicas, test_settings, deployment, mailbox, tmp_path
+    replicas, test_settings, database_prefix, mailbox, tmp_path
 ):
     box, smtp_port = mailbox
     amqp_url = test_settings.rabbitmq_url.get_secret_value()
     with OtlpReceiver() as otlp:
         stack = Stack(
             rabbitmq_url=amqp_url,
-            database_prefix=deployment,
+            database_prefix=database_prefix,
             bucket_prefix=test_settings.s3_bucket_prefix,
             log_dir=tmp_path / "logs",
             replicas=replicas,

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from pymongo import MongoClient
 
-from compressor_kit.testing import unique
 from compressor_kit.testing.mail import mail_server
 from demo.flow import EVENTS_OF_ONE_JOB
 
@@ -27,17 +25,6 @@ def smtp_port():
     """A local mail sink for feedback's e-mails; yields its port."""
     with mail_server() as (_, port):
         yield port
-
-
-@pytest.fixture
-def database_prefix(test_settings):
-    """A database name prefix for one deployment; its databases are dropped afterwards."""
-    prefix = unique("faults").replace("-", "_") + "_"
-    yield prefix
-    with MongoClient(test_settings.mongodb_url.get_secret_value()) as client:
-        for name in client.list_database_names():
-            if name.startswith(prefix):
-                client.drop_database(name)
 
 
 async def assert_every_event_once(watcher, job_id: str, *, redelivery_possible: bool = False) -> None:

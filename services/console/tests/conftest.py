@@ -1,12 +1,15 @@
+from pathlib import Path
+
 import pytest
 
-from .site import site_databases  # noqa: F401  (the fixture, for every test here)
+HERE = Path(__file__).parent
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # A test with a site starts real service processes: it is `slow`, so xdist starts it early (the kit
-    # sorts slow tests first) instead of leaving it for the end of the run.
+    # A test with a site (services started for it: the kit's `database_prefix`) starts real service
+    # processes: it is `slow`, so xdist starts it early (the kit sorts slow tests first) instead of
+    # leaving it for the end of the run.
     for item in items:
-        if "site_databases" in getattr(item, "fixturenames", ()):
+        if HERE in item.path.parents and "database_prefix" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)

@@ -15,17 +15,14 @@ the port). A console that `make run` serves on :8000 is never reached.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from playwright.async_api import Page, Route
-from pymongo import MongoClient
 
 from compressor_kit.settings import Settings
-from compressor_kit.testing import unique
 from compressor_kit.testing.browser import sign_in as provider_sign_in
 from demo.stack import Stack
 
@@ -63,17 +60,6 @@ class ConsoleSite:
         await page.get_by_role("button", name="Sign out").click()
         await page.get_by_role("button", name="Yes, sign me out").click()
         await page.locator("#username").wait_for()
-
-
-@pytest.fixture
-def site_databases(test_settings: Settings) -> Iterator[str]:
-    """A database name prefix for one site's services; their databases are dropped afterwards."""
-    prefix = unique("site").replace("-", "_") + "_"
-    yield prefix
-    with MongoClient(test_settings.mongodb_url.get_secret_value()) as client:
-        for name in client.list_database_names():
-            if name.startswith(prefix):
-                client.drop_database(name)
 
 
 @asynccontextmanager

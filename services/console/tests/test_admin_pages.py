@@ -65,14 +65,14 @@ async def put_failed_once(amqp_url: str, event: CloudEvent) -> None:
 
 
 async def test_an_admin_sees_dead_letters_per_service_with_their_reasons_and_replays_one(
-    test_settings, identity_provider, site_databases, chromium, desktop_page, phone_page, tmp_path
+    test_settings, identity_provider, database_prefix, chromium, desktop_page, phone_page, tmp_path
 ):
     amqp_url = test_settings.rabbitmq_url.get_secret_value()
     malformed = job_event("job.work_completed.v1", new_job_id())
     fixed_job = new_job_id()
     failed_once = job_event("job.work_completed.v1", fixed_job)
     down = {f"{service.upper()}_URL": f"http://127.0.0.1:{free_port()}" for service in domain.SERVICES}
-    async with console_site(test_settings, site_databases, ("intake", "quality"), tmp_path, env=down) as site:
+    async with console_site(test_settings, database_prefix, ("intake", "quality"), tmp_path, env=down) as site:
         await publish_malformed(amqp_url, malformed)
         await put_failed_once(amqp_url, failed_once)
         page = desktop_page

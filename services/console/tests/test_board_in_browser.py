@@ -14,9 +14,9 @@ from .site import console_site
 
 
 async def test_a_dispatcher_signs_in_and_sees_the_board_and_an_engineer_their_jobs(
-    test_settings, identity_provider, site_databases, desktop_page, phone_page, tmp_path
+    test_settings, identity_provider, database_prefix, desktop_page, phone_page, tmp_path
 ):
-    async with console_site(test_settings, site_databases, ("reporting",), tmp_path) as site:
+    async with console_site(test_settings, database_prefix, ("reporting",), tmp_path) as site:
         await site.sign_in(desktop_page, "daniel")
         assert desktop_page.url == f"{site.url}/"
         await desktop_page.get_by_role("heading", name="Job board").wait_for()
@@ -34,9 +34,9 @@ async def test_a_dispatcher_signs_in_and_sees_the_board_and_an_engineer_their_jo
 
 
 async def test_a_console_stopping_ends_its_open_live_pages_instead_of_waiting_out_the_grace_period(
-    test_settings, identity_provider, site_databases, tmp_path
+    test_settings, identity_provider, database_prefix, tmp_path
 ):
-    async with console_site(test_settings, site_databases, (), tmp_path) as site:
+    async with console_site(test_settings, database_prefix, (), tmp_path) as site:
         async with httpx.AsyncClient(base_url=site.url, timeout=10) as browser:
             await sign_in(browser, identity_provider, "daniel")
             async with browser.stream("GET", "/live") as stream:

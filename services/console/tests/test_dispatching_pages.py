@@ -221,11 +221,11 @@ async def _dispatch_job(http: httpx.AsyncClient, dispatch: str, token: str, job_
 
 
 async def test_a_dispatcher_assigns_from_the_queue_reassigns_once_and_reads_the_schedule(
-    test_settings, identity_provider, site_databases, desktop_page, phone_page, chromium, tmp_path
+    test_settings, identity_provider, database_prefix, desktop_page, phone_page, chromium, tmp_path
 ):
     dispatcher = (await identity_provider.sign_in("daniel")).access_token
     async with (
-        console_site(test_settings, site_databases, ("intake", "dispatch"), tmp_path) as site,
+        console_site(test_settings, database_prefix, ("intake", "dispatch"), tmp_path) as site,
         httpx.AsyncClient(timeout=10) as http,
     ):
         dispatch = site.service_url("dispatch")

@@ -170,10 +170,10 @@ async def _status_of(page: Page, url: str) -> int:
 
 
 async def test_an_engineer_commits_within_the_sla_departs_arrives_and_diagnoses_with_a_photo_on_a_phone(
-    test_settings, identity_provider, site_databases, chromium, desktop_page, phone_page, tmp_path
+    test_settings, identity_provider, database_prefix, chromium, desktop_page, phone_page, tmp_path
 ):
     services = ("intake", "dispatch", "maintenance")
-    async with console_site(test_settings, site_databases, services, tmp_path / "logs") as site:
+    async with console_site(test_settings, database_prefix, services, tmp_path / "logs") as site:
         job_id = await _raise_job_for_lim(site, identity_provider, test_settings)
         phone = phone_page
         uploads: list[str] = []
@@ -281,10 +281,10 @@ async def test_an_engineer_commits_within_the_sla_departs_arrives_and_diagnoses_
 
 
 async def test_my_jobs_say_when_maintenance_is_unavailable_and_the_rest_still_works(
-    test_settings, identity_provider, site_databases, phone_page, tmp_path
+    test_settings, identity_provider, database_prefix, phone_page, tmp_path
 ):
     env = {"MAINTENANCE_URL": "http://127.0.0.1:9"}  # nothing listens there
-    async with console_site(test_settings, site_databases, ("dispatch",), tmp_path / "logs", env) as site:
+    async with console_site(test_settings, database_prefix, ("dispatch",), tmp_path / "logs", env) as site:
         await site.sign_in(phone_page, "lim", "/field")
         await phone_page.get_by_role("heading", name="My jobs today").wait_for()
         await phone_page.get_by_text("Maintenance is unavailable just now").wait_for()

@@ -26,11 +26,11 @@ SENT_TWICE = """async () => {
 
 
 async def test_an_inspector_fails_a_round_sees_the_rework_and_passes_it_and_another_role_is_refused(
-    test_settings, identity_provider, site_databases, chromium, desktop_page, phone_page, tmp_path
+    test_settings, identity_provider, database_prefix, chromium, desktop_page, phone_page, tmp_path
 ):
     amqp_url = test_settings.rabbitmq_url.get_secret_value()
     job_id, other_job = new_job_id(), new_job_id()
-    async with console_site(test_settings, site_databases, ("quality",), tmp_path) as site:
+    async with console_site(test_settings, database_prefix, ("quality",), tmp_path) as site:
         # Quality opens an inspection when maintenance reports a round of work completed.
         await publish_events(amqp_url, job_event("job.work_completed.v1", job_id))
         page = desktop_page

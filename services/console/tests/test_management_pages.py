@@ -188,13 +188,13 @@ def card(page: Page, label: str):  # type: ignore[no-untyped-def]
 
 
 async def test_the_manager_sees_kpis_live_alerts_reports_and_reviews_and_the_engineer_writes_the_review(
-    test_settings, identity_provider, site_databases, desktop_page, phone_page, tmp_path, chromium
+    test_settings, identity_provider, database_prefix, desktop_page, phone_page, tmp_path, chromium
 ):
     now = datetime.now(UTC)
     jobs = story_jobs(now)
     first, reworked, recent = jobs
     amqp = test_settings.rabbitmq_url.get_secret_value()
-    async with console_site(test_settings, site_databases, ("reporting", "feedback"), tmp_path) as site:
+    async with console_site(test_settings, database_prefix, ("reporting", "feedback"), tmp_path) as site:
         token = (await identity_provider.sign_in("rahman")).access_token
         await publish_events(amqp, *(event for job in jobs for event in job.build()))
 
@@ -325,12 +325,12 @@ async def test_the_manager_sees_kpis_live_alerts_reports_and_reviews_and_the_eng
 
 
 async def test_the_dashboard_says_when_reporting_is_unavailable_and_the_alerts_still_work(
-    test_settings, identity_provider, site_databases, desktop_page, tmp_path
+    test_settings, identity_provider, database_prefix, desktop_page, tmp_path
 ):
     job_id = new_job_id()
     async with console_site(
         test_settings,
-        site_databases,
+        database_prefix,
         (),
         tmp_path,
         env={"REPORTING_URL": "http://127.0.0.1:9", "FEEDBACK_URL": "http://127.0.0.1:9"},

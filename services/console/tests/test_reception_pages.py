@@ -97,9 +97,9 @@ async def _screens_of_a_call(page: Page, site: ConsoleSite, prefix: str, custome
 
 
 async def test_reception_takes_a_call_from_a_new_customer_to_the_job_page(
-    test_settings, identity_provider, site_databases, desktop_page, phone_page, tmp_path
+    test_settings, identity_provider, database_prefix, desktop_page, phone_page, tmp_path
 ):
-    async with console_site(test_settings, site_databases, ("intake", "reporting"), tmp_path) as site:
+    async with console_site(test_settings, database_prefix, ("intake", "reporting"), tmp_path) as site:
         page = desktop_page
         await site.sign_in(page, "aisyah", "/reception")
         await page.get_by_role("heading", name="Take a call").wait_for()
@@ -129,9 +129,9 @@ async def test_reception_takes_a_call_from_a_new_customer_to_the_job_page(
 
 
 async def test_a_refusal_shows_beside_its_field_and_a_double_submission_records_one_request(
-    test_settings, identity_provider, site_databases, desktop_page, phone_page, tmp_path
+    test_settings, identity_provider, database_prefix, desktop_page, phone_page, tmp_path
 ):
-    async with console_site(test_settings, site_databases, ("intake",), tmp_path) as site:
+    async with console_site(test_settings, database_prefix, ("intake",), tmp_path) as site:
         page = desktop_page
         await site.sign_in(page, "aisyah", "/reception/customers/new")
 
@@ -187,9 +187,9 @@ async def test_a_refusal_shows_beside_its_field_and_a_double_submission_records_
 
 
 async def test_a_callback_reporting_a_problem_raises_a_request(
-    test_settings, identity_provider, site_databases, desktop_page, phone_page, tmp_path
+    test_settings, identity_provider, database_prefix, desktop_page, phone_page, tmp_path
 ):
-    async with console_site(test_settings, site_databases, ("intake",), tmp_path) as site:
+    async with console_site(test_settings, database_prefix, ("intake",), tmp_path) as site:
         page = desktop_page
         await site.sign_in(page, "aisyah", "/reception")
         call = await take_call_in_full(page, site)
@@ -231,10 +231,10 @@ async def test_a_callback_reporting_a_problem_raises_a_request(
 
 
 async def test_an_intake_that_cannot_be_reached_is_said_on_reception_pages(
-    test_settings, identity_provider, site_databases, desktop_page, tmp_path
+    test_settings, identity_provider, database_prefix, desktop_page, tmp_path
 ):
     gone = {"INTAKE_URL": "http://127.0.0.1:9"}  # nothing listens there
-    async with console_site(test_settings, site_databases, (), tmp_path, env=gone) as site:
+    async with console_site(test_settings, database_prefix, (), tmp_path, env=gone) as site:
         page = desktop_page
         await site.sign_in(page, "aisyah", "/reception?q=Seri")
         assert "unavailable" in await page.locator(".notice.unavailable").inner_text()

@@ -212,10 +212,10 @@ def test_the_forms_become_the_apis_bodies_with_its_names_and_limits():
 
 
 async def test_an_engineer_plans_and_works_a_round_on_a_phone_and_a_manager_decides_on_the_plan(
-    test_settings, identity_provider, site_databases, chromium, desktop_page, phone_page, tmp_path
+    test_settings, identity_provider, database_prefix, chromium, desktop_page, phone_page, tmp_path
 ):
     async with (
-        console_site(test_settings, site_databases, REPAIR, tmp_path) as site,
+        console_site(test_settings, database_prefix, REPAIR, tmp_path) as site,
         httpx.AsyncClient(timeout=30) as client,
         person_page(chromium, "desktop") as manager,
     ):
@@ -348,11 +348,11 @@ async def test_an_engineer_plans_and_works_a_round_on_a_phone_and_a_manager_deci
 
 
 async def test_a_failed_inspection_brings_a_rework_round_and_the_engineer_writes_the_review(
-    test_settings, identity_provider, site_databases, chromium, desktop_page, phone_page, tmp_path
+    test_settings, identity_provider, database_prefix, chromium, desktop_page, phone_page, tmp_path
 ):
     services = ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback")
     async with (
-        console_site(test_settings, site_databases, services, tmp_path) as site,
+        console_site(test_settings, database_prefix, services, tmp_path) as site,
         httpx.AsyncClient(timeout=30) as client,
     ):
         office = Office(site.stack.urls(), client, test_settings)

@@ -59,7 +59,7 @@ async def _watch_board(page: Page, site: ConsoleSite) -> None:
 
 
 async def test_one_job_through_all_nine_phases_by_clicking_in_the_console(
-    test_settings, identity_provider, site_databases, chromium, tmp_path
+    test_settings, identity_provider, database_prefix, chromium, tmp_path
 ):
     amqp_url = test_settings.rabbitmq_url.get_secret_value()
     with OtlpReceiver() as otlp, mail_server() as (mailbox, smtp_port):
@@ -71,7 +71,7 @@ async def test_one_job_through_all_nine_phases_by_clicking_in_the_console(
                 "SMTP_PORT": str(smtp_port),
             }
             async with (
-                console_site(test_settings, site_databases, SERVICES, tmp_path / "logs", env) as site,
+                console_site(test_settings, database_prefix, SERVICES, tmp_path / "logs", env) as site,
                 httpx.AsyncClient(timeout=30) as client,
                 person_page(chromium, "desktop") as board,
                 person_page(chromium, "desktop") as office_page,

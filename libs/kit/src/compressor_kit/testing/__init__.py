@@ -236,6 +236,19 @@ def test_db(test_settings: Settings) -> Iterator[Database[dict[str, Any]]]:
         yield client[test_settings.mongodb_database]
 
 
+@pytest.fixture
+def database_prefix(test_settings: Settings) -> Iterator[str]:
+    """A database name prefix for a deployment of the services started by the test itself (each
+    service's database is `<prefix><service>`); those databases are dropped afterwards."""
+    prefix = unique("deploy").replace("-", "_") + "_"
+    yield prefix
+    client: MongoClient[dict[str, Any]]
+    with MongoClient(test_settings.mongodb_url.get_secret_value()) as client:
+        for name in client.list_database_names():
+            if name.startswith(prefix):
+                client.drop_database(name)
+
+
 # --- Collection: which tests need the servers, and which start first -------------------------------
 
 # Tests that start whole deployments or servers of their own: longest first, so that under
