@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SERVICES := intake dispatch maintenance quality reporting feedback console
 PACKAGE_FILES := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) requirements-dev.txt
 
-.PHONY: setup infra-up infra-down run stop demo test test-fast bench lint docs clean dlq dlq-replay backup
+.PHONY: setup infra-up infra-down run stop demo test test-fast bench lint docs i18n clean dlq dlq-replay backup
 
 setup: $(VENV)/.installed ## Python environment with every package editable
 
@@ -67,6 +67,9 @@ docs: setup ## JSON Schemas, the event catalogue, every service's AsyncAPI and O
 	$(BIN)/python -m compressor_kit.openapi docs/openapi $(SERVICES)
 	$(BIN)/python -m compressor_kit.roles docs/roles.md $(SERVICES)
 	$(BIN)/python infra/access.py
+
+i18n: setup ## extract every marked text into each service's catalogues (locale/{ms,en}/LC_MESSAGES/messages.po)
+	$(BIN)/python -m compressor_kit.i18n extract $(SERVICES)
 
 # Machine callers sign in as their own clients (client credentials; OIDC_CLIENT_SECRET defaults to the
 # local provider's development secret, refused in production) and go through the services' HTTP APIs.

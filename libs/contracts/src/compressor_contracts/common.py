@@ -34,6 +34,7 @@ __all__ = [
     "Hours",
     "Identifier",
     "IndicatorResult",
+    "Language",
     "LongText",
     "Measurement",
     "NotificationChannel",
@@ -148,6 +149,13 @@ class FailureCategory(StrEnum):
     OTHER = "other"
 
 
+class Language(StrEnum):
+    """A language the organisation serves its customers in: Bahasa Melayu or English (ISO 639-1)."""
+
+    MS = "ms"
+    EN = "en"
+
+
 class NotificationChannel(StrEnum):
     EMAIL = "email"
     WEBHOOK = "webhook"
@@ -182,6 +190,11 @@ class Contact(ContractModel):
     preferred_channel: NotificationChannel = Field(
         default=NotificationChannel.EMAIL,
         description="How the customer wants to be notified; webhook endpoints are registered with feedback.",
+    )
+    language: Language = Field(
+        default=Language.EN,
+        description="The contact's preferred language for e-mails, webhook texts, the survey, the portal "
+        "and the report: 'ms' (Bahasa Melayu) or 'en' (English).",
     )
 
     @model_validator(mode="after")
@@ -310,6 +323,9 @@ class PlanStep(ContractModel):
 
     sequence: int = Field(ge=1, le=500, description="Position in the plan, from 1.")
     description: Text = Field(description="What to do, as the manufacturer's procedure states it.")
+    description_ms: Text | None = Field(
+        default=None, description="The same in Bahasa Melayu, for the customer; null when none was written."
+    )
     safety: bool = Field(
         default=False, description="Mandatory safety step (lock-out, depressurise, ...); cannot be skipped."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import ClassVar, Self
 
 from pydantic import AwareDatetime, Field, model_validator
@@ -22,8 +23,10 @@ from compressor_contracts.common import (
     PlanStep,
     Round,
     RunningHours,
+    Sha256,
     ShortText,
     StepDone,
+    StoredObject,
     Text,
 )
 from compressor_contracts.envelope import JobEventData
@@ -137,7 +140,10 @@ class JobProgressReported(JobEventData):
     step: StepDone = Field(description="The step just done.")
     steps_done: int = Field(ge=1, le=500, description="Steps done so far in this round.")
     steps_total: int = Field(ge=1, le=500, description="Steps in this round.")
-    message: LongText = Field(description="Progress message for the customer, ready to send.")
+    message: LongText = Field(description="Progress message for the customer, ready to send (English).")
+    message_ms: LongText | None = Field(
+        default=None, description="The same message in Bahasa Melayu, for contacts who prefer it."
+    )
 
 
 class JobWorkCompleted(JobEventData):
@@ -154,3 +160,44 @@ class JobWorkCompleted(JobEventData):
     parts_used: list[PartUsed] = Field(default=[], max_length=200, description="Parts consumed in this round.")
     labour_hours: Hours = Field(description="Labour hours of this round.")
     repair_method: Text = Field(description="What was done, in a sentence or two (for the report).")
+
+
+class SignedFor(StrEnum):
+    """What a customer's signature accepts."""
+
+    PLAN_APPROVAL = "plan_approval"
+    """A plan revision, signed when it is approved (in the portal or on the engineer's phone)."""
+    WORK_ACCEPTANCE = "work_acceptance"
+    """The completed and inspected work: the final record's facts, signed on the engineer's phone."""
+
+
+class JobSigned(JobEventData):
+    """The customer's responsible person signed: proof of what they accepted, kept with the job's record."""
+
+    name: ClassVar[str] = "job.signed"
+    producer: ClassVar[str] = "maintenance"
+    phase: ClassVar[int | None] = None
+
+    signature_id: Identifier = Field(description="Id of this signature; one per plan approval or work acceptance.")
+    signed_for: SignedFor = Field(description="What the signature accepts.")
+    plan_revision: int | None = Field(
+        default=None, ge=1, le=100, description="The plan revision signed for; set for a plan approval."
+    )
+    round: Round | None = Field(default=None, description="The accepted work round; set for a work acceptance.")
+    signer: CustomerRepresentative = Field(description="Who signed: their name and position.")
+    signed_at: AwareDatetime = Field(description="When they signed.")
+    content_sha256: Sha256 = Field(
+        description="SHA-256 of what was signed (canonical JSON of the plan revision, or of the work's final facts)."
+    )
+    image: StoredObject = Field(description="The drawn signature (PNG) in maintenance's bucket.")
+    collected_by: Engineer | None = Field(
+        default=None, description="The engineer on whose phone it was signed; null when signed in the portal."
+    )
+
+    @model_validator(mode="after")
+    def _names_what_was_signed(self) -> Self:
+        if self.signed_for is SignedFor.PLAN_APPROVAL and self.plan_revision is None:
+            raise ValueError("a plan approval signature names its plan_revision")
+        if self.signed_for is SignedFor.WORK_ACCEPTANCE and self.round is None:
+            raise ValueError("a work acceptance signature names its round")
+        return self
