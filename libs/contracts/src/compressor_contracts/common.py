@@ -349,6 +349,7 @@ class IndicatorResult(ContractModel):
 
     code: Identifier = Field(description="Indicator code from the inspection template, e.g. 'discharge_pressure'.")
     name: ShortText = Field(description="Human-readable indicator name.")
+    name_ms: ShortText | None = Field(default=None, description="The name in Bahasa Melayu, for the customer.")
     value: float = Field(description="Measured value.")
     unit: Unit = Field(description="Unit of value and limits.")
     min_limit: float | None = Field(
@@ -362,6 +363,9 @@ class IndicatorResult(ContractModel):
         default=None,
         description="For a failed indicator: what to check and correct in the rework (from the inspection "
         "template); null for a passed one.",
+    )
+    corrective_action_ms: Text | None = Field(
+        default=None, description="The corrective action in Bahasa Melayu; null when there is none."
     )
 
     @model_validator(mode="after")
