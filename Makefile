@@ -22,7 +22,7 @@ infra-up: ## RabbitMQ, MongoDB (replica set), the S3 object store and the OpenID
 infra-down:
 	bash infra/down.sh
 
-run: setup infra-up ## the six services as separate processes (logs in var/log/)
+run: setup infra-up assets ## the six services as separate processes (logs in var/log/)
 	bash infra/services.sh start
 
 stop:
@@ -40,8 +40,12 @@ demo: run ## bring everything up and drive a service job through the nine phases
 TEST_WORKERS ?= 3
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist load --maxschedchunk 1)
 
-test: setup infra-up browsers ## the whole suite against the real servers
+test: setup infra-up browsers assets ## the whole suite against the real servers
 	$(BIN)/python -m pytest $(XDIST)
+
+.PHONY: assets
+assets: ## the console's browser code from npm (signature_pad, pinned in services/console/package-lock.json) into its static/vendor/
+	bash infra/assets.sh
 
 .PHONY: browsers
 browsers: ## Debian's Chromium and axe-core (npm) for the browser tests, installed when missing

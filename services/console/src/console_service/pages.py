@@ -7,12 +7,16 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from litestar import MediaType, Request, Response
 
+from console_service.assets import asset_url
+
 TEMPLATES = Environment(
     loader=PackageLoader("console_service", "templates"),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# Static files by their content hash: {{ asset_url('signature.js') }}.
+TEMPLATES.globals["asset_url"] = asset_url
 
 ROLE_NAMES = {
     "reception": "Reception",
