@@ -13,6 +13,7 @@ from console_service.dispatching import api as dispatching_api
 from console_service.field import api as field_api
 from console_service.forms.store import INDEXES as FORM_INDEXES
 from console_service.inspection import api as inspection_api
+from console_service.languages import in_readers_language
 from console_service.management import api as management_api
 from console_service.management.store import INDEXES as MANAGEMENT_INDEXES
 from console_service.reception import api as reception_api
@@ -30,21 +31,26 @@ SERVICE = ServiceDefinition(
     default_port=8000,
     description="The staff's browser console: sign-in at the identity provider, the live job board and job pages.",
     settings_type=ConsoleSettings,
+    # Every page in the reader's language (console_service.languages); static files need none.
     route_handlers=[
-        sessions_api.login,
-        sessions_api.callback,
-        sessions_api.logout,
-        board_api.board,
-        board_api.job_page,
-        board_api.job_report,
-        board_api.live,
-        *reception_api.ROUTES,
-        *dispatching_api.ROUTES,
-        *field_api.ROUTES,
-        *repair_api.ROUTES,
-        *inspection_api.ROUTES,
-        *management_api.ROUTES,
-        *admin_api.ROUTES,
+        *in_readers_language(
+            [
+                sessions_api.login,
+                sessions_api.callback,
+                sessions_api.logout,
+                board_api.board,
+                board_api.job_page,
+                board_api.job_report,
+                board_api.live,
+                *reception_api.ROUTES,
+                *dispatching_api.ROUTES,
+                *field_api.ROUTES,
+                *repair_api.ROUTES,
+                *inspection_api.ROUTES,
+                *management_api.ROUTES,
+                *admin_api.ROUTES,
+            ]
+        ),
         STATIC,
     ],
     consumers=[board_consumers.consumers],

@@ -8,6 +8,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from litestar import MediaType, Request, Response
 
 from console_service.assets import asset_url
+from console_service.languages import LANGUAGE_NAMES, SWITCH_LABELS, language_switch
+from console_service.texts import N_, TEXTS, _
+from console_service.times import FILTERS as TIME_FILTERS
 
 TEMPLATES = Environment(
     loader=PackageLoader("console_service", "templates"),
@@ -17,33 +20,37 @@ TEMPLATES = Environment(
 )
 # Static files by their content hash: {{ asset_url('signature.js') }}.
 TEMPLATES.globals["asset_url"] = asset_url
+# `_()`, `{% trans %}`, `current_language()` and the `date`/`datetime`/`number` filters, in the reader's language.
+TEXTS.install(TEMPLATES)
+TEMPLATES.filters.update(TIME_FILTERS)  # local_date, local_datetime...: Malaysian time
+TEMPLATES.globals.update(language_switch=language_switch, language_names=LANGUAGE_NAMES, switch_labels=SWITCH_LABELS)
 
 ROLE_NAMES = {
-    "reception": "Reception",
-    "dispatcher": "Dispatcher",
-    "engineer": "Engineer",
-    "inspector": "Inspector",
-    "manager": "Manager",
-    "admin": "Admin",
-    "customer": "Customer",
+    "reception": N_("Reception"),
+    "dispatcher": N_("Dispatcher"),
+    "engineer": N_("Engineer"),
+    "inspector": N_("Inspector"),
+    "manager": N_("Manager"),
+    "admin": N_("Admin"),
+    "customer": N_("Customer"),
 }
 
 
 # The console's places, each for the roles that may open it (the page's own guard is what enforces it;
 # the menu only spares people links that would answer 403).
 NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
-    ("/", "Job board", frozenset({"dispatcher", "manager", "admin", "reception", "inspector"})),
-    ("/reception", "Take a call", frozenset({"reception", "manager", "admin"})),
-    ("/reception/callbacks", "Call-backs", frozenset({"reception", "manager", "admin"})),
-    ("/dispatch", "Unassigned", frozenset({"dispatcher"})),
-    ("/dispatch/schedule", "Schedule", frozenset({"dispatcher", "manager", "admin"})),
-    ("/field", "My jobs", frozenset({"engineer"})),
-    ("/inspections", "Inspections", frozenset({"inspector"})),
-    ("/manager", "Dashboard", frozenset({"manager", "admin"})),
-    ("/manager/plans", "Plans to approve", frozenset({"manager"})),
-    ("/manager/reports", "Reports", frozenset({"manager", "admin"})),
-    ("/manager/reviews", "Reviews", frozenset({"manager", "engineer"})),
-    ("/admin/dead-letters", "Dead letters", frozenset({"admin"})),
+    ("/", N_("Job board"), frozenset({"dispatcher", "manager", "admin", "reception", "inspector"})),
+    ("/reception", N_("Take a call"), frozenset({"reception", "manager", "admin"})),
+    ("/reception/callbacks", N_("Call-backs"), frozenset({"reception", "manager", "admin"})),
+    ("/dispatch", N_("Unassigned"), frozenset({"dispatcher"})),
+    ("/dispatch/schedule", N_("Schedule"), frozenset({"dispatcher", "manager", "admin"})),
+    ("/field", N_("My jobs"), frozenset({"engineer"})),
+    ("/inspections", N_("Inspections"), frozenset({"inspector"})),
+    ("/manager", N_("Dashboard"), frozenset({"manager", "admin"})),
+    ("/manager/plans", N_("Plans to approve"), frozenset({"manager"})),
+    ("/manager/reports", N_("Reports"), frozenset({"manager", "admin"})),
+    ("/manager/reviews", N_("Reviews"), frozenset({"manager", "engineer"})),
+    ("/admin/dead-letters", N_("Dead letters"), frozenset({"admin"})),
 )
 
 
@@ -51,7 +58,12 @@ def nav_for(session: dict[str, Any] | None) -> list[tuple[str, str]]:
     if not session:
         return []
     roles = set(session.get("roles") or ())
-    return [(path, label) for path, label, allowed in NAV if roles & allowed]
+    return [(path, _(label)) for path, label, allowed in NAV if roles & allowed]
+
+
+def role_names() -> dict[str, str]:
+    """Each role's name in the reader's language."""
+    return {role: _(name) for role, name in ROLE_NAMES.items()}
 
 
 async def form_values(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -69,7 +81,7 @@ def page(template_name: str, /, *, status_code: int = 200, **context: Any) -> Re
     return Response(
         render_fragment(
             template_name,
-            role_names=ROLE_NAMES,
+            role_names=role_names(),
             nav=nav_for(context.get("session")),
             **context,
         ),
