@@ -1,6 +1,7 @@
 """The services' seed data describe the same compressors: every model a maintenance procedure or an
 inspection template names is one intake can register, of the same compressor type, and every type
-in the catalogue has a procedure and a template to fall back on.
+in the catalogue has a procedure and a template to fall back on. What the customer reads of them
+(procedure steps, indicator names and corrective actions) has its Malay text as well.
 
 The services stay independent at run time (each ships its own seed); this only keeps the shipped
 data consistent, so a model-specific procedure or template is never dead data."""
@@ -43,3 +44,25 @@ def test_every_model_a_procedure_or_template_names_is_in_the_catalogue_with_its_
 def test_every_compressor_type_in_the_catalogue_has_a_generic_seed_to_fall_back_on(seed_kind):
     generic_types = {seed["compressor_type"] for seed in seed_kind() if not seed["model_codes"]}
     assert set(catalogue().values()) <= generic_types
+
+
+def _lacking_malay(english: str, malay: object) -> bool:
+    """No Malay, or the English copied over."""
+    return not isinstance(malay, str) or not malay.strip() or malay.strip() == english.strip()
+
+
+@pytest.mark.parametrize("procedure", procedures(), ids=[p["procedure_id"] for p in procedures()])
+def test_every_step_of_a_procedure_has_its_malay_text_for_the_customer(procedure):
+    lacking = [s["step_id"] for s in procedure["steps"] if _lacking_malay(s["description"], s.get("description_ms"))]
+    assert not lacking, f"{procedure['procedure_id']}: steps without a Malay description_ms: {lacking}"
+
+
+@pytest.mark.parametrize("template", templates(), ids=[t["template_id"] for t in templates()])
+def test_every_indicator_of_a_template_has_its_malay_name_and_corrective_action(template):
+    lacking = [
+        f"{i['code']}.{field}_ms"
+        for i in template["indicators"]
+        for field in ("name", "corrective_action")
+        if _lacking_malay(i[field], i.get(f"{field}_ms"))
+    ]
+    assert not lacking, f"{template['template_id']} lacks Malay: {lacking}"

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from compressor_contracts.common import CompressorType, Engineer, PartLine, PartUsed
+from compressor_contracts.common import CompressorType, Engineer, Language, PartLine, PartUsed
 from compressor_contracts.events.quality import JobInspectionFailed
 from compressor_contracts.examples import EQUIPMENT, INSPECTOR, ROUND1, example
 from compressor_kit.refusals import Refusal, RefusalKind
@@ -15,6 +15,7 @@ from maintenance_service.execution.domain import (
     complete_step,
     complete_work,
     next_step,
+    progress_message,
     reopen_for_rework,
     rework_steps,
     skip_step,
@@ -330,3 +331,80 @@ def test_rework_steps_keep_the_safety_steps_then_correct_each_failed_indicator()
     steps = rework_steps(plan_steps, FAILED)
     assert [s.safety for s in steps] == [True, True, True, False, False]
     assert "Discharge temperature" in steps[3].description and "at most 100 °C" in steps[3].description
+
+
+# --- what the customer reads, in Bahasa Melayu and English -------------------------------------
+
+
+def test_plan_steps_from_the_procedure_carry_its_malay_text_and_steps_the_engineer_words_have_none():
+    draft = PlanDraft(
+        procedure_id="PROC-GA-VSD-OILCIRCUIT",
+        steps=[
+            StepChoice(procedure_step="GA-S01"),
+            StepChoice(procedure_step="GA-S02"),
+            StepChoice(procedure_step="GA-S03", description="Verify zero energy at the VSD cubicle"),
+            StepChoice(description="Flush the oil cooler", standard_minutes=30),
+            StepChoice(procedure_step="GA-M20"),
+        ],
+    )
+    _, steps, _, _, _ = build_plan(draft, EQUIPMENT, PROCEDURES, CATALOGUE)
+    procedure = PROCEDURES["PROC-GA-VSD-OILCIRCUIT"]
+    assert steps[0].description_ms == procedure.step("GA-S01").description_ms
+    assert steps[0].description_ms.startswith("Asingkan bekalan elektrik")
+    assert steps[4].description_ms == procedure.step("GA-M20").description_ms
+    # Reworded or added by the engineer: no Malay until someone writes it (the English is shown).
+    assert steps[2].description_ms is None and steps[3].description_ms is None
+
+
+def test_a_done_step_is_reported_in_english_and_in_malay_with_the_next_step_and_the_note():
+    order, _ = start_work(approved_order(), ENG, [], NOW)
+    for sequence in (1, 2):
+        order, _ = complete_step(order, ENG, sequence, None, NOW)
+    order, event = complete_step(order, ENG, 3, "Gauges read 0 bar.", NOW)
+    assert event.message == (
+        "Step 3 of 7 of the repair is done: Verify zero energy: start attempt refused, pressure gauges at 0 bar, "
+        "drive capacitors discharged. Next: Drain the oil and replace the oil filter. "
+        "Engineer's note: Gauges read 0 bar."
+    )
+    assert event.message_ms == (
+        "Langkah 3 daripada 7 kerja pembaikan telah selesai: Sahkan tenaga sifar: mesin tidak dapat dihidupkan, "
+        "tolok tekanan menunjukkan 0 bar dan kapasitor pemacu telah dinyahcas. "
+        "Seterusnya: Salirkan minyak dan tukar penapis minyak. Nota jurutera: Gauges read 0 bar."
+    )
+    for sequence in range(4, 8):
+        order, event = complete_step(order, ENG, sequence, None, NOW)
+    assert event.message.endswith("All steps are done; the engineer is finishing the work report.")
+    assert event.message_ms.startswith("Langkah 7 daripada 7 kerja pembaikan telah selesai: Isi semula minyak")
+    assert event.message_ms.endswith("Semua langkah telah selesai; jurutera sedang melengkapkan laporan kerja.")
+
+
+def test_a_rework_step_without_malay_is_named_as_written_inside_the_malay_sentence():
+    order, _ = finished_round(approved_order())
+    failed = JobInspectionFailed(
+        job_id="JOB-1", round=1, inspector=INSPECTOR, template_id="T", failed_indicators=FAILED
+    )
+    order, _ = start_work(reopen_for_rework(order, failed), ENG, [AddedStep(description="Replace the fan motor")], NOW)
+    work = order.current_round
+    added = next(s for s in work.steps if s.description == "Replace the fan motor")
+    upcoming = next(s for s in work.steps if s.sequence == added.sequence + 1)
+    english = progress_message(work, added, upcoming, Language.EN)
+    malay = progress_message(work, added, upcoming, Language.MS)
+    assert english.startswith(f"Step {added.sequence} of {len(work.steps)} of round 2 (rework) is done: Replace the")
+    assert malay == (
+        f"Langkah {added.sequence} daripada {len(work.steps)} bagi pusingan 2 (kerja semula) telah selesai: "
+        f"Replace the fan motor. Seterusnya: {upcoming.description_ms}."
+    )
+    assert upcoming.description_ms.startswith("Tanggalkan kunci keluar")
+
+
+def test_rework_steps_read_in_malay_with_the_indicators_malay_names():
+    failed = [FAILED[0].model_copy(update={"name_ms": "Suhu discas"})]
+    steps = rework_steps(approved_order().approved_plan.steps, failed)
+    assert steps[0].description_ms.startswith("Asingkan bekalan elektrik")  # the plan's safety steps, as planned
+    assert steps[3].description.startswith("Find and correct the cause of the failed Discharge temperature")
+    assert steps[3].description_ms == (
+        "Kenal pasti dan betulkan punca kegagalan bagi Suhu discas: bacaan 104 °C, had yang ditetapkan maksimum 100 °C"
+    )
+    assert steps[4].description_ms == (
+        "Tanggalkan kunci keluar, sambung semula bekalan dan jalankan ujian larian; semak Suhu discas"
+    )

@@ -165,6 +165,14 @@ async def test_a_job_goes_from_assignment_through_two_failed_inspections_to_a_th
     assert completions[0].equipment.model_code == "AC-GA37VSD"
     progress = [e.data for e in events if e.routing_key == "job.progress_reported.v1"]
     assert progress[0].message.startswith("Step 1 of 7")
+    # In Malay too: the procedure's steps carry their Malay text; the step the engineer added has none
+    # and is named as written inside the Malay sentence.
+    plan = [e.data for e in events if e.routing_key == "job.plan_proposed.v1"][-1]
+    assert plan.steps[0].description_ms.startswith("Asingkan bekalan elektrik")
+    assert plan.steps[5].description_ms is None
+    assert progress[0].message_ms.startswith("Langkah 1 daripada 7 kerja pembaikan telah selesai: Asingkan bekalan")
+    assert progress[5].message_ms.startswith("Langkah 6 daripada 7 kerja pembaikan telah selesai: Clean the oil cooler")
+    assert progress[7].message_ms.startswith("Langkah 1 daripada 5 bagi pusingan 2 (kerja semula) telah selesai:")
     assert next(e.data for e in events if e.routing_key == "job.diagnosed.v1").photo_keys == [key]
     assert service.stock("2901-1000-05") == {"on_hand": 20 - 2 - 1 - 1, "reserved": 0}
     assert service.stock("GEN-ORING-KIT-M") == {"on_hand": 10 - 2, "reserved": 0}

@@ -81,6 +81,10 @@ async def test_a_failed_round_then_a_passed_rework_publish_the_right_events_once
     assert set(hot) == {"discharge_temperature", "noise"}
     assert (hot["discharge_temperature"].value, hot["discharge_temperature"].max_limit) == (104.0, 100.0)
     assert "thermostatic valve" in hot["discharge_temperature"].corrective_action
+    # For a customer who reads Malay: the template's Malay name and corrective action.
+    assert hot["discharge_temperature"].name_ms == "Suhu keluaran elemen, beban penuh"
+    assert hot["discharge_temperature"].corrective_action_ms.startswith("Periksa injap termostatik")
+    assert all(i.name_ms and i.corrective_action_ms is None for i in failed.data.passed_indicators)
     assert len(failed.data.passed_indicators) == 6
 
     # Maintenance reworks and completes round 2: the new inspection shows what had to be corrected.
@@ -96,7 +100,7 @@ async def test_a_failed_round_then_a_passed_rework_publish_the_right_events_once
     [passed] = await quality.events(expect=1)
     assert isinstance(passed.data, JobInspectionPassed)
     assert (passed.data.round, passed.data.template_id, passed.correlationid) == (2, "QT-OIS-VSD", "flow-F")
-    assert len(passed.data.indicators) == 8 and all(i.passed for i in passed.data.indicators)
+    assert len(passed.data.indicators) == 8 and all(i.passed and i.name_ms for i in passed.data.indicators)
 
     assert quality.db.outbox.count_documents({"subject": "JOB-F"}) == 2  # once each, no more to come
     assert [i["status"] for i in quality.db.inspections.find({"job_id": "JOB-F"}).sort("round")] == [

@@ -12,11 +12,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from compressor_contracts.common import IndicatorResult, PartNumber, PartUsed, PlanStep, StepDone
+from compressor_contracts.common import IndicatorResult, Language, PartNumber, PartUsed, PlanStep, StepDone
 from compressor_contracts.events.maintenance import JobProgressReported, JobWorkCompleted, JobWorkStarted
 from compressor_contracts.events.quality import JobInspectionFailed
+from compressor_kit.i18n import speaking
 from compressor_kit.refusals import Refusal
 from maintenance_service.parts.domain import CataloguePart, known_part
+from maintenance_service.texts import _
 from maintenance_service.work_orders.domain import (
     Round,
     RoundStatus,
@@ -76,34 +78,57 @@ class CompletionDraft(BaseModel):
 
 
 def _limit_text(indicator: IndicatorResult) -> str:
+    unit = indicator.unit
     if indicator.min_limit is not None and indicator.max_limit is not None:
-        return f"{indicator.min_limit:g}-{indicator.max_limit:g} {indicator.unit}"
+        return f"{indicator.min_limit:g}-{indicator.max_limit:g} {unit}"
     if indicator.max_limit is not None:
-        return f"at most {indicator.max_limit:g} {indicator.unit}"
-    return f"at least {indicator.min_limit:g} {indicator.unit}"
+        highest = f"{indicator.max_limit:g} {unit}"
+        return _("at most %(limit)s", limit=highest)
+    lowest = f"{indicator.min_limit:g} {unit}"
+    return _("at least %(limit)s", limit=lowest)
+
+
+def _indicator_name(indicator: IndicatorResult, language: Language) -> str:
+    return (indicator.name_ms if language == Language.MS else None) or indicator.name
+
+
+def _correction(indicator: IndicatorResult, language: Language) -> str:
+    measured = f"{indicator.value:g} {indicator.unit}"
+    with speaking(language):
+        return _(
+            "Find and correct the cause of the failed %(indicator)s: measured %(value)s, required %(limit)s",
+            indicator=_indicator_name(indicator, language),
+            value=measured,
+            limit=_limit_text(indicator),
+        )
+
+
+def _test_run(failed: list[IndicatorResult], language: Language) -> str:
+    with speaking(language):
+        names = ", ".join(_indicator_name(i, language) for i in failed)
+        return _("Remove lock-out, restore supply and run a test; check %(indicators)s", indicators=names)
 
 
 def rework_steps(plan_steps: list[PlanStep], failed: list[IndicatorResult]) -> list[PlanStep]:
-    """The plan's safety steps, a corrective step per failed indicator, a test run."""
-    descriptions: list[tuple[str, bool, str | None, float | None]] = [
-        (s.description, True, s.procedure_step, s.standard_minutes) for s in plan_steps if s.safety
-    ]
-    for indicator in failed:
-        descriptions.append(
-            (
-                f"Find and correct the cause of the failed {indicator.name}: measured {indicator.value:g} "
-                f"{indicator.unit}, required {_limit_text(indicator)}",
-                False,
-                None,
-                None,
-            )
+    """The plan's safety steps, a corrective step per failed indicator, a test run (each in both languages)."""
+    steps = [s for s in plan_steps if s.safety]
+    steps += [
+        PlanStep(
+            sequence=1,
+            description=_correction(indicator, Language.EN),
+            description_ms=_correction(indicator, Language.MS),
         )
-    names = ", ".join(i.name for i in failed)
-    descriptions.append((f"Remove lock-out, restore supply and run a test; check {names}", False, None, 30))
-    return [
-        PlanStep(sequence=i + 1, description=d, safety=safety, procedure_step=step, standard_minutes=minutes)
-        for i, (d, safety, step, minutes) in enumerate(descriptions)
+        for indicator in failed
     ]
+    steps.append(
+        PlanStep(
+            sequence=1,
+            description=_test_run(failed, Language.EN),
+            description_ms=_test_run(failed, Language.MS),
+            standard_minutes=30,
+        )
+    )
+    return [s.model_copy(update={"sequence": i + 1}) for i, s in enumerate(steps)]
 
 
 def reopen_for_rework(order: WorkOrder, event: JobInspectionFailed) -> WorkOrder:
@@ -199,13 +224,36 @@ def _the_next(work: Round, sequence: int) -> PlanStep:
     return step
 
 
-def progress_message(work: Round, step: PlanStep, upcoming: PlanStep | None) -> str:
-    what = f"round {work.round} (rework)" if work.round > 1 else "the repair"
-    message = f"Step {step.sequence} of {len(work.steps)} of {what} is done: {step.description}."
-    if upcoming is not None:
-        message += f" Next: {upcoming.description}."
-    else:
-        message += " All steps are done; the engineer is finishing the work report."
+def step_text(step: PlanStep, language: Language) -> str:
+    """The step as the reader reads it: its Malay text for a Malay reader when it has one, else as written."""
+    return (step.description_ms if language == Language.MS else None) or step.description
+
+
+def progress_message(
+    work: Round, step: PlanStep, upcoming: PlanStep | None, language: Language, note: str | None = None
+) -> str:
+    """What the customer reads when a step is done, in `language`: the step, the next one (or that all
+    are done) and the engineer's note as typed."""
+    with speaking(language):
+        done, total = step_text(step, language), len(work.steps)
+        if work.round > 1:
+            message = _(
+                "Step %(n)s of %(total)s of round %(round)s (rework) is done: %(step)s.",
+                n=step.sequence,
+                total=total,
+                round=work.round,
+                step=done,
+            )
+        else:
+            message = _(
+                "Step %(n)s of %(total)s of the repair is done: %(step)s.", n=step.sequence, total=total, step=done
+            )
+        if upcoming is not None:
+            message += " " + _("Next: %(step)s.", step=step_text(upcoming, language))
+        else:
+            message += " " + _("All steps are done; the engineer is finishing the work report.")
+        if note:
+            message += " " + _("Engineer's note: %(note)s", note=note)
     return message
 
 
@@ -216,16 +264,15 @@ def complete_step(
     step = _the_next(work, sequence)
     done = StepDone(sequence=step.sequence, description=step.description, safety=step.safety, completed_at=now)
     updated_round = work.model_copy(update={"steps_done": [*work.steps_done, done]})
-    message = progress_message(updated_round, step, next_step(updated_round))
-    if note:
-        message += f" Engineer's note: {note}"
+    upcoming = next_step(updated_round)
     event = JobProgressReported(
         job_id=order.job_id,
         round=work.round,
         step=done,
         steps_done=len(updated_round.steps_done),
         steps_total=len(work.steps),
-        message=message,
+        message=progress_message(updated_round, step, upcoming, Language.EN, note),
+        message_ms=progress_message(updated_round, step, upcoming, Language.MS, note),
     )
     return order.model_copy(update={"rounds": [*order.rounds[:-1], updated_round]}), event
 

@@ -46,6 +46,8 @@ class Frozen(BaseModel):
 class ProcedureStep(Frozen):
     step_id: Identifier
     description: str = Field(min_length=1, max_length=2000)
+    description_ms: str | None = Field(default=None, min_length=1, max_length=2000)
+    """The step in Bahasa Melayu, for the customer (every shipped step has one: tests/test_seed_data.py)."""
     safety: bool = False
     """Mandatory: a plan may not drop it and execution may not skip it."""
     standard_minutes: float = Field(ge=0, le=10_000)
@@ -67,12 +69,14 @@ PROCEDURE_EXAMPLE: dict[str, Any] = {
         {
             "step_id": "GA-S01",
             "description": "Isolate the electrical supply at the main isolator and apply lock-out/tag-out",
+            "description_ms": "Asingkan bekalan elektrik di suis pengasing utama dan pasang kunci keluar (LOTO)",
             "safety": True,
             "standard_minutes": 10,
         },
         {
             "step_id": "GA-M12",
             "description": "Replace the thermostatic valve element",
+            "description_ms": "Tukar elemen injap termostatik",
             "safety": False,
             "standard_minutes": 60,
         },
@@ -199,10 +203,13 @@ def build_steps(procedure: Procedure, choices: list[StepChoice] | None) -> list[
                 )
             last_position = order[source.step_id]
             used[source.step_id] = index
+            # A step the engineer words differently has no Malay until someone writes it.
+            reworded = choice.description is not None and choice.description != source.description
             steps.append(
                 PlanStep(
                     sequence=index + 1,
                     description=choice.description or source.description,
+                    description_ms=None if reworded else source.description_ms,
                     safety=source.safety,
                     procedure_step=source.step_id,
                     standard_minutes=source.standard_minutes

@@ -109,12 +109,14 @@ class InspectionView(BaseModel):
                 {
                     "code": "discharge_temperature",
                     "name": "Element outlet temperature, full load",
+                    "name_ms": INDICATOR_EXAMPLE["name_ms"],
                     "value": 104.0,
                     "unit": "°C",
                     "min_limit": 70,
                     "max_limit": 100,
                     "passed": False,
                     "corrective_action": INDICATOR_EXAMPLE["corrective_action"],
+                    "corrective_action_ms": INDICATOR_EXAMPLE["corrective_action_ms"],
                 }
             ],
             "failed_indicators": ["discharge_temperature"],

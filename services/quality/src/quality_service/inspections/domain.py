@@ -142,12 +142,14 @@ def evaluate_indicator(spec: IndicatorSpec, value: float) -> IndicatorResult:
     return IndicatorResult(
         code=spec.code,
         name=spec.name,
+        name_ms=spec.name_ms,
         value=value,
         unit=spec.unit,
         min_limit=spec.min_limit,
         max_limit=spec.max_limit,
         passed=passed,
         corrective_action=None if passed else spec.corrective_action,
+        corrective_action_ms=None if passed else spec.corrective_action_ms,
     )
 
 

@@ -41,11 +41,13 @@ class _Model(BaseModel):
 INDICATOR_EXAMPLE: dict[str, Any] = {
     "code": "discharge_temperature",
     "name": "Element outlet temperature, full load",
+    "name_ms": "Suhu keluaran elemen, beban penuh",
     "unit": "°C",
     "min_limit": 70,
     "max_limit": 100,
     "method": "Read the element outlet temperature on the controller after 30 min at full load.",
     "corrective_action": "Check the thermostatic valve, the oil level and grade and the oil filter; clean the cooler.",
+    "corrective_action_ms": "Periksa injap termostatik, paras dan gred minyak, penapis minyak; bersihkan penyejuk.",
     "only_with_dryer": False,
 }
 
@@ -57,11 +59,15 @@ class IndicatorSpec(_Model):
 
     code: Identifier = Field(description="Indicator code, unique in the template, e.g. 'discharge_pressure'.")
     name: ShortText = Field(description="What is measured, as the test sheet says it.")
+    name_ms: ShortText | None = Field(default=None, description="The name in Bahasa Melayu, for the customer.")
     unit: Unit = Field(description="Unit the value is recorded in.")
     min_limit: float | None = Field(default=None, description="Lowest acceptable value (inclusive); null: none.")
     max_limit: float | None = Field(default=None, description="Highest acceptable value (inclusive); null: none.")
     method: Text = Field(description="How to measure it.")
     corrective_action: Text = Field(description="What to check and correct when the value is outside its limits.")
+    corrective_action_ms: Text | None = Field(
+        default=None, description="The corrective action in Bahasa Melayu, for the customer."
+    )
     only_with_dryer: bool = Field(
         default=False, description="Checked only on units with an integrated dryer (pressure dew point)."
     )
