@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -179,6 +180,11 @@ class UnitOnFile(BaseModel):
     last_service_hours: int | None = None
     next_service_due_on: date
     next_service_due_at_hours: int | None = None
+    label_id: str | None = Field(
+        default=None,
+        description="The unguessable id its QR label carries (`/m/{label_id}`); given to units filed before "
+        "labels existed at intake's start.",
+    )
 
     def as_contract(self) -> Equipment:
         return Equipment(
@@ -482,6 +488,12 @@ def next_service_due(
     return add_months(last_service_on, model.service_interval_months), due_hours
 
 
+def new_label_id() -> str:
+    """A label's id: 144 random bits (URL-safe), neither the serial nor the customer id, so nobody can
+    guess a machine's page from what they know of it."""
+    return secrets.token_urlsafe(18)
+
+
 def new_unit(equipment_id: str, customer_id: str, site_id: str, model: EquipmentModel, unit: UnitDetails) -> UnitOnFile:
     due_on, due_hours = next_service_due(
         model,
@@ -506,6 +518,7 @@ def new_unit(equipment_id: str, customer_id: str, site_id: str, model: Equipment
         last_service_hours=unit.last_service_hours,
         next_service_due_on=due_on,
         next_service_due_at_hours=due_hours,
+        label_id=new_label_id(),
     )
 
 

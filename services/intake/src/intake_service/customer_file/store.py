@@ -24,6 +24,13 @@ INDEXES = {
         IndexModel([("brand", ASCENDING), ("serial_number", ASCENDING)], name="one_unit_per_serial", unique=True),
         IndexModel([("customer_id", ASCENDING), ("site_id", ASCENDING)], name="by_customer_site"),
         IndexModel([("next_service_due_on", ASCENDING)], name="by_due_date"),
+        # A label names one unit; units filed before labels get theirs at start-up (labels.store).
+        IndexModel(
+            [("label_id", ASCENDING)],
+            name="one_unit_per_label",
+            unique=True,
+            partialFilterExpression={"label_id": {"$type": "string"}},
+        ),
     ],
     HISTORY: [
         # One entry per job, whatever redelivers job.closed.
