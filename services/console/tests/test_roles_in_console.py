@@ -15,13 +15,14 @@ from compressor_kit.testing.ports import free_port
 
 from .console_story import console_settings, running_console, sign_in
 
-RECEPTION, DISPATCHER, ENGINEER, INSPECTOR, MANAGER, ADMIN = (
+RECEPTION, DISPATCHER, ENGINEER, INSPECTOR, MANAGER, ADMIN, CUSTOMER = (
     "reception",
     "dispatcher",
     "engineer",
     "inspector",
     "manager",
     "admin",
+    "customer",
 )
 PEOPLE = {
     "aisyah": RECEPTION,
@@ -30,13 +31,14 @@ PEOPLE = {
     "meiling": INSPECTOR,
     "rahman": MANAGER,
     "siti": ADMIN,
-    "aminah": "customer",
+    "aminah": CUSTOMER,
 }
 JOB = "JOB-2026-000001"
 
 # Each page of the console (as typed into the address bar) and the roles whose part it is.
 PAGES: dict[str, set[str]] = {
-    "/": {RECEPTION, DISPATCHER, INSPECTOR, MANAGER, ADMIN, ENGINEER},  # an engineer is sent on to /field
+    # An engineer is sent on to /field, a customer to /portal.
+    "/": {RECEPTION, DISPATCHER, INSPECTOR, MANAGER, ADMIN, ENGINEER, CUSTOMER},
     f"/jobs/{JOB}": {RECEPTION, DISPATCHER, ENGINEER, INSPECTOR, MANAGER, ADMIN},
     f"/jobs/{JOB}/report": {RECEPTION, DISPATCHER, ENGINEER, INSPECTOR, MANAGER, ADMIN},
     "/reception": {RECEPTION, MANAGER, ADMIN},
@@ -63,8 +65,18 @@ PAGES: dict[str, set[str]] = {
     "/manager/reviews": {MANAGER, ENGINEER},
     f"/manager/reviews/{JOB}": {MANAGER, ENGINEER},
     "/admin/dead-letters": {ADMIN},
+    # The customer portal: customers only (a job, report or machine of another customer answers 404 there).
+    "/portal": {CUSTOMER},
+    "/portal/requests/new": {CUSTOMER},
+    f"/portal/jobs/{JOB}": {CUSTOMER},
+    f"/portal/jobs/{JOB}/plan": {CUSTOMER},
+    f"/portal/jobs/{JOB}/report": {CUSTOMER},
+    f"/portal/jobs/{JOB}/survey": {CUSTOMER},
+    "/portal/reports": {CUSTOMER},
+    "/portal/equipment": {CUSTOMER},
+    "/portal/equipment/EQ-1": {CUSTOMER},
 }
-STREAMS = {"/live", "/manager/alerts/live"}  # event streams: their roles are checked in their own tests
+STREAMS = {"/live", "/manager/alerts/live", "/portal/jobs/{}/live"}  # event streams: their roles are checked in their own tests
 
 
 def _page_paths() -> set[str]:
@@ -79,7 +91,7 @@ def _page_paths() -> set[str]:
 
 def test_every_page_of_the_console_has_its_roles_written_down_here():
     templated = {re.sub(r"\{[^}]+\}", "{}", path) for path in _page_paths()} - STREAMS
-    listed = {re.sub(r"JOB-2026-000001|CUST-1|INS-1", "{}", path) for path in PAGES}
+    listed = {re.sub(r"JOB-2026-000001|CUST-1|INS-1|EQ-1", "{}", path) for path in PAGES}
     assert templated == listed, f"pages without roles here: {templated - listed}; listed but gone: {listed - templated}"
 
 
@@ -101,17 +113,15 @@ async def test_each_person_opens_only_their_own_pages_and_sees_only_their_own_me
                 continue
             assert answer.status_code in (200, 303, 503), (username, path, answer.status_code, answer.text[:300])
             if answer.status_code == 303:
-                assert path == "/" and role == ENGINEER and answer.headers["location"] == "/field"
+                home = {ENGINEER: "/field", CUSTOMER: "/portal"}.get(role)
+                assert path == "/" and answer.headers["location"] == home, (username, path, answer.headers)
             elif "/report" in path or path.endswith("/pdf"):
                 assert "unavailable" in answer.text.lower(), (username, path)
             assert "Internal Server Error" not in answer.text
 
-        home = await console.client.get("/field" if role == ENGINEER else "/")
+        home = await console.client.get({ENGINEER: "/field", CUSTOMER: "/portal"}.get(role, "/"))
         menu = set(re.findall(r'<nav class="roles".*?</nav>', home.text, flags=re.S)[0:1])
         links = set(re.findall(r'href="([^"]+)"', next(iter(menu), "")))
-        if role == "customer":
-            assert links == set()
-        else:
-            assert links, f"{username} has no menu"
-            for link in links:
-                assert role in PAGES[link], f"{username}'s menu offers {link}, which is not for a {role}"
+        assert links, f"{username} has no menu"
+        for link in links:
+            assert role in PAGES[link], f"{username}'s menu offers {link}, which is not for a {role}"

@@ -16,6 +16,8 @@ from console_service.inspection import api as inspection_api
 from console_service.languages import in_readers_language
 from console_service.management import api as management_api
 from console_service.management.store import INDEXES as MANAGEMENT_INDEXES
+from console_service.portal import api as portal_api
+from console_service.portal.store import INDEXES as PORTAL_INDEXES
 from console_service.reception import api as reception_api
 from console_service.repair import api as repair_api
 from console_service.sessions import api as sessions_api
@@ -29,7 +31,8 @@ STATIC = create_static_files_router(
 SERVICE = ServiceDefinition(
     name="console",
     default_port=8000,
-    description="The staff's browser console: sign-in at the identity provider, the live job board and job pages.",
+    description="The staff's browser console and the customer portal: sign-in at the identity provider, the live job "
+    "board and job pages, and each customer's own jobs, plans, reports and machines.",
     settings_type=ConsoleSettings,
     # Every page in the reader's language (console_service.languages); static files need none.
     route_handlers=[
@@ -49,10 +52,11 @@ SERVICE = ServiceDefinition(
                 *inspection_api.ROUTES,
                 *management_api.ROUTES,
                 *admin_api.ROUTES,
+                *portal_api.ROUTES,
             ]
         ),
         STATIC,
     ],
     consumers=[board_consumers.consumers],
-    indexes={**SESSION_INDEXES, **BOARD_INDEXES, **FORM_INDEXES, **MANAGEMENT_INDEXES},
+    indexes={**SESSION_INDEXES, **BOARD_INDEXES, **FORM_INDEXES, **MANAGEMENT_INDEXES, **PORTAL_INDEXES},
 )

@@ -51,6 +51,11 @@ NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/manager/reports", N_("Reports"), frozenset({"manager", "admin"})),
     ("/manager/reviews", N_("Reviews"), frozenset({"manager", "engineer"})),
     ("/admin/dead-letters", N_("Dead letters"), frozenset({"admin"})),
+    # The customer portal (portal/): a customer's own jobs, a new request, their machines and reports.
+    ("/portal", N_("My service jobs"), frozenset({"customer"})),
+    ("/portal/requests/new", N_("Request service"), frozenset({"customer"})),
+    ("/portal/equipment", N_("My machines"), frozenset({"customer"})),
+    ("/portal/reports", N_("Reports"), frozenset({"customer"})),
 )
 
 

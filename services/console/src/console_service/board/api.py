@@ -19,7 +19,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, ServerSentEvent, ServerSentEventMessage
 
 from compressor_contracts import StaffRole
-from compressor_kit.auth import STAFF
+from compressor_kit.auth import CUSTOMER, STAFF
 from compressor_kit.refusals import Refusal
 from console_service.board import domain, store
 from console_service.calls import call, segment
@@ -36,7 +36,7 @@ def _empty(value: str | None) -> str | None:
     return value or None
 
 
-@get("/", **pages(*BOARD_ROLES, StaffRole.ENGINEER))
+@get("/", **pages(*BOARD_ROLES, StaffRole.ENGINEER, CUSTOMER))
 async def board(
     request: Request[Any, Any, Any],
     runtime: NamedDependency[ConsoleRuntime],
@@ -45,10 +45,10 @@ async def board(
     engineer: FromQuery[str | None] = None,
 ) -> Response[Any]:
     """Every job on the board by phase, with SLA badges; filtered by priority, region and engineer. An
-    engineer's home is their own jobs (/field) instead."""
+    engineer's home is their own jobs (/field) instead, a customer's their portal (/portal)."""
     session = session_of(request)
     if not set(session["roles"]).intersection(str(role) for role in BOARD_ROLES):
-        return Redirect("/field", status_code=303)
+        return Redirect("/field" if StaffRole.ENGINEER in session["roles"] else "/portal", status_code=303)
     try:
         selection = domain.BoardFilter(_empty(priority), _empty(region), _empty(engineer))
     except Refusal:

@@ -25,10 +25,13 @@ def follow(
     runtime: ConsoleRuntime,
     collection: str,
     message: Callable[[dict[str, Any]], ServerSentEventMessage],
+    only: dict[str, Any] | None = None,
 ) -> ServerSentEvent:
     async def messages() -> AsyncIterator[ServerSentEventMessage]:
         ready = False
-        async for doc in store.changes(runtime, collection, runtime.settings.console_live_keepalive_seconds):
+        async for doc in store.changes(
+            runtime, collection, runtime.settings.console_live_keepalive_seconds, only
+        ):
             if doc is not None:
                 yield message(doc)
             elif not ready:

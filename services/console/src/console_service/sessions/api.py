@@ -20,9 +20,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect
 
-from compressor_kit.auth import ALL_ROLES, public
+from compressor_kit.auth import ALL_ROLES, CUSTOMER, public
 from compressor_kit.oidc import Pkce, ProviderUnavailable, TokenRequestRefused
+from console_service.languages import remember_language
 from console_service.pages import page
+from console_service.portal import api as portal_api
 from console_service.sessions import domain, store
 from console_service.sessions.guard import COOKIE, oidc_client, pages, session_of
 from console_service.settings import ConsoleRuntime, ConsoleSettings
@@ -125,6 +127,11 @@ async def callback(
         now=now,
         lifetime=timedelta(seconds=settings.console_session_seconds),
     )
+    if CUSTOMER in person.roles:  # the portal opens in the language the customer's contact prefers
+        preferred = await portal_api.customer_language(
+            runtime, tokens.access_token, person.subject, principal.claims.get("email")
+        )
+        remember_language(session, preferred)
     await store.save_session(runtime, session)
     session_cookie = _cookie(settings, COOKIE, session_id, settings.console_session_seconds)
     return Redirect(sign_in["next"], status_code=303, cookies=[session_cookie, expired])
