@@ -89,7 +89,7 @@ async def test_the_switch_the_cookie_the_session_and_the_browser_choose_the_page
         await sign_in(client, identity_provider, "daniel")
         english = await client.get("/")
         assert '<html lang="en">' in english.text and "Job board" in english.text
-        assert 'href="/?lang=ms"' in english.text and 'aria-label="Bahasa Melayu"' in english.text
+        assert 'href="/?lang=ms"' in english.text and 'aria-label="Bahasa Melayu, BM"' in english.text
 
         by_browser = await client.get("/", headers={"Accept-Language": "ms-MY,ms;q=0.9"})
         assert '<html lang="ms">' in by_browser.text and "Papan kerja" in by_browser.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -23,7 +24,6 @@ TEMPLATES.globals["asset_url"] = asset_url
 # `_()`, `{% trans %}`, `current_language()` and the `date`/`datetime`/`number` filters, in the reader's language.
 TEXTS.install(TEMPLATES)
 TEMPLATES.filters.update(TIME_FILTERS)  # local_date, local_datetime...: Malaysian time
-TEMPLATES.globals.update(language_switch=language_switch, language_names=LANGUAGE_NAMES, switch_labels=SWITCH_LABELS)
 
 ROLE_NAMES = {
     "reception": N_("Reception"),
@@ -42,6 +42,7 @@ NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/", N_("Job board"), frozenset({"dispatcher", "manager", "admin", "reception", "inspector"})),
     ("/reception", N_("Take a call"), frozenset({"reception", "manager", "admin"})),
     ("/reception/callbacks", N_("Call-backs"), frozenset({"reception", "manager", "admin"})),
+    ("/reception/fault-reports", N_("Fault reports"), frozenset({"reception", "manager", "admin"})),
     ("/dispatch", N_("Unassigned"), frozenset({"dispatcher"})),
     ("/dispatch/schedule", N_("Schedule"), frozenset({"dispatcher", "manager", "admin"})),
     ("/field", N_("My jobs"), frozenset({"engineer"})),
@@ -66,9 +67,42 @@ def nav_for(session: dict[str, Any] | None) -> list[tuple[str, str]]:
     return [(path, _(label)) for path, label, allowed in NAV if roles & allowed]
 
 
+# Words the services send as codes, as people read them.
+PRIORITY_NAMES = {"critical": N_("Critical"), "high": N_("High"), "normal": N_("Normal"), "low": N_("Low")}
+
+
+def priority_name(priority: object) -> str:
+    """A priority code ("high") in the reader's language; anything else as it is."""
+    name = PRIORITY_NAMES.get(str(priority))
+    return _(name) if name else str(priority or "")
+
+
+CHANNEL_NAMES = {"email": N_("E-mail"), "webhook": N_("Webhook"), "phone": N_("Phone call"), "portal": N_("Portal")}
+
+
+def channel_name(channel: object) -> str:
+    """A notification or request channel code ("email") in the reader's language."""
+    name = CHANNEL_NAMES.get(str(channel))
+    return _(name) if name else str(channel or "")
+
+
+def labelled(options: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(value, label) pairs whose labels were marked with `N_`, with the labels in the reader's language."""
+    return [(value, _(label)) for value, label in options]
+
+
 def role_names() -> dict[str, str]:
     """Each role's name in the reader's language."""
     return {role: _(name) for role, name in ROLE_NAMES.items()}
+
+
+TEMPLATES.globals.update(
+    priority_name=priority_name,
+    channel_name=channel_name,
+    language_switch=language_switch,
+    language_names=LANGUAGE_NAMES,
+    switch_labels=SWITCH_LABELS,
+)
 
 
 async def form_values(request: Request[Any, Any, Any]) -> dict[str, str]:

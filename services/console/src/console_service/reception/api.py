@@ -21,10 +21,11 @@ from litestar.response import Redirect
 from compressor_contracts import StaffRole
 from console_service.calls import Answer, call, segment
 from console_service.forms import new_form_key, once, valid_key
-from console_service.pages import form_values, page
+from console_service.pages import form_values, labelled, page, priority_name
 from console_service.reception import domain
 from console_service.sessions.guard import pages, session_of
 from console_service.settings import ConsoleRuntime
+from console_service.texts import _
 
 FRONT_DESK = (StaffRole.RECEPTION, StaffRole.MANAGER, StaffRole.ADMIN)
 SEARCH_PAGE = 20
@@ -44,7 +45,7 @@ def _refused(answer: Answer | None, errors: dict[str, str], fields: frozenset[st
     """How a form is shown again: intake's refusal (`answer`) beside its fields, or the page's own
     `errors` when it did not ask."""
     if answer is None:
-        return {"errors": errors, "message": "Some fields need a look: see below.", "status_code": 422}
+        return {"errors": errors, "message": _("Some fields need a look: see below."), "status_code": 422}
     shown = domain.field_errors(answer.errors)
     return {
         "errors": shown,
@@ -137,7 +138,7 @@ def _new_customer_page(
         errors=errors or {},
         message=message,
         unavailable=unavailable,
-        notification_channels=domain.NOTIFICATION_CHANNELS,
+        notification_channels=labelled(domain.NOTIFICATION_CHANNELS),
     )
 
 
@@ -325,8 +326,8 @@ async def add_equipment(
 
 def _call_context() -> dict[str, Any]:
     return {
-        "priorities": [(p, p.capitalize()) for p in domain.PRIORITIES],
-        "channels": domain.CHANNELS,
+        "priorities": [(p, priority_name(p)) for p in domain.PRIORITIES],
+        "channels": labelled(domain.CHANNELS),
         "unit_choices": domain.unit_choices,
     }
 
@@ -474,7 +475,7 @@ async def _callbacks_page(
         errors=errors or {},
         message=message,
         unavailable=unavailable,
-        outcomes=domain.OUTCOMES,
+        outcomes=labelled(domain.OUTCOMES),
         priorities=[(p, p.capitalize()) for p in domain.PRIORITIES],
         unit_choices=domain.unit_choices,
         jobs_on_file=domain.jobs_on_file,
@@ -512,7 +513,7 @@ async def record_callback(request: Request[Any, Any, Any], runtime: NamedDepende
     file = await _file(runtime, session, customer_id) if customer_id else None
     answer: Answer | None = None
     if file is None or not file.ok:
-        errors = {"customer_id": "pick the customer first"} if file is None else {}
+        errors = {"customer_id": _("pick the customer first")} if file is None else {}
         answer = file
     else:
         body, errors = domain.callback_body(values, customer_id, file.data)

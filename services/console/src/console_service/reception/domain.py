@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from console_service.texts import N_, _
+
 PRIORITIES = ("critical", "high", "normal", "low")
-CHANNELS = (("phone", "Phone call"), ("portal", "Portal (typed in for the customer)"))
-OUTCOMES = (("satisfied", "Satisfied"), ("problem_reported", "Problem reported"))
-NOTIFICATION_CHANNELS = (("email", "E-mail"), ("webhook", "Webhook"))
+# Labels are marked here and translated where shown (`labelled`).
+CHANNELS = (("phone", N_("Phone call")), ("portal", N_("Portal (typed in for the customer)")))
+OUTCOMES = (("satisfied", N_("Satisfied")), ("problem_reported", N_("Problem reported")))
+NOTIFICATION_CHANNELS = (("email", N_("E-mail")), ("webhook", N_("Webhook")))
 MAX_RUNNING_HOURS = 1_000_000
 MIN_PHONE_DIGITS = 4
 _PHONE_QUERY = re.compile(r"^\+?[\d\s().-]+$")
@@ -68,7 +71,7 @@ def unit_choices(file: dict[str, Any]) -> list[tuple[dict[str, Any], list[UnitCh
             UnitChoice(
                 unit["equipment_id"],
                 site["site_id"],
-                f"{unit['model']} · serial {unit['serial_number']}",
+                _("%(model)s · serial %(serial)s", model=unit["model"], serial=unit["serial_number"]),
             )
             for unit in site.get("equipment") or []
         ]
@@ -123,10 +126,10 @@ def _integer(values: dict[str, str], name: str, errors: dict[str, str], low: int
     try:
         number = int(raw.replace(",", "").replace(" ", ""))
     except ValueError:
-        errors[name] = "a whole number"
+        errors[name] = _("a whole number")
         return None
     if not low <= number <= high:
-        errors[name] = f"between {low} and {high}"
+        errors[name] = _("between %(low)s and %(high)s", low=low, high=high)
     return number
 
 
@@ -137,7 +140,7 @@ def _date(values: dict[str, str], name: str, errors: dict[str, str]) -> str | No
     try:
         return date.fromisoformat(raw).isoformat()
     except ValueError:
-        errors[name] = "a date, e.g. 2021-06-14"
+        errors[name] = _("a date, e.g. 2021-06-14")
         return None
 
 
@@ -191,7 +194,7 @@ def equipment_body(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, st
             body[name] = when
     for name in ("site_id", "model_code", "serial_number", "purchase_date"):
         if not body[name] and name not in errors:
-            errors[name] = "required"
+            errors[name] = _("required")
     return body, errors
 
 
@@ -297,5 +300,5 @@ def refusal_message(message: str | None, errors: dict[str, str], fields: frozens
     """The notice above a refused form: a pointer to the marked fields when every refused field is on
     the form, else intake's own message (which names the field)."""
     if errors and all(name in fields for name in errors):
-        return "Not recorded: see the fields marked below."
+        return _("Not recorded: see the fields marked below.")
     return message
