@@ -86,6 +86,7 @@ EXPECTED = {
         "job.assigned.v1",
         "job.prediagnosed.v1",
         "job.inspection_failed.v1",
+        "job.inspection_passed.v1",
         "job.cancelled.v1",
     },
     "quality.inspections": {"job.work_completed.v1", "job.cancelled.v1"},

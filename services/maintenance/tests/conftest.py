@@ -11,14 +11,16 @@ import pytest
 
 from compressor_contracts import CloudEvent, new_event
 from compressor_contracts.common import Engineer, IndicatorResult
-from compressor_contracts.events.quality import JobInspectionFailed
+from compressor_contracts.events.quality import JobInspectionFailed, JobInspectionPassed
 from compressor_contracts.examples import INSPECTOR, example
 from compressor_kit.clock import ManualClock
+from compressor_kit.objectstore import ObjectStore
 from compressor_kit.testing import eventually
 from compressor_kit.testing.events import EventTap, publish_events
 from compressor_kit.testing.harness import running_service
 from maintenance_service.app import SERVICE
 from maintenance_service.parts.domain import CATALOGUE
+from maintenance_service.signatures.images import SIGNATURES
 
 ENGINEER = "ENG-014"  # the example job's engineer
 CUSTOMER = "CUST-0107"  # the example job's customer
@@ -28,6 +30,7 @@ TIMEOUT = 30
 class Harness:
     def __init__(self, client, settings, tokens, db, clock: ManualClock, tap: EventTap) -> None:
         self.client = client
+        self.objects = ObjectStore(settings, [SIGNATURES])
         self.tap = tap
         self.url = settings.rabbitmq_url.get_secret_value()
         self.tokens = tokens
@@ -77,6 +80,17 @@ class Harness:
         )
         return new_event(data, source_service="quality", subject=self.job_id, correlation_id=self.requested.id)
 
+    def inspection_passed(self, round_: int) -> CloudEvent:
+        data = example("job.inspection_passed.v1")
+        data = JobInspectionPassed(
+            job_id=self.job_id,
+            round=round_,
+            inspector=data.inspector,
+            template_id=data.template_id,
+            indicators=data.indicators,
+        )
+        return new_event(data, source_service="quality", subject=self.job_id, correlation_id=self.requested.id)
+
     async def publish(self, *events: CloudEvent) -> None:
         await publish_events(self.url, *events)
 
@@ -116,7 +130,13 @@ class Harness:
         }
         # The relay marks rows published meanwhile: compare which events exist.
         state["outbox"] = sorted(doc["_id"] for doc in self.db.outbox.find({}, {"_id": 1}))
+        state["signature_images"] = self.signature_images()
         return state
+
+    def signature_images(self) -> list[str]:
+        """The keys in the signatures bucket (the object store is part of what a refusal must not touch)."""
+        found = self.objects.client.list_objects(self.objects.bucket(SIGNATURES), recursive=True)
+        return sorted(obj.object_name for obj in found)
 
     def stock(self, part_number: str) -> dict:
         doc = self.db.stock.find_one({"_id": part_number})

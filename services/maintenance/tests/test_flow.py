@@ -4,6 +4,8 @@ import httpx
 
 from compressor_contracts.examples import ROUND1
 
+from .signing import signature
+
 
 async def diagnose(service, photo_keys=()) -> None:
     response = await service.client.post(
@@ -89,7 +91,9 @@ async def test_a_job_goes_from_assignment_through_two_failed_inspections_to_a_th
     assert revised.json()["plans"][-1]["revision"] == 2
     before = service.stock("1622-3600-00")
     approved = await client.post(
-        f"/work-orders/{job}/plans/2/approve", json={"comments": "Go ahead."}, headers=service.customer
+        f"/work-orders/{job}/plans/2/approve",
+        json={"comments": "Go ahead.", "signature": signature()},
+        headers=service.customer,
     )
     assert approved.status_code == 200, approved.text
     assert service.stock("1622-3600-00") == {"on_hand": before["on_hand"], "reserved": before["reserved"] + 1}
@@ -152,7 +156,7 @@ async def test_a_job_goes_from_assignment_through_two_failed_inspections_to_a_th
         assert count == 5  # three safety steps, one corrective step, the test run
 
     expected = ["engineer_arrived", "diagnosed", "plan_proposed", "plan_rejected", "plan_proposed", "plan_approved"]
-    expected += ["work_started", *["progress_reported"] * 7, "work_completed"]
+    expected += ["signed", "work_started", *["progress_reported"] * 7, "work_completed"]
     expected += 2 * ["work_started", *["progress_reported"] * 5, "work_completed"]
     events = await service.published(len(expected))
     assert service.types() == expected

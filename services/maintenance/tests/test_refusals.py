@@ -7,6 +7,8 @@ only publishes outbox rows, so an unchanged outbox means nothing reached the bro
 from compressor_contracts.common import Engineer
 from compressor_kit.testing import eventually
 
+from .signing import signature
+
 GOOD_MEASUREMENT = {"name": "Discharge temperature", "value": 110, "unit": "°C"}
 DIAGNOSIS = {
     "measurements": [GOOD_MEASUREMENT],
@@ -97,13 +99,20 @@ async def test_each_invalid_input_is_refused_and_leaves_state_and_broker_untouch
     await ok(service, "/plans", json={"procedure_id": "PROC-GA-VSD-OILCIRCUIT"})
     await refused(service, "POST", "/work/start", 409, "status", headers=service.engineer)
 
-    # Only the job's own customer (or a manager) decides; the engineer cannot.
-    await refused(service, "POST", "/plans/1/approve", 403, headers=other_customer)
-    await refused(service, "POST", "/plans/1/approve", 403, headers=service.engineer)
+    # Only the job's own customer (or a manager) decides, the customer signing; the engineer only on site,
+    # with the customer's signature, and only the engineer assigned.
+    signed = {"signature": signature()}
+    await refused(service, "POST", "/plans/1/approve", 403, json=signed, headers=other_customer)
+    await refused(service, "POST", "/plans/1/approve", 403, json=signed, headers=other_engineer)
+    await refused(service, "POST", "/plans/1/approve", 422, "signature", headers=service.engineer)
+    await refused(service, "POST", "/plans/1/approve", 422, "signature", headers=service.customer)
     await refused(service, "POST", "/plans/1/reject", 400, json={}, headers=service.customer)  # comments required
-    await refused(service, "POST", "/plans/7/approve", 404, "revision", headers=service.customer)
-    await ok(service, "/plans/1/approve", headers=service.customer)
-    await refused(service, "POST", "/plans/1/approve", 409, "status", headers=service.customer)  # not twice
+    await refused(service, "POST", "/plans/1/reject", 403, json={"comments": "No."}, headers=service.engineer)
+    await refused(service, "POST", "/plans/7/approve", 404, "revision", json=signed, headers=service.customer)
+    await ok(service, "/plans/1/approve", json=signed, headers=service.customer)
+    await refused(
+        service, "POST", "/plans/1/approve", 409, "status", json=signed, headers=service.customer
+    )  # not twice
 
     # Execution: steps in order, safety steps never skipped, completion only when all steps are done.
     await ok(service, "/work/start")
@@ -139,7 +148,7 @@ async def test_each_invalid_input_is_refused_and_leaves_state_and_broker_untouch
     await ok(service, "/work/complete", json=completion)
     await refused(service, "POST", "/work/complete", 409, "status", json=completion, headers=service.engineer)
 
-    expected = ["engineer_arrived", "diagnosed", "plan_proposed", "plan_approved", "work_started"]
+    expected = ["engineer_arrived", "diagnosed", "plan_proposed", "plan_approved", "signed", "work_started"]
     expected += ["progress_reported"] * 6 + ["work_completed"]  # step 4 was skipped: no progress for it
     await service.published(len(expected))
     assert service.types() == expected

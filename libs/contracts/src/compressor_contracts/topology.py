@@ -123,11 +123,13 @@ QUEUES: tuple[QueueSpec, ...] = (
             "job.assigned.v1",
             "job.prediagnosed.v1",
             "job.inspection_failed.v1",
+            "job.inspection_passed.v1",
             "job.cancelled.v1",
         ),
         "Opens the work order once assigned and pre-diagnosed, follows reassignment, reopens it for "
         "rework after a failed inspection, closes it on cancellation. job.requested gives the customer "
-        "whose responsible person approves the plan.",
+        "whose responsible person approves the plan; job.inspection_passed lets the customer accept the "
+        "inspected work with a signature.",
     ),
     _queue(
         "quality",

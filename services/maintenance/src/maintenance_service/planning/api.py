@@ -9,8 +9,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from pydantic import BaseModel, ConfigDict, Field
 
-from compressor_contracts import StaffRole
-from compressor_contracts.common import CompressorType, CustomerRepresentative
+from compressor_contracts import EventData, StaffRole
+from compressor_contracts.common import CompressorType, CustomerRepresentative, Engineer, StoredObject
+from compressor_contracts.events.maintenance import SignedFor
 from compressor_kit.auth import CUSTOMER, Principal, principal_of, requires
 from compressor_kit.outbox import UnitOfWork
 from compressor_kit.pagination import Limit, Offset, Page
@@ -24,11 +25,23 @@ from maintenance_service.planning.domain import (
     decided_by,
     draft_plan,
     load_procedures,
+    plan_awaiting_decision,
     procedures_for,
     propose,
     reject,
 )
 from maintenance_service.settings import MaintenanceRuntime
+from maintenance_service.signatures.api import new_signature_id
+from maintenance_service.signatures.domain import (
+    IMAGE_DESCRIPTION,
+    IMAGE_EXAMPLE,
+    SIGNER_EXAMPLE,
+    SignatureDraft,
+    approval_signature_collector,
+    sign,
+    signature_png,
+)
+from maintenance_service.signatures.images import keep_image, recording
 from maintenance_service.work_orders.api import WorkOrderView, readable_work_order, work_order_view
 from maintenance_service.work_orders.domain import WorkOrder
 from maintenance_service.work_orders.store import Decision, change_work_order
@@ -49,14 +62,38 @@ class PlanDecision(BaseModel):
     )
 
     approver: CustomerRepresentative | None = Field(
-        default=None, description="Who decides; defaults to the job's contact person."
+        default=None, description="Who decides; defaults to the signer, else the job's contact person."
     )
     comments: str | None = Field(default=None, min_length=1, max_length=2000)
 
 
-def _decided_by(order: WorkOrder, principal: Principal, given: CustomerRepresentative | None) -> CustomerRepresentative:
+class PlanApproval(PlanDecision):
+    """The approval of a plan revision, signed by the customer's responsible person: required when the
+    customer approves in the portal and when the assigned engineer records it on site; a manager recording
+    the customer's decision given by phone needs none. A signed approval also publishes job.signed."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"signature": {"signer": SIGNER_EXAMPLE, "image": IMAGE_EXAMPLE}, "comments": "Proceed today."},
+                {"approver": APPROVER_EXAMPLE, "comments": "Approved by phone."},
+            ]
+        },
+    )
+
+    signature: SignatureDraft | None = Field(
+        default=None, description="The signer and the drawn signature (" + IMAGE_DESCRIPTION + ")"
+    )
+
+
+def _decided_by(
+    order: WorkOrder, principal: Principal, given: CustomerRepresentative | None, *, on_site: bool = False
+) -> CustomerRepresentative:
     name = principal.claims.get("name")
-    return decided_by(order, principal.subject, principal.roles, name if isinstance(name, str) else None, given)
+    return decided_by(
+        order, principal.subject, principal.roles, name if isinstance(name, str) else None, given, on_site=on_site
+    )
 
 
 @get(
@@ -134,9 +171,10 @@ async def propose_plan(
 
 @post(
     "/work-orders/{job_id:str}/plans/{revision:int}/approve",
-    **requires(CUSTOMER, StaffRole.MANAGER),
+    **requires(CUSTOMER, StaffRole.MANAGER, StaffRole.ENGINEER),
     operation_id="approvePlan",
-    summary="The customer's responsible person approves; the plan's parts are reserved (job.plan_approved)",
+    summary="The customer's responsible person approves, signed in the portal or on the assigned engineer's "
+    "phone (or a manager records it); the plan's parts are reserved (job.plan_approved, job.signed)",
     status_code=200,
     tags=TAGS,
 )
@@ -145,19 +183,52 @@ async def approve_plan(
     revision: Annotated[int, Parameter(ge=0, le=1_000_000)],
     request: Request[Any, Any, Any],
     runtime: NamedDependency[MaintenanceRuntime],
-    data: JSONBody[PlanDecision | None] = None,
+    data: JSONBody[PlanApproval | None] = None,
 ) -> WorkOrderView:
     principal, now = principal_of(request), runtime.clock.now()
-    decision = data or PlanDecision()
+    decision = data or PlanApproval()
+    signature = decision.signature
+    given = decision.approver or (signature.signer if signature else None)
+
+    def signature_rules(order: WorkOrder) -> Engineer | None:
+        _decided_by(order, principal, given, on_site=True)
+        collector = approval_signature_collector(
+            order, principal.subject, principal.roles, revision, signature is not None
+        )
+        plan_awaiting_decision(order, revision)
+        return collector
+
+    # Everything that can refuse is checked before the image is stored: a refusal stores nothing.
+    image: StoredObject | None = None
+    signature_id = new_signature_id()
+    if signature is not None or StaffRole.MANAGER not in principal.roles:
+        signature_rules(await readable_work_order(runtime, request, job_id))
+    if signature is not None:
+        image = await keep_image(runtime, job_id, signature_id, signature_png(signature.image))
 
     async def decide(order: WorkOrder, uow: UnitOfWork) -> Decision[WorkOrder]:
-        approver = _decided_by(order, principal, decision.approver)
+        collector = signature_rules(order)
+        approver = _decided_by(order, principal, given, on_site=True)
         updated, event, reservation = approve(order, revision, approver, principal.subject, decision.comments, now)
+        events: list[EventData] = [event]
+        if signature is not None and image is not None:
+            updated, signed = sign(
+                updated,
+                signature_id=signature_id,
+                signed_for=SignedFor.PLAN_APPROVAL,
+                signer=signature.signer,
+                image=image,
+                user_id=principal.subject,
+                collected_by=collector,
+                now=now,
+                plan_revision=revision,
+            )
+            events.append(signed)
         # Stock rows are shared by every job: reserve last, so concurrent approvals conflict least.
         uow.write_last(lambda: stock.reserve(uow, job_id, reservation, now))
-        return updated, [event], updated
+        return updated, events, updated
 
-    async with stock.turn(runtime):
+    async with recording(runtime, image), stock.turn(runtime):
         return work_order_view(await change_work_order(runtime, job_id, decide))
 
 

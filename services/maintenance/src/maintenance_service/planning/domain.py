@@ -345,21 +345,30 @@ def propose(
     return order.model_copy(update={"plans": [*earlier, plan], "status": status}), event
 
 
-def require_approver(order: WorkOrder, user_id: str, roles: frozenset[str]) -> None:
-    """The customer's responsible person (token subject = the job's customer id) or a manager."""
+def require_approver(order: WorkOrder, user_id: str, roles: frozenset[str], *, on_site: bool = False) -> None:
+    """The customer's responsible person (token subject = the job's customer id) or a manager; `on_site`,
+    also the job's assigned engineer, on whose phone the customer signs (maintenance_service.signatures)."""
     if "manager" in roles:
         return
     if "customer" in roles and order.customer is not None and order.customer.customer_id == user_id:
+        return
+    if on_site and "engineer" in roles and order.engineer is not None and order.engineer.engineer_id == user_id:
         return
     raise Refusal.forbidden(f"only the responsible person of the customer of job {order.job_id} may decide on its plan")
 
 
 def decided_by(
-    order: WorkOrder, user_id: str, roles: frozenset[str], name: str | None, given: CustomerRepresentative | None
+    order: WorkOrder,
+    user_id: str,
+    roles: frozenset[str],
+    name: str | None,
+    given: CustomerRepresentative | None,
+    *,
+    on_site: bool = False,
 ) -> CustomerRepresentative:
     """Who decides on the plan, once allowed to: as given, else the job's contact person when the
     customer decides, else the manager (`name` from the token)."""
-    require_approver(order, user_id, roles)
+    require_approver(order, user_id, roles, on_site=on_site)
     if given is not None:
         return given
     if "customer" in roles and order.contact is not None:
@@ -367,7 +376,7 @@ def decided_by(
     return CustomerRepresentative(name=name or user_id, role="Service manager")
 
 
-def _deciding(order: WorkOrder, revision: int) -> Plan:
+def plan_awaiting_decision(order: WorkOrder, revision: int) -> Plan:
     order.require_status(DECIDABLE, "decide on a plan")
     plan = order.plan(revision)
     if plan.status != PlanStatus.PROPOSED:
@@ -386,7 +395,7 @@ def approve(
     now: datetime,
 ) -> tuple[WorkOrder, JobPlanApproved, dict[str, float]]:
     """Returns the parts to reserve; the caller reserves them in the same transaction."""
-    plan = _deciding(order, revision)
+    plan = plan_awaiting_decision(order, revision)
     decided = plan.model_copy(
         update={
             "status": PlanStatus.APPROVED,
@@ -412,7 +421,7 @@ def reject(
     comments: str,
     now: datetime,
 ) -> tuple[WorkOrder, JobPlanRejected]:
-    plan = _deciding(order, revision)
+    plan = plan_awaiting_decision(order, revision)
     decided = plan.model_copy(
         update={
             "status": PlanStatus.REJECTED,

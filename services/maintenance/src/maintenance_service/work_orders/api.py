@@ -21,7 +21,17 @@ from maintenance_service.execution.domain import next_step
 from maintenance_service.parts.domain import waiting_reason
 from maintenance_service.settings import MaintenanceRuntime
 from maintenance_service.work_orders import store
-from maintenance_service.work_orders.domain import Diagnosis, PhotoUpload, Plan, Prediagnosis, Round, Status, WorkOrder
+from maintenance_service.work_orders.domain import (
+    Diagnosis,
+    PassedInspection,
+    PhotoUpload,
+    Plan,
+    Prediagnosis,
+    Round,
+    Signature,
+    Status,
+    WorkOrder,
+)
 
 TAGS = ["Work orders"]
 OFFICE = {StaffRole.MANAGER, StaffRole.DISPATCHER, StaffRole.ADMIN}
@@ -97,6 +107,8 @@ def _example() -> dict[str, Any]:
                 "repair_method": None,
             }
         ],
+        "inspection_passed": None,
+        "signatures": [],
         "cancelled_at": None,
         "cancel_reason": None,
         "waiting_for_parts_reason": None,
@@ -129,6 +141,12 @@ class WorkOrderView(BaseModel):
         default_factory=dict, description="Parts still reserved in the store for this job (part number -> quantity)."
     )
     rounds: list[Round] = []
+    inspection_passed: PassedInspection | None = Field(
+        default=None, description="The round whose quality inspection passed: its work may be accepted."
+    )
+    signatures: list[Signature] = Field(
+        default_factory=list, description="The customer's signatures: plan approvals and the work's acceptance."
+    )
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
     waiting_for_parts_reason: str | None = Field(description="Why the proposed plan waits for parts, if it does.")

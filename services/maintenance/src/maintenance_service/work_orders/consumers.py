@@ -1,4 +1,5 @@
-"""Events from intake, dispatch and quality that open, follow, reopen and close work orders."""
+"""Events from intake, dispatch and quality that open, follow, reopen and close work orders, and tell it that
+the work passed its inspection (the customer may then accept it with a signature)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from compressor_contracts import CloudEvent
 from compressor_contracts.events.dispatch import JobAssigned, JobPrediagnosed
 from compressor_contracts.events.intake import JobCancelled, JobRequested
-from compressor_contracts.events.quality import JobInspectionFailed
+from compressor_contracts.events.quality import JobInspectionFailed, JobInspectionPassed
 from compressor_kit.consumer import Consumer
 from compressor_kit.messaging import PermanentFailure
 from compressor_kit.outbox import UnitOfWork
@@ -64,6 +65,17 @@ async def on_inspection_failed(event: CloudEvent[JobInspectionFailed], uow: Unit
     await apply_to_work_order(uow, data.job_id, decide)
 
 
+async def on_inspection_passed(event: CloudEvent[JobInspectionPassed], uow: UnitOfWork) -> None:
+    data = event.data
+    if await load(uow, data.job_id) is None:
+        raise PermanentFailure(f"inspection passed for job {data.job_id}, which has no work order")
+
+    async def decide(order: WorkOrder) -> Decision[None]:
+        return domain.record_inspection_passed(order, data.round, event.time), [], None
+
+    await apply_to_work_order(uow, data.job_id, decide)
+
+
 def cancellation_handler(
     runtime: MaintenanceRuntime,
 ) -> Callable[[CloudEvent[JobCancelled], UnitOfWork], Awaitable[None]]:
@@ -90,6 +102,7 @@ def consumers(runtime: MaintenanceRuntime) -> list[Consumer]:
                 JobAssigned: on_assigned,
                 JobPrediagnosed: on_prediagnosed,
                 JobInspectionFailed: on_inspection_failed,
+                JobInspectionPassed: on_inspection_passed,
                 JobCancelled: cancellation_handler(runtime),
             },
         )

@@ -27,8 +27,10 @@ from compressor_contracts.common import (
     PlanStep,
     Site,
     StepDone,
+    StoredObject,
 )
 from compressor_contracts.events.dispatch import JobAssigned, JobPrediagnosed
+from compressor_contracts.events.maintenance import SignedFor
 from compressor_kit.refusals import Refusal
 
 
@@ -130,6 +132,29 @@ class Round(Model):
     repair_method: str | None = None
 
 
+class PassedInspection(Model):
+    """Quality's word that a round's work meets the requirements (job.inspection_passed)."""
+
+    round: int
+    passed_at: datetime
+
+
+class Signature(Model):
+    """The customer's responsible person signed: a plan approval or the acceptance of the inspected work."""
+
+    signature_id: str
+    signed_for: SignedFor
+    plan_revision: int | None = None
+    round: int | None = None
+    signer: CustomerRepresentative
+    signed_at: datetime
+    content_sha256: str
+    """SHA-256 of the canonical JSON of what was signed (maintenance_service.signatures.domain)."""
+    image: StoredObject
+    collected_by: Engineer | None = None
+    recorded_by_user: str
+
+
 class WorkOrder(Model):
     job_id: str
     version: int = 0
@@ -152,6 +177,8 @@ class WorkOrder(Model):
     reserved_parts: dict[str, float] = Field(default_factory=dict)
     """Parts still reserved in the store for this job (part number -> quantity)."""
     rounds: list[Round] = []
+    inspection_passed: PassedInspection | None = None
+    signatures: list[Signature] = []
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
 
@@ -232,6 +259,17 @@ def record_prediagnosis(order: WorkOrder, event: JobPrediagnosed, correlation_id
     )
     update = {"prediagnosis": prediagnosis, "correlation_id": order.correlation_id or correlation_id}
     return _opened(order.model_copy(update=update))
+
+
+def record_inspection_passed(order: WorkOrder, round_: int, passed_at: datetime) -> WorkOrder:
+    """The inspection of the completed current round passed: its work may now be accepted with a signature.
+    Another round's result, or the same one again, changes nothing."""
+    current = order.current_round
+    if current is None or current.round != round_ or current.status != RoundStatus.COMPLETED:
+        return order
+    if order.inspection_passed is not None and order.inspection_passed.round == round_:
+        return order
+    return order.model_copy(update={"inspection_passed": PassedInspection(round=round_, passed_at=passed_at)})
 
 
 def cancel(order: WorkOrder, reason: str, now: datetime) -> tuple[WorkOrder, dict[str, float]]:
