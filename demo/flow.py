@@ -6,6 +6,8 @@ when it completes, with how long it took; everything goes through the services' 
 
 from __future__ import annotations
 
+import base64
+import io
 import time
 import uuid
 from collections.abc import Callable
@@ -14,9 +16,23 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
+from PIL import Image, ImageDraw
 
 from compressor_kit.settings import Settings
 from demo.people import ApiError, People, Person, until
+
+
+def drawn_signature(name: str, role: str) -> dict[str, Any]:
+    """A signature as the portal or the engineer's phone sends it: a stroke on a transparent canvas (PNG)."""
+    canvas = Image.new("RGBA", (360, 140), (0, 0, 0, 0))
+    ImageDraw.Draw(canvas).line([(20, 100), (80, 40), (140, 105), (220, 35), (330, 90)], fill=(16, 35, 63), width=4)
+    out = io.BytesIO()
+    canvas.save(out, format="PNG")
+    return {
+        "signer": {"name": name, "role": role},
+        "image": "data:image/png;base64," + base64.b64encode(out.getvalue()).decode(),
+    }
+
 
 PHASES = {
     1: "Intake: request recorded, management informed, engineer assigned",
@@ -298,7 +314,9 @@ async def run_job(office: Office, number: int = 1, on_phase: PhaseCallback | Non
     revision = plan.get("revision") or plan.get("plan", {}).get("revision") or 1
     responsible_person = await office.customer(customer_id)
     await responsible_person.post(
-        "maintenance", f"/work-orders/{job_id}/plans/{revision}/approve", {"comments": "Go ahead."}
+        "maintenance",
+        f"/work-orders/{job_id}/plans/{revision}/approve",
+        {"comments": "Go ahead.", "signature": drawn_signature("Aminah binti Rahman", "Plant maintenance lead")},
     )
     done(result, 4, f"{PROCEDURE} (revision {revision}) approved by the customer; parts reserved")
 
