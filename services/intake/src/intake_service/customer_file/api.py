@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from litestar import get, post
+from litestar import get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from pydantic import BaseModel, ConfigDict, Field
 
 from compressor_contracts import NotificationChannel, StaffRole
+from compressor_contracts.common import Language
 from compressor_kit.auth import CUSTOMER, STAFF, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.refusals import Refusal
@@ -57,6 +58,7 @@ class ContactIn(_Input):
                     "role": "Plant maintenance lead",
                     "phone": "+60 12-345 6789",
                     "email": "aminah.rahman@serimurni.example",
+                    "language": "ms",
                 }
             ]
         }
@@ -69,6 +71,12 @@ class ContactIn(_Input):
     )
     email: str | None = Field(default=None, max_length=254, description="E-mail address.")
     preferred_channel: NotificationChannel = Field(default=NotificationChannel.EMAIL)
+    language: Language | None = Field(
+        default=None,
+        description="Preferred language for e-mails, the portal, the survey and the report: 'ms' (Bahasa Melayu) "
+        "or 'en' (English). When not given: English for a new contact, unchanged for a changed one, and for "
+        "a request's caller the language of that person on file (else the main contact's).",
+    )
 
     def details(self) -> ContactDetails:
         return ContactDetails(
@@ -77,6 +85,7 @@ class ContactIn(_Input):
             phone=self.phone,
             email=self.email,
             preferred_channel=self.preferred_channel,
+            language=self.language,
         )
 
 
@@ -92,6 +101,7 @@ class CustomerIn(_Input):
                             "role": "Plant maintenance lead",
                             "phone": "+60 12-345 6789",
                             "email": "aminah.rahman@serimurni.example",
+                            "language": "ms",
                         }
                     ],
                 }
@@ -261,6 +271,39 @@ async def get_customer(
     return await _customer(runtime, request, customer_id)
 
 
+# --- contacts ------------------------------------------------------------------------
+
+
+@post("/customers/{customer_id:str}/contacts", **requires(CUSTOMER, *FRONT_DESK), operation_id="addContact", tags=TAGS)
+async def add_contact(
+    request: CallerRequest,
+    runtime: NamedDependency[IntakeRuntime],
+    customer_id: FromPath[str],
+    data: JSONBody[ContactIn],
+) -> CustomerOnFile:
+    """Add a contact person to the customer's file (a customer to its own). 201 with the customer."""
+    customer = await _customer(runtime, request, customer_id)
+    return await commands.add_contact(runtime, customer, data.details())
+
+
+@put(
+    "/customers/{customer_id:str}/contacts/{position:int}",
+    **requires(CUSTOMER, *FRONT_DESK),
+    operation_id="changeContact",
+    tags=TAGS,
+)
+async def change_contact(
+    request: CallerRequest,
+    runtime: NamedDependency[IntakeRuntime],
+    customer_id: FromPath[str],
+    position: Annotated[int, Parameter(ge=0, le=1000, description="The contact's place in the file; 0: the main one.")],
+    data: JSONBody[ContactIn],
+) -> CustomerOnFile:
+    """Replace a contact's details, e.g. their preferred language (kept when not given). 200 with the customer."""
+    customer = await _customer(runtime, request, customer_id)
+    return await commands.change_contact(runtime, customer, position, data.details())
+
+
 # --- sites --------------------------------------------------------------------------
 
 
@@ -390,6 +433,8 @@ ROUTES = [
     create_customer,
     list_customers,
     get_customer,
+    add_contact,
+    change_contact,
     create_site,
     list_sites,
     register_equipment,

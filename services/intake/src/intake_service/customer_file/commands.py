@@ -28,6 +28,23 @@ async def open_customer(runtime: IntakeRuntime, name: str, contacts: list[Contac
     return customer
 
 
+async def add_contact(runtime: IntakeRuntime, customer: CustomerOnFile, contact: ContactDetails) -> CustomerOnFile:
+    return await _save_contacts(runtime, customer, domain.add_contact(customer, contact))
+
+
+async def change_contact(
+    runtime: IntakeRuntime, customer: CustomerOnFile, position: int, contact: ContactDetails
+) -> CustomerOnFile:
+    return await _save_contacts(runtime, customer, domain.change_contact(customer, position, contact))
+
+
+async def _save_contacts(runtime: IntakeRuntime, before: CustomerOnFile, after: CustomerOnFile) -> CustomerOnFile:
+    stored = await file_store.save_contacts(runtime, before, after)
+    if stored is None:
+        raise Refusal.conflict("the customer's contacts changed meanwhile: reload the file", field="contacts")
+    return stored
+
+
 async def add_site(
     runtime: IntakeRuntime,
     customer_id: str,

@@ -28,10 +28,12 @@ from compressor_contracts import (
     Site,
     SurveyStatus,
 )
+from compressor_contracts.common import Language
 from compressor_kit.refusals import FieldIssue, Refusal, RefusalKind
 from intake_service.catalogue.domain import EquipmentModel
 
 MAX_RUNNING_HOURS = 1_000_000
+MAX_CONTACTS = 20
 
 
 def invalid(issues: list[FieldIssue]) -> Refusal:
@@ -52,6 +54,8 @@ class ContactDetails:
     phone: str | None = None
     email: str | None = None
     preferred_channel: NotificationChannel = NotificationChannel.EMAIL
+    language: Language | None = None
+    """The preferred language; None when the caller did not say (see `checked_contact`)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ CUSTOMER_EXAMPLE: JsonDict = {
             "phone": "+60123456789",
             "email": "aminah.rahman@serimurni.example",
             "preferred_channel": "email",
+            "language": "ms",
         }
     ],
     "created_at": "2026-03-02T08:00:00Z",
@@ -336,17 +341,22 @@ def valid_email(raw: str) -> bool:
     return len(raw) <= 254 and bool(_EMAIL.fullmatch(raw)) and ".." not in raw
 
 
-def _checked_contact(contact: ContactDetails, at: str) -> tuple[Contact | None, list[FieldIssue]]:
+def _checked_contact(
+    contact: ContactDetails, at: str, unsaid: Language = Language.EN
+) -> tuple[Contact | None, list[FieldIssue]]:
     issues: list[FieldIssue] = []
+    where = f"{at}." if at else ""
     phone = None
     if contact.phone:
         phone = normalise_phone(contact.phone)
         if phone is None:
-            issues.append(FieldIssue(f"{at}.phone", "not a phone number in international form, e.g. '+60 12-345 6789'"))
+            issues.append(
+                FieldIssue(f"{where}phone", "not a phone number in international form, e.g. '+60 12-345 6789'")
+            )
     if contact.email and not valid_email(contact.email):
-        issues.append(FieldIssue(f"{at}.email", "not a valid e-mail address"))
+        issues.append(FieldIssue(f"{where}email", "not a valid e-mail address"))
     if not contact.phone and not contact.email:
-        issues.append(FieldIssue(f"{at}.phone", "a contact needs a phone number or an e-mail address"))
+        issues.append(FieldIssue(f"{where}phone", "a contact needs a phone number or an e-mail address"))
     if issues:
         return None, issues
     contact_now = Contact(
@@ -355,16 +365,47 @@ def _checked_contact(contact: ContactDetails, at: str) -> tuple[Contact | None, 
         phone=phone,
         email=contact.email or None,
         preferred_channel=contact.preferred_channel,
+        language=contact.language or unsaid,
     )
     return contact_now, []
 
 
-def checked_contact(contact: ContactDetails, at: str) -> Contact:
-    """The contact as the file keeps it (phone in E.164); refused naming the field at `at`."""
-    checked, issues = _checked_contact(contact, at)
+def checked_contact(contact: ContactDetails, at: str, unsaid: Language = Language.EN) -> Contact:
+    """The contact as the file keeps it (phone in E.164), in its language or else `unsaid`; refused
+    naming the field under `at` ('' for a contact sent on its own)."""
+    checked, issues = _checked_contact(contact, at, unsaid)
     if checked is None:
         raise invalid(issues)
     return checked
+
+
+def language_on_file(customer: CustomerOnFile, contact: ContactDetails) -> Language:
+    """The preferred language of the person on file a request names (same e-mail or phone, else the same
+    name), else the main contact's: a caller who does not say is read as the file knows the company."""
+    phone = normalise_phone(contact.phone) if contact.phone else None
+    email = contact.email.casefold() if contact.email else None
+    for known in customer.contacts:
+        if (email and known.email and known.email.casefold() == email) or (phone and known.phone == phone):
+            return known.language
+    name = contact.name.strip().casefold()
+    same_name = next((known for known in customer.contacts if known.name.casefold() == name), None)
+    return (same_name or customer.contacts[0]).language
+
+
+def add_contact(customer: CustomerOnFile, contact: ContactDetails) -> CustomerOnFile:
+    """The file with one more contact (English unless a language is given)."""
+    if len(customer.contacts) >= MAX_CONTACTS:
+        raise invalid([FieldIssue("contacts", f"a customer file holds at most {MAX_CONTACTS} contacts")])
+    return customer.model_copy(update={"contacts": [*customer.contacts, checked_contact(contact, "")]})
+
+
+def change_contact(customer: CustomerOnFile, position: int, contact: ContactDetails) -> CustomerOnFile:
+    """The file with the contact at `position` (0: the main one) replaced; its language stays unless given."""
+    if not 0 <= position < len(customer.contacts):
+        raise Refusal.not_found(f"the customer file has no contact {position}", field="position")
+    changed = checked_contact(contact, "", unsaid=customer.contacts[position].language)
+    contacts = [changed if index == position else known for index, known in enumerate(customer.contacts)]
+    return customer.model_copy(update={"contacts": contacts})
 
 
 def _unit_issues(unit: UnitDetails, model: EquipmentModel | None, today: date, at: str = "") -> list[FieldIssue]:

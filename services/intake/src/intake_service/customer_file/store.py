@@ -10,7 +10,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from compressor_kit.outbox import UnitOfWork
 from intake_service.customer_file.domain import CustomerOnFile, FollowUpVisit, HistoryEntry, SiteOnFile, UnitOnFile
-from intake_service.documents import Document, from_document, to_document
+from intake_service.documents import Document, bson_value, from_document, to_document
 from intake_service.settings import IntakeRuntime
 
 CUSTOMERS, SITES, EQUIPMENT, HISTORY = "customers", "sites", "equipment", "service_history"
@@ -70,6 +70,18 @@ async def load_customer(source: Source, customer_id: str) -> CustomerOnFile | No
 async def insert_customer(runtime: IntakeRuntime, customer: CustomerOnFile) -> None:
     doc = to_document(customer, "customer_id", name_folded=customer.name.casefold())
     await runtime.db[CUSTOMERS].insert_one(doc)
+
+
+async def save_contacts(runtime: IntakeRuntime, before: CustomerOnFile, after: CustomerOnFile) -> CustomerOnFile | None:
+    """Store the contacts of `after` unless the file's contacts changed in number or names since `before`
+    was read (then None): a contact added or replaced meanwhile is not overwritten."""
+    unchanged = {f"contacts.{index}.name": contact.name for index, contact in enumerate(before.contacts)}
+    updated = await runtime.db[CUSTOMERS].find_one_and_update(
+        {"_id": before.customer_id, "contacts": {"$size": len(before.contacts)}, **unchanged},
+        {"$set": {"contacts": [bson_value(contact.model_dump()) for contact in after.contacts]}},
+        return_document=True,
+    )
+    return from_document(CustomerOnFile, updated, "customer_id") if updated else None
 
 
 async def customers_named(

@@ -21,6 +21,7 @@ from intake_service.customer_file.domain import (
     checked_contact,
     described_unit,
     invalid,
+    language_on_file,
     new_unit,
 )
 
@@ -166,7 +167,10 @@ def open_job(
             raise invalid([FieldIssue("equipment.model_code", "the unit on file with this serial is another model")])
         else:
             unit = on_file
-    contact = checked_contact(request.contact, "contact") if request.contact else customer.contacts[0]
+    if request.contact is None:
+        contact = customer.contacts[0]
+    else:  # the caller as given, in the language the file knows them (or the company) by
+        contact = checked_contact(request.contact, "contact", unsaid=language_on_file(customer, request.contact))
     requested = JobRequested(
         job_id=job_id,
         channel=request.channel,
