@@ -6,13 +6,44 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from compressor_contracts import CloudEvent, ServiceCommitment, new_event
-from compressor_contracts.common import Engineer, FailureCategory, Priority
-from compressor_contracts.examples import EQUIPMENT, ROUND1, ROUND2, SITE, example
+from compressor_contracts import CloudEvent, JobSigned, ServiceCommitment, StoredObject, new_event
+from compressor_contracts.common import CustomerRepresentative, Engineer, FailureCategory, Language, Priority
+from compressor_contracts.events.maintenance import SignedFor
+from compressor_contracts.examples import EQUIPMENT, ROUND1, ROUND2, SITE, STEPS, example
 from compressor_kit.settings import Settings
 from reporting_service.settings import ReportingSettings
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+# What maintenance and quality write for a Malay reader (the examples carry English only).
+STEPS_MS = {
+    1: "Putuskan bekalan elektrik dan pasang kunci serta tag keselamatan (LOTO)",
+    2: "Tutup injap keluar dan nyahtekan pemampat",
+    3: "Keluarkan minyak dan ganti penapis minyak",
+    4: "Ganti elemen injap termostatik",
+    5: "Isi semula minyak, sambung semula bekalan dan uji larian selama 30 minit",
+}
+INDICATORS_MS = {
+    "discharge_pressure": "Tekanan nyahcas",
+    "discharge_temperature": "Suhu nyahcas",
+    "vibration": "Halaju getaran (ISO 10816 kelas II)",
+    "noise": "Aras tekanan bunyi pada jarak 1 m",
+    "motor_current": "Arus motor",
+    "pressure_dew_point": "Takat embun tekanan",
+}
+CORRECTIVE_MS = "Periksa injap termostatik, paras dan gred minyak, serta kekotoran pada penyejuk minyak."
+
+
+def in_malay(indicators):
+    return [
+        i.model_copy(
+            update={
+                "name_ms": INDICATORS_MS[i.code],
+                "corrective_action_ms": CORRECTIVE_MS if i.corrective_action else None,
+            }
+        )
+        for i in indicators
+    ]
 
 
 def settings_for(test_settings: Settings, **overrides: object) -> ReportingSettings:
@@ -38,6 +69,9 @@ class Job:
     root_cause: str = "Thermostatic valve stuck open: oil bypasses the cooler."
     csat: int | None = None
     nps: int | None = None
+    language: Language = Language.EN
+    malay: bool = False
+    """Whether maintenance and quality wrote Malay step and indicator texts."""
     events: list[CloudEvent] = field(default_factory=list)
 
     def at(self, hours: float) -> datetime:
@@ -50,15 +84,21 @@ class Job:
         equipment = EQUIPMENT.model_copy(update={"model_code": self.model_code, "equipment_id": self.equipment_id})
         site = SITE.model_copy(update={"region": self.region})
         common = {"job_id": self.job_id}
-        requested = example("job.requested.v1").model_copy(
+        template = example("job.requested.v1")
+        requested = template.model_copy(
             update={
                 **common,
                 "priority": Priority(self.priority),
                 "equipment": equipment,
                 "site": site,
-                "customer": example("job.requested.v1").customer.model_copy(update={"customer_id": self.customer_id}),
+                "customer": template.customer.model_copy(update={"customer_id": self.customer_id}),
+                "contact": template.contact.model_copy(update={"language": self.language}),
             }
         )
+        steps_in_plan = [
+            s.model_copy(update={"description_ms": STEPS_MS[s.sequence] if self.malay else None}) for s in STEPS
+        ]
+        round1, round2 = (in_malay(ROUND1), in_malay(ROUND2)) if self.malay else (ROUND1, ROUND2)
         a = self.arrive_after_h
         steps: list[tuple[float, object]] = [
             (0, requested),
@@ -105,7 +145,12 @@ class Job:
                     }
                 ),
             ),
-            (a + 1.5, example("job.plan_proposed.v1").model_copy(update={**common, "engineer": engineer})),
+            (
+                a + 1.5,
+                example("job.plan_proposed.v1").model_copy(
+                    update={**common, "engineer": engineer, "steps": steps_in_plan}
+                ),
+            ),
             (a + 2, example("job.plan_approved.v1").model_copy(update=common)),
         ]
         for r in range(1, self.rounds + 1):
@@ -128,7 +173,7 @@ class Job:
                             **common,
                             "round": r,
                             "engineer": engineer,
-                            "rework_indicators": [] if r == 1 else [ROUND1[1]],
+                            "rework_indicators": [] if r == 1 else [round1[1]],
                         }
                     ),
                 )
@@ -136,14 +181,24 @@ class Job:
             steps.append((base + 1, completed))
             if r < self.rounds:
                 steps.append(
-                    (base + 1.5, example("job.inspection_failed.v1").model_copy(update={**common, "round": r}))
+                    (
+                        base + 1.5,
+                        example("job.inspection_failed.v1").model_copy(
+                            update={
+                                **common,
+                                "round": r,
+                                "failed_indicators": [i for i in round1 if not i.passed],
+                                "passed_indicators": [i for i in round1 if i.passed],
+                            }
+                        ),
+                    )
                 )
             else:
                 steps.append(
                     (
                         base + 1.5,
                         example("job.inspection_passed.v1").model_copy(
-                            update={**common, "round": r, "indicators": ROUND2}
+                            update={**common, "round": r, "indicators": round2}
                         ),
                     )
                 )
@@ -171,6 +226,31 @@ class Job:
             events.append(event)
         self.events = events
         return events
+
+    def signed(
+        self,
+        image: StoredObject,
+        *,
+        hours: float,
+        signer: str = "Puan Siti Aminah binti Ismail",
+        role: str = "Pengurus Loji",
+        round: int | None = None,
+        plan_revision: int | None = None,
+    ) -> CloudEvent:
+        """job.signed `hours` after the start: a work acceptance of `round`, or a plan approval."""
+        signature = JobSigned(
+            job_id=self.job_id,
+            signature_id=f"SIG-{self.job_id}-{'P' if plan_revision else 'W'}{plan_revision or round}",
+            signed_for=SignedFor.PLAN_APPROVAL if plan_revision else SignedFor.WORK_ACCEPTANCE,
+            plan_revision=plan_revision,
+            round=round,
+            signer=CustomerRepresentative(name=signer, role=role),
+            signed_at=self.at(hours),
+            content_sha256="5" * 64,
+            image=image,
+            collected_by=Engineer(engineer_id=self.engineer_id, name=f"Engineer {self.engineer_id}"),
+        )
+        return new_event(signature, source_service="maintenance", subject=self.job_id, time=self.at(hours))
 
     @property
     def passed_at(self) -> datetime:

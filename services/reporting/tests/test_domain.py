@@ -1,16 +1,31 @@
-"""Pure rules: phase stints, record building, retention, KPI arithmetic."""
+"""Pure rules: phase stints, record building, signatures, report languages, retention, KPI arithmetic."""
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pypdf import PdfReader
 
-from compressor_contracts import new_event
+from compressor_contracts import StoredObject, new_event
+from compressor_contracts.common import Language
 from compressor_contracts.examples import example
+from compressor_kit.refusals import Refusal
 from compressor_kit.runtime import Runtime
 from reporting_service.app import SERVICE
 from reporting_service.backups.domain import databases_to_back_up, expired
 from reporting_service.kpis.domain import finish, net_promoter_score, pareto
-from reporting_service.records.domain import MissingFacts, build_record, record_id_for, report_key
+from reporting_service.records.domain import (
+    NEW_VERSION,
+    NOTHING,
+    PENDING_VERSION_MUST_SHOW_IT,
+    MissingFacts,
+    after_signature,
+    build_record,
+    record_id_for,
+    report_in,
+    report_key,
+)
+from reporting_service.records.pdf import render_report
 from reporting_service.settings import ReportingSettings
 from reporting_service.timeline.consumers import consumers
 from reporting_service.timeline.domain import stints, summarise, timeline_entry
@@ -77,7 +92,7 @@ def test_the_commitment_is_missed_when_arrival_is_late():
 
 def test_record_ids_and_report_keys_are_predictable():
     assert record_id_for("JOB-1") == record_id_for("JOB-1") != record_id_for("JOB-2")
-    assert report_key("JOB-1", 3, datetime(2026, 3, 2, tzinfo=UTC)) == "2026/03/JOB-1/v3/report.pdf"
+    assert report_key("JOB-1", 3, datetime(2026, 3, 2, tzinfo=UTC), Language.MS) == "2026/03/JOB-1/v3/ms/report.pdf"
 
 
 def test_retention_keeps_the_newest_of_each_recent_day_and_month():
@@ -143,3 +158,55 @@ def test_kpi_arithmetic():
             ],
         }
     ]
+
+
+def signature_on(job: Job, hours: float, **what):
+    image = StoredObject(
+        bucket="test-signatures", object_key="s.png", sha256="0" * 64, size_bytes=10, content_type="image/png"
+    )
+    return timeline_entry(job.signed(image, hours=hours, **what))
+
+
+def test_the_record_shows_every_signature_once_in_signing_order_even_one_given_after_the_pass():
+    job = Job("J", rounds=1)
+    timeline = entries(job)
+    hours_after_pass = (job.passed_at - job.start).total_seconds() / 3600 + 0.5
+    acceptance = signature_on(job, hours_after_pass, round=1, signer="Puan Siti")
+    approval = signature_on(job, 6.1, plan_revision=1, signer="Encik Faizal")
+    record = build_record("J", [*timeline, acceptance, approval, acceptance])
+    assert [(s["signer"]["name"], s["signed_for"]) for s in record["signatures"]] == [
+        ("Encik Faizal", "plan_approval"),
+        ("Puan Siti", "work_acceptance"),
+    ]
+
+
+def test_a_signature_changes_the_pending_version_or_adds_one_to_a_published_record():
+    published = {"status": "published", "content": {"signatures": [{"signature_id": "S1"}]}}
+    assert after_signature(None, "S1") == NOTHING  # version 1 reads it from the timeline
+    assert after_signature({"status": "pending"}, "S2") == PENDING_VERSION_MUST_SHOW_IT
+    assert after_signature({"status": "abandoned"}, "S2") == NOTHING
+    assert after_signature(published, "S1") == NOTHING
+    assert after_signature(published, "S2") == NEW_VERSION
+
+
+def test_the_report_link_serves_the_contacts_language_unless_asked_and_old_versions_in_english():
+    ms, en = {"object_key": "v1/ms/report.pdf"}, {"object_key": "v1/en/report.pdf"}
+    bilingual = {"version": 1, "language": "ms", "report": ms, "reports": {"ms": ms, "en": en}}
+    assert report_in(bilingual, None) == (Language.MS, ms)
+    assert report_in(bilingual, Language.EN) == (Language.EN, en)
+    english_only = {"version": 1, "report": en}  # published before reports were bilingual
+    assert report_in(english_only, None) == (Language.EN, en)
+    with pytest.raises(Refusal) as refused:
+        report_in(english_only, Language.MS)
+    assert refused.value.field == "language"
+
+
+def test_a_signature_whose_image_failed_its_check_is_shown_without_it():
+    job = Job("J", rounds=1, language=Language.MS)
+    content = build_record("J", [*entries(job), signature_on(job, 6.1, plan_revision=1, signer="Encik Faizal")])
+    record = {"record_id": "REC-1", "version": 1, "content": content}
+    pdf = render_report(record, Language.MS, images={})
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Encik Faizal" in text and "Imej tandatangan tiada atau gagal semakan kesahihan." in text
+    assert [i for p in PdfReader(io.BytesIO(pdf)).pages for i in p.images] == []
+    assert render_report(record, Language.MS, images={}) == pdf  # deterministic

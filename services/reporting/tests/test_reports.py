@@ -80,7 +80,7 @@ async def test_a_jobs_events_yield_one_record_and_one_pdf_with_the_checksum_and_
     assert content["engineer"]["engineer_id"] == "ENG-014"
 
     report = record["report"]
-    assert report["object_key"] == f"2026/03/{job.job_id}/v1/report.pdf"
+    assert report["object_key"] == f"2026/03/{job.job_id}/v1/en/report.pdf"  # the contact reads English
     assert report["content_type"] == "application/pdf"
     store = ObjectStore(settings, ["reports"])
     pdf = await store.get_bytes("reports", report["object_key"])
@@ -137,7 +137,8 @@ async def test_duplicate_events_yield_one_record_and_one_report(test_settings, t
     bucket = f"{test_settings.s3_bucket_prefix}reports"
     store = ObjectStore(test_settings)
     objects = list(store.client.list_objects(bucket, recursive=True, include_version=True))
-    assert [o.object_name for o in objects] == [record["report"]["object_key"]]
+    assert sorted(o.object_name for o in objects) == sorted(r["object_key"] for r in record["reports"].values())
+    assert len(objects) == 2  # one report in each language, stored once
 
 
 async def test_with_the_object_store_down_the_report_is_retried_and_not_published_until_stored(test_settings, test_db):
@@ -224,7 +225,7 @@ async def test_a_correction_is_a_new_version_and_keeps_the_old_one(test_settings
     assert latest.json()["content"]["root_cause"] == "Thermostat element cracked."
     assert old.json()["content"]["root_cause"] == job.root_cause
     assert old.json()["report"]["sha256"] == first["report"]["sha256"]  # version 1 untouched
-    assert latest.json()["report"]["object_key"].endswith("/v2/report.pdf")
+    assert latest.json()["report"]["object_key"].endswith("/v2/en/report.pdf")
     assert forbidden.status_code == 403
 
 

@@ -1,4 +1,5 @@
-"""The maintenance record, its versions and corrections, and the report download link."""
+"""The maintenance record, its versions and corrections, and the report download link (in Bahasa
+Melayu or English)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter
 from pydantic import BaseModel, ConfigDict, Field
 
-from compressor_contracts import FailureCategory, StaffRole
+from compressor_contracts import CustomerRepresentative, Engineer, FailureCategory, StaffRole, StoredObject
+from compressor_contracts.common import Language
+from compressor_contracts.events.maintenance import SignedFor
 from compressor_kit.auth import CUSTOMER, STAFF, principal_of, requires
 from compressor_kit.outbox import UnitOfWork
 from compressor_kit.refusals import Refusal
@@ -21,10 +24,14 @@ from reporting_service.timeline.api import PhaseStint
 
 TAGS = ["Records"]
 RecordVersion = Annotated[int | None, Parameter(ge=1, le=1_000_000, description="A version; the latest by default.")]
+ReportLanguage = Annotated[
+    Language | None,
+    Parameter(description="The report's language, 'ms' or 'en'; the job's contact's preferred language by default."),
+]
 
 _REPORT: dict[str, Any] = {
     "bucket": "compressor-reports",
-    "object_key": "2026/03/JOB-2026-000123/v1/report.pdf",
+    "object_key": "2026/03/JOB-2026-000123/v1/ms/report.pdf",
     "sha256": "9f2c4e0b8a7d61f35c0e2b4a9d8c7b6a5f4e3d2c1b0a99887766554433221100",
     "size_bytes": 48213,
     "content_type": "application/pdf",
@@ -38,6 +45,9 @@ _REPORT: dict[str, Any] = {
 }
 
 
+_REPORT_EN_KEY = "2026/03/JOB-2026-000123/v1/en/report.pdf"
+
+
 class RecordDates(BaseModel):
     requested_at: datetime
     assigned_at: datetime | None = None
@@ -48,6 +58,23 @@ class RecordDates(BaseModel):
     work_started_at: datetime | None = None
     work_completed_at: datetime
     inspection_passed_at: datetime
+
+
+class RecordSignature(BaseModel):
+    """A signature the customer's responsible person gave for the job (from job.signed)."""
+
+    signature_id: str
+    signed_for: SignedFor
+    plan_revision: int | None = None
+    round: int | None = None
+    signer: CustomerRepresentative
+    signed_at: datetime
+    content_sha256: str = Field(description="SHA-256 of what was signed.")
+    image: StoredObject = Field(description="The drawn signature in maintenance's bucket.")
+    collected_by: Engineer | None = None
+    image_verified: bool | None = Field(
+        default=None, description="Whether the image was found and matched its SHA-256 when the report was rendered."
+    )
 
 
 class RecordContent(BaseModel):
@@ -86,6 +113,7 @@ class RecordContent(BaseModel):
     arrive_by_met: bool | None = None
     resolve_by_met: bool | None = None
     running_hours: int | None = None
+    signatures: list[RecordSignature] = Field(default=[], description="Signatures given for the job, in order.")
 
 
 class ReportFile(BaseModel):
@@ -104,6 +132,14 @@ class CorrectionNote(BaseModel):
     reason: str
     fields: dict[str, Any] = Field(description="The corrected fields and their new values.")
     by: str = Field(description="Who corrected it.")
+
+
+class SignatureAdded(BaseModel):
+    """A version that exists because the customer signed after the previous one was published."""
+
+    signature_id: str
+    signed_for: SignedFor
+    signer: CustomerRepresentative
 
 
 class VersionSummary(BaseModel):
@@ -125,7 +161,10 @@ class RecordView(BaseModel):
                     "status": "published",
                     "published_at": "2026-03-02T18:30:02Z",
                     "correction": None,
+                    "signature_added": None,
+                    "language": "ms",
                     "report": _REPORT,
+                    "reports": {"ms": _REPORT, "en": {**_REPORT, "object_key": _REPORT_EN_KEY}},
                     "content": {
                         "job_id": "JOB-2026-000123",
                         "customer": {"customer_id": "CUST-0107", "name": "Seri Murni Foods Sdn Bhd"},
@@ -180,6 +219,7 @@ class RecordView(BaseModel):
                         "arrive_by_met": None,
                         "resolve_by_met": None,
                         "running_hours": 23150,
+                        "signatures": [],
                     },
                     "archived": None,
                     "versions": [{"version": 1, "status": "published", "published_at": "2026-03-02T18:30:02Z"}],
@@ -194,7 +234,14 @@ class RecordView(BaseModel):
     status: str
     published_at: datetime | None = None
     correction: CorrectionNote | None = Field(default=None, description="Why and what a correction changed.")
-    report: ReportFile | None = None
+    signature_added: SignatureAdded | None = Field(
+        default=None, description="The signature this version was made to show."
+    )
+    language: Language | None = Field(
+        default=None, description="The contact's language: the report `job.report_published` named."
+    )
+    report: ReportFile | None = Field(default=None, description="The report PDF in the contact's language.")
+    reports: dict[Language, ReportFile] = Field(default={}, description="The report PDF in each language.")
     content: RecordContent | None = None
     archived: bool | None = Field(default=None, description="True when read from the archive.")
     versions: list[VersionSummary] = []
@@ -210,7 +257,8 @@ class ReportLink(BaseModel):
                     "job_id": "JOB-2026-000123",
                     "record_id": "REC-5A1F0C2E8A414B7E9D55",
                     "version": 1,
-                    "url": "https://objects.example.com/compressor-reports/2026/03/JOB-2026-000123/v1/report.pdf"
+                    "language": "ms",
+                    "url": "https://objects.example.com/compressor-reports/2026/03/JOB-2026-000123/v1/ms/report.pdf"
                     "?X-Amz-Signature=...",
                     "expires_at": "2026-03-02T18:45:02Z",
                     "object_key": _REPORT["object_key"],
@@ -226,6 +274,7 @@ class ReportLink(BaseModel):
     job_id: str
     record_id: str
     version: int
+    language: Language = Field(description="The report's language.")
     url: str
     expires_at: datetime
     object_key: str
@@ -297,7 +346,7 @@ async def get_job_record(
     doc = await _readable_record(request, runtime, job_id, version)
     versions = await store.versions_of_job(runtime, job_id)
     return RecordView.model_validate(
-        {**{key: doc.get(key) for key in RecordView.model_fields if key != "versions"}, "versions": versions}
+        {**{key: doc[key] for key in RecordView.model_fields if key in doc and key != "versions"}, "versions": versions}
     )
 
 
@@ -307,15 +356,19 @@ async def get_report_link(
     job_id: FromPath[str],
     runtime: NamedDependency[ReportingRuntime],
     version: RecordVersion = None,
+    language: ReportLanguage = None,
 ) -> ReportLink:
-    """A presigned download link of the report PDF, valid for REPORT_LINK_EXPIRY_SECONDS."""
+    """A fresh presigned download link of the report PDF in `language` (the contact's by default),
+    valid for REPORT_LINK_EXPIRY_SECONDS: the portal asks for one on every click, so a customer's
+    report link never expires for them. Another customer's job answers 403."""
     doc = await _readable_record(request, runtime, job_id, version)
     expiry = timedelta(seconds=runtime.settings.report_link_expiry_seconds)
-    report = doc["report"]
+    chosen, report = domain.report_in(doc, language)
     return ReportLink(
         job_id=job_id,
         record_id=doc["record_id"],
         version=doc["version"],
+        language=chosen,
         url=await presigned_report_link(runtime, report, expiry),
         expires_at=runtime.clock.now() + expiry,
         object_key=report["object_key"],

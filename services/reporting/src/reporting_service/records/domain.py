@@ -1,6 +1,6 @@
 """Pure rules of the maintenance record: what it contains (from the job's timeline), when it can be
-written, who may read it, how it is corrected, the report's object key, and the summary
-(`ServiceOutcome`) that travels in `job.report_published`."""
+written, who may read it, how it is corrected, how a late signature adds a version, the report's
+languages and object keys, and the summary (`ServiceOutcome`) that travels in `job.report_published`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from compressor_contracts import CloudEvent, ServiceOutcome
+from compressor_contracts.common import Language
+from compressor_kit.i18n import DEFAULT_LANGUAGE, parse_language
 from compressor_kit.refusals import Refusal
 from reporting_service.timeline.domain import PHASE_NAMES, in_order, seconds_per_phase, stints
 
@@ -70,9 +72,89 @@ def check_reader(record: dict[str, Any], reader: str, staff: bool) -> None:
         raise Refusal.forbidden("this record belongs to another customer", field="job_id")
 
 
-def report_key(job_id: str, version: int, service_date: datetime) -> str:
-    """Predictable and versioned: year/month/job/version."""
-    return f"{service_date:%Y}/{service_date:%m}/{job_id}/v{version}/report.pdf"
+def report_key(job_id: str, version: int, service_date: datetime, language: Language) -> str:
+    """Predictable and versioned: year/month/job/version/language."""
+    return f"{service_date:%Y}/{service_date:%m}/{job_id}/v{version}/{language.value}/report.pdf"
+
+
+def report_language(content: dict[str, Any]) -> Language:
+    """The report's language: the job's contact's preferred one (English for requests that named none)."""
+    return parse_language(content["contact"].get("language")) or DEFAULT_LANGUAGE
+
+
+def report_in(record: dict[str, Any], language: Language | None) -> tuple[Language, dict[str, Any]]:
+    """The published report PDF of `record` in `language` (the contact's language by default).
+    Versions published before reports were bilingual have one English report."""
+    chosen = language or parse_language(record.get("language")) or DEFAULT_LANGUAGE
+    reports = record.get("reports") or {DEFAULT_LANGUAGE.value: record["report"]}
+    if chosen.value not in reports:
+        raise Refusal.not_found(
+            f"version {record['version']} of this record has no report in {chosen.value!r}", field="language"
+        )
+    return chosen, reports[chosen.value]
+
+
+# Signatures
+
+
+def signatures_of(timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every signature the job's customer gave (job.signed), once each, in the order they signed."""
+    seen: dict[str, dict[str, Any]] = {}
+    for entry in in_order(timeline):
+        if entry["event"] == "job.signed":
+            data = entry["data"]
+            seen.setdefault(data["signature_id"], data)
+    ordered = sorted(seen.values(), key=lambda s: (_parse(s["signed_at"]), s["signature_id"]))
+    return [
+        {
+            "signature_id": s["signature_id"],
+            "signed_for": s["signed_for"],
+            "plan_revision": s.get("plan_revision"),
+            "round": s.get("round"),
+            "signer": s["signer"],
+            "signed_at": _parse(s["signed_at"]),
+            "content_sha256": s["content_sha256"],
+            "image": s["image"],
+            "collected_by": s.get("collected_by"),
+        }
+        for s in ordered
+    ]
+
+
+# What a signature arriving changes for the record: nothing yet (no version is due: version 1 will
+# read it from the timeline), the pending version (it must show it), or a new version.
+NOTHING, PENDING_VERSION_MUST_SHOW_IT, NEW_VERSION = "nothing", "pending must show it", "new version"
+
+
+def after_signature(latest: dict[str, Any] | None, signature_id: str) -> str:
+    """What a signature that arrived does to the job's record, given its latest version."""
+    if latest is None or latest["status"] == ABANDONED:
+        return NOTHING
+    if latest["status"] == PENDING:
+        return PENDING_VERSION_MUST_SHOW_IT
+    shown = {s["signature_id"] for s in latest["content"].get("signatures", [])}
+    return NOTHING if signature_id in shown else NEW_VERSION
+
+
+def signed_version(latest: dict[str, Any], signature: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A published record whose customer signed afterwards (they sign when the inspection has
+    passed): a new pending version showing the signature; the published versions never change."""
+    version = latest["version"] + 1
+    return {
+        "_id": version_id(latest["record_id"], version),
+        "record_id": latest["record_id"],
+        "version": version,
+        "job_id": latest["job_id"],
+        "status": PENDING,
+        "created_at": now,
+        "correlation_id": latest.get("correlation_id"),
+        "signature_added": {
+            "signature_id": signature["signature_id"],
+            "signed_for": signature["signed_for"],
+            "signer": signature["signer"],
+        },
+        "signatures_due": [signature["signature_id"]],
+    }
 
 
 class MissingFacts(Exception):
@@ -92,6 +174,7 @@ def build_record(job_id: str, timeline: list[dict[str, Any]]) -> dict[str, Any]:
     """The record's content from the job's timeline entries (ordered here): the job as it was when
     its inspection passed. Raises MissingFacts."""
     facts = in_order(timeline)
+    signatures = signatures_of(facts)  # a signature after the pass (accepting the work) belongs to it too
     passed = _latest(facts, "job.inspection_passed")
     if passed is None:
         raise MissingFacts("the inspection has not passed")
@@ -251,6 +334,7 @@ def build_record(job_id: str, timeline: list[dict[str, Any]]) -> dict[str, Any]:
         "arrive_by_met": arrive_by_met,
         "resolve_by_met": resolve_by_met,
         "running_hours": diag.get("running_hours"),
+        "signatures": signatures,
     }
 
 
@@ -265,6 +349,14 @@ def merged_parts(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
             else:
                 merged[key] = dict(part)
     return list(merged.values())
+
+
+def next_content(
+    previous: dict[str, Any], correction: dict[str, Any] | None, signatures: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A later version's content: the previous version's, corrected, with every signature given so far."""
+    content = apply_correction(previous, correction["fields"]) if correction else dict(previous)
+    return {**content, "signatures": signatures}
 
 
 def apply_correction(content: dict[str, Any], correction: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from compressor_kit.outbox import UnitOfWork
 from compressor_kit.refusals import Refusal
+from reporting_service.records import domain
 from reporting_service.records.domain import ABANDONED, PENDING, PUBLISHED, version_id
 from reporting_service.settings import ReportingRuntime
 
@@ -79,6 +80,22 @@ async def abandon_pending(uow: UnitOfWork, job_id: str) -> None:
     )
 
 
+async def signature_arrived(uow: UnitOfWork, job_id: str, signature: dict[str, Any], now: datetime) -> None:
+    """The customer signed: the pending version is told it must show the signature (its publishing
+    checks that, and writing to it conflicts with a publish in progress), or a published record
+    gets a new version that shows it."""
+    latest = await uow.db[RECORDS].find_one({"job_id": job_id}, sort=[("version", DESCENDING)], session=uow.session)
+    action = domain.after_signature(latest, signature["signature_id"])
+    if action == domain.PENDING_VERSION_MUST_SHOW_IT:
+        assert latest is not None
+        await uow.db[RECORDS].update_one(
+            {"_id": latest["_id"]}, {"$addToSet": {"signatures_due": signature["signature_id"]}}, session=uow.session
+        )
+    elif action == domain.NEW_VERSION:
+        assert latest is not None
+        await uow.db[RECORDS].insert_one(domain.signed_version(latest, signature, now), session=uow.session)
+
+
 async def add_version(uow: UnitOfWork, version: dict[str, Any]) -> None:
     try:
         await uow.db[RECORDS].insert_one(version, session=uow.session)
@@ -117,14 +134,20 @@ async def release(runtime: ReportingRuntime, doc_id: str, reason: str) -> None:
 
 
 async def mark_published(uow: UnitOfWork, doc_id: str, published: dict[str, Any]) -> bool:
-    """The pending version is published with `published` (content, report, time); False when it no
-    longer is pending (another replica published it, or the job was cancelled meanwhile)."""
+    """The pending version is published with `published` (content, reports, time); False when it no
+    longer is pending (another replica published it, or the job was cancelled meanwhile) or a
+    signature it does not show arrived while it was rendered."""
+    shown = [s["signature_id"] for s in published["content"].get("signatures", [])]
     result = await uow.db[RECORDS].update_one(
-        {"_id": doc_id, "status": PENDING},
+        {"_id": doc_id, "status": PENDING, "signatures_due": {"$not": {"$elemMatch": {"$nin": shown}}}},
         {"$set": {**published, "status": PUBLISHED, "claimed_until": None}},
         session=uow.session,
     )
     return result.modified_count == 1
+
+
+async def is_pending(runtime: ReportingRuntime, doc_id: str) -> bool:
+    return await runtime.db[RECORDS].find_one({"_id": doc_id, "status": PENDING}, {"_id": 1}) is not None
 
 
 # Archiving

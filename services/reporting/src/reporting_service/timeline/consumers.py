@@ -1,13 +1,14 @@
 """Every job event, once, in one transaction: into its job's timeline, the job's summary recomputed
 from all its events (so events arriving out of order across producers still give the right
-summary), and what the event changes for the job's record. The record's content is built later
+summary), and what the event changes for the job's record (a passed inspection makes it due, a
+cancellation abandons it, a signature after it was published adds a version). The record's content is built later
 from the stored timeline (`records/publisher.py`), so nothing else keeps a copy of the events."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from compressor_contracts import CATALOGUE, CloudEvent, JobCancelled, JobInspectionPassed
+from compressor_contracts import CATALOGUE, CloudEvent, JobCancelled, JobInspectionPassed, JobSigned
 from compressor_kit.consumer import Consumer
 from compressor_kit.outbox import UnitOfWork
 from reporting_service.records import domain as records
@@ -26,6 +27,9 @@ async def take_event(event: CloudEvent[Any], uow: UnitOfWork) -> None:
         await record_store.make_first_version_due(uow, records.first_version(event))
     elif isinstance(event.data, JobCancelled):
         await record_store.abandon_pending(uow, event.subject)
+    elif isinstance(event.data, JobSigned):
+        # Signed before the record's first version is due: that version reads it from the timeline.
+        await record_store.signature_arrived(uow, event.subject, event.data.model_dump(mode="json"), event.time)
 
 
 def consumers(runtime: ReportingRuntime) -> list[Consumer]:

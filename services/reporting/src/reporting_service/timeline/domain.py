@@ -8,18 +8,20 @@ from datetime import datetime
 from typing import Any
 
 from compressor_contracts import CloudEvent, Priority
+from compressor_kit.i18n import N_
 from compressor_kit.refusals import Refusal
 
+# English in the API; the report translates them (`_(PHASE_NAMES[n])`).
 PHASE_NAMES = {
-    1: "intake",
-    2: "remote pre-diagnosis",
-    3: "on-site diagnosis",
-    4: "maintenance plan",
-    5: "execution",
-    6: "quality inspection",
-    7: "record and report",
-    8: "customer feedback",
-    9: "internal review",
+    1: N_("intake"),
+    2: N_("remote pre-diagnosis"),
+    3: N_("on-site diagnosis"),
+    4: N_("maintenance plan"),
+    5: N_("execution"),
+    6: N_("quality inspection"),
+    7: N_("record and report"),
+    8: N_("customer feedback"),
+    9: N_("internal review"),
 }
 
 OPEN, CANCELLED, CLOSED = "open", "cancelled", "closed"
@@ -62,6 +64,7 @@ EVENT_ORDER = {
             "job.plan_proposed",
             "job.plan_rejected",
             "job.plan_approved",
+            "job.signed",
             "job.work_started",
             "job.progress_reported",
             "job.work_completed",
@@ -92,7 +95,7 @@ def actor_of(data: dict[str, Any], source: str) -> dict[str, str]:
             return {"id": person["user_id"], "name": person["name"], "role": str(person["role"])}
     if data.get("engineer"):
         return {"id": data["engineer"]["engineer_id"], "name": data["engineer"]["name"], "role": "engineer"}
-    for key in ("approver", "rejected_by"):
+    for key in ("approver", "rejected_by", "signer"):
         person = data.get(key)
         if person:
             return {"id": "", "name": person["name"], "role": "customer"}
