@@ -9,6 +9,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from litestar import MediaType, Request, Response
 
 from console_service.assets import asset_url
+from console_service.board.domain import phase_label
 from console_service.languages import LANGUAGE_NAMES, SWITCH_LABELS, language_switch
 from console_service.texts import N_, TEXTS, _
 from console_service.times import FILTERS as TIME_FILTERS
@@ -77,6 +78,20 @@ def priority_name(priority: object) -> str:
     return _(name) if name else str(priority or "")
 
 
+# Status codes shown as words (a job's, a plan's, an inspection's...).
+STATUS_NAMES = {
+    "open": N_("open"),
+    "closed": N_("closed"),
+    "cancelled": N_("cancelled"),
+}
+
+
+def status_name(status: object) -> str:
+    """A status code ("closed") as a word in the reader's language; an unknown one with its underscores as spaces."""
+    name = STATUS_NAMES.get(str(status))
+    return _(name) if name else str(status or "").replace("_", " ")
+
+
 CHANNEL_NAMES = {"email": N_("E-mail"), "webhook": N_("Webhook"), "phone": N_("Phone call"), "portal": N_("Portal")}
 
 
@@ -98,6 +113,8 @@ def role_names() -> dict[str, str]:
 
 TEMPLATES.globals.update(
     priority_name=priority_name,
+    status_name=status_name,
+    phase_label=phase_label,
     channel_name=channel_name,
     language_switch=language_switch,
     language_names=LANGUAGE_NAMES,

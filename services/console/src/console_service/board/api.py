@@ -27,6 +27,7 @@ from console_service.live import follow
 from console_service.pages import page, render_fragment
 from console_service.sessions.guard import pages, session_of
 from console_service.settings import ConsoleRuntime
+from console_service.texts import _
 
 BOARD_ROLES = (StaffRole.DISPATCHER, StaffRole.MANAGER, StaffRole.ADMIN, StaffRole.RECEPTION, StaffRole.INSPECTOR)
 TIMELINE_TIMEOUT = 5.0
@@ -126,8 +127,8 @@ async def job_report(
         "message.html",
         status_code=503 if answer.unavailable else (answer.status or 502),
         session=session_of(request),
-        title="Report not available",
-        message=answer.message or "The report is not available.",
+        title=_("Report not available"),
+        message=answer.message or _("The report is not available."),
     )
 
 

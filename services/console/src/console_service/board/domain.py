@@ -19,22 +19,30 @@ from compressor_contracts import (
     Priority,
 )
 from compressor_kit.refusals import Refusal
+from console_service.texts import N_, _
 
+# Kept in English in the board's rows; shown with `phase_label` in the reader's language.
 PHASE_NAMES = {
-    1: "Intake",
-    2: "Remote pre-diagnosis",
-    3: "On-site diagnosis",
-    4: "Maintenance plan",
-    5: "Execution",
-    6: "Quality inspection",
-    7: "Record and report",
-    8: "Customer feedback",
-    9: "Internal review",
+    1: N_("Intake"),
+    2: N_("Remote pre-diagnosis"),
+    3: N_("On-site diagnosis"),
+    4: N_("Maintenance plan"),
+    5: N_("Execution"),
+    6: N_("Quality inspection"),
+    7: N_("Record and report"),
+    8: N_("Customer feedback"),
+    9: N_("Internal review"),
 }
 OPEN, CANCELLED, CLOSED = "open", "cancelled", "closed"
 AT_RISK, BREACHED = "at_risk", "breached"
 SLA_RANK = {None: 0, AT_RISK: 1, BREACHED: 2}
 PRIORITIES = tuple(p.value for p in Priority)
+
+
+def phase_label(phase: object, fallback: str | None = None) -> str:
+    """Phase `phase` (its number) by name in the reader's language; `fallback` (or "") when unknown."""
+    name = PHASE_NAMES.get(phase) if isinstance(phase, int) else None
+    return _(name) if name else (fallback or "")
 
 
 def _newer(row: dict[str, Any], part: str, time: datetime) -> bool:
@@ -96,7 +104,9 @@ class BoardFilter:
 
     def __post_init__(self) -> None:
         if self.priority is not None and self.priority not in PRIORITIES:
-            raise Refusal.invalid(f"priority must be one of {', '.join(PRIORITIES)}", field="priority")
+            raise Refusal.invalid(
+                _("priority must be one of %(priorities)s", priorities=", ".join(PRIORITIES)), field="priority"
+            )
 
     def matches(self, row: dict[str, Any]) -> bool:
         return all(
@@ -122,11 +132,11 @@ def columns(rows: list[dict[str, Any]]) -> list[Column]:
 
     open_rows = [r for r in rows if r.get("status", OPEN) == OPEN]
     found = [
-        Column(f"phase-{n}", f"{n}. {name}", sorted((r for r in open_rows if r.get("phase") == n), key=urgency))
+        Column(f"phase-{n}", f"{n}. {_(name)}", sorted((r for r in open_rows if r.get("phase") == n), key=urgency))
         for n, name in PHASE_NAMES.items()
     ]
-    found.append(Column(CLOSED, "Closed", [r for r in rows if r.get("status") == CLOSED]))
-    found.append(Column(CANCELLED, "Cancelled", [r for r in rows if r.get("status") == CANCELLED]))
+    found.append(Column(CLOSED, _("Closed"), [r for r in rows if r.get("status") == CLOSED]))
+    found.append(Column(CANCELLED, _("Cancelled"), [r for r in rows if r.get("status") == CANCELLED]))
     return found
 
 

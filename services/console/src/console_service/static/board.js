@@ -19,7 +19,8 @@
     });
     if (state) {
       var total = board.querySelectorAll("li.job").length;
-      state.textContent = total + (total === 1 ? " job" : " jobs");
+      // The page gives the words in its language: "1 job" / "{n} jobs".
+      state.textContent = total === 1 ? state.dataset.one : state.dataset.many.replace("{n}", total);
     }
   }
 
