@@ -175,6 +175,9 @@ async def test_a_malay_contacts_report_is_in_malay_signed_with_english_on_demand
     assert other_customer_link.status_code == 403 and other_customer_record.status_code == 403
     assert unknown_language.status_code == 400 and "language" in unknown_language.text
 
+    # Kept with the test's files, to be read as the customer reads them.
+    (tmp_path / "report-ms.pdf").write_bytes(malay_pdf)
+    (tmp_path / "report-en.pdf").write_bytes(english_pdf)
     # Page 1 as a person sees it: rendered, and not a blank page.
     page = pypdfium2.PdfDocument(malay_pdf)[0].render(scale=0.5).to_pil().convert("L")
     page.save(tmp_path / "report-ms-p1.png")
