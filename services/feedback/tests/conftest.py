@@ -20,8 +20,8 @@ from aiosmtpd.controller import Controller
 from litestar.testing import AsyncTestClient
 
 from compressor_contracts import CloudEvent, EventData
-from compressor_contracts.common import Contact, NotificationChannel
-from compressor_contracts.examples import example
+from compressor_contracts.common import Contact, Customer, Language, NotificationChannel
+from compressor_contracts.examples import CUSTOMER, example
 from compressor_kit.clock import ManualClock
 from compressor_kit.testing.events import EventTap, as_event, publish_events
 from compressor_kit.testing.harness import running_service
@@ -125,6 +125,7 @@ def feedback_settings_for(test_settings, smtp):
             webhook_timeout_seconds=5,
             survey_ttl_hours=24,
             public_base_url="https://service.example.test",
+            portal_url="https://portal.example.test",
         )
         values.update(overrides)
         return FeedbackSettings(**values)
@@ -169,29 +170,37 @@ async def harness(harness_for) -> Harness:
 
 
 class JobStory:
-    """The events of one job, built from the contract examples with this job's id and contact."""
+    """The events of one job, built from the contract examples with this job's id, contact and customer."""
 
-    def __init__(self, job_id: str, contact: Contact) -> None:
+    def __init__(self, job_id: str, contact: Contact, customer: Customer) -> None:
         self.job_id = job_id
         self.contact = contact
+        self.customer = customer
 
     def data(self, routing_key: str, **changes: Any) -> EventData:
         return example(routing_key).model_copy(update={"job_id": self.job_id, **changes})
 
     def requested(self) -> EventData:
-        return self.data("job.requested.v1", contact=self.contact)
+        return self.data("job.requested.v1", contact=self.contact, customer=self.customer)
 
 
 @pytest.fixture
 def story() -> Callable[..., JobStory]:
-    def make(preferred: str = "email", email_address: str | None = "amir.hassan@example.com.my") -> JobStory:
+    def make(
+        preferred: str = "email",
+        email_address: str | None = "amir.hassan@example.com.my",
+        language: str = "en",
+        customer_id: str = CUSTOMER.customer_id,
+    ) -> JobStory:
         contact = Contact(
             name="Amir Hassan",
             role="Plant maintenance lead",
             phone="+60123456789",
             email=email_address,
             preferred_channel=NotificationChannel(preferred),
+            language=Language(language),
         )
-        return JobStory(f"JOB-{uuid.uuid4().hex[:8].upper()}", contact)
+        customer = Customer(customer_id=customer_id, name=CUSTOMER.name)
+        return JobStory(f"JOB-{uuid.uuid4().hex[:8].upper()}", contact, customer)
 
     return make

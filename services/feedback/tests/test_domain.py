@@ -2,11 +2,13 @@
 
 import time
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from compressor_contracts.common import NotificationChannel, StaffMember, StaffRole
 from compressor_contracts.examples import example
+from compressor_kit.i18n import speaking
 from compressor_kit.refusals import Refusal, RefusalKind
 from feedback_service.jobs.domain import Job
 from feedback_service.notifications.domain import (
@@ -22,8 +24,11 @@ from feedback_service.notifications.domain import (
     verify,
 )
 from feedback_service.review.domain import closing_event, ready_to_close, review
+from feedback_service.settings import FeedbackSettings
 from feedback_service.surveys.domain import Answer, check_answerable, is_low_score, parse_answer, token_hash
-from feedback_service.templates import message_exists, render_message
+from feedback_service.templates import in_language, message_exists, render_message, written_time
+
+MALAYSIA = ZoneInfo("Asia/Kuala_Lumpur")
 
 EMAIL, WEBHOOK = NotificationChannel.EMAIL, NotificationChannel.WEBHOOK
 
@@ -182,11 +187,51 @@ def test_every_notification_template_is_a_file_and_renders_the_events_details(ev
         "report_url": "https://x.test/report.pdf",
         "survey_expires_at": "2026-03-20T10:00:00+00:00",
     }
-    subject, body = render_message(notice.template, context)
-    assert job.job_id in subject and "\n" not in subject
-    assert job.job_id in body
-    if notice.audience is Audience.CUSTOMER:
-        assert body.startswith(f"Dear {job.contact.name}")
+    for language, greeting in (("en", "Dear"), ("ms", "Tuan/Puan")):
+        subject, body = render_message(notice.template, context, language, MALAYSIA)
+        assert job.job_id in subject and "\n" not in subject
+        assert job.job_id in body
+        if notice.audience is Audience.CUSTOMER:
+            assert body.startswith(f"{greeting} {job.contact.name},")
+
+
+def test_report_links_lead_to_the_portal_whose_address_production_must_give():
+    assert FeedbackSettings(environment="test", portal_url="").report_link("JOB-1") == (
+        "http://127.0.0.1:8000/portal/jobs/JOB-1/report"  # the local console, for a developer
+    )
+    portal = FeedbackSettings(environment="test", portal_url="https://service.example.my/")
+    assert portal.report_link("JOB-1") == "https://service.example.my/portal/jobs/JOB-1/report"
+    strong = {
+        "environment": "production",
+        "oidc_issuer": "https://login.example.my/realms/compressor",
+        "s3_secret_key": "s" * 40,
+        "rabbitmq_url": "amqp://feedback:" + "p" * 24 + "@rabbitmq:5672/compressor",
+        "jwt_signing_keys": "",
+    }
+    FeedbackSettings(**strong, portal_url="https://service.example.my").check_production()
+    with pytest.raises(RuntimeError, match="PORTAL_URL must be the customer portal's https URL"):
+        FeedbackSettings(**strong, portal_url="").check_production()
+    with pytest.raises(RuntimeError) as refused:  # the kit's own refusals are still said, with the portal's
+        FeedbackSettings(**{**strong, "rabbitmq_url": "amqp://guest:guest@rabbitmq/"}, portal_url="").check_production()
+    assert "RABBITMQ_URL uses the guest account" in str(refused.value) and "PORTAL_URL" in str(refused.value)
+
+
+def test_an_answer_names_every_refused_field_at_once():
+    with pytest.raises(Refusal) as refused:
+        parse_answer(None, 11, "x" * 20001)
+    assert [issue.field for issue in refused.value.issues] == ["csat", "nps", "comments"]
+    assert refused.value.field == "csat"
+
+
+def test_times_are_written_in_malaysia_in_the_readers_language():
+    moment = datetime(2026, 3, 2, 12, 15, tzinfo=UTC)
+    with speaking("ms"):
+        assert written_time(moment, MALAYSIA) == "2 Mac 2026, 8:15 PTG MYT"
+        assert in_language("Motor current", "Arus motor") == "Arus motor"
+        assert in_language("Motor current", None) == "Motor current"
+    with speaking("en"):
+        assert written_time(moment, MALAYSIA) == "2 Mar 2026, 8:15 pm MYT"
+        assert in_language("Motor current", "Arus motor") == "Motor current"
 
 
 def test_a_review_is_for_a_reported_job_not_reviewed_yet_by_its_engineer_or_a_manager():

@@ -5,10 +5,26 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from compressor_kit.testing import eventually
 from feedback_service.notifications.domain import verify
+
+MALAYSIA = ZoneInfo("Asia/Kuala_Lumpur")
+MONTHS = {
+    "en": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(),
+    "ms": "Jan Feb Mac Apr Mei Jun Jul Ogo Sep Okt Nov Dis".split(),
+}
+HALF_DAY = {"en": ("am", "pm"), "ms": ("PG", "PTG")}
+
+
+def malaysian(moment: datetime, language: str) -> str:
+    """A time as a customer in Malaysia reads it in their language: '2 Mac 2026, 8:15 PTG MYT'."""
+    local = moment.astimezone(MALAYSIA)
+    month = MONTHS[language][local.month - 1]
+    half = HALF_DAY[language][local.hour >= 12]
+    return f"{local.day} {month} {local.year}, {local.hour % 12 or 12}:{local:%M} {half} MYT"
 
 
 def bearer(tokens, sub, *roles):
@@ -62,11 +78,10 @@ async def test_a_jobs_events_e_mail_management_and_the_customer_with_the_jobs_de
     prediagnosed = job.data("job.prediagnosed.v1")
     [commitment] = [b for s, b in by_subject.items() if s.startswith("Our commitment")]
     assert "Dear Amir Hassan" in commitment
-    arrive_by = prediagnosed.commitment.arrive_by
-    assert f"{arrive_by.day} {arrive_by:%b %Y, %H:%M}" in commitment
+    assert f"an engineer on site by {malaysian(prediagnosed.commitment.arrive_by, 'en')}" in commitment
     dispatched = job.data("job.engineer_dispatched.v1")
     [eta] = [s for s in by_subject if "is on the way" in s]
-    assert dispatched.engineer.name in eta and f"{dispatched.eta:%H:%M}" in eta
+    assert f"{dispatched.engineer.name} is on the way, arriving {malaysian(dispatched.eta, 'en')}" in eta
     progress = job.data("job.progress_reported.v1")
     [progress_body] = [b for s, b in by_subject.items() if s.startswith("Progress on your")]
     assert progress.message in progress_body
@@ -85,10 +100,10 @@ async def test_a_jobs_events_e_mail_management_and_the_customer_with_the_jobs_de
     assert all(e.subject == job.job_id and e.data.attempts == 1 for e in notified)
 
 
-async def test_a_customer_preferring_webhooks_gets_signed_posts_the_receiver_can_verify(
+async def test_a_customer_preferring_webhooks_gets_signed_posts_the_receiver_can_verify_in_their_language(
     harness, story, test_db, tokens, webhook_receiver
 ):
-    job = story(preferred="webhook")
+    job = story(preferred="webhook", language="ms")
     admin = bearer(tokens, "admin-1", "admin")
     registered = await harness.client.put(
         "/customers/CUST-0107/webhook", json={"url": webhook_receiver.url}, headers=admin
@@ -114,12 +129,74 @@ async def test_a_customer_preferring_webhooks_gets_signed_posts_the_receiver_can
     assert not verify(secret, timestamp, body, signature, time.time() + 3600)  # a replay an hour later
 
     payload = json.loads(body)
+    # Machine fields as they always were; the human-readable ones in the contact's Malay.
     assert payload["about_event"] == "job.engineer_dispatched.v1" and payload["about_event_id"] == dispatched.id
-    assert payload["job_id"] == job.job_id
-    assert "Lim Wei Jie is on the way" in payload["subject"] and "Dear Amir Hassan" in payload["text"]
+    assert payload["job_id"] == job.job_id and payload["template"] == "customer-engineer-dispatched"
+    assert payload["data"] == dispatched.data.model_dump(mode="json")
+    assert payload["language"] == "ms"
+    eta = malaysian(dispatched.data.eta, "ms")
+    assert payload["subject"] == f"Lim Wei Jie dalam perjalanan, anggaran masa tiba {eta} (kerja {job.job_id})"
+    assert payload["text"].startswith("Tuan/Puan Amir Hassan,")
+    assert f"Anggaran masa tiba: {eta}" in payload["text"] and "Expected arrival" not in payload["text"]
     assert headers["x-compressor-notification-id"] == payload["notification_id"]
     [notified] = await harness.tap.wait_for("customer.notified.v1")
     assert notified.data.channel == "webhook" and notified.data.recipient == webhook_receiver.url
+
+
+async def test_each_customer_reads_their_e_mails_in_their_own_language_with_the_report_link_to_the_portal(
+    harness, smtp, story, test_db
+):
+    sink, _ = smtp
+    malay = story(email_address="aminah@serimurni.example", language="ms")
+    english = story(email_address="kumar@penangplastics.example", language="en")
+    progress = malay.data("job.progress_reported.v1")
+    for job in (malay, english):
+        await harness.publish(job.requested())
+        await harness.publish(job.data("job.progress_reported.v1"))
+        await harness.publish(job.data("job.report_published.v1"))
+    # A progress message nobody wrote in Malay: the Malay reader gets the English one rather than nothing.
+    untranslated = "Oil refilled; the 30-minute test run has started."
+    await harness.publish(malay.data("job.progress_reported.v1", message=untranslated, message_ms=None))
+    await delivered(test_db, malay.job_id, 5)  # 2 managers, 2 progress messages, the report
+    await delivered(test_db, english.job_id, 4)
+    report = malay.data("job.report_published.v1")
+
+    def mails(job):
+        return {sink.subject(m): m for m in sink.to(job.contact.email)}
+
+    in_malay = mails(malay)
+    assert {m["Content-Language"] for m in in_malay.values()} == {"ms"}
+    [progress_subject] = {s for s in in_malay if s.startswith("Kemajuan")}
+    assert progress_subject == (
+        f"Kemajuan Atlas Copco GA 37 VSD+ anda: langkah 4 daripada 5 selesai (kerja {malay.job_id})"
+    )
+    bodies = [sink.body(m) for m in sink.to(malay.contact.email) if sink.subject(m) == progress_subject]
+    [malay_progress] = [b for b in bodies if progress.message_ms in b]
+    assert malay_progress.startswith("Tuan/Puan Amir Hassan,") and progress.message not in malay_progress
+    assert f"Langkah selesai: nombor 4 ({malaysian(progress.step.completed_at, 'ms')})" in malay_progress
+    [fallback] = [b for b in bodies if untranslated in b]
+    assert "Langkah selesai: 4. Replace the thermostatic valve element" in fallback
+
+    [malay_report] = [m for s, m in in_malay.items() if s.startswith("Laporan penyelenggaraan untuk kerja")]
+    body = sink.body(malay_report)
+    survey = test_db.surveys.find_one({"job_id": malay.job_id})
+    assert "Tarikh servis: 3 Mac 2026" in body and "Masa kerja: 5.5 jam" in body
+    assert f"https://portal.example.test/portal/jobs/{malay.job_id}/report" in body
+    assert "X-Amz" not in body and report.report.object_key not in body  # no presigned link to expire
+    assert f"Tinjauan ini dibuka sehingga {malaysian(survey['expires_at'].replace(tzinfo=UTC), 'ms')}." in body
+    assert "https://service.example.test/surveys/" in body
+
+    in_english = mails(english)
+    assert {m["Content-Language"] for m in in_english.values()} == {"en"}
+    [english_progress] = [sink.body(m) for s, m in in_english.items() if s.startswith("Progress on your")]
+    assert english_progress.startswith("Dear Amir Hassan,") and progress.message in english_progress
+    assert progress.message_ms not in english_progress
+    [english_report] = [sink.body(m) for s, m in in_english.items() if s.startswith("Your maintenance report")]
+    assert "Service date: 3 Mar 2026" in english_report
+    assert f"https://portal.example.test/portal/jobs/{english.job_id}/report" in english_report
+    # Management hears of both jobs in English.
+    managers = [sink.subject(m) for m in sink.to(harness.settings.management_recipients()[0])]
+    assert len(managers) == 2 and all(s.startswith("New high service request") for s in managers)
 
 
 async def test_a_failing_smtp_server_is_retried_with_backoff_and_the_message_goes_out_once_it_recovers(

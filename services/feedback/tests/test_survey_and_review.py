@@ -4,7 +4,9 @@ one job.closed."""
 
 import asyncio
 import re
-from datetime import timedelta
+import uuid
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 from compressor_kit.testing import eventually
 
@@ -21,14 +23,14 @@ def bearer(tokens, sub, *roles, **claims):
     return {"Authorization": f"Bearer {tokens.mint(sub, list(roles), **claims)}"}
 
 
-async def reported_job(harness, story, test_db, sink):
+async def reported_job(harness, story, test_db, sink, **contact):
     """A job whose report is published and whose report e-mail (with the survey link) was delivered."""
-    job = story()
+    job = story(**contact)
     await harness.publish(job.requested())
     await harness.publish(job.data("job.report_published.v1"))
 
     async def survey_mail():
-        mails = [m for m in sink.to(job.contact.email) if "maintenance report" in sink.subject(m)]
+        mails = [m for m in sink.to(job.contact.email) if "/surveys/" in sink.body(m) and job.job_id in sink.body(m)]
         return mails[0] if mails else None
 
     mail = await eventually(survey_mail, timeout=30)
@@ -50,8 +52,9 @@ async def test_the_report_e_mail_links_the_report_and_a_survey_the_customer_answ
     job, path, body = await reported_job(harness, story, test_db, sink)
     report = job.data("job.report_published.v1")
     assert report.outcome.root_cause in body and report.outcome.repair_method in body
-    assert f"{report.report.bucket}/{report.report.object_key}" in body  # the presigned report download
-    assert "X-Amz-Signature" in body
+    # The report's page in the portal, which presigns a fresh download on each click: no link that expires.
+    assert f"https://portal.example.test/portal/jobs/{job.job_id}/report" in body
+    assert report.report.object_key not in body and "X-Amz-Signature" not in body
     [sent] = await harness.tap.wait_for("job.survey_sent.v1")
     assert sent.data.channel == "email" and sent.data.record_id == report.record_id
     token = path.rsplit("/", 1)[1]
@@ -60,8 +63,10 @@ async def test_the_report_e_mail_links_the_report_and_a_survey_the_customer_answ
 
     form = await harness.client.get(path)
     assert form.status_code == 200 and form.headers["content-type"].startswith("text/html")
+    assert '<html lang="en">' in form.text and form.headers["content-language"] == "en"
     assert "How did we do?" in form.text and 'name="csat"' in form.text and 'name="nps"' in form.text
     assert "Lim Wei Jie" in form.text
+    assert f'href="https://portal.example.test/portal/jobs/{job.job_id}/report"' in form.text
 
     answered = await harness.client.post(path, data={"csat": "5", "nps": "9", "comments": "Quick and clear."})
     assert answered.status_code == 200, answered.text
@@ -115,7 +120,12 @@ async def test_the_survey_answered_through_the_api_refuses_out_of_range_scores_a
         assert refused.status_code == 422, (body, refused.text)
         assert refused.json()["errors"][0]["field"] == field
     form_refused = await harness.client.post(f"/surveys/{link['token']}", data={"csat": "9", "nps": "3"})
-    assert form_refused.status_code == 422 and "csat must be from 1 to 5" in form_refused.text
+    assert form_refused.status_code == 422
+    assert (
+        '<p class="error" id="csat-error">Choose a score from 1 (very dissatisfied) to 5 (very satisfied).</p>'
+        in form_refused.text
+    )
+    assert 'value="3" checked' in form_refused.text and "nps-error" not in form_refused.text
     assert test_db.surveys.find_one({"job_id": job.job_id}) == before  # nothing written
     assert await harness.tap.of("job.feedback_received.v1") == []  # nothing published
 
@@ -276,3 +286,103 @@ async def test_a_review_is_refused_for_an_unknown_job_before_the_report_for_anot
     assert no_memo.status_code == 400 and "memo" in no_memo.text
     assert test_db.jobs.find_one({"_id": job.job_id}) == before
     assert await harness.tap.of("job.reviewed.v1") == []
+
+
+async def test_the_survey_page_speaks_the_contacts_malay_switches_language_and_keeps_what_was_typed(
+    harness, smtp, story, test_db
+):
+    sink, _ = smtp
+    job, path, body = await reported_job(harness, story, test_db, sink, language="ms")
+    assert "Bagaimana perkhidmatan kami?" in body  # the e-mail that carried the link, in Malay too
+    expires = test_db.surveys.find_one({"job_id": job.job_id})["expires_at"].replace(tzinfo=UTC)
+    local = expires.astimezone(ZoneInfo("Asia/Kuala_Lumpur"))
+    malay_month = "Jan Feb Mac Apr Mei Jun Jul Ogo Sep Okt Nov Dis".split()[local.month - 1]
+
+    form = await harness.client.get(path)
+    assert form.status_code == 200, form.text
+    assert '<html lang="ms">' in form.text and form.headers["content-language"] == "ms"
+    assert "<h1>Bagaimana perkhidmatan kami?</h1>" in form.text
+    assert "Sejauh manakah anda berpuas hati dengan perkhidmatan kami?" in form.text
+    assert f"Anda boleh menjawab sehingga {local.day} {malay_month} {local.year}," in form.text
+    assert ">Hantar</button>" in form.text and "How did we do?" not in form.text
+    assert f'href="{path}?lang=en"' in form.text and f'href="{path}?lang=ms"' in form.text
+
+    english = await harness.client.get(f"{path}?lang=en")  # the page's switch
+    assert '<html lang="en">' in english.text and "<h1>How did we do?</h1>" in english.text
+    assert ">Send</button>" in english.text and "Bagaimana" not in english.text
+
+    # Refused in the chosen language, beside the field, with what was typed kept.
+    typed = {"nps": "7", "comments": "Jurutera tiba awal & kemas."}
+    refused = await harness.client.post(f"{path}?lang=ms", data=typed)
+    assert refused.status_code == 422 and '<html lang="ms">' in refused.text
+    assert (
+        '<p class="error" id="csat-error">'
+        "Pilih skor dari 1 (sangat tidak berpuas hati) hingga 5 (sangat berpuas hati).</p>" in refused.text
+    )
+    assert 'name="nps" value="7" checked' in refused.text
+    assert ">Jurutera tiba awal &amp; kemas.</textarea>" in refused.text
+    refused_in_english = await harness.client.post(f"{path}?lang=en", data=typed)
+    assert "Choose a score from 1 (very dissatisfied) to 5 (very satisfied)." in refused_in_english.text
+    assert test_db.surveys.find_one({"job_id": job.job_id})["status"] == "open"  # nothing written
+
+    answered = await harness.client.post(f"{path}?lang=ms", data={**typed, "csat": "5"})
+    assert answered.status_code == 200 and "<h1>Terima kasih</h1>" in answered.text
+    [received] = await harness.tap.wait_for("job.feedback_received.v1")
+    assert (received.data.csat, received.data.nps, received.data.answered_via) == (5, 7, "form")
+    again = await harness.client.get(path)
+    assert again.status_code == 409 and "Tinjauan ini sudah dijawab." in again.text
+
+
+async def test_the_customer_answers_their_own_survey_in_the_portal_and_no_other_customers(
+    harness, smtp, story, test_db, identity_provider
+):
+    sink, _ = smtp
+    own_id, other_id = (f"CUST-T{uuid.uuid4().hex[:8].upper()}" for _ in range(2))
+    job, _, _ = await reported_job(harness, story, test_db, sink, customer_id=own_id, language="ms")
+    later, _, _ = await reported_job(harness, story, test_db, sink, customer_id=own_id)
+    # Each customer signs in at the provider (code flow): the portal calls with their own access token.
+    tokens = {}
+    for subject in (own_id, other_id):
+        username = await identity_provider.register(subject, ["customer"], name=f"Customer {subject}")
+        tokens[subject] = (await identity_provider.sign_in(username)).access_token
+    own = {"Authorization": f"Bearer {tokens[own_id]}"}
+    other = {"Authorization": f"Bearer {tokens[other_id]}"}
+
+    shown = await harness.client.get(f"/jobs/{job.job_id}/survey", headers=own)
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["status"] == "open" and shown.json()["answer"] is None
+    assert "token" not in shown.text
+
+    # Another customer's job is not theirs to see or answer: 404, as if it had none, and nothing written.
+    before = test_db.surveys.find_one({"job_id": job.job_id})
+    hidden = await harness.client.get(f"/jobs/{job.job_id}/survey", headers=other)
+    assert hidden.status_code == 404 and hidden.json()["errors"][0]["field"] == "job_id"
+    foreign = await harness.client.post(f"/jobs/{job.job_id}/survey/answer", json={"csat": 1, "nps": 0}, headers=other)
+    assert foreign.status_code == 404, foreign.text
+    missing = await harness.client.post("/jobs/JOB-NOPE/survey/answer", json={"csat": 5, "nps": 9}, headers=own)
+    assert missing.status_code == 404
+
+    bad = await harness.client.post(f"/jobs/{job.job_id}/survey/answer", json={"csat": 4, "nps": 11}, headers=own)
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in bad.json()["errors"]] == ["nps"]
+    both = await harness.client.post(f"/jobs/{job.job_id}/survey/answer", json={"comments": "x"}, headers=own)
+    assert [e["field"] for e in both.json()["errors"]] == ["csat", "nps"]
+    assert test_db.surveys.find_one({"job_id": job.job_id}) == before
+    assert await harness.tap.of("job.feedback_received.v1") == []
+
+    answer = {"csat": 4, "nps": 9, "comments": "Kemas kini yang jelas."}
+    answered = await harness.client.post(f"/jobs/{job.job_id}/survey/answer", json=answer, headers=own)
+    assert answered.status_code == 201, answered.text
+    assert answered.json()["job_id"] == job.job_id and answered.json()["low_score"] is False
+    [received] = await harness.tap.wait_for("job.feedback_received.v1")
+    assert received.subject == job.job_id and received.data.answered_via == "portal"
+    assert (received.data.csat, received.data.nps, received.data.comments) == (4, 9, "Kemas kini yang jelas.")
+    again = await harness.client.post(f"/jobs/{job.job_id}/survey/answer", json=answer, headers=own)
+    assert again.status_code == 409
+    view = await harness.client.get(f"/jobs/{job.job_id}/survey", headers=own)
+    assert view.json()["status"] == "answered" and view.json()["answer"]["answered_via"] == "portal"
+
+    harness.clock.advance(timedelta(hours=24, seconds=1))
+    expired = await harness.client.post(f"/jobs/{later.job_id}/survey/answer", json=answer, headers=own)
+    assert expired.status_code == 410 and "expired" in expired.json()["detail"]
+    assert len(await harness.tap.of("job.feedback_received.v1")) == 1

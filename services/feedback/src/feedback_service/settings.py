@@ -1,12 +1,18 @@
 """Feedback's own settings (read from the environment like the kit's): mail server, webhooks,
-survey lifetime and the public address survey links point at."""
+survey lifetime, the public address survey links point at and the portal report links lead to."""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
 
 from compressor_kit.runtime import Runtime
 from compressor_kit.settings import Settings
+
+# The console's address where `make run` serves it: the portal, for a developer with no configuration.
+LOCAL_PORTAL_URL = "http://127.0.0.1:8000"
+REFUSAL = "refusing to start in production: "
 
 
 class FeedbackSettings(Settings):
@@ -41,10 +47,54 @@ class FeedbackSettings(Settings):
     public_base_url: str = Field(
         "http://127.0.0.1:8006", description="Where customers reach feedback; survey links start with it."
     )
-    report_link_ttl_hours: float = Field(7 * 24, gt=0, le=7 * 24, description="Life of the report download link.")
+    portal_url: str = Field(
+        "",
+        description="The customer portal (the console's public URL): the report link in an e-mail leads to "
+        "PORTAL_URL/portal/jobs/{job_id}/report, which presigns a fresh download on each click. Empty: the local "
+        f"console ({LOCAL_PORTAL_URL}) in local and test environments; production refuses to start without it.",
+    )
+    customer_time_zone: str = Field(
+        "Asia/Kuala_Lumpur", description="The time zone of the times written in customers' messages and pages."
+    )
+
+    @field_validator("customer_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value
 
     def management_recipients(self) -> list[str]:
         return [address.strip() for address in self.management_emails.split(",") if address.strip()]
+
+    def portal_base(self) -> str:
+        """Where the customer portal is reached, without a trailing slash."""
+        if self.portal_url:
+            return self.portal_url.rstrip("/")
+        if self.development:
+            return LOCAL_PORTAL_URL
+        raise RuntimeError("PORTAL_URL is not set")
+
+    def report_link(self, job_id: str) -> str:
+        """The report's link in a customer's message: the portal's page, which never expires for its owner."""
+        return f"{self.portal_base()}/portal/jobs/{job_id}/report"
+
+    def time_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.customer_time_zone)
+
+    def check_production(self) -> None:
+        """The kit's refusals, and a portal address: without it every report link would lead nowhere."""
+        problems = []
+        if self.environment == "production" and not self.portal_url.startswith("https://"):
+            problems.append("PORTAL_URL must be the customer portal's https URL (report links lead there)")
+        try:
+            super().check_production()
+        except RuntimeError as refusal:
+            problems.insert(0, str(refusal).removeprefix(REFUSAL))
+        if problems:
+            raise RuntimeError(REFUSAL + "; ".join(problems))
 
 
 FeedbackRuntime = Runtime[FeedbackSettings]

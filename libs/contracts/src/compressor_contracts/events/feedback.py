@@ -29,6 +29,8 @@ Nps = Annotated[int, Field(ge=0, le=10)]
 class SurveyAnswerSource(StrEnum):
     FORM = "form"
     API = "api"
+    PORTAL = "portal"
+    """Answered by a signed-in customer in the customer portal."""
 
 
 class SurveyStatus(StrEnum):
@@ -93,7 +95,9 @@ class JobFeedbackReceived(JobEventData):
     csat: Csat = Field(description="Customer satisfaction, 1 (very dissatisfied) to 5 (very satisfied).")
     nps: Nps = Field(description="Likelihood to recommend, 0 to 10.")
     comments: LongText | None = Field(default=None, description="The customer's comments.")
-    answered_via: SurveyAnswerSource = Field(description="HTML form or API.")
+    answered_via: SurveyAnswerSource = Field(
+        description="The survey link's HTML form, its API, or the customer portal."
+    )
     low_score: bool = Field(description="Below the configured threshold: management alerted, review urgent.")
 
 

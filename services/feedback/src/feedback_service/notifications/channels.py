@@ -20,7 +20,9 @@ class DeliveryFailed(Exception):
     """The channel did not take the message; it is retried later."""
 
 
-async def send_email(settings: FeedbackSettings, *, to: str, subject: str, body: str, notification_id: str) -> None:
+async def send_email(
+    settings: FeedbackSettings, *, to: str, subject: str, body: str, notification_id: str, language: str
+) -> None:
     message = EmailMessage()
     message["From"] = settings.mail_sender
     message["To"] = to
@@ -30,6 +32,8 @@ async def send_email(settings: FeedbackSettings, *, to: str, subject: str, body:
     message["Message-ID"] = make_msgid(idstring=notification_id, domain="compressor-service")
     message["X-Compressor-Notification-Id"] = notification_id
     message.set_content(body)
+    # After set_content, which replaces every Content-* header: what the subject and body are written in.
+    message["Content-Language"] = language
 
     def send() -> None:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds) as smtp:

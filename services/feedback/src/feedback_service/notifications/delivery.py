@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from compressor_contracts.common import NotificationChannel, StoredObject
+from compressor_contracts.common import NotificationChannel
 from compressor_contracts.events.feedback import CustomerNotified, JobSurveySent
 from compressor_kit.outbox import UnitOfWork
 from feedback_service.notifications import store as notifications
@@ -76,10 +76,11 @@ async def deliver(runtime: FeedbackRuntime, subscriptions: Subscriptions, notifi
         context |= {
             "survey_url": survey_url(settings, token),
             "survey_expires_at": survey.expires_at.isoformat(),
-            "report_url": await report_url(runtime, survey.report),
+            # The portal's page of the report, not a presigned download: it never expires for its owner.
+            "report_url": settings.report_link(notification.job_id),
         }
     try:
-        subject, text = render_message(notification.template, context)
+        subject, text = render_message(notification.template, context, notification.language, settings.time_zone())
         await send(settings, subscriptions, notification, subject, text)
     except Exception as exc:
         if survey is not None and token:
@@ -93,17 +94,6 @@ def survey_url(settings: FeedbackSettings, token: str) -> str:
     return f"{settings.public_base_url.rstrip('/')}/surveys/{token}"
 
 
-async def report_url(runtime: FeedbackRuntime, report: StoredObject) -> str:
-    """A time-limited download link of the report PDF in reporting's bucket (the bucket's real name)."""
-    url: str = await asyncio.to_thread(
-        runtime.objects.client.presigned_get_object,
-        report.bucket,
-        report.object_key,
-        timedelta(hours=runtime.settings.report_link_ttl_hours),
-    )
-    return url
-
-
 async def send(
     settings: FeedbackSettings, subscriptions: Subscriptions, notification: Notification, subject: str, text: str
 ) -> None:
@@ -114,6 +104,7 @@ async def send(
             subject=subject,
             body=text,
             notification_id=notification.notification_id,
+            language=notification.language.value,
         )
         return
     customer_id = notification.customer_id
@@ -126,6 +117,7 @@ async def send(
         "about_event": notification.about_event,
         "about_event_id": notification.about_event_id,
         "template": notification.template,
+        "language": notification.language.value,  # what subject and text are written in
         "subject": subject,
         "text": text,
         "data": notification.context["event"],

@@ -13,13 +13,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from compressor_contracts import EventData
-from compressor_contracts.common import NotificationChannel
+from compressor_contracts.common import Language, NotificationChannel
 from compressor_contracts.events.dispatch import JobEngineerDispatched, JobPrediagnosed, JobSlaAtRisk, JobSlaBreached
 from compressor_contracts.events.feedback import JobFeedbackReceived
 from compressor_contracts.events.intake import JobRequested
 from compressor_contracts.events.maintenance import JobProgressReported, JobWorkCompleted
 from compressor_contracts.events.quality import JobInspectionEscalated, JobInspectionPassed
 from compressor_contracts.events.reporting import JobReportPublished
+from compressor_kit.i18n import DEFAULT_LANGUAGE, parse_language
 
 SIGNATURE_HEADER = "X-Compressor-Signature"
 TIMESTAMP_HEADER = "X-Compressor-Timestamp"
@@ -90,6 +91,14 @@ class Notification(BaseModel):
     next_attempt_at: datetime | None
     delivered_at: datetime | None
     claim: str | None = None  # the delivery attempt that holds it (status sending)
+
+    @property
+    def language(self) -> Language:
+        """What the message is written in: the customer contact's preferred language (English for
+        management, and for notifications stored before contacts had one)."""
+        if self.audience is Audience.MANAGEMENT:
+            return DEFAULT_LANGUAGE
+        return parse_language(self.context["job"]["contact"].get("language")) or DEFAULT_LANGUAGE
 
     @property
     def customer_id(self) -> str:

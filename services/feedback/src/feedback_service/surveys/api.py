@@ -4,28 +4,29 @@ itself), and staff's view and link issuing."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from litestar import MediaType, Response, get, post
+from litestar import MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.params import FromPath, JSONBody, Parameter, URLEncodedBody
+from litestar.params import FromPath, JSONBody, Parameter, QueryParameter, URLEncodedBody
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
 from compressor_contracts import StaffRole
 from compressor_contracts.events.feedback import SurveyAnswerSource, SurveyStatus
-from compressor_kit.auth import public, requires
+from compressor_kit.auth import CUSTOMER, STAFF, principal_of, public, requires
+from compressor_kit.i18n import speaking
 from compressor_kit.refusals import Refusal, RefusalKind
 from feedback_service.jobs import store as jobs
-from feedback_service.notifications.delivery import report_url, survey_url
+from feedback_service.notifications.delivery import survey_url
 from feedback_service.settings import FeedbackRuntime
+from feedback_service.surveys import pages
 from feedback_service.surveys import store as surveys
+from feedback_service.surveys.commands import answer_customers_survey, issue_link
 from feedback_service.surveys.commands import answer_survey as record_answer
-from feedback_service.surveys.commands import issue_link
-from feedback_service.surveys.domain import MAX_COMMENTS, Survey, SurveyAnswer, check_answerable
-from feedback_service.templates import render_page
+from feedback_service.surveys.domain import MAX_COMMENTS, Survey, SurveyAnswer, check_answerable, check_customers_job
 
 # The survey routes are public(): the customer has no account. Each request is authenticated by
 # the survey token in the path - 256 random bits, only its hash stored, valid for one survey
@@ -33,11 +34,21 @@ from feedback_service.templates import render_page
 SURVEY_ROUTE = public()
 CUSTOMER_TAGS = ["Survey (customer)"]
 STAFF_TAGS = ["Surveys"]
+PORTAL_TAGS = ["Survey (customer portal)"]
 
 SURVEY_LINK_EXAMPLE = "q8Vn2xJd0sYcR5bLkW3tE7uA1mZ9hF4gP6oN0iC2vXs"
 Token = Annotated[
     str,
     Parameter(description="The survey token from the customer's link.", examples=[Example(value=SURVEY_LINK_EXAMPLE)]),
+]
+PageLanguage = Annotated[
+    str | None,
+    QueryParameter(
+        max_length=8,
+        description="The page's language, ms (Bahasa Melayu) or en (English): the page's language switch. "
+        "By default the contact's preferred language.",
+        examples=[Example(value="ms")],
+    ),
 ]
 ANSWER_EXAMPLE: JsonDict = {
     "csat": 5,
@@ -68,14 +79,6 @@ SURVEY_ANSWER_REFUSALS = {
     410: _problem("The survey has expired."),
     422: _problem("A score out of range or comments too long, the field named."),
 }
-# What the HTML pages answer for a refused answer (the JSON API answers problem+json from the kit).
-PAGES_OF_REFUSALS = {
-    RefusalKind.NOT_FOUND: (404, "Survey not found"),
-    RefusalKind.CONFLICT: (409, "Already answered"),
-    RefusalKind.GONE: (410, "Survey expired"),
-}
-
-
 # Scores are JSON scalars; the survey rules judge them (range, whole number) as they do the form's text.
 Score = (
     bool
@@ -176,30 +179,6 @@ class SurveyView(BaseModel):
     answer: SurveyAnswer | None
 
 
-def _page(title: str, message: str, status: int) -> Response[str]:
-    return Response(
-        render_page("message", {"title": title, "message": message}), status_code=status, media_type=MediaType.HTML
-    )
-
-
-async def _form(runtime: FeedbackRuntime, token: str, survey: Survey, error: str | None) -> str:
-    job = await jobs.job_of(runtime, survey.job_id)
-    outcome = job.record.outcome if job and job.record else None
-    return render_page(
-        "form",
-        {
-            "job_id": survey.job_id,
-            "equipment": f"{job.equipment.brand} {job.equipment.model}".strip() if job else "equipment",
-            "site": job.site.name if job else "your site",
-            "engineer": outcome.engineer.name if outcome else "our engineer",
-            "report_url": await report_url(runtime, survey.report),
-            "expires_at": survey.expires_at,
-            "action": f"/surveys/{token}",
-            "error": error,
-        },
-    )
-
-
 @get(
     "/surveys/{token:str}",
     **SURVEY_ROUTE,
@@ -208,17 +187,21 @@ async def _form(runtime: FeedbackRuntime, token: str, survey: Survey, error: str
     responses=SURVEY_PAGES,
     tags=CUSTOMER_TAGS,
 )
-async def show_survey_form(token: Token, runtime: NamedDependency[FeedbackRuntime]) -> Response[str]:
-    """The survey as an HTML form a browser can post back."""
+async def show_survey_form(
+    request: Request[Any, Any, Any], token: Token, runtime: NamedDependency[FeedbackRuntime], lang: PageLanguage = None
+) -> Response[str]:
+    """The survey as an HTML form a browser can post back, in the contact's language (`lang` switches)."""
     survey = await surveys.survey_with_token(runtime, token)
-    if survey is None:
-        return _page("Survey not found", "No survey has this link; check the address in your message.", 404)
-    try:
-        check_answerable(survey.status, survey.expires_at, runtime.clock.now())
-    except Refusal as refusal:
-        status, _ = PAGES_OF_REFUSALS[refusal.kind]
-        return _page("Survey closed", refusal.detail, status)
-    return Response(await _form(runtime, token, survey, error=None), media_type=MediaType.HTML)
+    job = await jobs.job_of(runtime, survey.job_id) if survey else None
+    language = pages.page_language(lang, job, request.headers.get("accept-language"))
+    with speaking(language):
+        if survey is None:
+            return pages.not_found_page(language, token)
+        try:
+            check_answerable(survey.status, survey.expires_at, runtime.clock.now())
+        except Refusal as refusal:
+            return pages.closed_page(refusal, survey, runtime.settings, language, token)
+        return pages.form_page(token=token, survey=survey, job=job, settings=runtime.settings, language=language)
 
 
 @post(
@@ -227,27 +210,42 @@ async def show_survey_form(token: Token, runtime: NamedDependency[FeedbackRuntim
     operation_id="answerSurveyForm",
     media_type=MediaType.HTML,
     status_code=200,
-    responses={**SURVEY_PAGES, 422: _html("The form again, saying what is wrong.")},
+    responses={**SURVEY_PAGES, 422: _html("The form again, each problem beside its field, what was typed kept.")},
     tags=CUSTOMER_TAGS,
 )
 async def answer_survey_form(
+    request: Request[Any, Any, Any],
     token: Token,
     data: URLEncodedBody[dict[str, str]],
     runtime: NamedDependency[FeedbackRuntime],
+    lang: PageLanguage = None,
 ) -> Response[str]:
     """The form posted by the browser: a thank-you page, or the form again with what is wrong."""
+    typed = {name: data.get(name, "") for name in pages.FIELDS}
     try:
-        await record_answer(
-            runtime, token, data.get("csat"), data.get("nps"), data.get("comments"), SurveyAnswerSource.FORM
-        )
+        await record_answer(runtime, token, typed["csat"], typed["nps"], typed["comments"], SurveyAnswerSource.FORM)
+        refused = None
     except Refusal as refusal:
-        survey = await surveys.survey_with_token(runtime, token)
-        if refusal.kind is RefusalKind.INVALID and survey is not None:
-            html = await _form(runtime, token, survey, error=refusal.detail)
-            return Response(html, status_code=422, media_type=MediaType.HTML)
-        status, title = PAGES_OF_REFUSALS.get(refusal.kind, (409, "Survey"))
-        return _page(title, refusal.detail, status)
-    return _page("Thank you", "Your answer has been recorded. Thank you for your feedback.", 200)
+        refused = refusal
+    survey = await surveys.survey_with_token(runtime, token)
+    job = await jobs.job_of(runtime, survey.job_id) if survey else None
+    language = pages.page_language(lang, job, request.headers.get("accept-language"))
+    with speaking(language):
+        if refused is None:
+            return pages.thank_you_page(language, token)
+        if survey is None:
+            return pages.not_found_page(language, token)
+        if refused.kind is RefusalKind.INVALID:
+            return pages.form_page(
+                token=token,
+                survey=survey,
+                job=job,
+                settings=runtime.settings,
+                language=language,
+                typed=typed,
+                refusal=refused,
+            )
+        return pages.closed_page(refused, survey, runtime.settings, language, token)
 
 
 @post(
@@ -263,25 +261,25 @@ async def answer_survey(
 ) -> SurveyAnswerOut:
     """Answer the survey through the API (JSON). 409 when already answered, 410 when expired, 422 for a bad score."""
     survey, answer = await record_answer(runtime, token, data.csat, data.nps, data.comments, SurveyAnswerSource.API)
-    return SurveyAnswerOut(
-        survey_id=survey.survey_id,
-        job_id=survey.job_id,
-        csat=answer.csat,
-        nps=answer.nps,
-        comments=answer.comments,
-        low_score=answer.low_score,
-        answered_at=answer.answered_at,
-    )
+    return _answer_out(survey, answer)
 
 
 @get(
     "/jobs/{job_id:str}/survey",
-    **requires(StaffRole.MANAGER, StaffRole.RECEPTION, StaffRole.ENGINEER, StaffRole.ADMIN),
+    **requires(StaffRole.MANAGER, StaffRole.RECEPTION, StaffRole.ENGINEER, StaffRole.ADMIN, CUSTOMER),
     operation_id="getJobSurvey",
-    tags=STAFF_TAGS,
+    responses={404: _problem("No survey for this job yet, or (for a customer) not their job.")},
+    tags=[*STAFF_TAGS, *PORTAL_TAGS],
 )
-async def get_job_survey(job_id: FromPath[str], runtime: NamedDependency[FeedbackRuntime]) -> SurveyView:
-    """The job's survey: state, expiry, answer (never a token)."""
+async def get_job_survey(
+    request: Request[Any, Any, Any], job_id: FromPath[str], runtime: NamedDependency[FeedbackRuntime]
+) -> SurveyView:
+    """The job's survey: state, expiry, answer (never a token). A customer (the portal, with their own
+    token) sees only their own job's survey; another customer's job answers 404."""
+    principal = principal_of(request)
+    if not principal.roles.intersection(STAFF):
+        job = await jobs.job_of(runtime, job_id)
+        check_customers_job(job.customer.customer_id if job else None, principal.subject, job_id)
     survey = await surveys.survey_of_job(runtime, job_id)
     if survey is None:
         raise Refusal.not_found(f"job {job_id} has no survey (its report is not published yet)", field="job_id")
@@ -316,4 +314,50 @@ async def issue_survey_link(job_id: FromPath[str], runtime: NamedDependency[Feed
     )
 
 
-ROUTES = [show_survey_form, answer_survey_form, answer_survey, get_job_survey, issue_survey_link]
+@post(
+    "/jobs/{job_id:str}/survey/answer",
+    **requires(CUSTOMER),
+    operation_id="answerJobSurvey",
+    status_code=201,
+    responses={
+        404: _problem("The job has no survey, or is another customer's."),
+        409: _problem("The survey is already answered."),
+        410: _problem("The survey has expired."),
+        422: _problem("A score out of range or comments too long, each field named."),
+    },
+    tags=PORTAL_TAGS,
+)
+async def answer_job_survey(
+    request: Request[Any, Any, Any],
+    job_id: FromPath[str],
+    data: JSONBody[SurveyAnswerIn],
+    runtime: NamedDependency[FeedbackRuntime],
+) -> SurveyAnswerOut:
+    """The signed-in customer answers their own job's survey in the customer portal (the same one answer
+    as through the e-mailed link: job.feedback_received, answered_via portal)."""
+    survey, answer = await answer_customers_survey(
+        runtime, job_id, principal_of(request).subject, data.csat, data.nps, data.comments
+    )
+    return _answer_out(survey, answer)
+
+
+def _answer_out(survey: Survey, answer: SurveyAnswer) -> SurveyAnswerOut:
+    return SurveyAnswerOut(
+        survey_id=survey.survey_id,
+        job_id=survey.job_id,
+        csat=answer.csat,
+        nps=answer.nps,
+        comments=answer.comments,
+        low_score=answer.low_score,
+        answered_at=answer.answered_at,
+    )
+
+
+ROUTES = [
+    show_survey_form,
+    answer_survey_form,
+    answer_survey,
+    get_job_survey,
+    issue_survey_link,
+    answer_job_survey,
+]

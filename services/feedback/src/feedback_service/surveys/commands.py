@@ -21,6 +21,7 @@ from feedback_service.surveys.domain import (
     Survey,
     SurveyAnswer,
     check_answerable,
+    check_customers_job,
     check_link_issuable,
     is_low_score,
     parse_answer,
@@ -65,55 +66,84 @@ async def answer_survey(
     comments: object,
     via: SurveyAnswerSource,
 ) -> tuple[Survey, SurveyAnswer]:
-    """Record the survey's one answer (job.feedback_received; a low score alerts management and makes
-    the review urgent; the job closes if it was reviewed). Refused: no such survey, answered,
-    expired, or a score out of range (named)."""
-    settings = runtime.settings
-    now = runtime.clock.now()
+    """Record the survey's one answer through its link (the token): job.feedback_received; a low score
+    alerts management and makes the review urgent; the job closes if it was reviewed. Refused: no such
+    survey, answered, expired, or a score out of range (named)."""
 
     async def work(uow: UnitOfWork) -> tuple[Survey, SurveyAnswer]:
         survey = await surveys.find_by_token(uow, token)
         if survey is None:
             raise Refusal.not_found("no survey has this link; check the address in your message")
-        check_answerable(survey.status, survey.expires_at, now)
-        parsed = parse_answer(csat, nps, comments)
-        low = is_low_score(parsed, settings.survey_low_csat, settings.survey_low_nps)
-        answer = SurveyAnswer(
-            csat=parsed.csat,
-            nps=parsed.nps,
-            comments=parsed.comments,
-            answered_via=via,
-            answered_at=now,
-            low_score=low,
-        )
-        if not await surveys.save_answer(uow, survey.survey_id, answer):
-            raise Refusal.conflict("this survey has already been answered; thank you")
-        job = await jobs.survey_answered(uow, survey.job_id, answer.csat, answer.nps, low)
-        received = await uow.publish(
-            JobFeedbackReceived(
-                job_id=survey.job_id,
-                survey_id=survey.survey_id,
-                csat=answer.csat,
-                nps=answer.nps,
-                comments=answer.comments,
-                answered_via=via,
-                low_score=low,
-            ),
-            correlation_id=job.correlation_id,
-        )
-        if low:
-            await enqueue(
-                uow,
-                job=job,
-                event=received,
-                notice=NOTICES[JobFeedbackReceived],
-                now=now,
-                management_recipients=settings.management_recipients(),
-            )
-        await close_if_ready(uow, survey.job_id, now)
-        return survey, answer
+        return await _answer(runtime, uow, survey, csat, nps, comments, via)
 
     return await runtime.outbox.transact(work)
+
+
+async def answer_customers_survey(
+    runtime: FeedbackRuntime, job_id: str, customer_id: str, csat: object, nps: object, comments: object
+) -> tuple[Survey, SurveyAnswer]:
+    """The same answer from the customer portal, by a signed-in customer for their own job: another
+    customer's job is refused as not found."""
+
+    async def work(uow: UnitOfWork) -> tuple[Survey, SurveyAnswer]:
+        job = await jobs.find_job(uow, job_id)
+        check_customers_job(job.customer.customer_id if job else None, customer_id, job_id)
+        survey = await surveys.find_of_job(uow, job_id)
+        if survey is None:
+            raise Refusal.not_found(f"job {job_id} has no survey", field="job_id")
+        return await _answer(runtime, uow, survey, csat, nps, comments, SurveyAnswerSource.PORTAL)
+
+    return await runtime.outbox.transact(work)
+
+
+async def _answer(
+    runtime: FeedbackRuntime,
+    uow: UnitOfWork,
+    survey: Survey,
+    csat: object,
+    nps: object,
+    comments: object,
+    via: SurveyAnswerSource,
+) -> tuple[Survey, SurveyAnswer]:
+    settings = runtime.settings
+    now = runtime.clock.now()
+    check_answerable(survey.status, survey.expires_at, now)
+    parsed = parse_answer(csat, nps, comments)
+    low = is_low_score(parsed, settings.survey_low_csat, settings.survey_low_nps)
+    answer = SurveyAnswer(
+        csat=parsed.csat,
+        nps=parsed.nps,
+        comments=parsed.comments,
+        answered_via=via,
+        answered_at=now,
+        low_score=low,
+    )
+    if not await surveys.save_answer(uow, survey.survey_id, answer):
+        raise Refusal.conflict("this survey has already been answered; thank you")
+    job = await jobs.survey_answered(uow, survey.job_id, answer.csat, answer.nps, low)
+    received = await uow.publish(
+        JobFeedbackReceived(
+            job_id=survey.job_id,
+            survey_id=survey.survey_id,
+            csat=answer.csat,
+            nps=answer.nps,
+            comments=answer.comments,
+            answered_via=via,
+            low_score=low,
+        ),
+        correlation_id=job.correlation_id,
+    )
+    if low:
+        await enqueue(
+            uow,
+            job=job,
+            event=received,
+            notice=NOTICES[JobFeedbackReceived],
+            now=now,
+            management_recipients=settings.management_recipients(),
+        )
+    await close_if_ready(uow, survey.job_id, now)
+    return survey, answer
 
 
 async def issue_link(runtime: FeedbackRuntime, job_id: str) -> tuple[Survey, str]:

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from compressor_contracts.common import StoredObject
 from compressor_contracts.events.feedback import SurveyAnswerSource, SurveyStatus
-from compressor_kit.refusals import Refusal
+from compressor_kit.refusals import FieldIssue, Refusal
 
 CSAT_RANGE = (1, 5)
 NPS_RANGE = (0, 10)
@@ -65,10 +65,11 @@ class Answer:
     comments: str | None
 
 
-def _score(raw: object, field: str, bounds: tuple[int, int]) -> int:
+def _score(raw: object, field: str, bounds: tuple[int, int]) -> int | FieldIssue:
+    """The whole number in range, or the issue with it."""
     low, high = bounds
     if raw is None or raw == "":
-        raise Refusal.invalid(f"{field} is required: a whole number from {low} to {high}", field=field)
+        return FieldIssue(field, f"{field} is required: a whole number from {low} to {high}")
     value: int | None = None
     if isinstance(raw, int | str) and not isinstance(raw, bool):
         try:
@@ -76,21 +77,27 @@ def _score(raw: object, field: str, bounds: tuple[int, int]) -> int:
         except ValueError:
             value = None
     if value is None:
-        raise Refusal.invalid(f"{field} must be a whole number from {low} to {high}", field=field)
+        return FieldIssue(field, f"{field} must be a whole number from {low} to {high}")
     if not low <= value <= high:
-        raise Refusal.invalid(f"{field} must be from {low} to {high}, got {value}", field=field)
+        return FieldIssue(field, f"{field} must be from {low} to {high}, got {value}")
     return value
 
 
 def parse_answer(csat: object, nps: object, comments: object) -> Answer:
-    """An answer from the form (strings) or the API (numbers); refused naming the first bad field."""
+    """An answer from the form (strings) or the API (numbers); refused naming every bad field, the first
+    of them (csat, nps, comments) in `detail`."""
     checked_csat = _score(csat, "csat", CSAT_RANGE)
     checked_nps = _score(nps, "nps", NPS_RANGE)
+    issues = [checked for checked in (checked_csat, checked_nps) if isinstance(checked, FieldIssue)]
+    text: str | None = None
     if comments is not None and not isinstance(comments, str):
-        raise Refusal.invalid("comments must be text", field="comments")
-    text = (comments or "").strip() or None
-    if text is not None and len(text) > MAX_COMMENTS:
-        raise Refusal.invalid(f"comments must be at most {MAX_COMMENTS} characters", field="comments")
+        issues.append(FieldIssue("comments", "comments must be text"))
+    else:
+        text = (comments or "").strip() or None
+        if text is not None and len(text) > MAX_COMMENTS:
+            issues.append(FieldIssue("comments", f"comments must be at most {MAX_COMMENTS} characters"))
+    if isinstance(checked_csat, FieldIssue) or isinstance(checked_nps, FieldIssue) or issues:
+        raise Refusal.invalid(issues[0].message, issues=issues)
     return Answer(checked_csat, checked_nps, text)
 
 
@@ -100,6 +107,13 @@ def check_answerable(status: str, expires_at: datetime, now: datetime) -> None:
         raise Refusal.conflict("this survey has already been answered; thank you")
     if status == SurveyStatus.EXPIRED or now >= expires_at:
         raise Refusal.gone(f"this survey expired on {expires_at:%d %b %Y %H:%M} UTC and can no longer be answered")
+
+
+def check_customers_job(owner: str | None, customer_id: str, job_id: str) -> None:
+    """A customer reaches only their own job's survey: another customer's job answers as if it had no
+    survey (not found), so its existence is not revealed."""
+    if owner != customer_id:
+        raise Refusal.not_found(f"job {job_id} has no survey", field="job_id")
 
 
 def check_link_issuable(survey: Survey, now: datetime) -> None:

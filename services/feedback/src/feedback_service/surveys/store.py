@@ -55,6 +55,11 @@ async def find_by_token(uow: UnitOfWork, token: str) -> Survey | None:
     return _survey(doc) if doc else None
 
 
+async def find_of_job(uow: UnitOfWork, job_id: str) -> Survey | None:
+    doc = await uow.db[SURVEYS].find_one({"job_id": job_id}, session=uow.session)
+    return _survey(doc) if doc else None
+
+
 async def survey_with_token(runtime: FeedbackRuntime, token: str) -> Survey | None:
     doc = await runtime.db[SURVEYS].find_one({"token_hashes": token_hash(token)})
     return _survey(doc) if doc else None
