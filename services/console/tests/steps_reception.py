@@ -36,9 +36,9 @@ def _customer_id(url: str) -> str:
     return found.group(1)
 
 
-async def open_customer(page: Page, site: ConsoleSite, tag: str) -> str:
-    """Opens demo/flow.py's customer (Seri Murni Foods, Aminah its main contact) from the search page;
-    returns its customer id (the page is then the new site's form)."""
+async def open_customer(page: Page, site: ConsoleSite, tag: str, language: str | None = None) -> str:
+    """Opens demo/flow.py's customer (Seri Murni Foods, Aminah its main contact, in `language` when
+    given: 'ms' or 'en') from the search page; returns its customer id (the page is then the new site's form)."""
     await page.goto(f"{site.url}/reception")
     await page.get_by_role("link", name="New customer").click()
     await page.locator("#name").fill(f"Seri Murni Foods Sdn Bhd ({tag})")
@@ -46,6 +46,8 @@ async def open_customer(page: Page, site: ConsoleSite, tag: str) -> str:
     await page.locator("#contacts-0-role").fill("Plant maintenance lead")
     await page.locator("#contacts-0-phone").fill("+60 12-345 6789")
     await page.locator("#contacts-0-email").fill(f"aminah.{tag.lower()}@serimurni.example")
+    if language:
+        await page.locator("#contacts-0-language").select_option(language)
     await page.get_by_role("button", name="Open the customer file").click()
     await page.wait_for_url(re.compile(r".*/reception/customers/[^/]+/sites/new$"))
     return _customer_id(page.url)
@@ -91,11 +93,11 @@ async def send_call(page: Page, site: ConsoleSite) -> str:
     return page.url.rsplit("/", 1)[1]
 
 
-async def take_call_in_full(page: Page, site: ConsoleSite, number: int = 1) -> Call:
-    """demo/flow.py's phase 1 through the pages: a new customer, site and compressor, then the call
-    (phone, high, the thermal trip); returns the job and what was put on file."""
+async def take_call_in_full(page: Page, site: ConsoleSite, number: int = 1, language: str | None = None) -> Call:
+    """demo/flow.py's phase 1 through the pages: a new customer (its contact in `language`, when given),
+    site and compressor, then the call (phone, high, the thermal trip); returns the job and what was put on file."""
     tag = uuid.uuid4().hex[:6].upper()
-    customer_id = await open_customer(page, site, tag)
+    customer_id = await open_customer(page, site, tag, language)
     await add_site(page, site)
     serial_number = f"API{tag}{number:04d}"
     await add_compressor(page, site, serial_number)

@@ -105,7 +105,7 @@ async def test_reception_takes_a_call_from_a_new_customer_to_the_job_page(
         await page.get_by_role("heading", name="Take a call").wait_for()
         await _looked_at(page, "reception-take-a-call")
 
-        call = await take_call_in_full(page, site)
+        call = await take_call_in_full(page, site, language="ms")
         assert re.fullmatch(r"JOB-[A-Z0-9-]+", call.job_id), call.job_id
         await page.get_by_role("heading", name=call.job_id).wait_for()
 
@@ -116,6 +116,9 @@ async def test_reception_takes_a_call_from_a_new_customer_to_the_job_page(
         assert await open_jobs.count() == 1
         job_line = await open_jobs.first.inner_text()
         assert call.job_id in job_line and FAULT in job_line and "high" in job_line.lower()
+        # The contact's preferred language, chosen on the new customer's form, is on file.
+        contacts = await page.locator("section[aria-labelledby=contacts-title]").inner_text()
+        assert "Aminah binti Rahman" in contacts and "Bahasa Melayu" in contacts
         unit = await page.locator("article.unit").inner_text()
         assert call.serial_number in unit and "Next service due" in unit and "23,410" in unit
 

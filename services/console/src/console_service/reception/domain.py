@@ -150,9 +150,10 @@ def _contact(values: dict[str, str], prefix: str) -> dict[str, Any]:
         value = _text(values, f"{prefix}.{key}")
         if value:
             contact[key] = value
-    channel = _text(values, f"{prefix}.preferred_channel")
-    if channel:
-        contact["preferred_channel"] = channel
+    for key in ("preferred_channel", "language"):
+        chosen = _text(values, f"{prefix}.{key}")
+        if chosen:
+            contact[key] = chosen
     return contact
 
 
@@ -265,7 +266,7 @@ def today() -> str:
 
 _INDEX = re.compile(r"\[(\d+)\]")
 CUSTOMER_FIELDS = frozenset(
-    {"name"} | {f"contacts.0.{key}" for key in ("name", "role", "phone", "email", "preferred_channel")}
+    {"name"} | {f"contacts.0.{key}" for key in ("name", "role", "phone", "email", "preferred_channel", "language")}
 )
 SITE_FIELDS = frozenset({"name", "address", "city", "postal_code", "country", "region"})
 EQUIPMENT_FIELDS = frozenset(
