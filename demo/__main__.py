@@ -27,6 +27,7 @@ from demo.flow import PHASES, JobResult, Office, run_job
 SERVICES = {"intake": 8001, "dispatch": 8002, "maintenance": 8003, "quality": 8004, "reporting": 8005, "feedback": 8006}
 CONSOLE_PORT = 8000
 SEED = Path(__file__).resolve().parents[1] / "infra/idp/seed.json"
+SEED_PASSWORD = json.loads(SEED.read_text())["local_password"]
 console = Console()
 
 
@@ -45,6 +46,18 @@ def show_console(host: str) -> None:
         "daniel assigns from the unassigned queue, lim works his jobs at /field (try a phone-sized window), "
         "meiling inspects, rahman approves plans and reads the dashboard, reports and reviews, siti sees dead "
         "letters; customers are shown the way to their portal."
+    )
+
+
+async def show_portal(office: Office, host: str, result: JobResult) -> None:
+    """Where the job's customer (who prefers Bahasa Melayu) sees it: their portal and their sign-in."""
+    customer = await office.customer(result.customer_id)
+    portal = f"http://{host}:{CONSOLE_PORT}/portal"
+    console.print(
+        f"[bold]The customer's portal[/] (in Bahasa Melayu, the contact's preferred language): {portal}\n"
+        f"  the job: {portal}/jobs/{result.job_id}   its report: {portal}/jobs/{result.job_id}/report\n"
+        f"  sign in as [bold]{customer.username}[/] with the password [bold]{SEED_PASSWORD}[/]; "
+        "the BM/EN switch at the top changes the language"
     )
 
 
@@ -201,6 +214,7 @@ async def main(jobs: int, host: str) -> int:
         )
         console.print("Stop the services with `make stop`; API documents at http://127.0.0.1:<port>/schema")
         show_console(host)
+        await show_portal(office, host, results[0])
     return 0
 
 

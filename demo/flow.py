@@ -160,11 +160,11 @@ SITES = {
 
 
 async def open_customer_file(
-    reception: Person, tag: str, number: int = 1, region: str = "central"
+    reception: Person, tag: str, number: int = 1, region: str = "central", language: str = "en"
 ) -> tuple[str, str, str]:
-    """Reception files a new customer (`tag` in its name and contact), their site in `region` (SITES) and
-    the compressor there (serial API<tag><number>, last serviced 40 days ago): (customer id, site id,
-    equipment id)."""
+    """Reception files a new customer (`tag` in its name and contact, whose preferred language is
+    `language`), their site in `region` (SITES) and the compressor there (serial API<tag><number>, last
+    serviced 40 days ago): (customer id, site id, equipment id)."""
     customer = await reception.post(
         "intake",
         "/customers",
@@ -176,6 +176,7 @@ async def open_customer_file(
                     "role": "Plant maintenance lead",
                     "phone": "+60 12-345 6789",
                     "email": f"aminah.{tag.lower()}@serimurni.example",
+                    "language": language,
                 }
             ],
         },
@@ -216,7 +217,8 @@ async def run_job(office: Office, number: int = 1, on_phase: PhaseCallback | Non
 
     # Phase 1: the reception specialist takes the customer's call.
     reception = office.reception
-    customer_id, site_id, equipment_id = await open_customer_file(reception, tag, number)
+    # The demo's customer, like most of the organisation's, reads Bahasa Melayu: e-mails, report and portal.
+    customer_id, site_id, equipment_id = await open_customer_file(reception, tag, number, language="ms")
     call = await reception.call(
         "POST",
         "intake",
