@@ -48,6 +48,8 @@ PAGES: dict[str, set[str]] = {
     "/reception/customers/CUST-1/sites/new": {RECEPTION, MANAGER, ADMIN},
     "/reception/customers/CUST-1/equipment/new": {RECEPTION, MANAGER, ADMIN},
     "/reception/customers/CUST-1/call": {RECEPTION, MANAGER, ADMIN},
+    "/reception/customers/CUST-1/labels": {RECEPTION, MANAGER, ADMIN},
+    "/reception/fault-reports": {RECEPTION, MANAGER, ADMIN},
     "/dispatch": {DISPATCHER},
     f"/dispatch/jobs/{JOB}": {DISPATCHER},
     "/dispatch/schedule": {DISPATCHER, MANAGER, ADMIN},

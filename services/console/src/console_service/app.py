@@ -4,6 +4,7 @@ from pathlib import Path
 
 from litestar.static_files import create_static_files_router
 
+from compressor_kit import rate_limits
 from compressor_kit.runtime import ServiceDefinition
 from console_service.admin import api as admin_api
 from console_service.board import api as board_api
@@ -19,7 +20,9 @@ from console_service.management.store import INDEXES as MANAGEMENT_INDEXES
 from console_service.portal import api as portal_api
 from console_service.portal.store import INDEXES as PORTAL_INDEXES
 from console_service.reception import api as reception_api
+from console_service.reception import fault_reports as fault_reports_api
 from console_service.repair import api as repair_api
+from console_service.scan import api as scan_api
 from console_service.sessions import api as sessions_api
 from console_service.sessions.store import INDEXES as SESSION_INDEXES
 from console_service.settings import ConsoleSettings
@@ -53,10 +56,19 @@ SERVICE = ServiceDefinition(
                 *management_api.ROUTES,
                 *admin_api.ROUTES,
                 *portal_api.ROUTES,
+                *scan_api.ROUTES,
+                *fault_reports_api.ROUTES,
             ]
         ),
         STATIC,
     ],
     consumers=[board_consumers.consumers],
-    indexes={**SESSION_INDEXES, **BOARD_INDEXES, **FORM_INDEXES, **MANAGEMENT_INDEXES, **PORTAL_INDEXES},
+    indexes={
+        **SESSION_INDEXES,
+        **BOARD_INDEXES,
+        **FORM_INDEXES,
+        **MANAGEMENT_INDEXES,
+        **PORTAL_INDEXES,
+        **rate_limits.INDEXES,  # the scan page's limit per reporter address
+    },
 )

@@ -33,6 +33,9 @@ class ConsoleSettings(Settings):
         description="A live page hears from the console at least this often (a comment when nothing changed); "
         "its session is checked then, and the stream ends once the session has.",
     )
+    scan_fault_reports_per_address_per_hour: int = Field(
+        5, ge=1, le=1000, description="Fault reports one address may send from machines' label pages per hour."
+    )
     intake_url: str = Field("http://127.0.0.1:8001", description="Intake's base URL.")
     dispatch_url: str = Field("http://127.0.0.1:8002", description="Dispatch's base URL.")
     maintenance_url: str = Field("http://127.0.0.1:8003", description="Maintenance's base URL.")

@@ -50,7 +50,11 @@ async def labelled_unit(runtime: IntakeRuntime, label_id: str) -> UnitOnFile:
     operation_id="printSiteLabels",
     tags=TAGS,
     media_type="application/pdf",
-    responses={200: ResponseSpec(bytes, description="The A4 sheet of labels (PDF).", media_type="application/pdf")},
+    responses={
+        200: ResponseSpec(
+            bytes, description="The A4 sheet of labels (PDF).", media_type="application/pdf", generate_examples=False
+        )
+    },
 )
 async def site_labels(
     request: CallerRequest, runtime: NamedDependency[IntakeRuntime], customer_id: FromPath[str], site_id: FromPath[str]
