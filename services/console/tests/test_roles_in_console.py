@@ -58,6 +58,7 @@ PAGES: dict[str, set[str]] = {
     f"/field/jobs/{JOB}/plan": {ENGINEER},
     f"/field/jobs/{JOB}/work": {ENGINEER},
     f"/field/jobs/{JOB}/review": {ENGINEER},
+    f"/field/jobs/{JOB}/sign": {ENGINEER},
     "/inspections": {INSPECTOR},
     "/inspections/INS-1": {INSPECTOR},
     "/manager": {MANAGER, ADMIN},

@@ -26,6 +26,7 @@ from console_service.scan import api as scan_api
 from console_service.sessions import api as sessions_api
 from console_service.sessions.store import INDEXES as SESSION_INDEXES
 from console_service.settings import ConsoleSettings
+from console_service.signing import api as signing_api
 
 STATIC = create_static_files_router(
     "/static", directories=[Path(__file__).parent / "static"], opt={"public": True}, include_in_schema=False
@@ -52,6 +53,7 @@ SERVICE = ServiceDefinition(
                 *dispatching_api.ROUTES,
                 *field_api.ROUTES,
                 *repair_api.ROUTES,
+                *signing_api.ROUTES,
                 *inspection_api.ROUTES,
                 *management_api.ROUTES,
                 *admin_api.ROUTES,

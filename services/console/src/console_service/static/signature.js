@@ -33,7 +33,17 @@
       return copy.toDataURL("image/png");
     }
 
-    function keep() { image.value = exported(); show(); }
+    // A new drawing answers the refusal shown beside the box; the service checks it again when sent.
+    function keep() {
+      image.value = exported();
+      show();
+      if (box.classList.contains("invalid") && !pad.isEmpty()) {
+        box.classList.remove("invalid");
+        var error = box.querySelector(".field-error[id$='-image-error']");
+        if (error) { error.hidden = true; }
+        canvas.setAttribute("aria-describedby", canvas.getAttribute("aria-describedby").replace(/ \S+-image-error$/, ""));
+      }
+    }
 
     // The drawing buffer matches the box at the screen's pixel density; after a resize (a phone
     // turned) the strokes are drawn again at the new size.
