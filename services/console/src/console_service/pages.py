@@ -10,6 +10,7 @@ from litestar import MediaType, Request, Response
 
 from console_service.assets import asset_url
 from console_service.board.domain import phase_label
+from console_service.field.domain import FAILURE_CATEGORY_NAMES
 from console_service.languages import LANGUAGE_NAMES, SWITCH_LABELS, language_switch
 from console_service.texts import N_, TEXTS, _
 from console_service.times import FILTERS as TIME_FILTERS
@@ -101,6 +102,12 @@ def channel_name(channel: object) -> str:
     return _(name) if name else str(channel or "")
 
 
+def failure_category_name(category: object) -> str:
+    """A failure category code ("air_end") in the reader's language."""
+    name = FAILURE_CATEGORY_NAMES.get(str(category))
+    return _(name) if name else str(category or "").replace("_", " ")
+
+
 def labelled(options: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """(value, label) pairs whose labels were marked with `N_`, with the labels in the reader's language."""
     return [(value, _(label)) for value, label in options]
@@ -114,6 +121,7 @@ def role_names() -> dict[str, str]:
 TEMPLATES.globals.update(
     priority_name=priority_name,
     status_name=status_name,
+    failure_category_name=failure_category_name,
     phase_label=phase_label,
     channel_name=channel_name,
     language_switch=language_switch,

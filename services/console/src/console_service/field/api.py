@@ -27,16 +27,17 @@ from compressor_contracts import StaffRole
 from console_service.calls import Answer, call, segment
 from console_service.field import domain
 from console_service.forms import new_form_key, once
-from console_service.pages import page
+from console_service.pages import labelled, page
 from console_service.sessions.guard import pages, session_of
 from console_service.settings import ConsoleRuntime
+from console_service.texts import N_, _
 from console_service.times import zone_of
 
 DONE = {
-    "prediagnosis": "Pre-diagnosis and commitment recorded; the customer is told when you will be there.",
-    "departure": "On your way: the customer has your ETA.",
-    "arrival": "Arrival on site recorded.",
-    "diagnosis": "Diagnosis recorded. Next: the maintenance plan.",
+    "prediagnosis": N_("Pre-diagnosis and commitment recorded; the customer is told when you will be there."),
+    "departure": N_("On your way: the customer has your ETA."),
+    "arrival": N_("Arrival on site recorded."),
+    "diagnosis": N_("Diagnosis recorded. Next: the maintenance plan."),
 }
 
 
@@ -126,12 +127,12 @@ async def _hub(
         photo_keys=photo_keys,
         errors=errors or {},
         message=message,
-        done=DONE.get(done or ""),
+        done=_(DONE[done]) if done in DONE else None,
         form_key=form_values.get("form_key") or new_form_key(),
         part_rows=range(domain.PART_ROWS),
         measurement_rows=range(domain.MEASUREMENT_ROWS),
-        contacted_via=domain.CONTACTED_VIA,
-        failure_categories=domain.FAILURE_CATEGORIES,
+        contacted_via=labelled(domain.CONTACTED_VIA),
+        failure_categories=labelled(domain.FAILURE_CATEGORIES),
         **context,
     )
 
@@ -165,7 +166,7 @@ async def _act(
     """One form of the hub: refused in the page (422) or by the API (beside its field, what was typed
     kept), or done once per form key, then back to the hub saying so."""
     if local_errors:
-        message = "Some fields need another look."
+        message = _("Some fields need another look.")
         return await _hub(
             request, runtime, job_id, values=values, errors=local_errors, message=message, status_code=422
         )
@@ -187,7 +188,7 @@ async def _act(
         job_id,
         values=values,
         errors=errors,
-        message="Not recorded: see the marked field below." if beside_fields else answer.message,
+        message=_("Not recorded: see the marked field below.") if beside_fields else answer.message,
         status_code=_refusal_status(answer),
     )
 
@@ -204,7 +205,7 @@ async def prediagnose(
 ) -> Response[Any]:
     """The remote pre-diagnosis and the commitment (dispatch checks it against the SLA policy)."""
     session = session_of(request)
-    values, _ = await _posted(request)
+    values, _form = await _posted(request)
     body, errors = domain.prediagnosis_body(values, await _zone(runtime, session))
 
     async def send() -> Answer:
@@ -219,7 +220,7 @@ async def depart(
 ) -> Response[Any]:
     """Leaving for the site now, with an ETA for the customer."""
     session = session_of(request)
-    values, _ = await _posted(request)
+    values, _form = await _posted(request)
     body, errors = domain.departure_body(values, await _zone(runtime, session))
 
     async def send() -> Answer:
@@ -234,7 +235,7 @@ async def arrive(
 ) -> Response[Any]:
     """On site now."""
     session = session_of(request)
-    values, _ = await _posted(request)
+    values, _form = await _posted(request)
 
     async def send() -> Answer:
         return await call(runtime, session, "maintenance", "POST", f"/work-orders/{segment(job_id)}/arrival")

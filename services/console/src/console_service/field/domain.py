@@ -16,13 +16,30 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from compressor_contracts import FailureCategory, Priority
-from console_service.times import moment
+from console_service.texts import N_, _
+from console_service.times import local_day_time, local_time, moment
 
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
 PART_ROWS = 3
 MEASUREMENT_ROWS = 3
-CONTACTED_VIA = (("phone", "Phone"), ("online", "Online"))
-FAILURE_CATEGORIES = tuple((c.value, c.value.replace("_", " ").capitalize()) for c in FailureCategory)
+# Labels marked here, translated where shown (console_service.pages.labelled).
+CONTACTED_VIA = (("phone", N_("Phone")), ("online", N_("Online")))
+FAILURE_CATEGORY_NAMES = {
+    "air_end": N_("Air end"),
+    "lubrication": N_("Lubrication"),
+    "cooling": N_("Cooling"),
+    "air_intake": N_("Air intake"),
+    "valves_and_regulation": N_("Valves and regulation"),
+    "motor_and_drive": N_("Motor and drive"),
+    "electrical_and_controls": N_("Electrical and controls"),
+    "leaks": N_("Leaks"),
+    "condensate_and_drying": N_("Condensate and drying"),
+    "scheduled_service": N_("Scheduled service"),
+    "other": N_("Other"),
+}
+FAILURE_CATEGORIES = tuple(
+    (c.value, FAILURE_CATEGORY_NAMES.get(c.value, c.value.replace("_", " ").capitalize())) for c in FailureCategory
+)
 PHOTO_TYPES = ("image/jpeg", "image/png", "image/heic", "image/webp")
 # The API's limits (dispatch PrediagnosisInput, maintenance DiagnosisDraft), repeated in the page.
 SYMPTOMS_MAX, SYMPTOM_LENGTH = 50, 200
@@ -49,16 +66,16 @@ def from_local_input(text: str, zone: ZoneInfo) -> datetime | None:
 
 
 def shown(value: object, zone: ZoneInfo, now: datetime | None = None) -> str:
-    """A time for people: "14:00" today, "Tue 8 Jan, 09:30" on another day ("" when there is none)."""
+    """A time for people, in their language: "today 14:00", "Tue 8 Jan, 09:30" on another day ("" when
+    there is none)."""
     when = moment(value)
     if when is None:
         return ""
     local = when.astimezone(zone)
     today = (now or datetime.now(UTC)).astimezone(zone).date()
-    clock = local.strftime("%H:%M")
     if local.date() == today:
-        return f"today {clock}"
-    return f"{local.strftime('%a')} {local.day} {local.strftime('%b')}, {clock}"
+        return _("today %(time)s", time=local_time(local, zone))
+    return local_day_time(local, zone)
 
 
 # --- the next step -----------------------------------------------------------------------------
@@ -78,33 +95,33 @@ def stage_of(job: Mapping[str, Any], order: Mapping[str, Any] | None) -> Stage:
     status = job.get("status")
     order_status = (order or {}).get("status")
     if status == "cancelled" or order_status == "cancelled":
-        return Stage("cancelled", "Cancelled: nothing to do")
+        return Stage("cancelled", _("Cancelled: nothing to do"))
     if status == "unassigned" or not job.get("engineer"):
-        return Stage("unassigned", "Waiting for the dispatcher")
+        return Stage("unassigned", _("Waiting for the dispatcher"))
     if status == "resolved":
-        return Stage("review", "Write the review memo", f"/field/jobs/{job_id}/review")
+        return Stage("review", _("Write the review memo"), f"/field/jobs/{job_id}/review")
     if not job.get("prediagnosis"):
-        return Stage("prediagnose", "Call the customer: pre-diagnosis and commitment")
+        return Stage("prediagnose", _("Call the customer: pre-diagnosis and commitment"))
     if not job.get("dispatch") and order_status in (None, "pending", "open"):
-        return Stage("depart", "Leave for the site with an ETA")
+        return Stage("depart", _("Leave for the site with an ETA"))
     if order_status in (None, "pending", "open"):
-        return Stage("arrive", "Record your arrival on site")
+        return Stage("arrive", _("Record your arrival on site"))
     if order_status == "on_site":
-        return Stage("diagnose", "Diagnose: measurements, cause and photos")
+        return Stage("diagnose", _("Diagnose: measurements, cause and photos"))
     if order_status in ("diagnosed", "plan_proposed", "plan_rejected", "waiting_for_parts"):
         step = {
-            "diagnosed": "Propose the maintenance plan",
-            "plan_proposed": "Plan sent: waiting for the customer's approval",
-            "plan_rejected": "Plan rejected: propose a new one",
-            "waiting_for_parts": "Plan waiting for parts",
+            "diagnosed": N_("Propose the maintenance plan"),
+            "plan_proposed": N_("Plan sent: waiting for the customer's approval"),
+            "plan_rejected": N_("Plan rejected: propose a new one"),
+            "waiting_for_parts": N_("Plan waiting for parts"),
         }[str(order_status)]
-        return Stage("plan", step, f"/field/jobs/{job_id}/plan")
+        return Stage("plan", _(step), f"/field/jobs/{job_id}/plan")
     if order_status in ("plan_approved", "in_progress", "rework"):
-        step = "Rework: start the next round" if order_status == "rework" else "Do the work, step by step"
+        step = _("Rework: start the next round") if order_status == "rework" else _("Do the work, step by step")
         return Stage("work", step, f"/field/jobs/{job_id}/work")
     if order_status == "awaiting_inspection":
-        return Stage("inspection", "Work done: waiting for the quality inspection")
-    return Stage("unknown", "See the job")
+        return Stage("inspection", _("Work done: waiting for the quality inspection"))
+    return Stage("unknown", _("See the job"))
 
 
 # --- most urgent first ---------------------------------------------------------------------------
@@ -231,13 +248,13 @@ def prediagnosis_body(form: Mapping[str, str], zone: ZoneInfo) -> tuple[dict[str
     errors: dict[str, str] = {}
     symptoms, causes = lines(form.get("confirmed_symptoms")), lines(form.get("suspected_causes"))
     if not symptoms:
-        errors["confirmed_symptoms"] = "Write at least one confirmed symptom (one per line)."
+        errors["confirmed_symptoms"] = _("Write at least one confirmed symptom (one per line).")
     elif len(symptoms) > SYMPTOMS_MAX:
-        errors["confirmed_symptoms"] = f"At most {SYMPTOMS_MAX} symptoms."
+        errors["confirmed_symptoms"] = _("At most %(count)d symptoms.", count=SYMPTOMS_MAX)
     if not causes:
-        errors["suspected_causes"] = "Write at least one suspected cause (one per line, most likely first)."
+        errors["suspected_causes"] = _("Write at least one suspected cause (one per line, most likely first).")
     elif len(causes) > CAUSES_MAX:
-        errors["suspected_causes"] = f"At most {CAUSES_MAX} causes."
+        errors["suspected_causes"] = _("At most %(count)d causes.", count=CAUSES_MAX)
     parts = []
     for row in range(PART_ROWS):
         number = form.get(f"likely_parts.{row}.part_number", "").strip()
@@ -247,13 +264,13 @@ def prediagnosis_body(form: Mapping[str, str], zone: ZoneInfo) -> tuple[dict[str
             continue
         amount = _number(quantity or "1")
         if amount is None:
-            errors[f"likely_parts.{row}.quantity"] = "A number, e.g. 1."
+            errors[f"likely_parts.{row}.quantity"] = _("A number, e.g. 1.")
         parts.append({"part_number": number, "description": description, "quantity": amount})
     commitment: dict[str, str] = {}
     for name in ("arrive_by", "resolve_by"):
         when = from_local_input(form.get(f"commitment.{name}", ""), zone)
         if when is None:
-            errors[f"commitment.{name}"] = "A date and time, e.g. 2030-01-07 14:00."
+            errors[f"commitment.{name}"] = _("A date and time, e.g. 2030-01-07 14:00.")
         else:
             commitment[name] = when.astimezone(UTC).isoformat()
     body: dict[str, Any] = {
@@ -272,7 +289,7 @@ def prediagnosis_body(form: Mapping[str, str], zone: ZoneInfo) -> tuple[dict[str
 def departure_body(form: Mapping[str, str], zone: ZoneInfo) -> tuple[dict[str, Any], dict[str, str]]:
     eta = from_local_input(form.get("eta", ""), zone)
     if eta is None:
-        return {}, {"eta": "A date and time, e.g. 2030-01-07 13:30."}
+        return {}, {"eta": _("A date and time, e.g. 2030-01-07 13:30.")}
     return {"eta": eta.astimezone(UTC).isoformat()}, {}
 
 
@@ -286,13 +303,13 @@ def diagnosis_body(form: Mapping[str, str], photo_keys: list[str]) -> tuple[dict
             continue
         value = _number(fields["value"])
         if value is None:
-            errors[f"measurements.{row}.value"] = "A number, e.g. 109.5."
+            errors[f"measurements.{row}.value"] = _("A number, e.g. 109.5.")
         measurement: dict[str, Any] = {"name": fields["name"], "value": value, "unit": fields["unit"]}
         if fields["instrument"]:
             measurement["instrument"] = fields["instrument"]
         measurements.append(measurement)
     if not measurements:
-        errors["measurements.0.name"] = "Record at least one measurement."
+        errors["measurements.0.name"] = _("Record at least one measurement.")
     body: dict[str, Any] = {
         "measurements": measurements,
         "root_cause": (form.get("root_cause") or "").strip(),
@@ -305,7 +322,7 @@ def diagnosis_body(form: Mapping[str, str], photo_keys: list[str]) -> tuple[dict
         if hours.isdigit():
             body["running_hours"] = int(hours)
         else:
-            errors["running_hours"] = "Whole hours, e.g. 23410."
+            errors["running_hours"] = _("Whole hours, e.g. 23410.")
     return body, errors
 
 
@@ -314,9 +331,11 @@ def field_errors(errors: Mapping[str, str]) -> dict[str, str]:
     is shown on its text area ("Line 3: ..."), rows of inputs keep their own names."""
     shown_errors: dict[str, str] = {}
     for name, message in errors.items():
-        head, _, rest = name.partition(".")
+        head, _dot, rest = name.partition(".")
         if head in ("confirmed_symptoms", "suspected_causes") and rest.split(".")[0].isdigit():
-            shown_errors.setdefault(head, f"Line {int(rest.split('.')[0]) + 1}: {message}")
+            shown_errors.setdefault(
+                head, _("Line %(line)d: %(reason)s", line=int(rest.split(".")[0]) + 1, reason=message)
+            )
         elif head == "photo_keys":
             shown_errors.setdefault("photos", message)
         elif head == "measurements" and rest.isdigit():

@@ -4,6 +4,11 @@
 (function () {
   "use strict";
 
+  // The page's words in its language (field_job.html), English when a page gives none.
+  var holder = document.getElementById("field-texts");
+  var T = holder ? JSON.parse(holder.textContent) : {};
+  function text(key, english) { return T[key] || english; }
+
   // datetime-local values ("2030-01-07T14:00") in the same zone compare as text.
   function minute(value) { return (value || "").slice(0, 16); }
 
@@ -13,13 +18,15 @@
     var max = minute(input.dataset.slaMax);
     var min = minute(input.dataset.slaMin);
     var after = input.dataset.slaAfter ? document.getElementById(input.dataset.slaAfter) : null;
-    if (min && value <= min) { return "This is in the past: the commitment must be later than now."; }
+    if (min && value <= min) { return text("past", "This is in the past: the commitment must be later than now."); }
     if (after && minute(after.value) && value < minute(after.value)) {
-      return "Resolve-by cannot be before on-site-by.";
+      return text("order", "Resolve-by cannot be before on-site-by.");
     }
     if (max && value > max) {
-      var what = input.dataset.slaWhat === "resolve" ? "resolved" : "on site";
-      return "Outside the SLA policy: this job must be " + what + " by " + input.dataset.slaText + ".";
+      var outside = input.dataset.slaWhat === "resolve"
+        ? text("outside_resolve", "Outside the SLA policy: this job must be resolved by {time}.")
+        : text("outside_arrive", "Outside the SLA policy: this job must be on site by {time}.");
+      return outside.replace("{time}", input.dataset.slaText);
     }
     return "";
   }
@@ -51,7 +58,7 @@
   function busy(delta) {
     pending += delta;
     submit.disabled = pending > 0;
-    submit.textContent = pending > 0 ? "Uploading photos…" : "Record the diagnosis";
+    submit.textContent = pending > 0 ? text("uploading_photos", "Uploading photos…") : text("record_diagnosis", "Record the diagnosis");
   }
 
   async function upload(file, item, status) {
@@ -63,15 +70,15 @@
       body: JSON.stringify({ file_name: file.name || "photo.jpg", content_type: type })
     });
     var answer = await asked.json().catch(function () { return {}; });
-    if (!asked.ok) { throw new Error(answer.message || "The upload was refused (" + asked.status + ")."); }
+    if (!asked.ok) { throw new Error(answer.message || text("upload_refused", "The upload was refused ({status}).").replace("{status}", asked.status)); }
     var put = await fetch(answer.upload_url, { method: "PUT", headers: { "Content-Type": type }, body: file });
-    if (!put.ok) { throw new Error("The object store refused the photo (" + put.status + ")."); }
+    if (!put.ok) { throw new Error(text("store_refused", "The object store refused the photo ({status}).").replace("{status}", put.status)); }
     var key = document.createElement("input");
     key.type = "hidden";
     key.name = "photo_keys";
     key.value = answer.photo_key;
     item.appendChild(key);
-    status.textContent = " uploaded";
+    status.textContent = " " + text("uploaded", "uploaded");
     item.dataset.photoKey = answer.photo_key;
   }
 
@@ -82,7 +89,7 @@
       if (window.URL && URL.createObjectURL) {
         var thumb = document.createElement("img");
         thumb.src = URL.createObjectURL(file);
-        thumb.alt = "Photo " + name;
+        thumb.alt = text("photo", "Photo {name}").replace("{name}", name);
         item.appendChild(thumb);
       }
       var label = document.createElement("span");
@@ -90,14 +97,14 @@
       label.textContent = name;
       var status = document.createElement("span");
       status.className = "photo-status";
-      status.textContent = " uploading…";
+      status.textContent = " " + text("uploading", "uploading…");
       item.appendChild(label);
       item.appendChild(status);
       list.appendChild(item);
       busy(1);
       upload(file, item, status).catch(function (error) {
         item.classList.add("failed");
-        status.textContent = " not uploaded: " + error.message;
+        status.textContent = " " + text("not_uploaded", "not uploaded: {reason}").replace("{reason}", error.message);
       }).finally(function () { busy(-1); });
     });
     picker.value = "";
