@@ -185,6 +185,7 @@ def test_every_notification_template_is_a_file_and_renders_the_events_details(ev
         "event": data.model_dump(mode="json"),
         "survey_url": "https://x.test/surveys/T",
         "report_url": "https://x.test/report.pdf",
+        "portal_survey_url": "https://x.test/portal/jobs/J/survey",
         "survey_expires_at": "2026-03-20T10:00:00+00:00",
     }
     for language, greeting in (("en", "Dear"), ("ms", "Tuan/Puan")):

@@ -185,6 +185,10 @@ async def test_each_customer_reads_their_e_mails_in_their_own_language_with_the_
     assert "X-Amz" not in body and report.report.object_key not in body  # no presigned link to expire
     assert f"Tinjauan ini dibuka sehingga {malaysian(survey['expires_at'].replace(tzinfo=UTC), 'ms')}." in body
     assert "https://service.example.test/surveys/" in body
+    assert (
+        f"atau, selepas log masuk, di portal pelanggan: https://portal.example.test/portal/jobs/{malay.job_id}/survey"
+        in body
+    )
 
     in_english = mails(english)
     assert {m["Content-Language"] for m in in_english.values()} == {"en"}

@@ -81,6 +81,10 @@ class FeedbackSettings(Settings):
         """The report's link in a customer's message: the portal's page, which never expires for its owner."""
         return f"{self.portal_base()}/portal/jobs/{job_id}/report"
 
+    def portal_survey_link(self, job_id: str) -> str:
+        """The survey in the portal, for a customer who would rather sign in than follow the token link."""
+        return f"{self.portal_base()}/portal/jobs/{job_id}/survey"
+
     def time_zone(self) -> ZoneInfo:
         return ZoneInfo(self.customer_time_zone)
 

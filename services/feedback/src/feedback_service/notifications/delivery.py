@@ -78,6 +78,7 @@ async def deliver(runtime: FeedbackRuntime, subscriptions: Subscriptions, notifi
             "survey_expires_at": survey.expires_at.isoformat(),
             # The portal's page of the report, not a presigned download: it never expires for its owner.
             "report_url": settings.report_link(notification.job_id),
+            "portal_survey_url": settings.portal_survey_link(notification.job_id),
         }
     try:
         subject, text = render_message(notification.template, context, notification.language, settings.time_zone())
