@@ -89,15 +89,11 @@ def stage_texts(stage: domain.Stage) -> tuple[str, str]:
     return _(stage.title), _(stage.next_step, **values) if values else _(stage.next_step)
 
 
+FORMATS = {"when": when, "day": day, "number": number}
+
+
 def _context(request: Request[Any, Any, Any], current_path: str) -> dict[str, Any]:
-    return {
-        "session": session_of(request),
-        "current_path": current_path,
-        "when": when,
-        "day": day,
-        "number": number,
-        "language": current_language(),
-    }
+    return {"session": session_of(request), "current_path": current_path, "language": current_language(), **FORMATS}
 
 
 def _not_found(request: Request[Any, Any, Any], what: str | None = None) -> Response[str]:
@@ -289,9 +285,6 @@ def _job_live_context(job: dict[str, Any]) -> dict[str, Any]:
         "progress": domain.progress_lines(job, language),
         "inspections": domain.inspection_results(job, language),
         "steps": {"round": latest_round, "done": done, "total": total},
-        "when": when,
-        "day": day,
-        "number": number,
     }
 
 
@@ -329,7 +322,7 @@ async def job_live(
     def message(job: dict[str, Any]) -> ServerSentEventMessage:
         if not domain.owns(job, session["subject"]):
             return ServerSentEventMessage(comment="not yet")
-        html = render_fragment("portal_job_live.html", **_job_live_context(job))
+        html = render_fragment("portal_job_live.html", **_job_live_context(job), **FORMATS)
         return ServerSentEventMessage(data=json.dumps({"html": html}), event="job")
 
     return follow(request, runtime, store.PORTAL_JOBS, message, only={"documentKey._id": job_id})
