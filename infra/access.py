@@ -30,6 +30,8 @@ DEFAULT_EXCHANGE = "amq.default"  # the nameless exchange, as permissions name i
 READS_BY_CONTRACT: dict[str, tuple[str, ...]] = {
     # job.report_published names the PDF in reporting's bucket; feedback presigns the customer's link.
     "feedback": ("reports",),
+    # job.signed names the signature's PNG in maintenance's bucket; the report PDF shows it.
+    "reporting": ("signatures",),
 }
 BUCKET_ACTIONS = [
     "s3:CreateBucket",
