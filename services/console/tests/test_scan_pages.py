@@ -16,10 +16,11 @@ import pypdfium2
 import zxingcpp
 from console_service.scan import domain
 
-from compressor_kit.testing.browser import assert_accessible, assert_clean, assert_fits, screenshot
+from compressor_kit.testing.browser import assert_accessible, assert_clean, assert_fits, person_page, screenshot
+from compressor_kit.testing.browser import sign_in as provider_sign_in
 from compressor_kit.testing.watcher import EventWatcher
 
-from .site import PUBLIC_URL, console_site
+from .site import PASSWORD, PUBLIC_URL, console_site
 
 CUSTOMER = "Kilang Beras Sekinchan Sdn Bhd"
 SITE = "Sekinchan mill"
@@ -73,11 +74,12 @@ async def _customer_with_two_machines(intake_url: str, token: str) -> dict[str, 
             answer = await client.post(f"/customers/{customer['customer_id']}/equipment", json=unit)
             assert answer.status_code == 201, answer.text
             units[serial] = answer.json()["label_id"]
+            units[f"equipment:{serial}"] = answer.json()["equipment_id"]
     return {"customer_id": customer["customer_id"], "site_id": site_id, **units}
 
 
 async def test_a_scanned_label_reports_a_fault_that_reception_confirms(
-    test_settings, identity_provider, database_prefix, tokens, desktop_page, phone_page, tmp_path
+    test_settings, identity_provider, database_prefix, tokens, chromium, desktop_page, phone_page, tmp_path
 ):
     amqp_url = test_settings.rabbitmq_url.get_secret_value()
     async with (
@@ -138,7 +140,9 @@ async def test_a_scanned_label_reports_a_fault_that_reception_confirms(
         await assert_accessible(phone)
         assert_clean(phone, allow=("status of 422",))
         await screenshot(phone, "scan-reported")
-        assert not [e for e in watcher.events if e.data.routing_key() == "job.requested.v1"], "requested before confirmed"
+        assert not [e for e in watcher.events if e.data.routing_key() == "job.requested.v1"], (
+            "requested before confirmed"
+        )
 
         # The limits: three reports per machine an hour (intake), five per address (the console).
         form = {"reporter_name": "Hafiz", "reporter_phone": "0123456789", "description": "Bocor angin."}
@@ -181,3 +185,22 @@ async def test_a_scanned_label_reports_a_fault_that_reception_confirms(
         await phone.locator("li.fault-report").first.wait_for()
         await assert_fits(phone)
         await screenshot(phone, "reception-fault-reports")
+
+        # The machine's own customer scans the label signed in: the open job, and a request for service
+        # with the machine chosen in the portal, instead of the fault form.
+        username = await identity_provider.register(customer_id, ["customer"], name="Rosnah binti Ali")
+        async with person_page(chromium, "phone") as owner:
+            await site.route_public_url(owner)
+            await owner.goto(f"{site.url}/m/{first_label}")
+            await owner.get_by_role("link", name="Sign in to request service").click()
+            await provider_sign_in(owner, username, PASSWORD)
+            await owner.wait_for_url(f"{site.url}/m/{first_label}")
+            request_link = owner.locator(
+                f'a[href="/portal/requests/new?equipment={file["equipment:" + first_serial]}"]'
+            )
+            await request_link.wait_for()
+            assert await owner.locator(f'a[href="/portal/jobs/{job_id}"]').count() == 1
+            assert await owner.locator("#reporter_name").count() == 0
+            await assert_accessible(owner)
+            await assert_fits(owner)
+            await screenshot(owner, "scan-owner")

@@ -19,12 +19,12 @@ from litestar.response import Redirect
 from console_service.calls import UNAVAILABLE, Answer, answer_of, base_url, call, segment
 from console_service.forms import new_form_key, once, valid_key
 from console_service.pages import form_values, page, priority_name
+from console_service.reception.api import FRONT_DESK
 from console_service.reception.domain import PRIORITIES
 from console_service.sessions.guard import pages, session_of
 from console_service.settings import ConsoleRuntime
 from console_service.texts import _
 
-FRONT_DESK = ("reception", "manager", "admin")
 HERE = "/reception/fault-reports"
 LISTED = 50
 

@@ -24,6 +24,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from compressor_kit import rate_limits
+from compressor_kit.auth import public
 from console_service.calls import UNAVAILABLE, Answer, answer_of, base_url, call, segment
 from console_service.forms import new_form_key, store, valid_key
 from console_service.pages import form_values, page
@@ -32,7 +33,6 @@ from console_service.sessions.guard import current_session
 from console_service.settings import ConsoleRuntime
 from console_service.texts import _
 
-OPEN = {"opt": {"public": True}, "include_in_schema": False}
 HOUR = 3600
 RETRY_AFTER = "retry-after"
 ANONYMOUS = "anonymous"  # whose form key it is: nobody signed in
@@ -119,7 +119,7 @@ async def _scan_page(
     return response
 
 
-@get("/m/{label_id:str}", **OPEN)
+@get("/m/{label_id:str}", **public(), include_in_schema=False)
 async def scan(
     request: Request[Any, Any, Any], runtime: NamedDependency[ConsoleRuntime], label_id: FromPath[str]
 ) -> Response[str]:
@@ -157,7 +157,7 @@ def _too_many(retry_after: str | None) -> str:
     )
 
 
-@post("/m/{label_id:str}", **OPEN, media_type=MediaType.HTML)
+@post("/m/{label_id:str}", **public(), include_in_schema=False, media_type=MediaType.HTML)
 async def report_fault(
     request: Request[Any, Any, Any], runtime: NamedDependency[ConsoleRuntime], label_id: FromPath[str]
 ) -> Response[str]:
@@ -187,15 +187,9 @@ async def report_fault(
     if not allowance.allowed:
         if claim:
             await store.release(runtime, claim)
-        retry_after = str(allowance.retry_after_seconds)
+        wait = str(allowance.retry_after_seconds)
         return await _scan_page(
-            request,
-            runtime,
-            label_id,
-            values=values,
-            message=_too_many(retry_after),
-            status_code=429,
-            retry_after=retry_after,
+            request, runtime, label_id, values=values, message=_too_many(wait), status_code=429, retry_after=wait
         )
     sent, retry_after = await _open_call(runtime, "POST", f"/labels/{segment(label_id)}/fault-reports", json=body)
     if sent.ok:

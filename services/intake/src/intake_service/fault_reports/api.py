@@ -12,6 +12,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import TooManyRequestsException
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from compressor_contracts import Priority, StaffMember
 from compressor_kit.auth import principal_of, public, requires
@@ -27,7 +28,7 @@ from intake_service.settings import IntakeRuntime
 
 TAGS = ["Fault reports"]
 
-REPORT_EXAMPLE = {
+REPORT_EXAMPLE: JsonDict = {
     "reporter_name": "Hafiz bin Osman",
     "reporter_phone": "012-345 6789",
     "description": "Loud knocking from the compressor since this morning; the pressure drops.",
