@@ -19,6 +19,7 @@ from compressor_contracts.common import Language
 from compressor_kit.http import create_app
 from compressor_kit.objectstore import ObjectStore
 from compressor_kit.runtime import Runtime
+from compressor_kit.testing import eventually
 from compressor_kit.testing.events import EventTap, publish_events
 from reporting_service.app import SERVICE
 from reporting_service.records import domain, publisher, store
@@ -91,7 +92,15 @@ async def test_a_malay_contacts_report_is_in_malay_signed_with_english_on_demand
     kumar = {"Authorization": f"Bearer {(await identity_provider.sign_in('kumar')).access_token}"}
     app = create_app(SERVICE, settings)
     async with AsyncTestClient(app) as client, EventTap(url, REPORT_PUBLISHED) as tap:
-        await publish_events(url, *events, approval)
+        # The plan was approved hours before the pass: in the timeline before version 1 falls due.
+        *before_the_pass, passed = events
+        await publish_events(url, *before_the_pass, approval)
+
+        async def in_the_timeline():
+            return test_db.timeline_events.count_documents({"job_id": job.job_id}) == len(events)
+
+        await eventually(in_the_timeline, timeout=30)
+        await publish_events(url, passed)
         [first] = await tap.take(1, timeout=30)
         await publish_events(url, acceptance)
         [second] = await tap.take(1, timeout=30)
@@ -109,6 +118,7 @@ async def test_a_malay_contacts_report_is_in_malay_signed_with_english_on_demand
         stored = test_db.records.find_one({"job_id": job.job_id, "version": 2})
 
     # The contact prefers Malay: that is the report job.report_published names (the e-mail's).
+    assert passed.type.endswith("job.inspection_passed.v1")
     assert first.data.record_version == 1 and "/v1/ms/" in first.data.report.object_key
     assert second.data.record_version == 2 and "/v2/ms/" in second.data.report.object_key
     assert malay_link.status_code == 200, malay_link.text

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
@@ -114,7 +114,9 @@ def _capital(text: str) -> str:
 
 
 def _moment(value: datetime | str) -> datetime:
-    return (value if isinstance(value, datetime) else datetime.fromisoformat(str(value))).astimezone(MALAYSIA)
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    # Stored times are UTC; one read without its zone is UTC too, never the machine's zone.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(MALAYSIA)
 
 
 def _when(value: datetime | str | None) -> str:
@@ -266,7 +268,7 @@ def signatures_section(content: dict[str, Any], images: dict[str, bytes]) -> lis
             details.append((_("Collected by"), signature["collected_by"]["name"]))
         rows = [[_p(k, HEAD), _p(v, CELL)] for k, v in details]
         rows.append([_p(_("SHA-256 of what was signed"), HEAD), _hash(signature["content_sha256"])])
-        facts = Table(rows, colWidths=[38 * mm, 64 * mm])
+        facts = Table(rows, colWidths=[36 * mm, 62 * mm])  # inside the cell's padding
         facts.setStyle(PAIRS)
         box = Table(
             [[_signature_image(images.get(signature["signature_id"])), facts]],
