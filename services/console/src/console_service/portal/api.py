@@ -70,13 +70,15 @@ def when(value: object) -> str:
 def day(value: object) -> str:
     """A date in the reader's language: '2 Mac 2026'."""
     if isinstance(value, datetime):
-        value = value.astimezone(domain.CUSTOMER_ZONE).date()
+        return format_date(value.astimezone(domain.CUSTOMER_ZONE).date(), "d MMM y")
+    if isinstance(value, date):
+        return format_date(value, "d MMM y")
     if isinstance(value, str) and value:
         try:
-            value = date.fromisoformat(value[:10])
+            return format_date(date.fromisoformat(value[:10]), "d MMM y")
         except ValueError:
             return value
-    return format_date(value, "d MMM y") if isinstance(value, date) else ""
+    return ""
 
 
 def number(value: object) -> str:
@@ -86,7 +88,7 @@ def number(value: object) -> str:
 def stage_texts(stage: domain.Stage) -> tuple[str, str]:
     """The stage's title and next step in the reader's language, with its times written out."""
     values = {name: when(value) if isinstance(value, datetime) else value for name, value in stage.values.items()}
-    return _(stage.title), _(stage.next_step, **values) if values else _(stage.next_step)
+    return _(stage.title), _(stage.next_step) % values if values else _(stage.next_step)
 
 
 FORMATS = {"when": when, "day": day, "number": number}
@@ -525,7 +527,7 @@ async def equipment(request: Request[Any, Any, Any], runtime: NamedDependency[Co
     data = file.data if file.ok and isinstance(file.data, dict) else {}
     open_by_unit: dict[str, int] = {}
     for job in data.get("open_jobs") or []:
-        unit_id = (job.get("equipment") or {}).get("equipment_id")
+        unit_id = str((job.get("equipment") or {}).get("equipment_id"))
         open_by_unit[unit_id] = open_by_unit.get(unit_id, 0) + 1
     return page(
         "portal_equipment.html",

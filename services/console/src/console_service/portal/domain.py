@@ -11,7 +11,7 @@ from the facts when the page is shown, never from the order they came in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -468,7 +468,7 @@ def reports_of(jobs: list[dict[str, Any]], history: list[dict[str, Any]]) -> lis
 
     def newest(report: dict[str, Any]) -> str:
         value = report.get("date")
-        return value.isoformat() if hasattr(value, "isoformat") else str(value or "")
+        return value.isoformat() if isinstance(value, datetime | date) else str(value or "")
 
     return sorted(found.values(), key=newest, reverse=True)
 
