@@ -21,11 +21,13 @@ from urllib.parse import quote
 import httpx
 
 from console_service.settings import ConsoleRuntime
+from console_service.texts import _
 
 Service = Literal["intake", "dispatch", "maintenance", "quality", "reporting", "feedback"]
 # A JSON body as sent to a service: what `json.dumps` writes.
 JSON: TypeAlias = Mapping[str, "JSON"] | Sequence["JSON"] | str | int | float | bool | None
 CALL_TIMEOUT = 8.0
+# English only: for pages that add their own service name (prefer `unavailable(service)`).
 UNAVAILABLE = "is unavailable just now; the rest of the console works. Try again in a minute."
 
 
@@ -55,6 +57,14 @@ class Answer:
         return self.errors.get(name)
 
 
+def unavailable(service: str) -> str:
+    """What a page says when `service` cannot answer, in the reader's language."""
+    return _(
+        "%(service)s is unavailable just now; the rest of the console works. Try again in a minute.",
+        service=service.capitalize(),
+    )
+
+
 def segment(value: str) -> str:
     """One path segment, escaped: ids typed into a URL never change the path."""
     return quote(value, safe="")
@@ -82,7 +92,7 @@ def answer_of(service: str, response: httpx.Response) -> Answer:
             data = response.text
         return Answer(service, status, data=data)
     if status >= 500:
-        return Answer(service, status, message=f"{service.capitalize()} {UNAVAILABLE}")
+        return Answer(service, status, message=unavailable(service))
     try:
         problem = response.json()
     except ValueError:
@@ -126,5 +136,5 @@ async def call(
             timeout=timeout,
         )
     except httpx.HTTPError:
-        return Answer(service, 0, message=f"{service.capitalize()} {UNAVAILABLE}")
+        return Answer(service, 0, message=unavailable(service))
     return answer_of(service, response)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from litestar import MediaType, Request, Response
 
+from compressor_contracts.common import Language
+from compressor_kit.i18n import current_language
 from console_service.assets import asset_url
 from console_service.board.domain import phase_label
 from console_service.field.domain import FAILURE_CATEGORY_NAMES
@@ -84,6 +86,33 @@ STATUS_NAMES = {
     "open": N_("open"),
     "closed": N_("closed"),
     "cancelled": N_("cancelled"),
+    "unassigned": N_("unassigned"),
+    "assigned": N_("assigned"),
+    "prediagnosed": N_("pre-diagnosed"),
+    "dispatched": N_("on the way"),
+    "on_site": N_("on site"),
+    "resolved": N_("resolved"),
+    "pending": N_("pending"),
+    "diagnosed": N_("diagnosed"),
+    "plan_proposed": N_("plan proposed"),
+    "waiting_for_parts": N_("waiting for parts"),
+    "plan_rejected": N_("plan rejected"),
+    "plan_approved": N_("plan approved"),
+    "in_progress": N_("in progress"),
+    "awaiting_inspection": N_("awaiting inspection"),
+    "rework": N_("rework"),
+    "completed": N_("completed"),
+    "proposed": N_("proposed"),
+    "approved": N_("approved"),
+    "rejected": N_("rejected"),
+    "superseded": N_("superseded"),
+    "ready": N_("ready"),
+    "automatic": N_("automatic"),
+    "manual": N_("manual"),
+    "answered": N_("answered"),
+    "expired": N_("expired"),
+    "passed": N_("passed"),
+    "failed": N_("failed"),
 }
 
 
@@ -113,6 +142,22 @@ def labelled(options: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(value, _(label)) for value, label in options]
 
 
+def localized(item: Mapping[str, Any] | None, field: str) -> str:
+    """`item[field]`, or its Malay version `item[field + "_ms"]` when the reader reads Malay and it has one
+    (plan steps, inspection indicators...: the seed's texts come in both languages)."""
+    if not item:
+        return ""
+    if current_language() is Language.MS and item.get(f"{field}_ms"):
+        return str(item[f"{field}_ms"])
+    value = item.get(field)
+    return "" if value is None else str(value)
+
+
+def translated(names: Mapping[str, str]) -> dict[str, str]:
+    """code → label (labels marked with `N_`), with the labels in the reader's language."""
+    return {code: _(label) for code, label in names.items()}
+
+
 def role_names() -> dict[str, str]:
     """Each role's name in the reader's language."""
     return {role: _(name) for role, name in ROLE_NAMES.items()}
@@ -121,6 +166,7 @@ def role_names() -> dict[str, str]:
 TEMPLATES.globals.update(
     priority_name=priority_name,
     status_name=status_name,
+    localized=localized,
     failure_category_name=failure_category_name,
     phase_label=phase_label,
     channel_name=channel_name,

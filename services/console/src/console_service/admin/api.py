@@ -22,6 +22,7 @@ from console_service.forms import new_form_key, once
 from console_service.pages import page
 from console_service.sessions.guard import pages, session_of
 from console_service.settings import ConsoleRuntime
+from console_service.texts import _
 
 ADMIN = (StaffRole.ADMIN,)
 PATH = "/admin/dead-letters"
@@ -94,8 +95,8 @@ async def replay(
             "message.html",
             status_code=404,
             session=session,
-            title="No such service",
-            message=f"There is no service {service!r} with dead letters.",
+            title=_("No such service"),
+            message=_("There is no service “%(service)s” with dead letters.", service=service),
         )
     form = await request.form()
     event_ids = [str(v) for v in form.getall("event_id", []) if isinstance(v, str)]

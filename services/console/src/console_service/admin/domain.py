@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from console_service.calls import Service
+from console_service.texts import _, ngettext
 
 SERVICES: tuple[Service, ...] = ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback")
 LISTED = 200  # GET /dead-letters?limit= (1-1000)
@@ -28,11 +29,11 @@ def choice(event_ids: list[str], replay_all: bool) -> Choice:
         return Choice({"all": True})
     chosen = list(dict.fromkeys(i.strip() for i in event_ids if i.strip()))
     if not chosen:
-        return Choice(None, "Choose at least one dead letter to replay (or replay them all).")
+        return Choice(None, _("Choose at least one dead letter to replay (or replay them all)."))
     if len(chosen) > MAX_EVENT_IDS:
-        return Choice(None, f"At most {MAX_EVENT_IDS} dead letters at a time.")
+        return Choice(None, _("At most %(count)d dead letters at a time.", count=MAX_EVENT_IDS))
     if any(len(i) > EVENT_ID_MAX for i in chosen):
-        return Choice(None, f"An event id has at most {EVENT_ID_MAX} characters.")
+        return Choice(None, _("An event id has at most %(count)d characters.", count=EVENT_ID_MAX))
     return Choice({"event_ids": chosen})
 
 
@@ -61,14 +62,22 @@ class Confirmation:
 
     @property
     def text(self) -> str:
-        noun = "dead letter" if self.replayed == 1 else "dead letters"
-        parts = [f"Replayed {self.replayed} {noun} of {self.service} to the queues that failed them."]
-        if self.skipped:
-            parts.append(
-                f"{self.skipped} stayed in the dead-letter queue" + (f" ({self.reason})." if self.reason else ".")
+        parts = [
+            ngettext(
+                "Replayed %(num)d dead letter of %(service)s to the queues that failed them.",
+                "Replayed %(num)d dead letters of %(service)s to the queues that failed them.",
+                self.replayed,
+                service=self.service,
             )
+        ]
+        if self.skipped and self.reason:
+            parts.append(
+                _("%(count)d stayed in the dead-letter queue (%(reason)s).", count=self.skipped, reason=self.reason)
+            )
+        elif self.skipped:
+            parts.append(_("%(count)d stayed in the dead-letter queue.", count=self.skipped))
         if self.not_found:
-            parts.append(f"{self.not_found} had already left it.")
+            parts.append(_("%(count)d had already left it.", count=self.not_found))
         return " ".join(parts)
 
 

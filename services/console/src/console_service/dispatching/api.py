@@ -27,12 +27,13 @@ from console_service.forms import FORM_KEY, new_form_key, once
 from console_service.pages import form_values, page
 from console_service.sessions.guard import pages, session_of
 from console_service.settings import ConsoleRuntime
+from console_service.texts import N_, _
 
 PAGE_SIZE = 200
 MAX_PAGES = 5  # at most 1000 engineers or jobs read for one page
 QUEUE_SIZE = 50
 # Dispatch's own words for a request that fails its schema name the route, not the person's mistake.
-NOT_ASSIGNED = "Not assigned: correct what is marked below and send it again."
+NOT_ASSIGNED = N_("Not assigned: correct what is marked below and send it again.")
 
 
 @dataclass
@@ -234,7 +235,7 @@ async def assign(
         job_id,
         values=values,
         errors=answer.errors,
-        message=NOT_ASSIGNED if answer.errors and answer.status == 400 else answer.message,
+        message=_(NOT_ASSIGNED) if answer.errors and answer.status == 400 else answer.message,
         unavailable=answer.unavailable,
         status_code=503 if answer.unavailable else (404 if answer.status == 404 else 422),
     )
@@ -261,7 +262,7 @@ async def schedule(
         current_path="/dispatch/schedule",
         day=shown,
         today=today,
-        weekday=domain.WEEKDAYS[shown.weekday()],
+        weekday=_(domain.WEEKDAYS[shown.weekday()]),
         previous_day=shown - timedelta(days=1),
         next_day=shown + timedelta(days=1),
         rows=domain.schedule(shown, staffing.engineers, staffing.bookings),

@@ -23,7 +23,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from compressor_kit.refusals import FieldIssue, Refusal
-from console_service.times import moment, zone_of
+from console_service.texts import N_, _, ngettext
+from console_service.times import moment, shown, zone_of
 
 # dispatch's defaults (DISPATCH_VISIT_MINUTES, DISPATCH_MANUAL_HORIZON_DAYS), which its API does not show.
 VISIT_MINUTES = 120
@@ -34,7 +35,7 @@ ENGINEER_ID_MAX, REASON_MAX = 64, 2000
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 # Jobs that hold no booking: cancelled ones (dispatch frees their slot) and those never scheduled.
 NO_BOOKING = frozenset({"cancelled", "unassigned"})
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"), N_("Sunday"))
 
 SUGGESTED, IN_TIME, LATER, NOT_ELIGIBLE = "suggested", "in_time", "later", "not_eligible"
 
@@ -183,18 +184,22 @@ def free_slot(
         day += timedelta(days=1)
     target = when_text(latest_start, latest_start.tzinfo)
     if seen_full:
-        return None, f"fully booked (capacity {engineer.capacity_per_day} a day) before {target}"
+        return None, _(
+            "fully booked (capacity %(capacity)s a day) before %(time)s",
+            capacity=engineer.capacity_per_day,
+            time=target,
+        )
     if seen_leave and not seen_shift:
-        return None, f"on leave until after {target}"
-    return None, f"no free slot in a shift before {target}"
+        return None, _("on leave until after %(time)s", time=target)
+    return None, _("no free slot in a shift before %(time)s", time=target)
 
 
 def skill_gaps(engineer: Engineer, compressor_type: str, brand: str) -> list[str]:
     gaps = []
     if compressor_type not in engineer.compressor_types:
-        gaps.append(f"not skilled in {compressor_type.replace('_', ' ')} compressors")
+        gaps.append(_("not skilled in %(kind)s compressors", kind=compressor_type.replace("_", " ")))
     if brand.casefold() not in engineer.brands:
-        gaps.append(f"not trained on the {brand} brand")
+        gaps.append(_("not trained on the %(brand)s brand", brand=brand))
     return gaps
 
 
@@ -261,23 +266,29 @@ def rank(
         own = bookings.get(engineer.engineer_id, {})
         load = _workload(own, earliest, target or horizon, engineer)
         if not engineer.active:
-            rejected.append(Rank(engineer, NOT_ELIGIBLE, None, load, ("inactive",)))
+            rejected.append(Rank(engineer, NOT_ELIGIBLE, None, load, (_("inactive"),)))
             continue
         if region not in engineer.regions:
-            rejected.append(Rank(engineer, NOT_ELIGIBLE, None, load, (f"does not cover region {region}",)))
+            rejected.append(
+                Rank(engineer, NOT_ELIGIBLE, None, load, (_("does not cover region %(region)s", region=region),))
+            )
             continue
         gaps = skill_gaps(engineer, kind, brand)
         if gaps:
-            rejected.append(Rank(engineer, NOT_ELIGIBLE, None, load, (" and ".join(gaps),)))
+            rejected.append(Rank(engineer, NOT_ELIGIBLE, None, load, (_(" and ").join(gaps),)))
             continue
-        fits = (f"covers region {region}", f"skilled in {kind.replace('_', ' ')} compressors", f"trained on {brand}")
-        slot, why = free_slot(engineer, own, earliest, target, visit) if target else (None, "no arrive-by target")
+        fits = (
+            _("covers region %(region)s", region=region),
+            _("skilled in %(kind)s compressors", kind=kind.replace("_", " ")),
+            _("trained on %(brand)s", brand=brand),
+        )
+        slot, why = free_slot(engineer, own, earliest, target, visit) if target else (None, _("no arrive-by target"))
         reasons: tuple[str, ...]
         if slot is not None:
             reasons = (
                 *fits,
-                f"free at {when_text(slot.start, engineer.zone)}, within the target",
-                f"{load} job(s) booked",
+                _("free at %(time)s, within the target", time=when_text(slot.start, engineer.zone)),
+                ngettext("%(num)d job booked", "%(num)d jobs booked", load),
             )
             in_time.append((slot.start, load, engineer.engineer_id, Rank(engineer, IN_TIME, slot, load, reasons)))
             continue
@@ -286,8 +297,8 @@ def rank(
             reasons = (
                 *fits,
                 why,
-                f"earliest free slot {when_text(slot.start, engineer.zone)}",
-                f"{load} job(s) booked",
+                _("earliest free slot %(time)s", time=when_text(slot.start, engineer.zone)),
+                ngettext("%(num)d job booked", "%(num)d jobs booked", load),
             )
             later.append((slot.start, load, engineer.engineer_id, Rank(engineer, LATER, slot, load, reasons)))
         else:
@@ -312,7 +323,7 @@ def when_text(when: datetime, zone: tzinfo | None = None) -> str:
     label = (
         "UTC" if offset in ("+0000", "") else (offset[:3] if offset.endswith("00") else f"{offset[:3]}:{offset[3:]}")
     )
-    return f"{local:%a %d %b %H:%M} {label}"
+    return f"{shown(local, 'EEE dd MMM HH:mm', local.tzinfo)} {label}"
 
 
 def office_zone(engineers: Iterable[Engineer]) -> ZoneInfo:
@@ -354,7 +365,10 @@ class EngineerDay:
 
     @property
     def shift_text(self) -> str:
-        return ", ".join(f"{start:%H:%M} to {_clock_end(start, end)}" for start, end in self.shifts)
+        return ", ".join(
+            _("%(start)s to %(end)s", start=start.strftime("%H:%M"), end=_clock_end(start, end))
+            for start, end in self.shifts
+        )
 
 
 def _clock_end(start: datetime, end: datetime) -> str:
@@ -377,7 +391,7 @@ def day_of(text: str | None, today: date) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise Refusal.invalid(f"{text!r} is not a day (YYYY-MM-DD)", field="day") from None
+        raise Refusal.invalid(_("“%(text)s” is not a day (YYYY-MM-DD)", text=text), field="day") from None
 
 
 # --- the assignment form -------------------------------------------------------------------------
@@ -395,9 +409,9 @@ def assignment_body(form: Mapping[str, str], engineers: Mapping[str, Engineer]) 
     zone = engineer.zone if engineer else ZoneInfo("UTC")
     issues = []
     if not start_text:
-        issues.append(FieldIssue("scheduled_window.start", "give the visit's start too, or neither"))
+        issues.append(FieldIssue("scheduled_window.start", _("give the visit's start too, or neither")))
     if not end_text:
-        issues.append(FieldIssue("scheduled_window.end", "give the visit's end too, or neither"))
+        issues.append(FieldIssue("scheduled_window.end", _("give the visit's end too, or neither")))
     parsed: dict[str, datetime] = {}
     for name, text in (("start", start_text), ("end", end_text)):
         if not text:
@@ -405,7 +419,7 @@ def assignment_body(form: Mapping[str, str], engineers: Mapping[str, Engineer]) 
         try:
             parsed[name] = datetime.fromisoformat(text).replace(tzinfo=zone)
         except ValueError:
-            issues.append(FieldIssue(f"scheduled_window.{name}", f"{text!r} is not a date and time"))
+            issues.append(FieldIssue(f"scheduled_window.{name}", _("“%(text)s” is not a date and time", text=text)))
     if issues:
         raise Refusal.invalid(issues[0].message, issues=issues)
     body["scheduled_window"] = {name: value.isoformat() for name, value in parsed.items()}

@@ -22,6 +22,7 @@ from console_service.inspection import domain
 from console_service.pages import form_values, page
 from console_service.sessions.guard import pages, session_of
 from console_service.settings import ConsoleRuntime
+from console_service.texts import _
 
 INSPECTOR = (StaffRole.INSPECTOR,)
 PAGE_SIZE = 50
@@ -130,7 +131,7 @@ async def record_results(
             current,
             values=form,
             errors=sent.errors,
-            message="Some readings need a look: see the fields marked below.",
+            message=_("Some readings need a look: see the fields marked below."),
             status_code=422,
         )
     here = f"/inspections/{segment(inspection_id)}"
@@ -154,7 +155,9 @@ async def record_results(
         current,
         values=form,
         errors=placed,
-        message="Quality could not evaluate the readings: see the fields marked below." if beside else answer.message,
+        message=_("Quality could not evaluate the readings: see the fields marked below.")
+        if beside
+        else answer.message,
         status_code=422 if answer.status in (409, 422) else (503 if answer.unavailable else answer.status),
     )
 

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from console_service.texts import _
+
 NOTES_MAX = 2000  # InspectionResultsIn.notes: Text, 1-2000 characters
 _INDEXED = re.compile(r"^measurements\.(\d+)\.(value|unit|code)$")
 
@@ -34,12 +36,12 @@ def limit_text(indicator: dict[str, Any]) -> str:
     """'70-100 °C', 'max 100 °C' or 'min 4 bar': the limits are inclusive."""
     low, high, unit = _number(indicator.get("min_limit")), _number(indicator.get("max_limit")), indicator["unit"]
     if low is not None and high is not None:
-        return f"{low:g} to {high:g} {unit}"
+        return _("%(low)s to %(high)s %(unit)s", low=format(low, "g"), high=format(high, "g"), unit=unit)
     if high is not None:
-        return f"max {high:g} {unit}"
+        return _("max %(high)s %(unit)s", high=format(high, "g"), unit=unit)
     if low is not None:
-        return f"min {low:g} {unit}"
-    return f"no limit ({unit})"
+        return _("min %(low)s %(unit)s", low=format(low, "g"), unit=unit)
+    return _("no limit (%(unit)s)", unit=unit)
 
 
 def within_limits(indicator: dict[str, Any], value: float) -> bool:
@@ -79,7 +81,9 @@ def readings(indicators: list[dict[str, Any]], form: dict[str, str]) -> Readings
         value = parse_reading(raw)
         if value is None:
             errors[value_field(index)] = (
-                f"{indicator['name']} was not measured" if not raw.strip() else "type the value read, as a number"
+                _("%(name)s was not measured", name=indicator["name"])
+                if not raw.strip()
+                else _("type the value read, as a number")
             )
             continue
         unit = form.get(unit_field(index)) or indicator["unit"]
@@ -87,7 +91,7 @@ def readings(indicators: list[dict[str, Any]], form: dict[str, str]) -> Readings
     body: dict[str, Any] = {"measurements": measurements}
     notes = form.get("notes", "").strip()
     if len(notes) > NOTES_MAX:
-        errors["notes"] = f"at most {NOTES_MAX} characters"
+        errors["notes"] = _("at most %(count)d characters", count=NOTES_MAX)
     elif notes:
         body["notes"] = notes
     return Readings(body, errors)

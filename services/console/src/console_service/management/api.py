@@ -25,14 +25,15 @@ from console_service.calls import Answer, call, segment
 from console_service.forms import new_form_key, once
 from console_service.live import follow
 from console_service.management import charts, domain, store
-from console_service.pages import form_values, page, render_fragment
+from console_service.pages import form_values, labelled, page, render_fragment
 from console_service.sessions.guard import pages, session_of
 from console_service.settings import ConsoleRuntime
+from console_service.texts import N_, _
 
 MANAGEMENT = (StaffRole.MANAGER, StaffRole.ADMIN)
 REVIEWERS = (StaffRole.MANAGER, StaffRole.ENGINEER)
 REPORTS_PAGE = 200
-FIX_FIELDS = "The review is not recorded yet: correct what is marked below and send it again."
+FIX_FIELDS = N_("The review is not recorded yet: correct what is marked below and send it again.")
 
 
 def _iso(moment: datetime) -> str:
@@ -51,41 +52,41 @@ def _charts(
     return [
         charts.line_chart(
             "chart-mttr",
-            f"Mean time to repair (hours), {scope}",
+            _("Mean time to repair (hours), %(scope)s", scope=scope),
             labels,
-            [charts.Series("MTTR", series(per_period, "mttr_hours"))],
+            [charts.Series(_("MTTR"), series(per_period, "mttr_hours"))],
             unit=" h",
         ),
         charts.line_chart(
             "chart-ftf",
-            f"First-time fix rate, {scope}",
+            _("First-time fix rate, %(scope)s", scope=scope),
             labels,
-            [charts.Series("First-time fix", series(per_period, "first_time_fix_rate", 100))],
+            [charts.Series(_("First-time fix"), series(per_period, "first_time_fix_rate", 100))],
             unit="%",
             high=100,
         ),
         charts.line_chart(
             "chart-rework",
-            f"Rework rate, {scope}",
+            _("Rework rate, %(scope)s", scope=scope),
             labels,
-            [charts.Series("Rework", series(per_period, "rework_rate", 100))],
+            [charts.Series(_("Rework"), series(per_period, "rework_rate", 100))],
             unit="%",
             high=100,
         ),
         charts.line_chart(
             "chart-sla",
-            f"SLA compliance, {scope}",
+            _("SLA compliance, %(scope)s", scope=scope),
             labels,
             [
-                charts.Series("Arrive-by met", series(per_period, "arrive_by_compliance", 100)),
-                charts.Series("Resolve-by met", series(per_period, "resolve_by_compliance", 100)),
+                charts.Series(_("Arrive-by met"), series(per_period, "arrive_by_compliance", 100)),
+                charts.Series(_("Resolve-by met"), series(per_period, "resolve_by_compliance", 100)),
             ],
             unit="%",
             high=100,
         ),
         charts.line_chart(
             "chart-csat",
-            f"Customer satisfaction (CSAT, 1 to 5), {scope}",
+            _("Customer satisfaction (CSAT, 1 to 5), %(scope)s", scope=scope),
             labels,
             [charts.Series("CSAT", series(per_period, "csat_average"))],
             low=0,
@@ -94,7 +95,7 @@ def _charts(
         ),
         charts.line_chart(
             "chart-nps",
-            f"Net promoter score (-100 to 100), {scope}",
+            _("Net promoter score (-100 to 100), %(scope)s", scope=scope),
             labels,
             [charts.Series("NPS", series(per_period, "nps"))],
             low=-100,
@@ -102,7 +103,7 @@ def _charts(
         ),
         charts.pareto_chart(
             "chart-pareto",
-            f"Pareto of failure causes, {'model ' + scope if scope != 'all jobs' else 'all models'}",
+            _("Pareto of failure causes, %(scope)s", scope=_("all models") if scope == _("all jobs") else scope),
             causes,
         ),
     ]
@@ -110,10 +111,12 @@ def _charts(
 
 def _scope(chosen: domain.Selection, engineer_names: dict[str, str]) -> str:
     if chosen.dimension is None or chosen.value is None:
-        return "all jobs"
+        return _("all jobs")
     if chosen.dimension == "engineer":
-        return f"engineer {engineer_names.get(chosen.value, chosen.value)}"
-    return f"{chosen.dimension} {chosen.value}"
+        return _("engineer %(name)s", name=engineer_names.get(chosen.value, chosen.value))
+    if chosen.dimension == "model":
+        return _("model %(model)s", model=chosen.value)
+    return _("region %(region)s", region=chosen.value)
 
 
 @get("/manager", **pages(*MANAGEMENT))
@@ -147,7 +150,7 @@ async def dashboard(
         "management_dashboard.html",
         session=session,
         current_path="/manager",
-        ranges=[(key, label) for key, (label, _, _) in domain.RANGES.items()],
+        ranges=[(key, _(label)) for key, (label, _unit, _count) in domain.RANGES.items()],
         values={"period": range_key, "model": model or "", "engineer": engineer or "", "region": region or ""},
         errors=dict(chosen.errors),
         options={
@@ -155,7 +158,8 @@ async def dashboard(
             "engineer": [(e, engineer_names.get(e, e)) for e in found["engineer"]],
             "region": [(r, r) for r in found["region"]],
         },
-        range_label=domain.RANGES[range_key][0],
+        range_label=_(domain.RANGES[range_key][0]),
+        all_jobs=chosen.dimension is None or chosen.value is None,
         scope=scope,
         cards=domain.cards(domain.figures(kpis, chosen)),
         charts=_charts(periods, per_period, domain.causes(kpis, chosen), scope) if kpis is not None else [],
@@ -213,8 +217,8 @@ async def report_pdf(
         "message.html",
         session=session,
         status_code=503 if answer.unavailable else (answer.status if answer.refused else 502),
-        title=f"Report of {job_id}",
-        message=answer.message or "Reporting gave no link to this report.",
+        title=_("Report of %(job)s", job=job_id),
+        message=answer.message or _("Reporting gave no link to this report."),
     )
 
 
@@ -264,9 +268,9 @@ def _review_form(
         form_key=new_form_key(),
         values=values or {},
         errors=domain.form_errors(answer.errors) if answer else {},
-        message=(FIX_FIELDS if answer.errors else answer.message) if answer else None,
+        message=(_(FIX_FIELDS) if answer.errors else answer.message) if answer else None,
         unavailable=bool(answer and answer.unavailable),
-        kinds=domain.FOLLOW_UP_KINDS,
+        kinds=labelled(domain.FOLLOW_UP_KINDS),
         limits={"memo": domain.MEMO_MAX, "lesson": domain.LESSON_MAX, "lessons": domain.LESSONS_MAX},
     )
 

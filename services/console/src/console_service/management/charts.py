@@ -14,6 +14,9 @@ from html import escape
 
 from markupsafe import Markup
 
+from console_service.field.domain import FAILURE_CATEGORY_NAMES
+from console_service.texts import _
+
 WIDTH, HEIGHT = 480, 250
 LEFT, RIGHT, TOP, BOTTOM = 50, 46, 14, 52  # RIGHT: room for the Pareto's share axis
 EDGE = 18  # the right margin of a chart without a right axis
@@ -163,16 +166,15 @@ def line_chart(
         title,
         summary,
         _frame(ident, title, summary, body),
-        ("Period", *(s.name for s in series)),
+        (_("Period"), *(s.name for s in series)),
         rows,
         empty,
     )
 
 
 def _no_data(plot_h: float) -> str:
-    return (
-        f'<text x="{WIDTH / 2}" y="{TOP + plot_h / 2}" text-anchor="middle" class="none">No data in this range</text>'
-    )
+    text = escape(_("No data in this range"))
+    return f'<text x="{WIDTH / 2}" y="{TOP + plot_h / 2}" text-anchor="middle" class="none">{text}</text>'
 
 
 def _cell(value: float | None, unit: str) -> str:
@@ -184,12 +186,25 @@ def _line_summary(labels: Sequence[str], series: Sequence[Series], unit: str) ->
     for s in series:
         known = [(label, v) for label, v in zip(labels, s.values, strict=True) if v is not None]
         if not known:
-            parts.append(f"{s.name}: no data from {labels[0]} to {labels[-1]}." if labels else f"{s.name}: no data.")
+            parts.append(
+                _("%(series)s: no data from %(first)s to %(last)s.", series=s.name, first=labels[0], last=labels[-1])
+                if labels
+                else _("%(series)s: no data.", series=s.name)
+            )
             continue
         first, last = known[0], known[-1]
         parts.append(
-            f"{s.name}: {_cell(first[1], unit)} in {first[0]}, {_cell(last[1], unit)} in {last[0]} "
-            f"({len(known)} of {len(labels)} periods with data)."
+            _(
+                "%(series)s: %(first)s in %(first_period)s, %(last)s in %(last_period)s "
+                "(%(known)d of %(count)d periods with data).",
+                series=s.name,
+                first=_cell(first[1], unit),
+                first_period=first[0],
+                last=_cell(last[1], unit),
+                last_period=last[0],
+                known=len(known),
+                count=len(labels),
+            )
         )
     return " ".join(parts)
 
@@ -222,27 +237,31 @@ def pareto_chart(ident: str, title: str, causes: Sequence[tuple[str, int]]) -> C
         body.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="{COLOURS[1]}" stroke-width="2.5"/>')
     if ordered:
         body.append(f'<rect x="{LEFT}" y="{HEIGHT - 18}" width="10" height="10" class="bar"/>')
-        body.append(f'<text x="{LEFT + 14}" y="{HEIGHT - 8}" class="legend">Jobs</text>')
+        body.append(f'<text x="{LEFT + 14}" y="{HEIGHT - 8}" class="legend">{escape(_("Jobs"))}</text>')
         body.append(_marker("circle", LEFT + 84, HEIGHT - 12, COLOURS[1]))
-        body.append(f'<text x="{LEFT + 94}" y="{HEIGHT - 8}" class="legend">Cumulative share</text>')
+        body.append(f'<text x="{LEFT + 94}" y="{HEIGHT - 8}" class="legend">{escape(_("Cumulative share"))}</text>')
         head = ordered[0]
-        summary = (
-            f"{total} jobs with a known cause. Most frequent: {_label(head[0])} ({head[1]}, "
-            f"{_num(round(100 * head[1] / total, 1))}%)."
+        summary = _(
+            "%(total)d jobs with a known cause. Most frequent: %(cause)s (%(count)d, %(share)s%%).",
+            total=total,
+            cause=_label(head[0]),
+            count=head[1],
+            share=_num(round(100 * head[1] / total, 1)),
         )
     else:
         body.append(_no_data(plot_h))
-        summary = "No failure causes recorded in this range."
+        summary = _("No failure causes recorded in this range.")
     return Chart(
         ident,
         title,
         summary,
         _frame(ident, title, summary, body),
-        ("Cause", "Jobs", "Share", "Cumulative"),
+        (_("Cause"), _("Jobs"), _("Share"), _("Cumulative")),
         rows,
         not ordered,
     )
 
 
 def _label(code: str) -> str:
-    return code.replace("_", " ").capitalize()
+    name = FAILURE_CATEGORY_NAMES.get(code)
+    return _(name) if name else code.replace("_", " ").capitalize()

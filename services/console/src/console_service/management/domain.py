@@ -8,12 +8,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from compressor_contracts import CloudEvent
+from console_service.texts import N_, _
+from console_service.times import shown
 
 # The dashboard's ranges: (label, unit of a period, how many periods).
 RANGES: dict[str, tuple[str, str, int]] = {
-    "8w": ("Last 8 weeks", "week", 8),
-    "6m": ("Last 6 months", "month", 6),
-    "12m": ("Last 12 months", "month", 12),
+    "8w": (N_("Last 8 weeks"), "week", 8),
+    "6m": (N_("Last 6 months"), "month", 6),
+    "12m": (N_("Last 12 months"), "month", 12),
 }
 DEFAULT_RANGE = "8w"
 DIMENSIONS = (
@@ -21,7 +23,7 @@ DIMENSIONS = (
     ("engineer", "by_engineer", "engineer_id"),
     ("region", "by_region", "region"),
 )
-ONE_FILTER = "The figures come per model, per engineer or per region: choose one of them at a time."
+ONE_FILTER = N_("The figures come per model, per engineer or per region: choose one of them at a time.")
 
 
 @dataclass(frozen=True)
@@ -38,17 +40,19 @@ def _month_start(day: date, back: int) -> datetime:
 
 def periods(range_key: str, now: datetime) -> list[Period]:
     """The range's periods, oldest first; the last one ends at the end of today (UTC)."""
-    _, unit, count = RANGES.get(range_key, RANGES[DEFAULT_RANGE])
+    _label, unit, count = RANGES.get(range_key, RANGES[DEFAULT_RANGE])
     today = now.astimezone(UTC).date()
     end_of_today = datetime(today.year, today.month, today.day, tzinfo=UTC) + timedelta(days=1)
     if unit == "week":
         ends = [end_of_today - timedelta(weeks=n) for n in range(count)]
-        return [Period(f"{(e - timedelta(weeks=1)):%d %b}", e - timedelta(weeks=1), e) for e in reversed(ends)]
+        return [Period(shown(e - timedelta(weeks=1), "dd MMM", UTC), e - timedelta(weeks=1), e) for e in reversed(ends)]
     result = []
     for back in reversed(range(count)):
         start = _month_start(today, back)
         end = _month_start(today, back - 1) if back else end_of_today
-        result.append(Period(f"{start:%b %Y}" if start.month == 1 or back == count - 1 else f"{start:%b}", start, end))
+        result.append(
+            Period(shown(start, "MMM y" if start.month == 1 or back == count - 1 else "MMM", UTC), start, end)
+        )
     return result
 
 
@@ -67,7 +71,7 @@ def selection(model: str | None, engineer: str | None, region: str | None) -> Se
     if not chosen:
         return Selection()
     (dimension, value), *others = chosen
-    return Selection(dimension, value, tuple((name, ONE_FILTER) for name, _ in others))
+    return Selection(dimension, value, tuple((name, _(ONE_FILTER)) for name, _value in others))
 
 
 def figures(kpis: dict[str, Any] | None, chosen: Selection) -> dict[str, Any] | None:
@@ -119,12 +123,12 @@ def cards(found: dict[str, Any] | None) -> list[tuple[str, str]]:
     if not found:
         return []
     return [
-        ("Jobs done", str(found.get("jobs", 0))),
-        ("MTTR", _shown(found.get("mttr_hours"), " h")),
-        ("First-time fix", _shown(percent(found.get("first_time_fix_rate")), "%")),
-        ("Rework rate", _shown(percent(found.get("rework_rate")), "%")),
-        ("Arrive-by met", _shown(percent(found.get("arrive_by_compliance")), "%")),
-        ("Resolve-by met", _shown(percent(found.get("resolve_by_compliance")), "%")),
+        (_("Jobs done"), str(found.get("jobs", 0))),
+        (_("MTTR"), _shown(found.get("mttr_hours"), " h")),
+        (_("First-time fix"), _shown(percent(found.get("first_time_fix_rate")), "%")),
+        (_("Rework rate"), _shown(percent(found.get("rework_rate")), "%")),
+        (_("Arrive-by met"), _shown(percent(found.get("arrive_by_compliance")), "%")),
+        (_("Resolve-by met"), _shown(percent(found.get("resolve_by_compliance")), "%")),
         ("CSAT", _shown(found.get("csat_average"), " / 5")),
         ("NPS", _shown(found.get("nps"), "")),
     ]
@@ -141,11 +145,11 @@ def series_of(per_period: list[dict[str, Any] | None], name: str, scale: float =
 
 # The review memo form: the API's field names (lessons one per line; one follow-up).
 FOLLOW_UP_KINDS = (
-    ("proactive_visit", "Proactive visit"),
-    ("part_replacement", "Part replacement"),
-    ("customer_training", "Customer training"),
-    ("monitoring", "Monitoring"),
-    ("other", "Other"),
+    ("proactive_visit", N_("Proactive visit")),
+    ("part_replacement", N_("Part replacement")),
+    ("customer_training", N_("Customer training")),
+    ("monitoring", N_("Monitoring")),
+    ("other", N_("Other")),
 )
 MEMO_MAX, LESSON_MAX, LESSONS_MAX = 20000, 2000, 50
 
@@ -179,13 +183,14 @@ def review_queue(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(items, key=lambda item: not item.get("urgent"))
 
 
-# Management alerts: the job events a manager wants to hear of as they arrive.
+# Management alerts: the job events a manager wants to hear of as they arrive. Kept in English (a
+# consumer writes them); the title is shown in the reader's language.
 ALERT_KINDS = {
-    "new_request": "New request",
-    "sla_at_risk": "SLA at risk",
-    "sla_breached": "SLA breached",
-    "escalation": "Inspection escalated",
-    "low_score": "Low score",
+    "new_request": N_("New request"),
+    "sla_at_risk": N_("SLA at risk"),
+    "sla_breached": N_("SLA breached"),
+    "escalation": N_("Inspection escalated"),
+    "low_score": N_("Low score"),
 }
 
 

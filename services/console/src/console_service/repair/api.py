@@ -20,10 +20,11 @@ from compressor_kit.refusals import Refusal
 from console_service.calls import Answer, call, segment
 from console_service.forms import new_form_key as _new_form_key
 from console_service.forms import once
-from console_service.pages import form_values, page
+from console_service.pages import form_values, labelled, page, translated
 from console_service.repair import domain
 from console_service.sessions.guard import pages, session_of
 from console_service.settings import ConsoleRuntime
+from console_service.texts import _
 
 Session = dict[str, Any]
 PLAN_APPROVERS = (StaffRole.MANAGER,)  # the API lets the customer or a manager decide; an admin cannot
@@ -51,8 +52,8 @@ def _remap(errors: dict[str, str], prefix: str, rows: list[int]) -> dict[str, st
     """The API names list items by their index in what was sent; the form by its row."""
     fixed: dict[str, str] = {}
     for name, message in errors.items():
-        head, _, rest = name.partition(".")
-        index, _, tail = rest.partition(".")
+        head, _dot, rest = name.partition(".")
+        index, _dot, tail = rest.partition(".")
         if head == prefix and index.isdigit() and int(index) < len(rows):
             name = f"{prefix}.{rows[int(index)]}" + (f".{tail}" if tail else "")
         fixed[name] = message
@@ -61,7 +62,7 @@ def _remap(errors: dict[str, str], prefix: str, rows: list[int]) -> dict[str, st
 
 def _problem(error: Refusal) -> Answer:
     errors = {error.field: error.detail} if error.field else {}
-    return Answer("console", 422, message="Check the form: " + error.detail, errors=errors)
+    return Answer("console", 422, message=_("Check the form: %(reason)s", reason=error.detail), errors=errors)
 
 
 async def _stock(runtime: ConsoleRuntime, session: Session) -> tuple[dict[str, dict[str, Any]], Answer]:
@@ -91,7 +92,7 @@ async def _plan_page(
     if order.ok and order.data.get("status") in domain.PROPOSABLE:
         listed = await call(runtime, session, "maintenance", "GET", _order_path(job_id, "/procedures"))
         procedures = listed.data if listed.ok and isinstance(listed.data, list) else []
-        stock, _ = await _stock(runtime, session)
+        stock, _failed = await _stock(runtime, session)
         wanted = procedure_id or (values or {}).get("procedure_id")
         chosen = next((p for p in procedures if p["procedure_id"] == wanted), procedures[0] if procedures else None)
         if chosen is None and wanted:  # not in the list: let maintenance say why
@@ -117,8 +118,8 @@ async def _plan_page(
         unavailable=bool(answer and answer.unavailable),
         notice=notice,
         form_key=new_form_key(),
-        plan_states=domain.PLAN_STATES,
-        status_names=domain.STATUS_NAMES,
+        plan_states=translated(domain.PLAN_STATES),
+        status_names=translated(domain.STATUS_NAMES),
         limits=domain,
     )
 
@@ -133,7 +134,11 @@ async def plan_page(
 ) -> Response[str]:
     """The job's plans (each revision's state, the customer's comments) and, while a plan may be
     proposed, the form built from the chosen manufacturer's procedure, with the parts' stock."""
-    notice = f"Plan revision {proposed} proposed: the customer is asked to approve it." if proposed else None
+    notice = (
+        _("Plan revision %(revision)s proposed: the customer is asked to approve it.", revision=proposed)
+        if proposed
+        else None
+    )
     return await _plan_page(request, runtime, job_id, procedure, notice=notice)
 
 
@@ -234,9 +239,10 @@ async def plans_awaiting(
     records the decision the customer gave by phone)."""
     notice = None
     if decided and outcome in ("approved", "rejected"):
-        notice = f"The plan of {decided} is {outcome}" + (
-            "; its parts are reserved." if outcome == "approved" else "; the engineer proposes a revision."
-        )
+        if outcome == "approved":
+            notice = _("The plan of %(job)s is approved; its parts are reserved.", job=decided)
+        else:
+            notice = _("The plan of %(job)s is rejected; the engineer proposes a revision.", job=decided)
     return await _plans_page(request, runtime, notice=notice)
 
 
@@ -250,7 +256,7 @@ async def decide_plan(request: Request[Any, Any, Any], runtime: NamedDependency[
     try:
         revision = int(form.get("revision", ""))
         if decision not in ("approve", "reject") or not job_id:
-            raise Refusal.invalid("Approve or reject a plan from the list.", field="decision")
+            raise Refusal.invalid(_("Approve or reject a plan from the list."), field="decision")
         body = domain.decision_body(form, reject=decision == "reject")
     except ValueError:
         return await _plans_page(
@@ -258,7 +264,7 @@ async def decide_plan(request: Request[Any, Any, Any], runtime: NamedDependency[
             runtime,
             acted=acted,
             values=form,
-            answer=_problem(Refusal.invalid("Unknown plan revision.", field="revision")),
+            answer=_problem(Refusal.invalid(_("Unknown plan revision."), field="revision")),
         )
     except Refusal as error:
         return await _plans_page(request, runtime, acted=acted, values=form, answer=_problem(error))
@@ -301,7 +307,7 @@ async def _work_page(
         approved = next((p for p in reversed(order.data.get("plans") or []) if p.get("status") == "approved"), None)
         planned = approved["parts"] if approved else []
         if work is not None and work.get("status") == "in_progress" and not order.data.get("next_step"):
-            stock, _ = await _stock(runtime, session)
+            stock, _failed = await _stock(runtime, session)
             catalogue = sorted(stock.values(), key=lambda p: p["part_number"])
     status = 200 if order.ok else (order.status if order.refused else 503)
     if answer is not None and not answer.ok:
@@ -324,7 +330,7 @@ async def _work_page(
         unavailable=bool(answer and answer.unavailable),
         acted=acted,
         form_key=new_form_key(),
-        status_names=domain.STATUS_NAMES,
+        status_names=translated(domain.STATUS_NAMES),
         limits=domain,
     )
 
@@ -357,14 +363,14 @@ async def work_action(
             if action == "step":
                 note = (form.get("note") or "").strip()
                 if len(note) > domain.TEXT_MAX:
-                    raise Refusal.invalid(f"At most {domain.TEXT_MAX} characters.", field="note")
+                    raise Refusal.invalid(_("At most %(count)d characters.", count=domain.TEXT_MAX), field="note")
                 path, body = _order_path(job_id, f"/steps/{sequence}/complete"), ({"note": note} if note else None)
             else:
                 reason = (form.get("reason") or "").strip()
                 if not reason:
-                    raise Refusal.invalid("Say why the step is skipped.", field="reason")
+                    raise Refusal.invalid(_("Say why the step is skipped."), field="reason")
                 if len(reason) > domain.TEXT_MAX:
-                    raise Refusal.invalid(f"At most {domain.TEXT_MAX} characters.", field="reason")
+                    raise Refusal.invalid(_("At most %(count)d characters.", count=domain.TEXT_MAX), field="reason")
                 path, body = _order_path(job_id, f"/steps/{sequence}/skip"), {"reason": reason}
         elif action == "complete":
             order = await call(runtime, session, "maintenance", "GET", _order_path(job_id))
@@ -378,14 +384,14 @@ async def work_action(
             ]
             path, body = _order_path(job_id, "/work/complete"), completion
         else:
-            raise Refusal.invalid("Choose what to do from the page.", field="action")
+            raise Refusal.invalid(_("Choose what to do from the page."), field="action")
     except ValueError:
         return await _work_page(
             request,
             runtime,
             job_id,
             values=form,
-            answer=_problem(Refusal.invalid("Unknown step.", field="sequence")),
+            answer=_problem(Refusal.invalid(_("Unknown step."), field="sequence")),
             acted=action,
         )
     except Refusal as error:
@@ -435,7 +441,7 @@ async def _review_page(
         unavailable=bool(answer and answer.unavailable),
         notice=notice,
         form_key=new_form_key(),
-        kinds=domain.FOLLOW_UP_KINDS,
+        kinds=labelled(domain.FOLLOW_UP_KINDS),
         limits=domain,
     )
 
@@ -448,7 +454,7 @@ async def review_page(
     recorded: FromQuery[str | None] = None,
 ) -> Response[str]:
     """The job's review memo once written; until then the form (memo, lessons, a follow-up)."""
-    notice = "Review recorded." if recorded else None
+    notice = _("Review recorded.") if recorded else None
     return await _review_page(request, runtime, job_id, notice=notice)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compressor_kit.refusals import Refusal
+from console_service.texts import N_, _
 
 # Limits of the APIs (docs/openapi/maintenance.json, feedback.json), repeated as HTML attributes.
 TEXT_MAX = 2000
@@ -21,34 +22,35 @@ QUANTITY_MAX = 100_000
 HOURS_MAX = 10_000
 MINUTES_MAX = 10_000
 LESSONS_MAX = 50
+# Labels marked here, translated where shown.
 FOLLOW_UP_KINDS = (
-    ("proactive_visit", "Proactive visit"),
-    ("part_replacement", "Part replacement"),
-    ("customer_training", "Customer training"),
-    ("monitoring", "Monitoring"),
-    ("other", "Other"),
+    ("proactive_visit", N_("Proactive visit")),
+    ("part_replacement", N_("Part replacement")),
+    ("customer_training", N_("Customer training")),
+    ("monitoring", N_("Monitoring")),
+    ("other", N_("Other")),
 )
 PROPOSABLE = frozenset({"diagnosed", "plan_proposed", "waiting_for_parts", "plan_rejected"})
 AWAITING_DECISION = ("plan_proposed", "waiting_for_parts")
 PLAN_STATES = {
-    "proposed": "Awaiting approval",
-    "approved": "Approved",
-    "rejected": "Rejected",
-    "superseded": "Superseded",
+    "proposed": N_("Awaiting approval"),
+    "approved": N_("Approved"),
+    "rejected": N_("Rejected"),
+    "superseded": N_("Superseded"),
 }
 STATUS_NAMES = {
-    "pending": "Not open yet",
-    "open": "Open: go on site",
-    "on_site": "On site",
-    "diagnosed": "Diagnosed: propose a plan",
-    "plan_proposed": "Plan awaiting approval",
-    "waiting_for_parts": "Plan waiting for parts",
-    "plan_rejected": "Plan rejected: propose a revision",
-    "plan_approved": "Plan approved: start the work",
-    "in_progress": "Work in progress",
-    "awaiting_inspection": "Awaiting inspection",
-    "rework": "Inspection failed: rework",
-    "cancelled": "Cancelled",
+    "pending": N_("Not open yet"),
+    "open": N_("Open: go on site"),
+    "on_site": N_("On site"),
+    "diagnosed": N_("Diagnosed: propose a plan"),
+    "plan_proposed": N_("Plan awaiting approval"),
+    "waiting_for_parts": N_("Plan waiting for parts"),
+    "plan_rejected": N_("Plan rejected: propose a revision"),
+    "plan_approved": N_("Plan approved: start the work"),
+    "in_progress": N_("Work in progress"),
+    "awaiting_inspection": N_("Awaiting inspection"),
+    "rework": N_("Inspection failed: rework"),
+    "cancelled": N_("Cancelled"),
 }
 
 
@@ -63,10 +65,13 @@ def _number(form: dict[str, str], name: str, *, low: float, high: float, allow_z
     try:
         value = float(raw)
     except ValueError:
-        raise Refusal.invalid("Enter a number.", field=name) from None
+        raise Refusal.invalid(_("Enter a number."), field=name) from None
     if value != value or value < low or (value == low and not allow_zero) or value > high:
-        bound = f"at least {low:g}" if allow_zero else f"more than {low:g}"
-        raise Refusal.invalid(f"Enter a number {bound} and at most {high:g}.", field=name)
+        if allow_zero:
+            wanted = _("Enter a number at least %(low)g and at most %(high)g.", low=low, high=high)
+        else:
+            wanted = _("Enter a number more than %(low)g and at most %(high)g.", low=low, high=high)
+        raise Refusal.invalid(wanted, field=name)
     return value
 
 
@@ -86,7 +91,7 @@ def plan_draft(form: dict[str, str], procedure: dict[str, Any]) -> dict[str, Any
     added = _text(form, "added_step")
     if added:
         if len(added) > TEXT_MAX:
-            raise Refusal.invalid(f"At most {TEXT_MAX} characters.", field="added_step")
+            raise Refusal.invalid(_("At most %(count)d characters.", count=TEXT_MAX), field="added_step")
         minutes = _number(form, "added_step_minutes", low=0, high=MINUTES_MAX, allow_zero=True)
         extra: dict[str, Any] = {"description": added}
         if minutes is not None:
@@ -99,7 +104,7 @@ def plan_draft(form: dict[str, str], procedure: dict[str, Any]) -> dict[str, Any
         quantity = _number(form, f"parts.{index}.quantity", low=0, high=QUANTITY_MAX, allow_zero=True)
         part_number = _text(form, f"parts.{index}.part_number")
         if quantity and not part_number:
-            raise Refusal.invalid("Choose the part.", field=f"parts.{index}.part_number")
+            raise Refusal.invalid(_("Choose the part."), field=f"parts.{index}.part_number")
         if part_number and quantity:
             parts.append({"part_number": part_number, "quantity": quantity})
         index += 1
@@ -118,18 +123,18 @@ def decision_body(form: dict[str, str], reject: bool) -> dict[str, Any]:
     name, role = _text(form, "approver.name"), _text(form, "approver.role")
     if name or role:
         if not name:
-            raise Refusal.invalid("Who at the customer decided?", field="approver.name")
+            raise Refusal.invalid(_("Who at the customer decided?"), field="approver.name")
         if not role:
-            raise Refusal.invalid("Their position at the customer, e.g. Plant manager.", field="approver.role")
+            raise Refusal.invalid(_("Their position at the customer, e.g. Plant manager."), field="approver.role")
         for field, value in (("approver.name", name), ("approver.role", role)):
             if len(value) > SHORT_MAX:
-                raise Refusal.invalid(f"At most {SHORT_MAX} characters.", field=field)
+                raise Refusal.invalid(_("At most %(count)d characters.", count=SHORT_MAX), field=field)
         body["approver"] = {"name": name, "role": role}
     comments = _text(form, "comments")
     if reject and not comments:
-        raise Refusal.invalid("Say why the plan is rejected and what to change.", field="comments")
+        raise Refusal.invalid(_("Say why the plan is rejected and what to change."), field="comments")
     if len(comments) > TEXT_MAX:
-        raise Refusal.invalid(f"At most {TEXT_MAX} characters.", field="comments")
+        raise Refusal.invalid(_("At most %(count)d characters.", count=TEXT_MAX), field="comments")
     if comments:
         body["comments"] = comments
     return body
@@ -211,16 +216,16 @@ def completion_body(form: dict[str, str], planned: list[dict[str, Any]]) -> dict
                     line["reason"] = reason
             used.append(line)
         elif number and not quantity and number not in planned_numbers:
-            raise Refusal.invalid("How many were used?", field=f"parts_used.{index}.quantity")
+            raise Refusal.invalid(_("How many were used?"), field=f"parts_used.{index}.quantity")
         index += 1
     hours = _number(form, "labour_hours", low=0, high=HOURS_MAX)
     if hours is None:
-        raise Refusal.invalid("Enter the hours worked in this round.", field="labour_hours")
+        raise Refusal.invalid(_("Enter the hours worked in this round."), field="labour_hours")
     method = _text(form, "repair_method")
     if not method:
-        raise Refusal.invalid("Say what was done, for the report.", field="repair_method")
+        raise Refusal.invalid(_("Say what was done, for the report."), field="repair_method")
     if len(method) > TEXT_MAX:
-        raise Refusal.invalid(f"At most {TEXT_MAX} characters.", field="repair_method")
+        raise Refusal.invalid(_("At most %(count)d characters.", count=TEXT_MAX), field="repair_method")
     return {"parts_used": used, "labour_hours": hours, "repair_method": method}
 
 
@@ -229,8 +234,8 @@ def renumbered_errors(errors: dict[str, str], sent: list[dict[str, Any]], rows: 
     form's part numbers by row."""
     fixed: dict[str, str] = {}
     for name, message in errors.items():
-        head, _, rest = name.partition(".")
-        index, _, tail = rest.partition(".")
+        head, _dot, rest = name.partition(".")
+        index, _dot, tail = rest.partition(".")
         if head == "parts_used" and index.isdigit() and int(index) < len(sent):
             number = sent[int(index)]["part_number"]
             if number in rows:
@@ -246,30 +251,30 @@ def review_body(form: dict[str, str]) -> dict[str, Any]:
     """The body of POST /jobs/{id}/review: the memo, lessons one a line, and one follow-up if typed."""
     memo = _text(form, "memo")
     if not memo:
-        raise Refusal.invalid("Write what was done and how it went.", field="memo")
+        raise Refusal.invalid(_("Write what was done and how it went."), field="memo")
     if len(memo) > MEMO_MAX:
-        raise Refusal.invalid(f"At most {MEMO_MAX} characters.", field="memo")
+        raise Refusal.invalid(_("At most %(count)d characters.", count=MEMO_MAX), field="memo")
     lessons = [line.strip() for line in (form.get("lessons") or "").splitlines() if line.strip()]
     if len(lessons) > LESSONS_MAX:
-        raise Refusal.invalid(f"At most {LESSONS_MAX} lessons.", field="lessons")
+        raise Refusal.invalid(_("At most %(count)d lessons.", count=LESSONS_MAX), field="lessons")
     for line in lessons:
         if len(line) > TEXT_MAX:
-            raise Refusal.invalid(f"Each lesson at most {TEXT_MAX} characters.", field="lessons")
+            raise Refusal.invalid(_("Each lesson at most %(count)d characters.", count=TEXT_MAX), field="lessons")
     follow_ups: list[dict[str, Any]] = []
     description = _text(form, "follow_ups.0.description")
     if description:
         kind = _text(form, "follow_ups.0.kind") or "other"
         if kind not in dict(FOLLOW_UP_KINDS):
-            raise Refusal.invalid("Choose a kind of follow-up.", field="follow_ups.0.kind")
+            raise Refusal.invalid(_("Choose a kind of follow-up."), field="follow_ups.0.kind")
         if len(description) > TEXT_MAX:
-            raise Refusal.invalid(f"At most {TEXT_MAX} characters.", field="follow_ups.0.description")
+            raise Refusal.invalid(_("At most %(count)d characters.", count=TEXT_MAX), field="follow_ups.0.description")
         follow_up: dict[str, Any] = {"kind": kind, "description": description}
         due = _text(form, "follow_ups.0.due_on")
         if due:
             follow_up["due_on"] = due
         follow_ups.append(follow_up)
     elif _text(form, "follow_ups.0.due_on"):
-        raise Refusal.invalid("Say what the follow-up is.", field="follow_ups.0.description")
+        raise Refusal.invalid(_("Say what the follow-up is."), field="follow_ups.0.description")
     return {"memo": memo, "lessons": lessons, "follow_ups": follow_ups}
 
 

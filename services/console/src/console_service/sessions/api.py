@@ -28,6 +28,7 @@ from console_service.portal import api as portal_api
 from console_service.sessions import domain, store
 from console_service.sessions.guard import COOKIE, oidc_client, pages, session_of
 from console_service.settings import ConsoleRuntime, ConsoleSettings
+from console_service.texts import _
 
 SIGN_IN_COOKIE = "console_sign_in"
 SCOPE = "openid profile email"
@@ -46,7 +47,7 @@ def _cookie(settings: ConsoleSettings, name: str, value: str, max_age: int) -> C
 
 
 def _unavailable(detail: str) -> Response[str]:
-    return page("message.html", status_code=503, session=None, title="Sign-in unavailable", message=detail)
+    return page("message.html", status_code=503, session=None, title=_("Sign-in unavailable"), message=detail)
 
 
 @get("/auth/login", **public(), include_in_schema=False)
@@ -59,7 +60,7 @@ async def login(
     try:
         url = await oidc_client(runtime).authorization_url(settings.redirect_uri, state, nonce, pkce, SCOPE)
     except ProviderUnavailable:
-        return _unavailable("The sign-in service cannot be reached just now. Please try again in a minute.")
+        return _unavailable(_("The sign-in service cannot be reached just now. Please try again in a minute."))
     now = datetime.now(UTC)
     await store.save_sign_in(
         runtime,
@@ -92,8 +93,8 @@ async def callback(
             "message.html",
             status_code=400,
             session=None,
-            title="Sign-in not recognised",
-            message="This sign-in was not started in this browser, or it has expired. Please sign in again.",
+            title=_("Sign-in not recognised"),
+            message=_("This sign-in was not started in this browser, or it has expired. Please sign in again."),
         )
     sign_in = await store.take_sign_in(runtime, sign_in_state)
     if sign_in is None or domain.has_ended(sign_in, datetime.now(UTC)) or error or not code:
@@ -101,8 +102,8 @@ async def callback(
             "message.html",
             status_code=400,
             session=None,
-            title="Sign-in not completed",
-            message="The sign-in was cancelled or has expired. Please sign in again.",
+            title=_("Sign-in not completed"),
+            message=_("The sign-in was cancelled or has expired. Please sign in again."),
         )
     try:
         tokens = await oidc_client(runtime).exchange_code(
@@ -110,7 +111,7 @@ async def callback(
         )
         principal = await runtime.token_verifier.verify(tokens.access_token)
     except (TokenRequestRefused, ProviderUnavailable):
-        return _unavailable("The sign-in could not be completed. Please sign in again.")
+        return _unavailable(_("The sign-in could not be completed. Please sign in again."))
     name = principal.claims.get("name")
     person = domain.Person(
         subject=principal.subject,

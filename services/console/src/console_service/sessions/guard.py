@@ -24,6 +24,7 @@ from compressor_kit.oidc import OidcClient, ProviderUnavailable, TokenRequestRef
 from console_service.pages import page
 from console_service.sessions import domain, store
 from console_service.settings import ConsoleRuntime
+from console_service.texts import _
 
 COOKIE = "console_session"
 CSRF_HEADER = "x-csrf-token"
@@ -144,8 +145,8 @@ def _csrf_missing(request: Request[Any, Any, Any], error: CsrfMissing) -> Respon
         "message.html",
         status_code=403,
         session=None,
-        title="Form expired",
-        message="This form has expired or did not come from the console. Go back, reload the page and try again.",
+        title=_("Form expired"),
+        message=_("This form has expired or did not come from the console. Go back, reload the page and try again."),
     )
 
 

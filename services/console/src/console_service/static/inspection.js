@@ -18,6 +18,11 @@
     return isFinite(value) ? value : NaN;
   }
 
+  // The page's words in its language (inspection_form.html), English when a page gives none.
+  var holder = document.getElementById("inspection-texts");
+  var T = holder ? JSON.parse(holder.textContent) : {};
+  function words(key, english) { return T[key] || english; }
+
   function show(field) {
     var input = field.querySelector("input[type=text]");
     var output = field.querySelector("output.verdict");
@@ -25,15 +30,15 @@
     var value = reading(input.value);
     var state, text;
     if (value === null) {
-      state = ""; text = "Not read yet";
+      state = ""; text = words("not_read", "Not read yet");
     } else if (isNaN(value)) {
-      state = "unknown"; text = "Not a number";
+      state = "unknown"; text = words("not_number", "Not a number");
     } else if (low !== null && value < low) {
-      state = "fail"; text = "Fail: below min " + low + " " + unit;
+      state = "fail"; text = words("below", "Fail: below min {limit} {unit}").replace("{limit}", low).replace("{unit}", unit);
     } else if (high !== null && value > high) {
-      state = "fail"; text = "Fail: above max " + high + " " + unit;
+      state = "fail"; text = words("above", "Fail: above max {limit} {unit}").replace("{limit}", high).replace("{unit}", unit);
     } else {
-      state = "pass"; text = "Pass: within limits";
+      state = "pass"; text = words("pass", "Pass: within limits");
     }
     output.textContent = text;
     field.dataset.verdict = state;
@@ -47,6 +52,6 @@
 
   form.addEventListener("submit", function () {
     var button = form.querySelector("button[type=submit]");
-    window.setTimeout(function () { button.disabled = true; button.textContent = "Recording…"; }, 0);
+    window.setTimeout(function () { button.disabled = true; button.textContent = words("recording", "Recording…"); }, 0);
   });
 })();
