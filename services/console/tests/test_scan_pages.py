@@ -105,6 +105,10 @@ async def test_a_scanned_label_reports_a_fault_that_reception_confirms(
         codes = _qr_codes(pdf)
         assert sorted(codes) == sorted(f"{PUBLIC_URL}/m/{label}" for label in (first_label, second_label))
         scanned = next(code for code in codes if code.endswith(first_label))
+        await desk.goto(scanned)  # the scan page on a desktop, as staff (not the machine's customer): the form
+        await desk.get_by_role("heading", name="Atlas Copco GA 37 VSD+").wait_for()
+        await assert_fits(desk)
+        await screenshot(desk, "scan-machine")
 
         # Someone at the machine scans it: a phone, not signed in, its browser asking for Malay.
         phone = phone_page
