@@ -15,7 +15,6 @@ from litestar.params import FromPath, JSONBody
 from pydantic import ConfigDict, Field
 
 from compressor_contracts import StaffRole
-from compressor_contracts.common import Round
 from compressor_contracts.events.maintenance import SignedFor
 from compressor_kit.auth import principal_of, requires
 from compressor_kit.outbox import UnitOfWork
@@ -48,8 +47,11 @@ class WorkAcceptance(SignatureDraft):
         json_schema_extra={"examples": [{"signer": SIGNER_EXAMPLE, "image": IMAGE_EXAMPLE, "round": 1}]},
     )
 
-    round: Round | None = Field(
-        default=None, description="The round whose inspection passed, as the signer saw it; refused if another."
+    round: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="The round whose inspection passed, as the signer saw it; refused if another.",
     )
 
 
