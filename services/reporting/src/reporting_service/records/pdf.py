@@ -29,7 +29,16 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Image,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from compressor_contracts.common import Language
 from compressor_kit.i18n import N_, format_date, format_decimal, locale_of, speaking
@@ -279,11 +288,11 @@ def signatures_section(content: dict[str, Any], images: dict[str, bytes]) -> lis
     return story
 
 
-def _footer(job_id: str, version: int) -> Callable[[Canvas, Any], None]:
+def _footer(job_id: str, version: int) -> Callable[[Canvas, BaseDocTemplate], None]:
     title = _("Maintenance report %(job)s, version %(version)s", job=job_id, version=version)
     page_word = _("Page")
 
-    def draw(canvas: Canvas, doc: Any) -> None:
+    def draw(canvas: Canvas, doc: BaseDocTemplate) -> None:
         canvas.saveState()
         canvas.setFont("Helvetica", 7.5)
         canvas.setFillColor(FOOTER_GREY)
