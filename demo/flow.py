@@ -64,6 +64,7 @@ EVENTS_OF_ONE_JOB = {
     "job.diagnosed.v1": 1,
     "job.plan_proposed.v1": 1,
     "job.plan_approved.v1": 1,
+    "job.signed.v1": 1,  # the plan approval, signed by the customer
     "job.work_started.v1": 2,
     "job.progress_reported.v1": 12,  # 7 steps of the procedure, 5 in the rework round
     "job.work_completed.v1": 2,
