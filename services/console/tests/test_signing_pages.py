@@ -165,6 +165,12 @@ async def test_the_customer_signs_the_plan_and_the_inspected_work_on_the_enginee
         )
         await link.click()
         await phone.get_by_role("heading", name="The customer accepts the work").wait_for()
+        sign_url = phone.url
+        await phone.goto(f"{sign_url}?lang=ms")  # the same page in Malay, as a Malaysian engineer reads it
+        await phone.get_by_role("heading", name="Pelanggan menerima kerja").wait_for()
+        assert "Lukis tandatangan" in await phone.locator(".signature-hint").inner_text()
+        await look(phone, "sign-work-before-ms")
+        await phone.goto(f"{sign_url}?lang=en")
         await phone.get_by_label("Signer's name").fill(SIGNER[0])
         await phone.get_by_label("Signer's role").fill(SIGNER[1])
         await draw(phone)

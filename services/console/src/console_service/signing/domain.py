@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from console_service.texts import _
 
-PLAN_APPROVAL = "plan_approval"
-WORK_ACCEPTANCE = "work_acceptance"
 SignedFor = Literal["plan_approval", "work_acceptance"]
+PLAN_APPROVAL: SignedFor = "plan_approval"
+WORK_ACCEPTANCE: SignedFor = "work_acceptance"
 SIGNATURE_FIELDS = ("signature.signer.name", "signature.signer.role", "signature.image")
 
 

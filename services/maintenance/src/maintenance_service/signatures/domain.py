@@ -21,7 +21,7 @@ import io
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field
@@ -103,7 +103,8 @@ def _drawn(png: bytes) -> bool | None:
             rgba = image.convert("RGBA")
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
         return None
-    extrema = rgba.getextrema()
+    # Per band (R, G, B, A): the lowest and highest value over all pixels.
+    extrema = cast(tuple[tuple[int, int], ...], rgba.getextrema())
     if extrema[3][1] == 0:
         return False  # every pixel transparent
     return any(low != high for low, high in extrema)
