@@ -3,22 +3,28 @@ cookie, the session's language and Accept-Language against a running console and
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from console_service.dispatching.domain import WEEKDAYS
 from console_service.languages import (
     choose_language,
     remember_language,
     switch_url,
     without_language,
 )
+from console_service.texts import _
 from console_service.times import local_date, local_datetime
+from playwright.async_api import Page
 
 from compressor_contracts.common import Language
 from compressor_kit.i18n import speaking
+from compressor_kit.testing.browser import assert_accessible, assert_clean, assert_fits, screenshot
 
 from .console_story import console_settings, running_console, sign_in
+from .site import console_site
 
 # --- the order, pure ---------------------------------------------------------------------------------------
 
@@ -121,3 +127,61 @@ def test_the_language_cookie_is_secure_when_the_console_is_served_over_https(url
     settings = console_settings(test_settings, console_public_url=url)
     header = language_cookie(Language.MS, secure=settings.secure_cookies).to_header().lower()
     assert "secure" in header and "samesite=lax" in header
+
+
+# --- in a browser ------------------------------------------------------------------------------------------
+
+
+def _schedule_heading(language: Language, day: date) -> str:
+    with speaking(language):
+        return f"{_(WEEKDAYS[day.weekday()])} {local_date(day)}"
+
+
+async def test_a_manager_switches_the_console_to_malay_and_back_and_it_stays_as_chosen_from_page_to_page(
+    test_settings, identity_provider, database_prefix, desktop_page, tmp_path
+):
+    page = desktop_page
+    async with console_site(test_settings, database_prefix, ("dispatch",), tmp_path) as site:
+        await site.sign_in(page, "rahman", "/")
+        # Nothing chose a language: the browser's (Playwright's en-US) gives English.
+        await page.get_by_role("heading", name="Job board").wait_for()
+        assert await page.locator("html").get_attribute("lang") == "en"
+        english = page.get_by_role("link", name="English")
+        assert await english.get_attribute("aria-current") == "true"
+
+        await page.get_by_role("link", name="Bahasa Melayu").click()
+        await page.get_by_role("heading", name="Papan kerja").wait_for()
+        assert await page.locator("html").get_attribute("lang") == "ms"
+        assert "lang=" not in page.url, "the switch leaves no trace in the address"
+        menu = page.get_by_role("navigation", name="Konsol")
+        for label in ("Papan kerja", "Terima panggilan", "Jadual", "Papan pemuka", "Pelan untuk diluluskan"):
+            await menu.get_by_role("link", name=label, exact=True).wait_for()
+        assert await page.get_by_role("button", name="Log keluar").is_visible()
+        assert await page.get_by_role("link", name="Bahasa Melayu").get_attribute("aria-current") == "true"
+        await _looked_at(page, "languages-board-ms")
+
+        # Another page, reached from the Malay menu, is Malay too; its date in Malay words.
+        await menu.get_by_role("link", name="Jadual", exact=True).click()
+        heading = page.get_by_role("heading", level=1)
+        await heading.filter(has_text="Jadual:").wait_for()
+        shown = (await heading.inner_text()).removeprefix("Jadual:").strip()
+        days = {datetime.now(zone).date() for zone in (ZoneInfo("Asia/Kuala_Lumpur"), ZoneInfo("UTC"))}
+        assert shown in {_schedule_heading(Language.MS, day) for day in days}, shown
+        assert shown not in {_schedule_heading(Language.EN, day) for day in days}
+        assert await page.get_by_role("columnheader", name="Kapasiti").is_visible()
+        await _looked_at(page, "languages-schedule-ms")
+
+        await page.get_by_role("link", name="English").click()
+        await page.get_by_role("heading", name=re.compile(r"^Schedule: ")).wait_for()
+        assert await page.locator("html").get_attribute("lang") == "en"
+        assert "/dispatch/schedule" in page.url and "lang=" not in page.url
+        await page.get_by_role("navigation", name="Console").get_by_role("link", name="Job board").click()
+        await page.get_by_role("heading", name="Job board").wait_for()
+        assert await page.get_by_role("button", name="Sign out").is_visible()
+
+
+async def _looked_at(page: Page, name: str) -> None:
+    await assert_accessible(page)
+    await assert_fits(page)
+    assert_clean(page)
+    await screenshot(page, name)
