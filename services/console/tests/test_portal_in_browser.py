@@ -13,23 +13,29 @@ and its screenshot is kept (var/screenshots/portal-*).
 
 from __future__ import annotations
 
+import email
+import email.policy
+import html
+import re
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import Page
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from compressor_contracts import PRODUCERS as SERVICES
+from compressor_kit.testing import eventually
 from compressor_kit.testing.browser import assert_accessible, assert_clean, assert_fits, person_page, screenshot
-from compressor_kit.testing.mail import mail_server
+from compressor_kit.testing.mail import MailBox, mail_server
 from compressor_kit.testing.provider import LocalProvider
 from compressor_kit.testing.watcher import EventWatcher
 from demo.flow import Office
 from demo.people import Person
 
 from . import steps_portal
-from .site import ConsoleSite, console_site
+from .site import PUBLIC_URL, ConsoleSite, console_site
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +65,11 @@ async def _look(page: Page, name: str) -> None:
 
 async def _stage(page: Page, key: str, timeout: float = 60.0) -> None:
     """The job's page shows stage `key` (arrived over the live stream: the page is not reloaded)."""
-    await page.locator(f"#job-live [data-stage='{key}']").wait_for(timeout=timeout * 1000)
+    try:
+        await page.locator(f"#job-live [data-stage='{key}']").wait_for(timeout=timeout * 1000)
+    except PlaywrightTimeout:
+        shown = await page.locator("#job-live [data-stage]").get_attribute("data-stage")
+        raise AssertionError(f"waited for stage {key}; the page shows {shown}") from None
 
 
 async def _follow(page: Page) -> None:
@@ -76,9 +86,10 @@ async def test_a_customer_requests_follows_approves_downloads_and_answers_in_mal
     test_settings, database_prefix, chromium, tmp_path
 ):
     amqp_url = test_settings.rabbitmq_url.get_secret_value()
-    with mail_server() as (_mailbox, smtp_port):
+    with mail_server() as (mailbox, smtp_port):
         async with EventWatcher(amqp_url) as watcher:
-            env = {"DISPATCH_SEED_ENGINEERS": "false", "SMTP_PORT": str(smtp_port)}
+            # Feedback's e-mails link to the portal at the console's public address.
+            env = {"DISPATCH_SEED_ENGINEERS": "false", "SMTP_PORT": str(smtp_port), "PORTAL_URL": PUBLIC_URL}
             async with (
                 console_site(test_settings, database_prefix, SERVICES, tmp_path / "logs", env) as site,
                 httpx.AsyncClient(timeout=30) as client,
@@ -89,7 +100,7 @@ async def test_a_customer_requests_follows_approves_downloads_and_answers_in_mal
                 # Customer accounts at the provider, on this test's loop; removed afterwards.
                 identity_provider = LocalProvider(test_settings, client)
                 try:
-                    await _story(site, office, identity_provider, chromium, phone, desktop, watcher)
+                    await _story(site, office, identity_provider, chromium, phone, desktop, watcher, mailbox)
                 finally:
                     await identity_provider.remove_registered()
 
@@ -102,6 +113,7 @@ async def _story(
     phone: Page,
     desktop: Page,
     watcher: EventWatcher,
+    mailbox: MailBox,
 ) -> None:
     await office.stock_parts_for(1)
     lim = await office.dispatcher.post("dispatch", "/engineers", LIM)
@@ -196,6 +208,13 @@ async def _story(
     await _pdf(phone, site, href)
     await _pdf(phone, site, f"/portal/jobs/{job_id}/report?language=en")
 
+    # The e-mailed report link leads to the portal, which presigns afresh on each click.
+    async def emailed_links() -> list[str]:
+        return _portal_links(mailbox, job_id)
+
+    emailed = await eventually(emailed_links, timeout=30)
+    await _pdf(phone, site, emailed[0].removeprefix(PUBLIC_URL))
+
     # The survey, in the portal.
     await phone.locator("#job-live").get_by_role("link", name="Jawab tinjauan").click()
     await phone.get_by_role("heading", name="Tinjauan kepuasan pelanggan").wait_for()
@@ -203,7 +222,10 @@ async def _story(
     await steps_portal.answer_survey(phone)
     feedback = await watcher.wait_for(job_id, "job.feedback_received.v1")
     assert (feedback.data.csat, feedback.data.nps) == (5, 9)
-    await _stage(phone, "thanked")
+    try:
+        await _stage(phone, "thanked")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; events: {watcher.types(job_id)}") from None
 
     # Every page on both screens, in Malay.
     for path, name in (
@@ -224,6 +246,18 @@ async def _story(
     assert job_id in await phone.locator("ul.reports").inner_text()
 
     await _another_customer_sees_none_of_it(site, office, identity_provider, chromium, job_id, equipment_id)
+
+
+def _portal_links(mailbox: MailBox, job_id: str) -> list[str]:
+    """Links to the job's report in the portal, in every e-mail sent."""
+    pattern = re.compile(re.escape(f"{PUBLIC_URL}/portal/jobs/{job_id}/report") + r"[^\s\"'<>]*")
+    found = []
+    for envelope in mailbox.messages:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        for part in message.walk():
+            if part.get_content_maintype() == "text":
+                found += pattern.findall(html.unescape(part.get_content()))
+    return found
 
 
 async def _eventually_count(page: Page, selector: str, count: int, timeout: float = 30.0) -> None:

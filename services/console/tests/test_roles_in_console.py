@@ -79,7 +79,8 @@ PAGES: dict[str, set[str]] = {
     "/portal/equipment": {CUSTOMER},
     "/portal/equipment/EQ-1": {CUSTOMER},
 }
-STREAMS = {"/live", "/manager/alerts/live", "/portal/jobs/{}/live"}  # event streams: their roles are checked in their own tests
+# Event streams: their roles are checked in their own tests.
+STREAMS = {"/live", "/manager/alerts/live", "/portal/jobs/{}/live"}
 
 
 def _page_paths() -> set[str]:

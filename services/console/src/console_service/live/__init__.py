@@ -9,7 +9,7 @@ person's session has ended (sign-out, expiry), so a page left open does not go o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from litestar import Request
@@ -26,17 +26,22 @@ def follow(
     collection: str,
     message: Callable[[dict[str, Any]], ServerSentEventMessage],
     only: dict[str, Any] | None = None,
+    catch_up: Callable[[], Awaitable[dict[str, Any] | None]] | None = None,
 ) -> ServerSentEvent:
+    """`catch_up`: the document as it is once the stream is open, sent right after `ready`: what was written
+    between the page's rendering and the stream's start is not missed (a page following one document)."""
+
     async def messages() -> AsyncIterator[ServerSentEventMessage]:
         ready = False
-        async for doc in store.changes(
-            runtime, collection, runtime.settings.console_live_keepalive_seconds, only
-        ):
+        async for doc in store.changes(runtime, collection, runtime.settings.console_live_keepalive_seconds, only):
             if doc is not None:
                 yield message(doc)
             elif not ready:
                 ready = True
                 yield ServerSentEventMessage(data="{}", event="ready")
+                current = await catch_up() if catch_up else None
+                if current is not None:
+                    yield message(current)
             elif runtime.draining or await current_session(request) is None:
                 return
             else:

@@ -327,7 +327,10 @@ async def job_live(
         html = render_fragment("portal_job_live.html", **_job_live_context(job), **FORMATS)
         return ServerSentEventMessage(data=json.dumps({"html": html}), event="job")
 
-    return follow(request, runtime, store.PORTAL_JOBS, message, only={"documentKey._id": job_id})
+    async def current() -> dict[str, Any] | None:
+        return await store.job_of(runtime, job_id)
+
+    return follow(request, runtime, store.PORTAL_JOBS, message, only={"documentKey._id": job_id}, catch_up=current)
 
 
 # --- the plan ------------------------------------------------------------------------------------------
