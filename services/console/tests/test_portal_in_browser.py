@@ -13,15 +13,18 @@ and its screenshot is kept (var/screenshots/portal-*).
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import html
+import io
 import re
 import uuid
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -173,12 +176,26 @@ async def _story(
     await _look(phone, "portal-plan")
     await site.sign_in(desktop, username, f"/portal/jobs/{job_id}/plan")
     await _look(desktop, "portal-plan")
+    # Refused, each beside its field and nothing recorded: no signature drawn, a blank one (maintenance's
+    # own check), a rejection without a reason.
+    plan_url = f"{site.url}/portal/jobs/{job_id}/plan/{plan['revision']}"
+    approving = {**await _fields(phone, "form.approve"), "signature.signer.role": steps_portal.SIGNER_ROLE}
+    for image, expected in (("", "Turunkan tandatangan dalam kotak"), (_blank_png(), "signature-image-error")):
+        refused = await phone.request.post(f"{plan_url}/approve", form={**approving, "signature.image": image})
+        assert refused.status == 422 and expected in await refused.text(), (refused.status, expected)
+    rejecting = {**await _fields(phone, "form.reject"), "comments": " "}
+    refused = await phone.request.post(f"{plan_url}/reject", form=rejecting)
+    assert refused.status == 422 and "Nyatakan sebabnya supaya jurutera" in await refused.text()
     await steps_portal.approve_plan(phone, "Sila teruskan sebelum syif malam.")
     signed = await watcher.wait_for(job_id, "job.signed.v1")
     approved = await watcher.wait_for(job_id, "job.plan_approved.v1")
     assert signed.data.signer.role == steps_portal.SIGNER_ROLE and signed.data.collected_by is None
     assert signed.data.plan_revision == approved.data.revision == plan["revision"]
     assert approved.data.comments == "Sila teruskan sebelum syif malam."
+    decided = [
+        t for t in watcher.types(job_id) if t in ("job.signed.v1", "job.plan_approved.v1", "job.plan_rejected.v1")
+    ]
+    assert decided == ["job.plan_approved.v1", "job.signed.v1"] or decided == ["job.signed.v1", "job.plan_approved.v1"]
 
     # Each step reported as it is done, in Malay; then the inspection, its checks named in Malay.
     await _follow(phone)
@@ -246,6 +263,21 @@ async def _story(
     assert job_id in await phone.locator("ul.reports").inner_text()
 
     await _another_customer_sees_none_of_it(site, office, identity_provider, chromium, job_id, equipment_id)
+
+
+async def _fields(page: Page, selector: str) -> dict[str, str]:
+    """A form's fields as the browser would post them (its CSRF token and key included)."""
+    fields: dict[str, str] = await page.eval_on_selector(
+        selector, "form => Object.fromEntries([...new FormData(form).entries()].map(([k, v]) => [k, String(v)]))"
+    )
+    return fields
+
+
+def _blank_png() -> str:
+    """A signature pad's image with nothing drawn: a transparent PNG, as a data URL."""
+    image, out = Image.new("RGBA", (300, 120), (0, 0, 0, 0)), io.BytesIO()
+    image.save(out, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
 def _portal_links(mailbox: MailBox, job_id: str) -> list[str]:
