@@ -193,18 +193,22 @@ async def test_a_scanned_label_reports_a_fault_that_reception_confirms(
         # The machine's own customer scans the label signed in: the open job, and a request for service
         # with the machine chosen in the portal, instead of the fault form.
         username = await identity_provider.register(customer_id, ["customer"], name="Rosnah binti Ali")
-        async with person_page(chromium, "phone") as owner:
-            await site.route_public_url(owner)
-            await owner.goto(f"{site.url}/m/{first_label}")
-            await owner.get_by_role("link", name="Sign in to request service").click()
-            await provider_sign_in(owner, username, PASSWORD)
-            await owner.wait_for_url(f"{site.url}/m/{first_label}")
-            request_link = owner.locator(
-                f'a[href="/portal/requests/new?equipment={file["equipment:" + first_serial]}"]'
-            )
-            await request_link.wait_for()
-            assert await owner.locator(f'a[href="/portal/jobs/{job_id}"]').count() == 1
-            assert await owner.locator("#reporter_name").count() == 0
-            await assert_accessible(owner)
-            await assert_fits(owner)
-            await screenshot(owner, "scan-owner")
+        try:
+            async with person_page(chromium, "phone") as owner:
+                await site.route_public_url(owner)
+                await owner.goto(f"{site.url}/m/{first_label}")
+                await owner.get_by_role("link", name="Sign in to request service").click()
+                await provider_sign_in(owner, username, PASSWORD)
+                await owner.wait_for_url(f"{site.url}/m/{first_label}")
+                request_link = owner.locator(
+                    f'a[href="/portal/requests/new?equipment={file["equipment:" + first_serial]}"]'
+                )
+                await request_link.wait_for()
+                assert await owner.locator(f'a[href="/portal/jobs/{job_id}"]').count() == 1
+                assert await owner.locator("#reporter_name").count() == 0
+                await assert_accessible(owner)
+                await assert_fits(owner)
+                await screenshot(owner, "scan-owner")
+        finally:
+            # Removed here, in the test's own event loop (the fixture's teardown runs in another).
+            await identity_provider.remove_registered()

@@ -23,27 +23,21 @@ from litestar import MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from compressor_kit import rate_limits
 from compressor_kit.auth import public
-from console_service.calls import UNAVAILABLE, Answer, answer_of, base_url, call, segment
+from console_service.calls import JSON, UNAVAILABLE, Answer, answer_of, base_url, call, segment
 from console_service.forms import new_form_key, store, valid_key
 from console_service.pages import form_values, page
 from console_service.scan import domain
+from console_service.scan import store as counts
 from console_service.sessions.guard import current_session
 from console_service.settings import ConsoleRuntime
 from console_service.texts import _
 
-HOUR = 3600
 RETRY_AFTER = "retry-after"
 ANONYMOUS = "anonymous"  # whose form key it is: nobody signed in
 
 
-def per_address(runtime: ConsoleRuntime) -> rate_limits.RateLimit:
-    limit = runtime.settings.scan_fault_reports_per_address_per_hour
-    return rate_limits.RateLimit("scan-fault-reports-per-address", limit, HOUR)
-
-
-async def _open_call(runtime: ConsoleRuntime, method: str, path: str, json: Any = None) -> tuple[Answer, str | None]:
+async def _open_call(runtime: ConsoleRuntime, method: str, path: str, json: JSON = None) -> tuple[Answer, str | None]:
     """Intake's open routes, as nobody (no token): the answer and its Retry-After."""
     try:
         response = await runtime.http.request(method, base_url(runtime, "intake") + path, json=json, timeout=8.0)
@@ -183,7 +177,7 @@ async def report_fault(
         return await _scan_page(request, runtime, label_id, values=values)
     now = datetime.now(UTC)
     address = request.client.host if request.client else "unknown"
-    allowance = await rate_limits.take(runtime.db, per_address(runtime), address, now)
+    allowance = await counts.count_report(runtime, address, now)
     if not allowance.allowed:
         if claim:
             await store.release(runtime, claim)
@@ -198,7 +192,7 @@ async def report_fault(
         return _reported(label_id, machine.data, sent.data["fault_report_id"])
     if claim:
         await store.release(runtime, claim)
-    await rate_limits.give_back(runtime.db, per_address(runtime), address, now)  # not taken: not counted
+    await counts.uncount_report(runtime, address, now)
     if sent.status == 429:
         return await _scan_page(
             request,

@@ -45,7 +45,7 @@ async def report_fault(
         description=description,
         now=now,
     )
-    allowance = await rate_limits.take(runtime.db, per_machine(runtime), unit.equipment_id, now)
+    allowance = await reports.count_report(runtime, per_machine(runtime), unit.equipment_id, now)
     if not allowance.allowed:
         raise TooMany(allowance.retry_after_seconds)
     await reports.insert_report(runtime, report)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from compressor_kit import rate_limits
 from compressor_kit.outbox import UnitOfWork
 from compressor_kit.refusals import Refusal
 from intake_service.documents import from_document, to_document
@@ -53,3 +56,10 @@ async def reports_page(
     collection = runtime.db[FAULT_REPORTS]
     found = await collection.find(query).sort([("reported_at", 1), ("_id", 1)]).skip(offset).limit(limit).to_list()
     return [_report(doc) for doc in found], await collection.count_documents(query)
+
+
+async def count_report(
+    runtime: IntakeRuntime, rate: rate_limits.RateLimit, key: str, now: datetime
+) -> rate_limits.Allowance:
+    """One more report against `rate` for `key` (counted in MongoDB: every replica counts alike)."""
+    return await rate_limits.take(runtime.db, rate, key, now)

@@ -3,10 +3,13 @@ the model and the serial; to its owner and staff: the unit and its open jobs).""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath
+from litestar.openapi.spec import Example
+from litestar.params import FromPath, Parameter
 from pydantic import ConfigDict
 
 from compressor_kit.auth import CUSTOMER, STAFF, principal_of, public, requires
@@ -22,6 +25,8 @@ from intake_service.requests.views import JOB_EXAMPLE, JobView, job_view
 from intake_service.settings import IntakeRuntime
 
 TAGS = ["Machine labels"]
+CustomerId = Annotated[str, Parameter(description="The customer's id.", examples=[Example(value="CUST-1A2B3C4D5E6F")])]
+SiteId = Annotated[str, Parameter(description="One of its sites.", examples=[Example(value="SITE-7F3A9C21B04D")])]
 
 
 class MachineWithJobs(UnitOnFile):
@@ -57,7 +62,7 @@ async def labelled_unit(runtime: IntakeRuntime, label_id: str) -> UnitOnFile:
     },
 )
 async def site_labels(
-    request: CallerRequest, runtime: NamedDependency[IntakeRuntime], customer_id: FromPath[str], site_id: FromPath[str]
+    request: CallerRequest, runtime: NamedDependency[IntakeRuntime], customer_id: CustomerId, site_id: SiteId
 ) -> Response[bytes]:
     """The A4 sheet of QR labels of every machine at the site: each with the code of its scan page
     (CONSOLE_PUBLIC_URL/m/{label_id}), the model, the serial, the site and "Imbas untuk servis / Scan
