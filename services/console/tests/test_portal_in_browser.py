@@ -244,6 +244,21 @@ async def _story(
     except AssertionError as error:
         raise AssertionError(f"{error}; events: {watcher.types(job_id)}") from None
 
+    # The engineer's review closes the job; it is on the machine's history, with its report.
+    await engineer.post(
+        "feedback",
+        f"/jobs/{job_id}/review",
+        {"memo": "Thermostatic valve replaced; the unit passed its inspection.", "lessons": [], "follow_ups": []},
+    )
+    await watcher.wait_for(job_id, "customer_file.updated.v1", timeout=60)
+    await _stage(phone, "closed")
+    await phone.goto(f"{site.url}/portal")
+    assert job_id in await phone.locator("section[aria-labelledby=closed-heading]").inner_text()
+    await phone.goto(f"{site.url}/portal/equipment/{equipment_id}")
+    history = phone.locator("ol.history")
+    assert job_id in await history.inner_text()
+    assert await history.get_by_role("link", name="Bahasa Melayu (PDF)").get_attribute("href") == href
+
     # Every page on both screens, in Malay.
     for path, name in (
         ("/portal", "portal-home"),
