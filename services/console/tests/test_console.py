@@ -112,10 +112,14 @@ async def test_an_access_token_about_to_expire_is_refreshed_at_the_provider(test
         assert after["access_token"] != before["access_token"] and after["access_expires_at"] > datetime.now(UTC)
 
 
-async def test_a_customer_gets_a_polite_403_page(test_settings, identity_provider):
+async def test_a_customer_is_sent_to_the_portal_and_gets_a_polite_403_page_on_staff_pages(
+    test_settings, identity_provider
+):
     async with running_console(console_settings(test_settings)) as console:
         await sign_in(console.client, identity_provider, "aminah")
-        for path in ("/", "/jobs/JOB-2026-000001", "/live"):
+        home = await console.client.get("/")
+        assert home.status_code == 303 and home.headers["location"] == "/portal"
+        for path in ("/jobs/JOB-2026-000001", "/live"):
             page = await console.client.get(path)
             assert page.status_code == 403, path
             assert "Aminah binti Rahman" in page.text and "customer portal" in page.text
