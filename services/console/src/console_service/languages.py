@@ -117,7 +117,8 @@ class ReadersLanguage(ASGIMiddleware):
         connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         asked = next((value for name, value in reversed(query) if name == PARAMETER), None)
-        target = without_language(scope["path"], query)
+        raw_path = scope.get("raw_path")  # as sent (still %-encoded), so the redirect is a valid URL
+        target = without_language(raw_path.decode("latin-1") if raw_path else scope["path"], query)
         if asked is not None and scope.get("method") == "GET":
             await self._switch(connection, parse_language(asked), target, send)
             return

@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from compressor_contracts import CloudEvent
+from compressor_contracts.common import Language
+from compressor_kit.i18n import speaking
 from console_service.texts import N_, _
 from console_service.times import shown
 
@@ -198,40 +200,61 @@ def _name(value: object) -> str | None:
     return getattr(value, "name", None)
 
 
-def alert_of(event: CloudEvent[Any]) -> dict[str, Any] | None:
-    """The management alert `event` raises, or None (most job events raise none)."""
-    key = event.routing_key.rsplit(".v", 1)[0]  # job.requested.v1 -> job.requested
-    data = event.data
-    text: str
+PRIORITY_WORDS = {"critical": N_("critical"), "high": N_("high"), "normal": N_("normal"), "low": N_("low")}
+
+
+def _alert_text(key: str, data: Any) -> str:
+    """The alert's line in the current language (the services' own details, e.g. an SLA's, as they came)."""
     if key == "job.requested":
-        kind = "new_request"
-        priority = getattr(getattr(data, "priority", None), "value", getattr(data, "priority", ""))
+        priority = str(getattr(getattr(data, "priority", None), "value", getattr(data, "priority", "")))
         equipment = getattr(data, "equipment", None)
-        text = f"{_name(getattr(data, 'customer', None)) or 'A customer'}: {priority} priority"
+        text = _(
+            "%(customer)s: %(priority)s priority",
+            customer=_name(getattr(data, "customer", None)) or _("A customer"),
+            priority=_(PRIORITY_WORDS[priority]) if priority in PRIORITY_WORDS else priority,
+        )
         if equipment is not None:
             text += f", {equipment.brand} {equipment.model}"
-    elif key in ("job.sla_at_risk", "job.sla_breached"):
-        kind = "sla_at_risk" if key == "job.sla_at_risk" else "sla_breached"
+        return text
+    if key in ("job.sla_at_risk", "job.sla_breached"):
         text = str(getattr(data, "detail", "") or "")
         engineer = _name(getattr(data, "engineer", None))
-        if engineer:
-            text = f"{text} Engineer: {engineer}.".strip()
+        if not engineer:
+            return text
+        return (text + " " + _("Engineer: %(name)s.", name=engineer)).strip()
+    if key == "job.inspection_escalated":
+        failed = _("%(rounds)s failed inspection rounds", rounds=getattr(data, "failed_rounds", "?"))
+        return str(getattr(data, "detail", "") or failed)
+    text = f"CSAT {getattr(data, 'csat', '?')}/5, NPS {getattr(data, 'nps', '?')}/10"
+    comments = getattr(data, "comments", None)
+    return text + f": “{comments}”" if comments else text
+
+
+def alert_of(event: CloudEvent[Any]) -> dict[str, Any] | None:
+    """The management alert `event` raises, or None (most job events raise none). Written by a consumer,
+    so its line is kept in both languages (`text`, `text_ms`); the page shows the reader's."""
+    key = event.routing_key.rsplit(".v", 1)[0]  # job.requested.v1 -> job.requested
+    data = event.data
+    if key == "job.requested":
+        kind = "new_request"
+    elif key in ("job.sla_at_risk", "job.sla_breached"):
+        kind = "sla_at_risk" if key == "job.sla_at_risk" else "sla_breached"
     elif key == "job.inspection_escalated":
         kind = "escalation"
-        text = str(getattr(data, "detail", "") or f"{getattr(data, 'failed_rounds', '?')} failed inspection rounds")
     elif key == "job.feedback_received" and getattr(data, "low_score", False):
         kind = "low_score"
-        text = f"CSAT {getattr(data, 'csat', '?')}/5, NPS {getattr(data, 'nps', '?')}/10"
-        comments = getattr(data, "comments", None)
-        if comments:
-            text += f": “{comments}”"
     else:
         return None
+    with speaking(Language.EN):
+        text = _alert_text(key, data)
+    with speaking(Language.MS):
+        text_ms = _alert_text(key, data)
     return {
         "_id": event.id,
         "kind": kind,
         "title": ALERT_KINDS[kind],
         "job_id": event.subject,
         "text": text[:500],
+        "text_ms": text_ms[:500],
         "at": event.time,
     }
