@@ -346,6 +346,16 @@ async def _another_customer_sees_none_of_it(
         ):
             answer = await page.request.get(f"{site.url}{path}", max_redirects=0)
             assert answer.status == 404, (path, answer.status)
+        csrf = await page.locator("input[name=csrf_token]").first.get_attribute("value")
+        for path, form in (
+            (f"/portal/jobs/{job_id}/plan/1/approve", {"signature.image": _blank_png(), "comments": "x"}),
+            (f"/portal/jobs/{job_id}/plan/1/reject", {"comments": "Not mine to reject"}),
+            (f"/portal/jobs/{job_id}/survey", {"csat": "1", "nps": "0"}),
+        ):
+            answer = await page.request.post(
+                f"{site.url}{path}", form={"csrf_token": csrf or "", **form}, max_redirects=0
+            )
+            assert answer.status == 404, (path, answer.status)
         await page.goto(f"{site.url}/portal/jobs/{job_id}")
         await page.get_by_role("heading", name="Tidak dijumpai").wait_for()
         await screenshot(page, "portal-not-yours")
