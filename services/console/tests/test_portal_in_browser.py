@@ -236,6 +236,8 @@ async def _story(
     await phone.locator("#job-live").get_by_role("link", name="Jawab tinjauan").click()
     await phone.get_by_role("heading", name="Tinjauan kepuasan pelanggan").wait_for()
     await _look(phone, "portal-survey")
+    await desktop.goto(f"{site.url}/portal/jobs/{job_id}/survey")
+    await _look(desktop, "portal-survey")
     await steps_portal.answer_survey(phone)
     feedback = await watcher.wait_for(job_id, "job.feedback_received.v1")
     assert (feedback.data.csat, feedback.data.nps) == (5, 9)
