@@ -117,8 +117,10 @@ class ReadersLanguage(ASGIMiddleware):
         connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         asked = next((value for name, value in reversed(query) if name == PARAMETER), None)
-        raw_path = scope.get("raw_path")  # as sent (still %-encoded), so the redirect is a valid URL
-        target = without_language(raw_path.decode("latin-1") if raw_path else scope["path"], query)
+        # The path as sent (still %-encoded, so the redirect is a valid URL); some servers leave the query on it.
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1").partition("?")[0] if raw_path else scope["path"]
+        target = without_language(path, query)
         if asked is not None and scope.get("method") == "GET":
             await self._switch(connection, parse_language(asked), target, send)
             return
