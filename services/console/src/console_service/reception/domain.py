@@ -208,9 +208,9 @@ def request_body(
     equipment_id = _text(values, "equipment_id") or ""
     site_id = site_of_unit(file, equipment_id) if equipment_id else None
     if not equipment_id:
-        errors["equipment_id"] = "pick the unit the call is about"
+        errors["equipment_id"] = _("pick the unit the call is about")
     elif site_id is None:
-        errors["equipment_id"] = "not a unit on this customer's file"
+        errors["equipment_id"] = _("not a unit on this customer's file")
     body: dict[str, Any] = {
         "channel": _text(values, "channel") or "phone",
         "priority": _text(values, "priority") or "normal",
@@ -220,11 +220,11 @@ def request_body(
         "fault_description": _text(values, "fault_description"),
     }
     if not body["fault_description"]:
-        errors["fault_description"] = "describe the fault"
+        errors["fault_description"] = _("describe the fault")
     if _text(values, "contact.name") or _text(values, "contact.phone") or _text(values, "contact.email"):
         body["contact"] = _contact(values, "contact")
         if not body["contact"]["name"]:
-            errors["contact.name"] = "who called"
+            errors["contact.name"] = _("who called")
     return body, errors
 
 
@@ -236,12 +236,12 @@ def callback_body(
     equipment_id = _text(values, "equipment_id") or ""
     site_id = site_of_unit(file, equipment_id) if equipment_id else None
     if not equipment_id:
-        errors["equipment_id"] = "pick the unit the call was about"
+        errors["equipment_id"] = _("pick the unit the call was about")
     elif site_id is None:
-        errors["equipment_id"] = "not a unit on this customer's file"
+        errors["equipment_id"] = _("not a unit on this customer's file")
     outcome = _text(values, "outcome")
     if outcome not in dict(OUTCOMES):
-        errors["outcome"] = "satisfied or problem reported"
+        errors["outcome"] = _("satisfied or problem reported")
     body: dict[str, Any] = {
         "customer_id": customer_id,
         "site_id": site_id or "",
@@ -250,7 +250,7 @@ def callback_body(
         "notes": _text(values, "notes") or "",
     }
     if not body["notes"]:
-        errors["notes"] = "what the customer said"
+        errors["notes"] = _("what the customer said")
     previous = _text(values, "previous_job_id")
     if previous:
         body["previous_job_id"] = previous
