@@ -15,6 +15,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel
+
 from compressor_contracts import (
     CloudEvent,
     JobAssigned,
@@ -48,7 +50,7 @@ PROPOSED, APPROVED, REJECTED = "proposed", "approved", "rejected"
 FAULT_MAX = 2000
 
 
-def _dump(model: Any) -> dict[str, Any]:
+def _dump(model: BaseModel) -> dict[str, Any]:
     dumped: dict[str, Any] = model.model_dump(mode="python")
     return dumped
 
