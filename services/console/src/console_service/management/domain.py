@@ -9,6 +9,7 @@ from typing import Any
 
 from compressor_contracts import CloudEvent
 from compressor_contracts.common import Language
+from compressor_contracts.envelope import EventData
 from compressor_kit.i18n import speaking
 from console_service.texts import N_, _
 from console_service.times import shown
@@ -203,7 +204,7 @@ def _name(value: object) -> str | None:
 PRIORITY_WORDS = {"critical": N_("critical"), "high": N_("high"), "normal": N_("normal"), "low": N_("low")}
 
 
-def _alert_text(key: str, data: Any) -> str:
+def _alert_text(key: str, data: EventData) -> str:
     """The alert's line in the current language (the services' own details, e.g. an SLA's, as they came)."""
     if key == "job.requested":
         priority = str(getattr(getattr(data, "priority", None), "value", getattr(data, "priority", "")))
