@@ -3,6 +3,12 @@
 #   docker build --build-arg SERVICE=intake --build-arg HTTP_PORT=8001 -t compressor/intake .
 # docker-compose.yml builds each service this way.
 
+# The console's browser code from npm (signature_pad), pinned by its package-lock.json; git does not keep it.
+FROM node:22-slim AS assets
+WORKDIR /console
+COPY services/console/package.json services/console/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim AS build
 ARG SERVICE
 RUN test -n "$SERVICE" || { echo "build with --build-arg SERVICE=<intake|dispatch|maintenance|quality|reporting|feedback|console>" >&2; exit 1; }
@@ -11,6 +17,8 @@ WORKDIR /src
 COPY libs/contracts libs/contracts
 COPY libs/kit libs/kit
 COPY services/${SERVICE} services/${SERVICE}
+# Only the console serves it; for another service the file lands outside every package and is dropped.
+COPY --from=assets /console/node_modules/signature_pad/dist/signature_pad.umd.min.js services/console/src/console_service/static/vendor/
 # Wheels of the two shared libraries, the service and every dependency (non-editable). The image's
 # pip 24.0 and older give up (ResolutionImpossible) on the OpenTelemetry instrumentation pins; pip 26 resolves them.
 RUN python -m pip install --upgrade pip \

@@ -48,7 +48,14 @@ async def test_a_dispatcher_signs_in_at_the_provider_and_sees_the_board_with_the
         assert "Daniel Wong" in board.text and "Dispatcher" in board.text
         assert 'name="csrf_token"' in board.text and "Sign out" in board.text
         assert "/static/board.js" in board.text
-        assert (await console.client.get("/static/console.css")).status_code == 200
+        stylesheet = await console.client.get("/static/console.css")
+        assert stylesheet.status_code == 200
+        # Pages and static files alike: only the console, the object store and the provider.
+        for answer in (board, stylesheet, anonymous := await console.client.get("/auth/login")):
+            policy = answer.headers.get("content-security-policy", "")
+            assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, (answer.url, policy)
+            assert answer.headers.get("x-content-type-options") == "nosniff"
+        assert anonymous.status_code in (302, 303)
 
 
 async def test_sign_in_returns_to_the_page_asked_for_and_no_other_site(test_settings, identity_provider):

@@ -23,6 +23,7 @@ from console_service.reception import api as reception_api
 from console_service.reception import fault_reports as fault_reports_api
 from console_service.repair import api as repair_api
 from console_service.scan import api as scan_api
+from console_service.security import with_security_headers
 from console_service.sessions import api as sessions_api
 from console_service.sessions.store import INDEXES as SESSION_INDEXES
 from console_service.settings import ConsoleSettings
@@ -39,31 +40,34 @@ SERVICE = ServiceDefinition(
     "board and job pages, and each customer's own jobs, plans, reports and machines.",
     settings_type=ConsoleSettings,
     # Every page in the reader's language (console_service.languages); static files need none.
-    route_handlers=[
-        *in_readers_language(
-            [
-                sessions_api.login,
-                sessions_api.callback,
-                sessions_api.logout,
-                board_api.board,
-                board_api.job_page,
-                board_api.job_report,
-                board_api.live,
-                *reception_api.ROUTES,
-                *dispatching_api.ROUTES,
-                *field_api.ROUTES,
-                *repair_api.ROUTES,
-                *signing_api.ROUTES,
-                *inspection_api.ROUTES,
-                *management_api.ROUTES,
-                *admin_api.ROUTES,
-                *portal_api.ROUTES,
-                *scan_api.ROUTES,
-                *fault_reports_api.ROUTES,
-            ]
-        ),
-        STATIC,
-    ],
+    # Every answer carries the security headers (console_service.security).
+    route_handlers=with_security_headers(
+        [
+            *in_readers_language(
+                [
+                    sessions_api.login,
+                    sessions_api.callback,
+                    sessions_api.logout,
+                    board_api.board,
+                    board_api.job_page,
+                    board_api.job_report,
+                    board_api.live,
+                    *reception_api.ROUTES,
+                    *dispatching_api.ROUTES,
+                    *field_api.ROUTES,
+                    *repair_api.ROUTES,
+                    *signing_api.ROUTES,
+                    *inspection_api.ROUTES,
+                    *management_api.ROUTES,
+                    *admin_api.ROUTES,
+                    *portal_api.ROUTES,
+                    *scan_api.ROUTES,
+                    *fault_reports_api.ROUTES,
+                ]
+            ),
+            STATIC,
+        ]
+    ),
     consumers=[board_consumers.consumers],
     indexes={
         **SESSION_INDEXES,
