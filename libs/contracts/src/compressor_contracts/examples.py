@@ -252,6 +252,7 @@ _EXAMPLES: dict[str, Callable[[], EventData]] = {
         equipment=EQUIPMENT,
         fault_description="Compressor trips on high discharge temperature after about 40 minutes of running.",
         recorded_by=RECEPTION,
+        photo_keys=[f"{CUSTOMER.customer_id}/3f9a1c2b7d4e5f60-alarm-display.jpg"],
     ),
     "job.cancelled.v1": lambda: JobCancelled(
         job_id=JOB_ID,

@@ -17,6 +17,7 @@ from intake_service.proactive import api as proactive_api
 from intake_service.proactive.scheduler import proactive_scheduler
 from intake_service.requests import api as requests_api
 from intake_service.requests import store as requests_store
+from intake_service.requests.photos import REQUEST_PHOTOS
 from intake_service.settings import IntakeSettings
 
 SERVICE = ServiceDefinition(
@@ -34,6 +35,7 @@ SERVICE = ServiceDefinition(
         *fault_reports_api.ROUTES,
     ],
     consumers=[customer_file_consumers.consumers],
+    buckets=[REQUEST_PHOTOS],
     indexes={
         **customer_file_store.INDEXES,
         **requests_store.INDEXES,

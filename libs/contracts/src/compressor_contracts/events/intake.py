@@ -12,6 +12,7 @@ from compressor_contracts.common import (
     Customer,
     Equipment,
     Identifier,
+    ObjectKey,
     Priority,
     RequestChannel,
     RunningHours,
@@ -47,6 +48,12 @@ class JobRequested(JobEventData):
     )
     recorded_by: StaffMember | None = Field(
         default=None, description="Who recorded it; null for portal and scheduler requests."
+    )
+    photo_keys: list[ObjectKey] = Field(
+        default=[],
+        max_length=6,
+        description="Object keys of the requester's photos of the fault, in intake's request-photos bucket "
+        "(`<S3 prefix>request-photos`); intake's GET /requests/{job_id}/photos presigns them.",
     )
 
 

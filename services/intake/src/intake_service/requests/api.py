@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from litestar import Response, get, post
@@ -12,13 +12,15 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Para
 from pydantic import BaseModel, ConfigDict, Field
 
 from compressor_contracts import Priority, RequestChannel, StaffRole
+from compressor_contracts.common import ObjectKey
 from compressor_kit.auth import CUSTOMER, STAFF, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.refusals import Refusal
-from intake_service.actors import ALL_PEOPLE, FRONT_DESK, CallerRequest, ensure_may_see_customer
+from intake_service.actors import ALL_PEOPLE, FRONT_DESK, CallerRequest, ensure_may_see_customer, is_staff
+from intake_service.customer_file import store as file_store
 from intake_service.customer_file.api import WIDE, ContactIn
 from intake_service.customer_file.domain import UnitDetails
-from intake_service.requests import recording
+from intake_service.requests import photos, recording
 from intake_service.requests import store as jobs
 from intake_service.requests.domain import JobStatus, ServiceRequest, age_hours
 from intake_service.requests.views import JobView, job_view
@@ -101,6 +103,11 @@ class RequestIn(_Input):
     origin_reference: str | None = Field(
         default=None, min_length=1, max_length=200, description="Call-back record id (required for callback)."
     )
+    photo_keys: list[ObjectKey] = Field(
+        default=[],
+        max_length=photos.MAX_PHOTOS,
+        description="Photos of the fault already uploaded (POST /requests/photos) for this customer.",
+    )
 
     def as_request(self) -> ServiceRequest:
         return ServiceRequest(
@@ -113,7 +120,65 @@ class RequestIn(_Input):
             fault_description=self.fault_description,
             contact=self.contact.details() if self.contact else None,
             origin_reference=self.origin_reference,
+            photo_keys=tuple(self.photo_keys),
         )
+
+
+class PhotoRequest(_Input):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"file_name": "alarm-display.jpg", "content_type": "image/jpeg"}]}
+    )
+
+    file_name: str = Field(min_length=1, max_length=200, description="Original file name, e.g. 'alarm-display.jpg'.")
+    content_type: str = Field(max_length=100, description="image/jpeg, image/png, image/heic or image/webp.")
+    customer_id: str | None = Field(
+        default=None, max_length=64, description="Whose request the photo is for; a customer's own id by default."
+    )
+
+
+PHOTO_KEY = "CUST-1A2B3C4D5E6F/3f9a1c2b7d4e5f60-alarm-display.jpg"
+
+
+class PhotoUploadUrl(BaseModel):
+    """Where to PUT one photo, until when; the request then names its `photo_key` in `photo_keys`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "photo_key": PHOTO_KEY,
+                    "upload_url": f"https://objects.example/compressor-request-photos/{PHOTO_KEY}?X-Amz-Signature=...",
+                    "method": "PUT",
+                    "content_type": "image/jpeg",
+                    "expires_at": "2026-03-02T08:30:00Z",
+                }
+            ]
+        }
+    )
+
+    photo_key: str
+    upload_url: str = Field(description="Presigned URL: PUT the photo's bytes there with the content type.")
+    method: str = Field(description="Always PUT.")
+    content_type: str
+    expires_at: datetime
+
+
+class PhotoLink(BaseModel):
+    """A request's photo and a short-lived URL to download it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "photo_key": PHOTO_KEY,
+                    "download_url": f"https://objects.example/compressor-request-photos/{PHOTO_KEY}?X-Amz-Signature=...",
+                }
+            ]
+        }
+    )
+
+    photo_key: str
+    download_url: str
 
 
 class CancelIn(_Input):
@@ -181,6 +246,35 @@ async def record_request(
     return Response(view, status_code=201)
 
 
+@post(
+    "/requests/photos",
+    **requires(CUSTOMER, *FRONT_DESK),
+    operation_id="requestServiceRequestPhotoUpload",
+    tags=TAGS,
+)
+async def request_photo_upload(
+    request: CallerRequest, runtime: NamedDependency[IntakeRuntime], data: JSONBody[PhotoRequest]
+) -> PhotoUploadUrl:
+    """A presigned URL to PUT one photo of the fault to (intake's request-photos bucket), under the
+    customer's id; name its photo_key in the request's photo_keys. A customer uploads for itself only."""
+    principal = principal_of(request)
+    customer_id = data.customer_id or ("" if is_staff(principal) else principal.subject)
+    if not customer_id:
+        raise Refusal.invalid("staff name the customer the photo is for", field="customer_id")
+    ensure_may_see_customer(principal, customer_id)
+    photos.check_photo_type(data.content_type)
+    if await file_store.load_customer(runtime, customer_id) is None:
+        raise Refusal.invalid("unknown customer", field="customer_id")
+    key, now = photos.new_photo_key(customer_id, data.file_name), runtime.clock.now()
+    return PhotoUploadUrl(
+        photo_key=key,
+        upload_url=await photos.upload_url(runtime, key),
+        method="PUT",
+        content_type=data.content_type,
+        expires_at=now + photos.UPLOAD_WINDOW,
+    )
+
+
 @get("/requests", **requires(*STAFF), operation_id="listServiceRequests", tags=TAGS)
 async def list_requests(
     runtime: NamedDependency[IntakeRuntime],
@@ -236,6 +330,21 @@ async def get_request(
     return job_view(job, runtime.clock.now())
 
 
+@get("/requests/{job_id:str}/photos", **requires(*ALL_PEOPLE), operation_id="listServiceRequestPhotos", tags=TAGS)
+async def list_request_photos(
+    request: CallerRequest, runtime: NamedDependency[IntakeRuntime], job_id: FromPath[str]
+) -> list[PhotoLink]:
+    """The requester's photos of the fault, each with a short-lived download URL (a customer: its own jobs)."""
+    job = await jobs.load_job(runtime, job_id)
+    if job is None:
+        raise Refusal.not_found("unknown job", field="job_id")
+    ensure_may_see_customer(principal_of(request), job.requested.customer.customer_id)
+    return [
+        PhotoLink(photo_key=key, download_url=await photos.download_url(runtime, key))
+        for key in job.requested.photo_keys
+    ]
+
+
 @post(
     "/requests/{job_id:str}/cancel",
     **requires(CUSTOMER, *FRONT_DESK),
@@ -256,4 +365,12 @@ async def cancel_request(
     return job_view(job, runtime.clock.now())
 
 
-ROUTES = [record_request, list_requests, summarise_open_requests, get_request, cancel_request]
+ROUTES = [
+    record_request,
+    request_photo_upload,
+    list_requests,
+    summarise_open_requests,
+    get_request,
+    list_request_photos,
+    cancel_request,
+]

@@ -50,6 +50,8 @@ class ServiceRequest:
     fault_description: str | None = None
     contact: ContactDetails | None = None
     origin_reference: str | None = None
+    photo_keys: tuple[str, ...] = ()
+    """The requester's photos, uploaded to intake's request-photos bucket (checked before opening the job)."""
 
 
 class Cancellation(BaseModel):
@@ -182,6 +184,7 @@ def open_job(
         fault_description=request.fault_description or unit.maintenance_due_text(),
         origin_reference=request.origin_reference,
         recorded_by=recorded_by,
+        photo_keys=list(request.photo_keys),
     )
     return Job(job_id=job_id, requested_at=now, requested=requested), registered
 

@@ -4,7 +4,7 @@ the call-back records."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pymongo.errors import DuplicateKeyError
 
@@ -17,7 +17,7 @@ from intake_service.catalogue.store import CATALOGUE
 from intake_service.customer_file import store as file_store
 from intake_service.customer_file.domain import UnitOnFile
 from intake_service.ids import new_id
-from intake_service.requests import domain
+from intake_service.requests import domain, photos
 from intake_service.requests import store as jobs
 from intake_service.requests.domain import FileLookup, Job, ServiceRequest
 from intake_service.settings import IntakeRuntime
@@ -101,10 +101,12 @@ async def record_service_request(
     if by_customer:
         ensure_may_see_customer(principal, request.customer_id)
     domain.check_request(request, by_customer=by_customer)
+    request = replace(request, photo_keys=tuple(photos.check_photo_keys(request.photo_keys, request.customer_id)))
     # Scoped to the caller so one client's key can never return another's job.
     scoped_key = f"{principal.subject}|{idempotency_key}" if idempotency_key else None
     if scoped_key and (earlier := await jobs.job_with_idempotency_key(runtime, scoped_key)):
         return _replay(earlier, request_fingerprint)
+    await photos.ensure_photos_stored(runtime, list(request.photo_keys))
     prepared = await prepare_job(
         runtime,
         request,
