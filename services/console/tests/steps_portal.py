@@ -9,11 +9,14 @@ its parts, the inspector's readings).
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from playwright.async_api import Page
+from PIL import Image, ImageDraw
+from playwright.async_api import FilePayload, Page
 
+from compressor_kit.testing.browser import SCREENSHOTS, screenshot
 from demo.flow import MODEL, PARTS, PROCEDURE, SITES, Office, _reading
 from demo.people import Person, until
 
@@ -170,10 +173,41 @@ async def inspect(office: Office, job_id: str) -> dict[str, Any]:
 # --- the customer, by clicking ---------------------------------------------------------------------------
 
 
+def fault_photo() -> bytes:
+    """A small JPEG, as a phone's camera would give (a grey panel with an amber alarm lamp)."""
+    image = Image.new("RGB", (160, 120), (96, 104, 112))
+    ImageDraw.Draw(image).ellipse((60, 40, 100, 80), fill=(240, 160, 0))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=80)
+    return out.getvalue()
+
+
 async def request_service(page: Page, site: ConsoleSite) -> tuple[str, dict[str, str]]:
-    """On the request form: the machine (the only one, already chosen), the fault, Hantar permintaan; the new
-    job's page. The job's id, and the form's fields as they were sent (its key included)."""
+    """On the request form: the machine (the only one, already chosen), the fault, a photo of it (uploaded
+    by the browser straight to intake's object store), Hantar permintaan; the new job's page. The job's id,
+    and the form's fields as they were sent (its key and the photo's key included). First a photo key that is
+    not this customer's upload (as a tampered form would send): intake refuses it, the page says so beside the
+    photos, keeps the fault as typed, and nothing is recorded."""
     await page.get_by_label("Apakah masalahnya?").fill(FAULT)
+    await page.eval_on_selector(
+        "#photo-list",
+        """list => { const key = document.createElement("input"); key.type = "hidden"; key.name = "photo_keys";
+                    key.value = "CUST-SOMEONE-ELSE/0123456789abcdef-theirs.jpg"; list.appendChild(key); }""",
+    )
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Hantar permintaan").click()
+    await page.locator("#photo_keys-error").get_by_text("Foto tidak dapat dilampirkan").wait_for()
+    assert await page.get_by_label("Apakah masalahnya?").input_value() == FAULT
+    photo = FilePayload(name="paparan-penggera.jpg", mimeType="image/jpeg", buffer=fault_photo())
+    await page.locator("#photo-input").set_input_files(files=[photo])
+    await page.locator("#photo-list li[data-photo-key] input[name=photo_keys]").wait_for(state="attached")
+    assert await page.locator("#photo-list li.failed").count() == 0, await page.locator("#photo-list").inner_text()
+    await screenshot(page, "portal-request-photo")
+    viewport = page.viewport_size
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await page.screenshot(path=SCREENSHOTS / "portal-request-photo-wide.png", full_page=True, scale="css")
+    if viewport:
+        await page.set_viewport_size(viewport)
     sent: dict[str, str] = await page.eval_on_selector(
         "form[action='/portal/requests']",
         "form => Object.fromEntries([...new FormData(form).entries()].map(([k, v]) => [k, String(v)]))",

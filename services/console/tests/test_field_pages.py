@@ -4,12 +4,14 @@ the forms' bodies)."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 from console_service.field import domain
+from PIL import Image
 from playwright.async_api import Page, Request
 
 from compressor_kit.settings import Settings
@@ -130,6 +132,16 @@ async def _raise_job_for_lim(site: ConsoleSite, provider: Any, settings: Setting
     async with httpx.AsyncClient(timeout=15) as http:
         reception = Office(site.stack.urls(), http, settings).reception
         customer_id, site_id, equipment_id = await open_customer_file(reception, datetime.now(UTC).strftime("%H%M%S%f"))
+        # The customer's photo of the fault, e-mailed to reception, goes with the request (the hub shows it).
+        upload = await reception.post(
+            "intake",
+            "/requests/photos",
+            {"file_name": "display.jpg", "content_type": "image/jpeg", "customer_id": customer_id},
+        )
+        image = io.BytesIO()
+        Image.new("RGB", (120, 90), (200, 60, 40)).save(image, format="JPEG")
+        stored = await http.put(upload["upload_url"], content=image.getvalue(), headers={"Content-Type": "image/jpeg"})
+        assert stored.status_code == 200, stored.text
         request = await reception.post(
             "intake",
             "/requests",
@@ -140,6 +152,7 @@ async def _raise_job_for_lim(site: ConsoleSite, provider: Any, settings: Setting
                 "site_id": site_id,
                 "equipment_id": equipment_id,
                 "fault_description": "Trips on high discharge temperature after about 40 minutes of running.",
+                "photo_keys": [upload["photo_key"]],
             },
         )
         job_id = str(request["job_id"])
@@ -195,6 +208,11 @@ async def test_an_engineer_commits_within_the_sla_departs_arrives_and_diagnoses_
         await phone.wait_for_url(f"{site.url}/field/jobs/{job_id}")
         await phone.get_by_text("SLA policy for a high job").wait_for()
         await phone.get_by_text("Seri Murni Foods").first.wait_for()
+        # The customer's photo of the fault, a thumbnail loaded from intake's bucket through a presigned link.
+        thumbnail = phone.locator(".request-photos img")
+        await thumbnail.wait_for()
+        assert await thumbnail.count() == 1
+        await eventually(lambda: thumbnail.evaluate("img => img.complete && img.naturalWidth === 120"), timeout=10)
 
         # A commitment outside the SLA: warned while typed, refused by dispatch beside its field, kept.
         limit = await phone.locator("#commitment-arrive_by").get_attribute("data-sla-max")

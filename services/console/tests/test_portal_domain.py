@@ -136,12 +136,13 @@ def test_the_request_form_needs_one_of_the_customers_machines_and_the_fault():
     machines = [domain.Machine("EQ-1", "SITE-1", "Plant 2", "Atlas Copco GA37 · API1")]
     form = domain.request_form({"equipment_id": "EQ-1", "fault_description": "  Trips at 110 °C  "}, machines)
     assert not form.errors
-    assert domain.request_body(form, "CUST-1") == {
+    assert domain.request_body(form, "CUST-1", ["CUST-1/ab12-display.jpg"]) == {
         "channel": "portal",
         "customer_id": "CUST-1",
         "site_id": "SITE-1",
         "equipment_id": "EQ-1",
         "fault_description": "Trips at 110 °C",
+        "photo_keys": ["CUST-1/ab12-display.jpg"],
     }
     refused = domain.request_form({"equipment_id": "EQ-OF-ANOTHER", "fault_description": ""}, machines)
     assert set(refused.errors) == {"equipment_id", "fault_description"}

@@ -53,8 +53,9 @@ LIM = {
     },
     "capacity_per_day": 12,
 }
-# Chromium logs each answer of 400 or more as a console error: the 404s this test asks for.
-EXPECTED_ERRORS = ("status of 404",)
+# Chromium logs each answer of 400 or more as a console error: the 404s this test asks for, and the 422 of
+# the request form sent with another customer's photo.
+EXPECTED_ERRORS = ("status of 404", "status of 422")
 
 
 async def _look(page: Page, name: str) -> None:
@@ -146,6 +147,14 @@ async def _story(
     ]
     assert [(e.subject, str(e.data.channel)) for e in requested] == [(job_id, "portal")], requested
     assert requested[0].data.fault_description == steps_portal.FAULT
+    # The photo chosen on the form: one key, under the customer's id, its object in intake's bucket, the
+    # same bytes the browser sent; shown on the customer's job page.
+    (photo_key,) = requested[0].data.photo_keys
+    assert photo_key.startswith(f"{customer_id}/") and sent["photo_keys"] == photo_key
+    (link,) = await office.reception.get("intake", f"/requests/{job_id}/photos")
+    stored = await office.client.get(link["download_url"])
+    assert stored.status_code == 200 and stored.content == steps_portal.fault_photo()
+    assert await phone.locator(".request-photos img").count() == 1
     on_file = await office.reception.get("intake", f"/customers/{customer_id}/file")
     assert [j["job_id"] for j in on_file["open_jobs"]] == [job_id], "the form sent twice opened one job"
 

@@ -91,10 +91,11 @@ async def _hub(
     """The job hub: who, where, what, the commitment, what was recorded so far, and the next step's form."""
     session = session_of(request)
     path = segment(job_id)
-    job, order, zone = await asyncio.gather(
+    job, order, zone, photos = await asyncio.gather(
         call(runtime, session, "dispatch", "GET", f"/jobs/{path}"),
         call(runtime, session, "maintenance", "GET", f"/work-orders/{path}"),
         _zone(runtime, session),
+        call(runtime, session, "intake", "GET", f"/requests/{path}/photos"),
     )
     now = datetime.now(UTC)
     context: dict[str, Any] = {
@@ -125,6 +126,7 @@ async def _hub(
         booked_end=domain.local_input((job.data.get("scheduled_window") or {}).get("end"), zone),
         values=form_values,
         photo_keys=photo_keys,
+        request_photos=photos.data if photos.ok and isinstance(photos.data, list) else [],
         errors=errors or {},
         message=message,
         done=_(DONE[done]) if done in DONE else None,

@@ -18,9 +18,9 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from litestar import Request, Response, get, post
+from litestar import MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, ServerSentEvent, ServerSentEventMessage
 
 from compressor_contracts.common import Language
@@ -196,6 +196,7 @@ def _request_page(
     errors: dict[str, str] | None = None,
     message: str | None = None,
     status_code: int = 200,
+    photo_keys: list[str] | None = None,
 ) -> Response[str]:
     machines = domain.machines_of(file.data) if file.ok and isinstance(file.data, dict) else []
     sites: dict[str, list[domain.Machine]] = {}
@@ -212,6 +213,8 @@ def _request_page(
         errors=errors or {},
         message=message,
         form_key=valid_key(values.get("form_key")) or new_form_key(),
+        photo_keys=photo_keys or [],
+        max_photos=domain.MAX_PHOTOS,
         **_context(request, "/portal/requests/new"),
     )
 
@@ -233,14 +236,24 @@ async def send_request(request: Request[Any, Any, Any], runtime: NamedDependency
     job.requested as reception's, once however often the form is sent; then the new job's page."""
     session = session_of(request)
     values = await form_values(request)
+    # Photos the browser uploaded already (portal_photos.js): their keys, each once, as posted.
+    photo_keys = list(dict.fromkeys(str(k) for k in (await request.form()).getall("photo_keys", []) if k))
     file = await _customer_file(runtime, session)
     if not file.ok:
-        return _request_page(request, file, values=values, message=file.message, status_code=503)
+        return _request_page(request, file, values=values, message=file.message, status_code=503, photo_keys=photo_keys)
     form = domain.request_form(values, domain.machines_of(file.data))
-    if form.errors:
-        errors = {name: _(text) for name, text in form.errors.items()}
+    errors = {name: _(text) for name, text in form.errors.items()}
+    if len(photo_keys) > domain.MAX_PHOTOS:
+        errors["photo_keys"] = _("At most %(count)d photos per request.", count=domain.MAX_PHOTOS)
+    if errors:
         return _request_page(
-            request, file, values=values, errors=errors, message=_("Please check the marked fields."), status_code=422
+            request,
+            file,
+            values=values,
+            errors=errors,
+            message=_("Please check the marked fields."),
+            status_code=422,
+            photo_keys=photo_keys,
         )
 
     async def act() -> tuple[Answer, str | None]:
@@ -250,7 +263,7 @@ async def send_request(request: Request[Any, Any, Any], runtime: NamedDependency
             "intake",
             "POST",
             "/requests",
-            json=domain.request_body(form, session["subject"]),
+            json=domain.request_body(form, session["subject"], photo_keys),
             idempotency_key=values.get("form_key"),
         )
         job_id = answer.data.get("job_id") if answer.ok and isinstance(answer.data, dict) else None
@@ -260,13 +273,46 @@ async def send_request(request: Request[Any, Any, Any], runtime: NamedDependency
     if outcome.answer is None or outcome.answer.ok:
         return Redirect(outcome.redirect or "/portal", status_code=303)
     answer = outcome.answer
+    refused = dict(answer.errors)
+    if any(name.startswith("photo_keys") for name in refused):
+        # Intake's reason names a storage key; the customer is told what to do, in their language.
+        refused = {name: text for name, text in refused.items() if not name.startswith("photo_keys")}
+        refused["photo_keys"] = _("A photo could not be attached. Please choose it again.")
+        photo_keys = []
     return _request_page(
         request,
         file,
         values=values,
-        errors=answer.errors,
+        errors=refused,
         message=answer.message,
         status_code=503 if answer.unavailable else 422,
+        photo_keys=photo_keys,
+    )
+
+
+@post("/portal/requests/photos", **PORTAL, media_type=MediaType.JSON)
+async def photo_upload(
+    request: Request[Any, Any, Any], runtime: NamedDependency[ConsoleRuntime], data: JSONBody[dict[str, Any]]
+) -> Response[dict[str, Any]]:
+    """For portal_photos.js: a presigned URL from intake to PUT one photo of the fault to, straight from
+    the browser, under the customer's own id."""
+    body = {
+        "file_name": str(data.get("file_name") or "photo.jpg")[:200],
+        "content_type": str(data.get("content_type") or ""),
+    }
+    answer = await call(runtime, session_of(request), "intake", "POST", "/requests/photos", json=body)
+    if answer.ok and isinstance(answer.data, dict):
+        keep = ("photo_key", "upload_url", "content_type", "method")
+        return Response({k: answer.data.get(k) for k in keep}, status_code=201, headers={"Cache-Control": "no-store"})
+    message = (
+        _("This file is not a photo: choose a JPEG, PNG, HEIC or WebP image.")
+        if "content_type" in answer.errors
+        else _("The photo could not be uploaded just now. Please try again.")
+    )
+    return Response(
+        {"message": message},
+        status_code=503 if answer.unavailable else 422,
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -302,9 +348,11 @@ async def job_page(
     job = await _own_job(runtime, session_of(request), job_id)
     if job is None:
         return _not_found(request)
+    photos = await call(runtime, session_of(request), "intake", "GET", f"/requests/{segment(job_id)}/photos")
     return page(
         "portal_job.html",
         job_id=job_id,
+        request_photos=photos.data if photos.ok and isinstance(photos.data, list) else [],
         done=_(DONE[done]) if done in DONE else None,
         **_job_live_context(job),
         **_context(request, "/portal"),
@@ -654,6 +702,7 @@ ROUTES: list[Any] = [
     home,
     new_request,
     send_request,
+    photo_upload,
     job_page,
     job_live,
     plan_page,

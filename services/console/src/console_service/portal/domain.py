@@ -396,6 +396,10 @@ def find_unit(customer_file: dict[str, Any], equipment_id: str) -> tuple[dict[st
     return None
 
 
+MAX_PHOTOS = 6
+"""Photos of the fault per request (intake refuses more)."""
+
+
 @dataclass(frozen=True)
 class RequestForm:
     """The request form as the customer filled it in, checked before anything is sent."""
@@ -428,14 +432,16 @@ def request_form(values: dict[str, str], machines: list[Machine]) -> RequestForm
     return RequestForm(equipment_id, fault, errors, machine.site_id if machine else None)
 
 
-def request_body(form: RequestForm, customer_id: str) -> dict[str, Any]:
-    """Intake's POST /requests for the portal: the same request reception records, by the customer."""
+def request_body(form: RequestForm, customer_id: str, photo_keys: list[str] | None = None) -> dict[str, Any]:
+    """Intake's POST /requests for the portal: the same request reception records, by the customer, with
+    the photos the browser uploaded to intake already."""
     return {
         "channel": "portal",
         "customer_id": customer_id,
         "site_id": form.site_id,
         "equipment_id": form.equipment_id,
         "fault_description": form.fault_description,
+        "photo_keys": photo_keys or [],
     }
 
 
