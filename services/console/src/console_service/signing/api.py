@@ -104,9 +104,7 @@ async def sign(
     local = domain.missing(values)
     if local:
         message = _("Not signed yet: see the marked fields below.")
-        return await _sign_page(
-            request, runtime, job_id, values=values, errors=local, message=message, status_code=422
-        )
+        return await _sign_page(request, runtime, job_id, values=values, errors=local, message=message, status_code=422)
     tail, body = domain.request_of(signed_for, values)
     where = f"/field/jobs/{segment(job_id)}/sign?signed={signed_for}"
 

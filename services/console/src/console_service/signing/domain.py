@@ -33,9 +33,7 @@ def to_sign(order: Mapping[str, Any]) -> ToSign | None:
     """What the customer can sign now, if anything: the work first (once inspected), else a proposed plan."""
     passed = order.get("inspection_passed") or None
     if passed:
-        accepted = {
-            s.get("round") for s in order.get("signatures") or [] if s.get("signed_for") == WORK_ACCEPTANCE
-        }
+        accepted = {s.get("round") for s in order.get("signatures") or [] if s.get("signed_for") == WORK_ACCEPTANCE}
         if passed.get("round") not in accepted:
             return ToSign(WORK_ACCEPTANCE, round=passed.get("round"))
     plans = order.get("plans") or []
