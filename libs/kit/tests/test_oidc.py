@@ -97,15 +97,17 @@ async def test_a_real_token_for_another_audience_is_refused(test_settings, ident
 @pytest.mark.parametrize(
     ("claims", "drop", "reason"),
     [
-        ({"nbf": int(time.time()) + 600}, (), "not_yet_valid"),
-        ({"iat": int(time.time()) + 600, "exp": int(time.time()) + 900}, (), "not_yet_valid"),
-        ({"iat": int(time.time()), "exp": int(time.time()) + 3 * 3600}, (), "lifetime"),
+        # Seconds from now, made absolute when the test runs (collection can be minutes earlier).
+        ({"nbf": 600}, (), "not_yet_valid"),
+        ({"iat": 600, "exp": 900}, (), "not_yet_valid"),
+        ({"iat": 0, "exp": 3 * 3600}, (), "lifetime"),
         ({}, ("iss",), "issuer"),
         ({}, ("exp",), "malformed"),
     ],
 )
 async def test_times_and_lifetime_are_checked(test_settings, identity_provider, claims, drop, reason):
-    token = identity_provider.forge("ES256", drop=drop, **claims)
+    now = int(time.time())
+    token = identity_provider.forge("ES256", drop=drop, **{name: now + delay for name, delay in claims.items()})
     response, _ = await asgi_get(test_settings, "/me", token)
     assert response.status_code == 401 and response.json()["reason"] == reason, response.text
 

@@ -11,7 +11,7 @@ import hashlib
 
 import httpx
 from console_service.signing import domain
-from playwright.async_api import Page
+from playwright.async_api import Page, expect
 
 from compressor_kit.objectstore import ObjectStore
 from compressor_kit.testing.browser import assert_accessible, assert_clean, assert_fits, screenshot
@@ -127,7 +127,8 @@ async def test_the_customer_signs_the_plan_and_the_inspected_work_on_the_enginee
         # The plan page leads to the signing page: the plan, the signer, an empty box.
         await phone.get_by_role("link", name="The customer is on site: sign to approve").click()
         await phone.get_by_role("heading", name="The customer approves plan revision 1").wait_for()
-        assert await phone.locator("canvas.signature-canvas").evaluate("c => getComputedStyle(c).touchAction") == "none"
+        # A finger draws instead of scrolling the page (once the page's stylesheet has arrived).
+        await expect(phone.locator("canvas.signature-canvas")).to_have_css("touch-action", "none")
         await look(phone, "sign-plan-before")
 
         # Sent without drawing: refused beside the box, the name typed kept.
