@@ -312,6 +312,13 @@ def test_jaeger_accepts_otlp(compose):
     assert {"16686", "4317", "4318"} <= published
 
 
+def test_management_uis_and_traces_bind_to_this_host_only(compose):
+    # Traces carry job data and the management UIs hold the keys: none is published beyond the host.
+    for name in ("jaeger", "rabbitmq", "minio"):
+        for port in compose["services"][name].get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+
+
 @pytest.mark.parametrize("name", SERVICES)
 def test_service_trusts_keycloaks_tokens_and_no_shared_secret(compose, name):
     env = environment(compose, name)

@@ -12,7 +12,8 @@ from compressor_contracts import parse_event, service_topology
 from compressor_contracts.examples import example
 from compressor_kit.messaging import build_broker, declare_topology, outbox_publisher, register_publishers
 from compressor_kit.mongo import create_client
-from compressor_kit.outbox import Outbox, OutboxRelay, pending_count
+from compressor_kit.outbox import Outbox, pending_count
+from compressor_kit.relay import OutboxRelay
 from compressor_kit.telemetry import setup_tracing
 from compressor_kit.testing import drain_queue, eventually
 

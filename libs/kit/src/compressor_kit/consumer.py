@@ -17,8 +17,9 @@ from faststream.rabbit import RabbitBroker
 from pymongo import ASCENDING, IndexModel
 
 from compressor_contracts import CloudEvent, EventData, ServiceTopology, parse_event
+from compressor_kit.delivery import PermanentFailure
 from compressor_kit.logs import log_context
-from compressor_kit.messaging import PermanentFailure, rabbit_queue
+from compressor_kit.messaging import rabbit_queue
 from compressor_kit.outbox import Outbox, UnitOfWork
 from compressor_kit.turns import Turns
 

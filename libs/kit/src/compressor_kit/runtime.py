@@ -27,7 +27,8 @@ from compressor_kit.messaging import build_broker, declare_topology, outbox_publ
 from compressor_kit.mongo import IndexSpec, create_client, ensure_indexes, ping
 from compressor_kit.objectstore import ObjectStore
 from compressor_kit.oidc import ProviderKeys
-from compressor_kit.outbox import OUTBOX_INDEXES, Outbox, OutboxRelay, Publish
+from compressor_kit.outbox import OUTBOX_INDEXES, Outbox, Publish
+from compressor_kit.relay import OutboxRelay
 from compressor_kit.settings import Settings
 from compressor_kit.telemetry import setup_tracing
 from compressor_kit.turns import Turns

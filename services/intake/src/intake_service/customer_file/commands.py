@@ -8,7 +8,7 @@ import logging
 from pymongo.errors import DuplicateKeyError
 
 from compressor_contracts import CloudEvent, JobClosed
-from compressor_kit.messaging import PermanentFailure
+from compressor_kit.delivery import PermanentFailure
 from compressor_kit.outbox import UnitOfWork
 from compressor_kit.refusals import Refusal
 from intake_service.catalogue.store import CATALOGUE

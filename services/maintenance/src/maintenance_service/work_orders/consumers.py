@@ -11,7 +11,7 @@ from compressor_contracts.events.dispatch import JobAssigned, JobPrediagnosed
 from compressor_contracts.events.intake import JobCancelled, JobRequested
 from compressor_contracts.events.quality import JobInspectionFailed, JobInspectionPassed
 from compressor_kit.consumer import Consumer
-from compressor_kit.messaging import PermanentFailure
+from compressor_kit.delivery import PermanentFailure
 from compressor_kit.outbox import UnitOfWork
 from maintenance_service.execution.domain import reopen_for_rework
 from maintenance_service.parts import store as stock
