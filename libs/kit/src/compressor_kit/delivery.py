@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any
 
 from aio_pika import IncomingMessage
+from aio_pika.exceptions import DeliveryError
 from faststream import BaseMiddleware
 from faststream.rabbit import RabbitBroker, RabbitExchange
 
@@ -18,9 +19,17 @@ from compressor_contracts import ContractError
 
 log = logging.getLogger(__name__)
 
+DEAD_LETTER_CONFIRM_SECONDS = 10.0
+DEAD_LETTER_FIRST_RETRY_SECONDS = 0.5
+DEAD_LETTER_MAX_RETRY_SECONDS = 30.0
+
 
 class PermanentFailure(Exception):
     """A message that no retry can fix: it goes straight to the dead-letter queue."""
+
+
+class DeadLetteringFailed(Exception):
+    """The dead-letter queue did not take a message; the original is left unacknowledged, never dropped."""
 
 
 class DeliveryPolicy(BaseMiddleware):
@@ -85,8 +94,21 @@ class DeliveryPolicy(BaseMiddleware):
         return True  # handled here; nothing for FastStream to log again
 
     async def _dead_letter(self, raw: IncomingMessage, error: Exception, attempts: int) -> None:
+        """Put a copy in the service's dead-letter queue; return only once the broker confirmed that it
+        routed the copy to a queue (the broker's channel raises on a returned message).
+
+        Until then the caller must not ack the original: a dead-letter queue that is gone (the exchange
+        routes nowhere) or refuses (full) makes this wait and try again, holding the original unacked.
+        Nothing is requeued meanwhile, so no delivery is spent towards the queue's x-delivery-limit
+        (whose own dead-lettering would drop the message into the same void). Once the queue is back (any
+        replica's start-up declares it), the next try succeeds. Raises, leaving the original unacked,
+        when the failed queue cannot be named or the channel that holds the original is gone (the broker
+        then redelivers it).
+        """
         subscriber = self.context.get_local("handler_")
-        queue = getattr(getattr(subscriber, "queue", None), "name", None) or "unknown"
+        queue = getattr(getattr(subscriber, "queue", None), "name", None)
+        if not queue:
+            raise DeadLetteringFailed(f"the queue that consumed {raw.message_id} is unknown: left unacknowledged")
         headers = dict(raw.headers or {})
         headers.update(
             {
@@ -99,13 +121,34 @@ class DeliveryPolicy(BaseMiddleware):
                 "x-dead-lettered-at": datetime.now(UTC).isoformat(),
             }
         )
-        await self.broker.publish(
-            raw.body,
-            exchange=self.dead_letters,
-            routing_key=raw.routing_key or "",
-            headers=headers,
-            content_type=raw.content_type,
-            message_id=raw.message_id,
-            correlation_id=raw.correlation_id,
-            persist=True,
-        )
+        delay = DEAD_LETTER_FIRST_RETRY_SECONDS
+        while True:
+            try:
+                await self.broker.publish(
+                    raw.body,
+                    exchange=self.dead_letters,
+                    routing_key=raw.routing_key or "",
+                    headers=headers,
+                    content_type=raw.content_type,
+                    message_id=raw.message_id,
+                    correlation_id=raw.correlation_id,
+                    persist=True,
+                    mandatory=True,
+                    timeout=DEAD_LETTER_CONFIRM_SECONDS,
+                )
+                return
+            except (DeliveryError, TimeoutError) as refused:  # returned (no queue bound), nacked or unconfirmed
+                reason = refused
+            if raw.channel.is_closed:
+                raise DeadLetteringFailed(f"could not dead-letter {raw.message_id} ({reason!r}); redelivered later")
+            log.error(
+                "the dead-letter exchange %s did not take %s from %s (%r): kept unacknowledged, retrying in %.1fs",
+                self.dead_letters.name,
+                raw.message_id,
+                queue,
+                reason,
+                delay,
+                extra={"message_id": raw.message_id},
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, DEAD_LETTER_MAX_RETRY_SECONDS)

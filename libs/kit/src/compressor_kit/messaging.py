@@ -15,6 +15,7 @@ from compressor_contracts import (
     CATALOGUE,
     CONTENT_TYPE,
     EXCHANGE,
+    INTEGRATION_ONLY,
     CloudEvent,
     ServiceTopology,
     service_topology,
@@ -42,8 +43,12 @@ def build_broker(settings: Settings, service: str, tracer_provider: TracerProvid
     topology = service_topology(service)
     broker = RabbitBroker(
         settings.rabbitmq_url.get_secret_value(),
-        # Bounded prefetch: one replica must not hoard a queue its siblings could share.
-        default_channel=Channel(prefetch_count=settings.rabbitmq_prefetch, publisher_confirms=True),
+        # Bounded prefetch: one replica must not hoard a queue its siblings could share. Every publish
+        # waits for the broker's confirm, and a mandatory message no queue takes is returned and raised
+        # (PublishError): without on_return_raises it would count as sent and the outbox would drop it.
+        default_channel=Channel(
+            prefetch_count=settings.rabbitmq_prefetch, publisher_confirms=True, on_return_raises=True
+        ),
         app_id=service,
         fail_fast=True,
         reconnect_interval=1.0,
@@ -89,7 +94,12 @@ def register_publishers(broker: RabbitBroker, service: str) -> dict[str, Any]:
 
 
 def outbox_publisher(publishers: dict[str, Any]) -> Publish:
-    """The relay's publish function: continues the trace of the transaction that wrote the event."""
+    """The relay's publish function: continues the trace of the transaction that wrote the event.
+
+    It returns once the broker confirmed that it routed the event to at least one queue, and raises
+    otherwise (a returned event raises PublishError), so the relay keeps the event pending and retries
+    it: an event whose consumers' queues are not declared (yet) is delayed, not lost. Integration-only
+    events, which no service consumes, are published without `mandatory`: no queue may be bound."""
 
     async def publish(event: PendingEvent) -> None:
         publisher = publishers[event.routing_key]
@@ -102,6 +112,7 @@ def outbox_publisher(publishers: dict[str, Any]) -> Publish:
                 message_type=event.type,
                 correlation_id=event.correlation_id,
                 timestamp=datetime.now(UTC),
+                mandatory=event.routing_key not in INTEGRATION_ONLY,
             )
         finally:
             detach(token)
