@@ -229,6 +229,44 @@ async def test_a_correction_is_a_new_version_and_keeps_the_old_one(test_settings
     assert forbidden.status_code == 403
 
 
+async def test_only_the_jobs_engineer_or_a_manager_may_correct_its_record(test_settings, test_db, tokens):
+    url = test_settings.rabbitmq_url.get_secret_value()
+    job = Job("JOB-R-6", rounds=1)
+    app = create_app(SERVICE, settings_for(test_settings))
+    correction = {"reason": "Cause confirmed by the manufacturer", "root_cause": "Thermostat element cracked."}
+
+    def bearer(subject: str, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens.mint(subject, [role])}"}
+
+    async with AsyncTestClient(app) as client:
+        await publish_events(url, *job.build())
+
+        async def published():
+            return published_records(test_db, job.job_id)
+
+        [first] = await eventually(published, timeout=30)
+        path = f"/records/{first['record_id']}/corrections"
+        other_engineer = await client.post(path, json=correction, headers=bearer("ENG-999", "engineer"))
+        admin = await client.post(path, json=correction, headers=bearer("ADM-1", "admin"))
+        assert test_db.records.count_documents({"job_id": job.job_id}) == 1  # nothing written
+        own_engineer = await client.post(path, json=correction, headers=bearer(job.engineer_id, "engineer"))
+        assert own_engineer.status_code == 202, own_engineer.text
+
+        async def two_versions():
+            return len(published_records(test_db, job.job_id)) == 2
+
+        await eventually(two_versions, timeout=30)
+        manager = await client.post(path, json=correction, headers=bearer("MGR-1", "manager"))
+        assert manager.status_code == 202, manager.text
+
+    assert other_engineer.status_code == 403, other_engineer.text
+    assert other_engineer.headers["content-type"].startswith("application/problem+json")
+    assert other_engineer.json()["errors"][0]["field"] == "record_id"
+    assert admin.status_code == 403, admin.text  # not a role that corrects records
+    versions = test_db.records.find({"job_id": job.job_id}, sort=[("version", 1)])
+    assert [v.get("correction", {}).get("by") for v in versions] == [None, job.engineer_id, "MGR-1"]
+
+
 async def test_a_job_cancelled_before_its_report_is_stored_gets_no_report(test_settings, test_db):
     url = test_settings.rabbitmq_url.get_secret_value()
     settings = settings_for(test_settings)

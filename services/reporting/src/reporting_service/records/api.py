@@ -381,7 +381,7 @@ async def get_report_link(
 
 @post(
     "/records/{record_id:str}/corrections",
-    **requires(StaffRole.ENGINEER, StaffRole.MANAGER, StaffRole.ADMIN),
+    **requires(StaffRole.ENGINEER, StaffRole.MANAGER),
     operation_id="correctRecord",
     status_code=202,
     tags=TAGS,
@@ -393,13 +393,17 @@ async def correct_record(
     runtime: NamedDependency[ReportingRuntime],
 ) -> CorrectionAccepted:
     """A correction: a new pending version that keeps every earlier one; it is published (new PDF,
-    new `job.report_published`) by the report publisher."""
+    new `job.report_published`) by the report publisher. Only the job's engineer (as the record names
+    them) or a manager may correct a record: any other engineer gets 403."""
     fields = data.model_dump(exclude={"reason"}, exclude_none=True, mode="json")
-    by, now = principal_of(request).subject, runtime.clock.now()
+    principal, now = principal_of(request), runtime.clock.now()
+    manager = StaffRole.MANAGER in principal.roles
 
     async def correct(uow: UnitOfWork) -> dict[str, Any]:
         latest = await store.latest_version_in(uow, record_id)
-        version = domain.corrected_version(latest, record_id, data.reason, fields, by, now)
+        version = domain.corrected_version(
+            latest, record_id, data.reason, fields, principal.subject, now, manager=manager
+        )
         await store.add_version(uow, version)
         return version
 

@@ -44,15 +44,24 @@ def first_version(passed: CloudEvent[Any]) -> dict[str, Any]:
 
 
 def corrected_version(
-    latest: dict[str, Any] | None, record_id: str, reason: str, fields: dict[str, Any], by: str, now: datetime
+    latest: dict[str, Any] | None,
+    record_id: str,
+    reason: str,
+    fields: dict[str, Any],
+    by: str,
+    now: datetime,
+    *,
+    manager: bool,
 ) -> dict[str, Any]:
-    """A new pending version correcting `fields` of the latest one, which must be published."""
+    """A new pending version correcting `fields` of the latest one, which must be published.
+    Only the job's engineer (as the record names them) or a manager may correct it."""
     if not fields:
         raise Refusal.invalid("name at least one field to correct", field="root_cause")
     if latest is None:
         raise Refusal.not_found(f"no record {record_id!r}", field="record_id")
     if latest["status"] != PUBLISHED:
         raise Refusal.conflict(f"version {latest['version']} is {latest['status']}; wait until it is published")
+    check_corrector(latest, by, manager=manager)
     version = latest["version"] + 1
     return {
         "_id": version_id(record_id, version),
@@ -64,6 +73,15 @@ def corrected_version(
         "correlation_id": latest.get("correlation_id"),
         "correction": {"reason": reason, "fields": fields, "by": by},
     }
+
+
+def check_corrector(record: dict[str, Any], corrector: str, *, manager: bool) -> None:
+    """The job's engineer, as the published record names them, or a manager; nobody else."""
+    if manager:
+        return
+    engineer = (record.get("content") or {}).get("engineer") or {}
+    if engineer.get("engineer_id") != corrector:
+        raise Refusal.forbidden("only the job's engineer or a manager may correct this record", field="record_id")
 
 
 def check_reader(record: dict[str, Any], reader: str, staff: bool) -> None:
