@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from faststream.rabbit import Channel, ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
@@ -77,8 +78,15 @@ async def declare_topology(broker: RabbitBroker, topology: ServiceTopology) -> N
             await queue.bind(events, routing_key=pattern)
 
 
-def register_publishers(broker: RabbitBroker, service: str) -> dict[str, Any]:
-    """One documented publisher per event this service produces (they appear in its AsyncAPI)."""
+def broker_user(settings: Settings) -> str:
+    """The broker user this service connects as. Every event it publishes names it in `user_id`: the
+    broker refuses a user_id that is not the connection's, so consumers can trust who published."""
+    return unquote(urlsplit(settings.rabbitmq_url.get_secret_value()).username or "guest")
+
+
+def register_publishers(broker: RabbitBroker, service: str, *, user_id: str | None = None) -> dict[str, Any]:
+    """One documented publisher per event this service produces (they appear in its AsyncAPI), each
+    message naming `user_id` (`broker_user`)."""
     publishers = {}
     for routing_key, data_type in CATALOGUE.items():
         if data_type.producer == service:
@@ -86,6 +94,7 @@ def register_publishers(broker: RabbitBroker, service: str) -> dict[str, Any]:
                 exchange=EVENTS_EXCHANGE,
                 routing_key=routing_key,
                 persist=True,
+                user_id=user_id,
                 title=routing_key,
                 description=(data_type.__doc__ or "").strip(),
                 schema=CloudEvent[data_type],  # type: ignore[valid-type]  # one per event type, at run time

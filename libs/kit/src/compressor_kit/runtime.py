@@ -23,7 +23,13 @@ from compressor_contracts import service_topology
 from compressor_kit.auth import TokenVerifier
 from compressor_kit.clock import Clock, SystemClock
 from compressor_kit.consumer import INBOX_INDEXES, Consumer, subscribe
-from compressor_kit.messaging import build_broker, declare_topology, outbox_publisher, register_publishers
+from compressor_kit.messaging import (
+    broker_user,
+    build_broker,
+    declare_topology,
+    outbox_publisher,
+    register_publishers,
+)
 from compressor_kit.mongo import IndexSpec, create_client, ensure_indexes, ping
 from compressor_kit.objectstore import ObjectStore
 from compressor_kit.oidc import ProviderKeys
@@ -96,7 +102,7 @@ class Runtime(Generic[S]):
         self.token_verifier = TokenVerifier(settings, self.provider_keys)
         self.turns = Turns()
         self.broker = build_broker(settings, definition.name, self.tracer_provider)
-        self.publishers = register_publishers(self.broker, definition.name)
+        self.publishers = register_publishers(self.broker, definition.name, user_id=broker_user(settings))
         for feature_consumers in definition.consumers:
             for consumer in feature_consumers(self):
                 subscribe(self.broker, self.outbox, self.turns, self.topology, consumer)
