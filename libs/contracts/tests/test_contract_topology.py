@@ -18,6 +18,7 @@ from compressor_contracts import (
     service_topology,
     topic_matches,
 )
+from compressor_contracts.topology import DEAD_LETTER_MAX_LENGTH
 
 
 def test_exchange_and_services():
@@ -34,7 +35,14 @@ def test_every_queue_is_quorum_with_dead_lettering(service):
     assert topology.dead_letter_exchange == f"{service}.dead-letter"
     assert topology.dead_letter_queue == f"{service}.dead-letters"
     assert topology.dead_letter_exchange_type == "fanout"
-    assert topology.dead_letter_queue_arguments == {"x-queue-type": "quorum"}
+    # Bounded: a full dead-letter queue refuses the dead-lettering publish (the publisher sees a nack)
+    # instead of dropping its oldest letter (libs/kit/tests/test_dead_letter_limit.py, on the broker).
+    assert topology.dead_letter_queue_arguments == {
+        "x-queue-type": "quorum",
+        "x-max-length": DEAD_LETTER_MAX_LENGTH,
+        "x-overflow": "reject-publish",
+    }
+    assert DEAD_LETTER_MAX_LENGTH == 10_000
     assert topology.queues, f"{service} consumes something"
     for queue in topology.queues:
         assert queue.service == service

@@ -20,6 +20,7 @@ from compressor_contracts.envelope import (
 )
 from compressor_contracts.examples import example_event
 from compressor_contracts.topology import (
+    DEAD_LETTER_MAX_LENGTH,
     DELIVERY_LIMIT,
     EXCHANGE,
     EXCHANGE_TYPE,
@@ -227,7 +228,8 @@ def catalogue_markdown() -> str:
         "",
         f"Every queue is durable, `x-queue-type: quorum`, `x-delivery-limit: {DELIVERY_LIMIT}`, and dead-letters "
         "into its service's fanout exchange `<service>.dead-letter`, bound to the quorum queue "
-        "`<service>.dead-letters`.",
+        f"`<service>.dead-letters` (`x-max-length: {DEAD_LETTER_MAX_LENGTH}`, `x-overflow: reject-publish`: a full "
+        "dead-letter queue refuses new dead letters rather than dropping the oldest).",
         "",
         "| queue | bindings | purpose |",
         "|---|---|---|",

@@ -16,6 +16,12 @@ EXCHANGE_TYPE = "topic"
 DELIVERY_LIMIT = 10
 """x-delivery-limit of every consumer queue: a backstop, consumers dead-letter themselves earlier."""
 
+DEAD_LETTER_MAX_LENGTH = 10_000
+"""x-max-length of every dead-letter queue. With `x-overflow: reject-publish` a full dead-letter queue
+refuses (nacks) the dead-lettering publish instead of silently dropping its oldest letter: the consumer's
+delivery policy sees the refusal, keeps the message in its own queue and logs the overflow alert. Replay
+or purge dead letters to make room."""
+
 SERVICES = ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback", "console")
 """Every service with queues of its own; the console (the staff's browser console) only reads events."""
 
@@ -79,10 +85,14 @@ class ServiceTopology:
     exchange: str = EXCHANGE
     exchange_type: str = EXCHANGE_TYPE
     dead_letter_exchange_type: str = "fanout"
+    dead_letter_max_length: int = DEAD_LETTER_MAX_LENGTH
 
     @property
     def dead_letter_queue_arguments(self) -> dict[str, Any]:
-        return {"x-queue-type": "quorum"}
+        # Queue arguments, so that every declaration (a new vhost, a test) is bounded without a broker
+        # policy. A dead-letter queue declared before the limit existed has other arguments and must be
+        # drained and deleted once (README, operations): RabbitMQ refuses to redeclare it (PRECONDITION_FAILED).
+        return {"x-queue-type": "quorum", "x-max-length": self.dead_letter_max_length, "x-overflow": "reject-publish"}
 
     def queue(self, purpose: str) -> QueueSpec:
         for spec in self.queues:

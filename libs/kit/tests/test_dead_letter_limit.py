@@ -1,0 +1,70 @@
+"""A dead-letter queue is bounded on the real broker: once full, the dead-lettering publish is refused
+(nacked, so the publisher knows) and the letters already kept stay, none silently dropped."""
+
+import dataclasses
+
+import aio_pika
+from aio_pika.exceptions import DeliveryError
+from faststream.rabbit import Channel, RabbitBroker
+
+from compressor_contracts import service_topology
+from compressor_kit.messaging import dead_letter_exchange, declare_topology
+from compressor_kit.testing import ready_messages
+
+LIMIT = 3
+# A quorum queue checks its length before it enqueues, so it takes one letter past x-max-length.
+HELD_AT_MOST = LIMIT + 1
+
+
+async def test_a_full_dead_letter_queue_refuses_the_next_letters_and_keeps_the_oldest(rabbit_vhost):
+    # The service's own declaration, with a limit small enough to fill in a test.
+    topology = dataclasses.replace(service_topology("quality"), dead_letter_max_length=LIMIT)
+    broker = RabbitBroker(rabbit_vhost)
+    await broker.connect()
+    try:
+        await declare_topology(broker, topology)
+    finally:
+        await broker.stop()
+
+    outcomes = {}
+    connection = await aio_pika.connect(rabbit_vhost)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        dlx = await channel.get_exchange(topology.dead_letter_exchange)
+        for n in range(LIMIT + 4):
+            try:
+                await dlx.publish(aio_pika.Message(f"letter {n}".encode(), message_id=f"m{n}"), routing_key="")
+                outcomes[f"m{n}"] = "kept"
+            except DeliveryError:
+                outcomes[f"m{n}"] = "refused"
+
+        depth = await ready_messages(rabbit_vhost, topology.dead_letter_queue)
+        queue = await channel.get_queue(topology.dead_letter_queue, ensure=False)
+        kept = []
+        while (message := await queue.get(no_ack=True, fail=False)) is not None:
+            kept.append(message.message_id)
+
+    assert LIMIT <= depth <= HELD_AT_MOST
+    assert kept == [m for m, outcome in outcomes.items() if outcome == "kept"]  # the oldest, in order
+    assert kept == [f"m{n}" for n in range(depth)]
+    assert list(outcomes.values())[depth:] == ["refused"] * (LIMIT + 4 - depth)  # every later one refused
+
+
+async def test_the_kit_broker_raises_on_a_refused_dead_letter_publish(rabbit_vhost):
+    """The delivery policy dead-letters with FastStream's broker.publish (publisher confirms on, as in
+    build_broker): a refusal raises, so it cannot go unnoticed and the message be acknowledged away."""
+    topology = dataclasses.replace(service_topology("feedback"), dead_letter_max_length=1)
+    broker = RabbitBroker(rabbit_vhost, default_channel=Channel(publisher_confirms=True))
+    await broker.connect()
+    refused = 0
+    try:
+        await declare_topology(broker, topology)
+        for n in range(4):
+            try:
+                await broker.publish(f"{n}".encode(), exchange=dead_letter_exchange(topology), persist=True)
+            except DeliveryError:
+                refused += 1
+    finally:
+        await broker.stop()
+    depth = await ready_messages(rabbit_vhost, topology.dead_letter_queue)
+    assert 1 <= depth <= 2 and refused == 4 - depth
