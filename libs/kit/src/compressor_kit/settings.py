@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     rabbitmq_prefetch: int = Field(16, ge=1, le=1000)
     consumer_max_attempts: int = Field(5, ge=1, le=9, description="deliveries before dead-lettering")
     consumer_retry_backoff_seconds: float = Field(0.2, ge=0)
+    rabbitmq_publisher_users: str = Field(
+        "{service}",
+        pattern=r"\{service\}",
+        description="each service's broker user, {service} standing for its name (infra/access.py creates them so): "
+        "a consumed event must carry its producer's user in user_id, unless this service connects as guest",
+    )
 
     mongodb_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/?replicaSet=rs0")
     mongodb_database: str = Field("", description="this service's database; empty means prefix + service name")
