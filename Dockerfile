@@ -10,33 +10,37 @@ COPY services/console/package.json services/console/package-lock.json ./
 RUN npm ci --no-audit --no-fund
 
 FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /venv
+# Every third-party dependency, pinned with its hashes, in a layer of its own: it is the same for the
+# seven services and is rebuilt only when the lock file changes.
+COPY requirements.lock /src/requirements.lock
+RUN /venv/bin/pip install --require-hashes --no-deps -r /src/requirements.lock
 ARG SERVICE
 RUN test -n "$SERVICE" || { echo "build with --build-arg SERVICE=<intake|dispatch|maintenance|quality|reporting|feedback|console>" >&2; exit 1; }
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY libs/contracts libs/contracts
 COPY libs/kit libs/kit
 COPY services/${SERVICE} services/${SERVICE}
 # Only the console serves it; for another service the file lands outside every package and is dropped.
 COPY --from=assets /console/node_modules/signature_pad/dist/signature_pad.umd.min.js services/console/src/console_service/static/vendor/
-# Wheels of the two shared libraries, the service and every dependency (non-editable). The image's
-# pip 24.0 and older give up (ResolutionImpossible) on the OpenTelemetry instrumentation pins; pip 26 resolves them.
-RUN python -m pip install --upgrade pip \
-    && pip wheel --wheel-dir /wheels ./libs/contracts ./libs/kit ./services/${SERVICE}
+# The shared libraries and the service itself, built with the locked hatchling: nothing resolved, nothing unpinned.
+RUN /venv/bin/pip install --no-deps --no-build-isolation ./libs/contracts ./libs/kit ./services/${SERVICE} \
+    && /venv/bin/pip check
 
 FROM python:3.11-slim
 ARG SERVICE
 ARG HTTP_PORT=8000
 ENV SERVICE=${SERVICE} \
+    PATH=/venv/bin:$PATH \
     HTTP_HOST=0.0.0.0 \
     HTTP_PORT=${HTTP_PORT} \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-index --find-links=/wheels /wheels/*.whl \
-    && python -c "import importlib; importlib.import_module('${SERVICE}_service')"
+COPY --from=build /venv /venv
+RUN python -c "import importlib; importlib.import_module('${SERVICE}_service')"
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app
 USER 10001:10001
 WORKDIR /app

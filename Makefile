@@ -4,17 +4,31 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SERVICES := intake dispatch maintenance quality reporting feedback console
-PACKAGE_FILES := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) requirements-dev.txt
+WORKSPACE := libs/contracts libs/kit $(addprefix services/,$(SERVICES))
+PACKAGE_FILES := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) requirements-dev.lock
 
-.PHONY: setup infra-up infra-down run stop demo test test-fast bench lint docs i18n clean dlq dlq-replay backup
+.PHONY: setup infra-up infra-down run stop demo test test-fast bench lint docs i18n clean dlq dlq-replay backup lock
 
-setup: $(VENV)/.installed ## Python environment with every package editable
+# Every third-party package comes from requirements-dev.lock, pinned with its hashes (pip refuses a file
+# whose hash differs); the workspace's own packages are installed editable from the checkout, built
+# with the locked hatchling, so nothing is resolved or downloaded unpinned.
+setup: $(VENV)/.installed ## Python environment: the locked dependencies, every package editable
 
 $(VENV)/.installed: $(PACKAGE_FILES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation $(addprefix -e ,$(WORKSPACE))
+	$(BIN)/python -m pip check
 	touch $@
+
+# After changing a dependency in a pyproject.toml or requirements-dev.txt: the service images install
+# requirements.lock, the venv and CI requirements-dev.lock (the same versions: it is constrained by the first).
+NOT_LOCKED := $(foreach p,compressor-contracts compressor-kit $(addsuffix -service,$(SERVICES)),--no-emit-package $(p))
+LOCK := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes $(NOT_LOCKED)
+lock: ## re-resolve requirements.lock and requirements-dev.lock (uv, hashes for every platform)
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	$(LOCK) requirements.in -o requirements.lock
+	$(LOCK) requirements-dev.txt requirements.in -c requirements.lock -o requirements-dev.lock
 
 infra-up: ## RabbitMQ, MongoDB (replica set), the S3 object store and the OpenID Connect provider on 127.0.0.1
 	bash infra/up.sh
@@ -30,7 +44,7 @@ stop:
 
 JOBS ?= 1
 demo: run ## bring everything up and drive a service job through the nine phases (JOBS=n for many at once)
-	$(BIN)/python -m demo --jobs $(JOBS)
+	ENVIRONMENT=$${ENVIRONMENT:-local} $(BIN)/python -m demo --jobs $(JOBS)
 
 # Tests run in parallel (pytest-xdist): each has its own vhost, databases, buckets and ports, and most
 # of their time is spent waiting on the servers. On 2 cores 3 and 4 workers measured alike (3:00-3:05
@@ -76,14 +90,15 @@ i18n: setup ## extract every marked text into each service's catalogues (locale/
 	$(BIN)/python -m compressor_kit.i18n extract $(SERVICES)
 
 # Machine callers sign in as their own clients (client credentials; OIDC_CLIENT_SECRET defaults to the
-# local provider's development secret, refused in production) and go through the services' HTTP APIs.
+# local provider's development secret, accepted only with ENVIRONMENT=local or test: these targets say local
+# unless ENVIRONMENT is set) and go through the services' HTTP APIs.
 # Each service is called at <SERVICE>_URL (e.g. DISPATCH_URL), by default where `make run` serves it.
 dlq: setup ## dead letters per service, with the reason each failed (signed in as client dlq-replay)
-	OIDC_CLIENT_ID=dlq-replay $(BIN)/python -m compressor_kit.deadletters list
+	ENVIRONMENT=$${ENVIRONMENT:-local} OIDC_CLIENT_ID=dlq-replay $(BIN)/python -m compressor_kit.deadletters list
 
 dlq-replay: setup ## after a fix: make dlq-replay SERVICE=dispatch IDS="id1 id2" (or ALL=1), as client dlq-replay
 	@test -n "$(SERVICE)" || { echo 'usage: make dlq-replay SERVICE=<service> IDS="<event ids>" | ALL=1'; exit 2; }
-	OIDC_CLIENT_ID=dlq-replay $(BIN)/python -m compressor_kit.deadletters replay $(SERVICE) $(if $(ALL),--all,$(foreach id,$(IDS),--id $(id)))
+	ENVIRONMENT=$${ENVIRONMENT:-local} OIDC_CLIENT_ID=dlq-replay $(BIN)/python -m compressor_kit.deadletters replay $(SERVICE) $(if $(ALL),--all,$(foreach id,$(IDS),--id $(id)))
 
 backup: setup ## a backup of every service database now, waited for (signed in as client backups; REPORTING_URL)
-	OIDC_CLIENT_ID=backups $(BIN)/python -m reporting_service.backups.client $(if $(REPORTING_URL),--url $(REPORTING_URL))
+	ENVIRONMENT=$${ENVIRONMENT:-local} OIDC_CLIENT_ID=backups $(BIN)/python -m reporting_service.backups.client $(if $(REPORTING_URL),--url $(REPORTING_URL))
