@@ -175,6 +175,7 @@ async def replay(
                         content_type=message.content_type,
                         message_id=message.message_id,
                         correlation_id=message.correlation_id,
+                        user_id=connection.url.user,  # this service replays: its consumer accepts its own user
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                     ),
                     routing_key=letter.failed_queue,
