@@ -25,10 +25,11 @@ $(VENV)/.installed: $(PACKAGE_FILES)
 # requirements.lock, the venv and CI requirements-dev.lock (the same versions: it is constrained by the first).
 NOT_LOCKED := $(foreach p,compressor-contracts compressor-kit $(addsuffix -service,$(SERVICES)),--no-emit-package $(p))
 LOCK := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes $(NOT_LOCKED)
-lock: ## re-resolve requirements.lock and requirements-dev.lock (uv, hashes for every platform)
+lock: ## re-resolve requirements.lock, requirements-dev.lock and infra/requirements.lock (uv, hashes for every platform)
 	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
 	$(LOCK) requirements.in -o requirements.lock
 	$(LOCK) requirements-dev.txt requirements.in -c requirements.lock -o requirements-dev.lock
+	$(LOCK) infra/requirements.txt -o infra/requirements.lock
 
 infra-up: ## RabbitMQ, MongoDB (replica set), the S3 object store and the OpenID Connect provider on 127.0.0.1
 	bash infra/up.sh

@@ -41,11 +41,12 @@ apt_install() {
   fi
 }
 
-# The servers' Python environment: created once, reinstalled only when infra/requirements.txt changes.
+# The servers' Python environment: created once, reinstalled only when infra/requirements.lock changes
+# (the pins of infra/requirements.txt with their hashes; make lock re-resolves it).
 ensure_infra_venv() {
   local stamp want
   stamp="$INFRA_VENV/.requirements.sha256"
-  want="$(sha256sum "$ROOT/infra/requirements.txt" | cut -d' ' -f1)"
+  want="$(sha256sum "$ROOT/infra/requirements.lock" | cut -d' ' -f1)"
   [ -x "$INFRA_VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && return 0
   if [ ! -x "$INFRA_VENV/bin/python" ]; then
     # Debian's own python3 needs python3-venv for ensurepip.
@@ -55,11 +56,12 @@ ensure_infra_venv() {
       python3 -m venv "$INFRA_VENV"
     fi
   fi
-  "$INFRA_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/infra/requirements.txt" \
+  "$INFRA_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+    -r "$ROOT/infra/requirements.lock" \
     >"$VAR/log/infra-venv.log" 2>&1 \
     || { tail -n 20 "$VAR/log/infra-venv.log" >&2; die infra-venv "pip install failed (log: var/log/infra-venv.log)"; }
   echo "$want" >"$stamp"
-  say infra-venv "installed infra/requirements.txt into var/infra-venv"
+  say infra-venv "installed infra/requirements.lock into var/infra-venv"
 }
 
 # pid_alive <pidfile> <name>: the pidfile names a live process whose command line contains <name>
