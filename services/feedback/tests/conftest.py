@@ -126,6 +126,8 @@ def feedback_settings_for(test_settings, smtp):
             survey_ttl_hours=24,
             public_base_url="https://service.example.test",
             portal_url="https://portal.example.test",
+            # The receiver below listens on http://127.0.0.1: allowed here explicitly (test environment only).
+            webhook_allow_internal_hosts=True,
         )
         values.update(overrides)
         return FeedbackSettings(**values)

@@ -30,6 +30,11 @@ class FeedbackSettings(Settings):
     )
 
     webhook_timeout_seconds: float = Field(5.0, gt=0, description="Per webhook POST.")
+    webhook_allow_internal_hosts: bool = Field(
+        False,
+        description="Local and test only (ignored in production): webhooks may use http and loopback or private "
+        "addresses. Otherwise a webhook must be https to a public address, checked at registration and delivery.",
+    )
 
     delivery_interval_seconds: float = Field(1.0, gt=0, description="How often the delivery worker looks for work.")
     delivery_retry_base_seconds: float = Field(30.0, gt=0, description="First retry delay; doubles per attempt.")
@@ -65,6 +70,9 @@ class FeedbackSettings(Settings):
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown time zone {value!r}") from error
         return value
+
+    def webhooks_may_reach_internal_hosts(self) -> bool:
+        return self.webhook_allow_internal_hosts and self.development
 
     def management_recipients(self) -> list[str]:
         return [address.strip() for address in self.management_emails.split(",") if address.strip()]

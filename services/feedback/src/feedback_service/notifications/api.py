@@ -11,15 +11,16 @@ from litestar import Request, delete, get, put
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import FromPath, JSONBody, Parameter
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from compressor_contracts import StaffRole
 from compressor_contracts.common import NotificationChannel
-from compressor_kit.auth import principal_of, requires
+from compressor_kit.auth import Principal, principal_of, requires
 from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.refusals import Refusal
 from feedback_service.notifications import store as notifications
-from feedback_service.notifications.domain import Audience, DeliveryStatus, Webhook
+from feedback_service.notifications.domain import Audience, DeliveryStatus, Notification, Webhook, shown_recipient
+from feedback_service.notifications.webhook_target import WebhookRefused, redacted, resolve
 from feedback_service.settings import FeedbackRuntime
 
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
@@ -75,14 +76,12 @@ class NotificationView(BaseModel):
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"url": WEBHOOK_URL_EXAMPLE}]})
 
-    url: str = Field(max_length=2000, description="https (or http) URL the customer's notifications are POSTed to.")
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
-            raise ValueError("url must be an http(s) URL")
-        return value
+    url: str = Field(
+        max_length=2000,
+        description="https URL the customer's notifications are POSTed to. Its host must resolve to public "
+        "addresses only (no loopback, private, link-local or metadata, multicast or reserved ones); checked "
+        "again at every delivery. Refused: 422 naming url.",
+    )
 
 
 class WebhookOut(BaseModel):
@@ -100,12 +99,39 @@ class WebhookOut(BaseModel):
     )
 
     customer_id: str
-    url: str
+    url: str = Field(description="The whole URL for admins; scheme://host for others (the path may hold a secret).")
     updated_at: datetime
     secret: str | None = Field(
         default=None,
         description="HMAC-SHA256 signing secret; returned only when set or rotated (PUT). The receiver checks "
         "X-Compressor-Signature = 'sha256=' + hex(HMAC(secret, X-Compressor-Timestamp + '.' + body)).",
+    )
+
+
+def _is_admin(principal: Principal) -> bool:
+    return StaffRole.ADMIN in principal.roles
+
+
+def notification_view(n: Notification, *, whole_recipient: bool) -> NotificationView:
+    recipient = n.recipient if whole_recipient else shown_recipient(n.channel, n.recipient)
+    last_error = n.last_error
+    if last_error and recipient != n.recipient:  # errors stored before they were written redacted
+        last_error = last_error.replace(n.recipient, recipient)
+    return NotificationView(
+        notification_id=n.notification_id,
+        audience=n.audience,
+        channel=n.channel,
+        recipient=recipient,
+        template=n.template,
+        about_event=n.about_event,
+        about_event_id=n.about_event_id,
+        status=n.status,
+        attempts=n.attempts,
+        subject=n.subject,
+        last_error=last_error,
+        created_at=n.created_at,
+        next_attempt_at=n.next_attempt_at,
+        delivered_at=n.delivered_at,
     )
 
 
@@ -122,29 +148,17 @@ def _checked(customer_id: str) -> str:
     tags=NOTIFICATION_TAGS,
 )
 async def list_job_notifications(
-    job_id: FromPath[str], runtime: NamedDependency[FeedbackRuntime], limit: Limit = 50, offset: Offset = 0
+    job_id: FromPath[str],
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[FeedbackRuntime],
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Page[NotificationView]:
-    """Every notification about the job, oldest first, with its delivery state."""
+    """Every notification about the job, oldest first, with its delivery state. A webhook recipient is
+    shown whole to admins only; others see its scheme and host."""
     found, total = await notifications.notifications_of_job(runtime, job_id, limit=limit, offset=offset)
-    items = [
-        NotificationView(
-            notification_id=n.notification_id,
-            audience=n.audience,
-            channel=n.channel,
-            recipient=n.recipient,
-            template=n.template,
-            about_event=n.about_event,
-            about_event_id=n.about_event_id,
-            status=n.status,
-            attempts=n.attempts,
-            subject=n.subject,
-            last_error=n.last_error,
-            created_at=n.created_at,
-            next_attempt_at=n.next_attempt_at,
-            delivered_at=n.delivered_at,
-        )
-        for n in found
-    ]
+    admin = _is_admin(principal_of(request))
+    items = [notification_view(n, whole_recipient=admin) for n in found]
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -161,7 +175,12 @@ async def set_customer_webhook(
     runtime: NamedDependency[FeedbackRuntime],
 ) -> WebhookOut:
     """Register (or replace) the customer's webhook; a new signing secret is issued and shown once.
-    Used for customers whose contact prefers webhook notifications."""
+    Used for customers whose contact prefers webhook notifications. The URL must be https to a host that
+    resolves to public addresses only (422 naming url otherwise)."""
+    try:
+        await resolve(data.url, allow_internal=runtime.settings.webhooks_may_reach_internal_hosts())
+    except WebhookRefused as refused:
+        raise Refusal.invalid(str(refused), field="url") from refused
     webhook = Webhook(
         customer_id=_checked(customer_id),
         url=data.url,
@@ -174,15 +193,20 @@ async def set_customer_webhook(
 
 @get(
     "/customers/{customer_id:str}/webhook",
-    **requires(StaffRole.ADMIN),
+    **requires(StaffRole.ADMIN, StaffRole.MANAGER, StaffRole.RECEPTION),
     operation_id="getCustomerWebhook",
     tags=WEBHOOK_TAGS,
 )
-async def get_customer_webhook(customer_id: CustomerId, runtime: NamedDependency[FeedbackRuntime]) -> WebhookOut:
+async def get_customer_webhook(
+    customer_id: CustomerId, request: Request[Any, Any, Any], runtime: NamedDependency[FeedbackRuntime]
+) -> WebhookOut:
+    """Whether and where the customer's notifications are POSTed: the whole URL for admins, its scheme and
+    host for managers and reception (the path may carry the receiver's secret)."""
     webhook = await notifications.webhook_of(runtime, _checked(customer_id))
     if webhook is None:
         raise Refusal.not_found(f"customer {customer_id} has no webhook", field="customer_id")
-    return WebhookOut(customer_id=customer_id, url=webhook.url, updated_at=webhook.updated_at)
+    url = webhook.url if _is_admin(principal_of(request)) else redacted(webhook.url)
+    return WebhookOut(customer_id=customer_id, url=url, updated_at=webhook.updated_at)
 
 
 @delete(

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from feedback_service.notifications.domain import NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from feedback_service.notifications.webhook_target import WebhookRefused, redacted, resolve
 from feedback_service.settings import FeedbackSettings
 
 
@@ -64,10 +65,21 @@ async def send_webhook(
         SIGNATURE_HEADER: sign(secret, timestamp, body),
         NOTIFICATION_ID_HEADER: notification_id,  # receivers can drop a resend after a crash
     }
+    shown = redacted(url)  # errors are stored and shown: never the path, which may carry a secret
     try:
-        async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as client:
-            response = await client.post(url, content=body, headers=headers)
+        # Resolved and checked now, and connected to at the checked address (DNS may have changed since
+        # the webhook was registered); no proxy from the environment, no redirects followed.
+        target = await resolve(url, allow_internal=settings.webhooks_may_reach_internal_hosts())
+    except WebhookRefused as refused:
+        raise DeliveryFailed(f"webhook {shown} refused: {refused}") from refused
+    headers["Host"] = target.host
+    try:
+        async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, trust_env=False) as client:
+            response = await client.post(
+                target.url, content=body, headers=headers, extensions={"sni_hostname": target.server_name}
+            )
     except httpx.HTTPError as exc:
-        raise DeliveryFailed(f"webhook {url}: {type(exc).__name__}: {exc}") from exc
+        reason = str(exc).replace(target.url, shown).replace(url, shown)
+        raise DeliveryFailed(f"webhook {shown} ({target.address}): {type(exc).__name__}: {reason}") from exc
     if not response.is_success:
-        raise DeliveryFailed(f"webhook {url} answered {response.status_code}")
+        raise DeliveryFailed(f"webhook {shown} answered {response.status_code}")

@@ -17,7 +17,15 @@ from compressor_contracts.events.feedback import CustomerNotified, JobSurveySent
 from compressor_kit.outbox import UnitOfWork
 from feedback_service.notifications import store as notifications
 from feedback_service.notifications.channels import DeliveryFailed, send_email, send_webhook
-from feedback_service.notifications.domain import Audience, DeliveryStatus, Notification, Webhook, retry_delay
+from feedback_service.notifications.domain import (
+    Audience,
+    DeliveryStatus,
+    Notification,
+    Webhook,
+    retry_delay,
+    shown_recipient,
+)
+from feedback_service.notifications.webhook_target import redacted
 from feedback_service.settings import FeedbackRuntime, FeedbackSettings
 from feedback_service.surveys import store as surveys
 from feedback_service.surveys.domain import Survey
@@ -111,7 +119,7 @@ async def send(
     customer_id = notification.customer_id
     webhook = await subscriptions.of(customer_id)
     if webhook is None or webhook.url != notification.recipient:
-        raise DeliveryFailed(f"customer {customer_id} no longer has a webhook at {notification.recipient}")
+        raise DeliveryFailed(f"customer {customer_id} no longer has a webhook at {redacted(notification.recipient)}")
     payload: dict[str, Any] = {
         "notification_id": notification.notification_id,
         "job_id": notification.job_id,
@@ -152,7 +160,7 @@ async def _delivered(
             job_id=notification.job_id,
             notification_id=notification.notification_id,
             channel=notification.channel,
-            recipient=notification.recipient,
+            recipient=shown_recipient(notification.channel, notification.recipient),
             about_event=notification.about_event,
             about_event_id=notification.about_event_id,
             template=notification.template,

@@ -21,6 +21,7 @@ from compressor_contracts.events.maintenance import JobProgressReported, JobWork
 from compressor_contracts.events.quality import JobInspectionEscalated, JobInspectionPassed
 from compressor_contracts.events.reporting import JobReportPublished
 from compressor_kit.i18n import DEFAULT_LANGUAGE, parse_language
+from feedback_service.notifications.webhook_target import redacted
 
 SIGNATURE_HEADER = "X-Compressor-Signature"
 TIMESTAMP_HEADER = "X-Compressor-Timestamp"
@@ -113,6 +114,12 @@ class Webhook(BaseModel):
     url: str
     secret: str
     updated_at: datetime
+
+
+def shown_recipient(channel: NotificationChannel | None, recipient: str) -> str:
+    """The recipient as it may be shown beyond admins and told in events: a webhook's scheme and host only
+    (its path or query may carry the receiver's secret)."""
+    return redacted(recipient) if channel is NotificationChannel.WEBHOOK else recipient
 
 
 @dataclass(frozen=True)
