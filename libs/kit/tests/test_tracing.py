@@ -1,7 +1,7 @@
 """One trace follows a job from the HTTP request that caused an event, through RabbitMQ, into the consumer."""
 
 import pytest
-from litestar import post
+from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.testing import AsyncTestClient
@@ -12,7 +12,7 @@ from opentelemetry.trace import SpanKind
 
 from compressor_contracts import CloudEvent, JobRequested, StaffRole
 from compressor_contracts.examples import example
-from compressor_kit.auth import requires
+from compressor_kit.auth import public, requires
 from compressor_kit.consumer import Consumer
 from compressor_kit.http import create_app
 from compressor_kit.messaging import EVENTS_EXCHANGE
@@ -127,3 +127,25 @@ async def test_later_requests_and_background_work_on_a_job_continue_the_job_trac
     for response in (later, elsewhere):
         stored = test_db["outbox"].find_one({"_id": response.json()["event_id"]})
         assert stored["trace"]["traceparent"].split("-")[1] == job_trace
+
+
+@get("/keys/{secret:str}", **public(), sync_to_thread=False)
+def show_key(secret: FromPath[str]) -> dict[str, int]:
+    return {"length": len(secret)}
+
+
+async def test_requests_are_traced_by_their_route_template_never_their_path(test_settings, spans):
+    """A path parameter may be a secret (a survey token): span names and URL attributes carry the route."""
+    definition = ServiceDefinition(name="feedback", default_port=0, description="test", route_handlers=[show_key])
+    secret = "s3cr3t-t0ken-in-the-path"
+    async with AsyncTestClient(create_app(definition, test_settings)) as client:
+        assert (await client.get(f"/keys/{secret}", params={"lang": secret})).status_code == 200
+        assert (await client.get(f"/keys/{secret}/typo")).status_code == 404
+
+    served = [s for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert [s.name for s in served] == ["GET /keys/{secret}", "GET /{unmatched}"]
+    found, unmatched = (dict(s.attributes) for s in served)
+    assert found["http.target"] == "/keys/{secret}" and found["http.url"].endswith("/keys/{secret}")
+    assert unmatched["http.target"] == "/{unmatched}"
+    recorded = [(s.name, dict(s.attributes)) for s in spans.get_finished_spans()]
+    assert secret not in repr(recorded)

@@ -28,7 +28,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from compressor_kit.telemetry import current_trace_carrier
+from compressor_kit.telemetry import current_trace_carrier, request_scope, route_view
 
 JOB_TRACES = "job_traces"
 MAX_PATH_SEGMENTS = 8
@@ -122,15 +122,26 @@ class JobTraceMiddleware(OpenTelemetryInstrumentationMiddleware):
     """Litestar's OpenTelemetry middleware, serving a request on a known job inside the job's trace.
 
     The request's own `traceparent` wins when it already belongs to the job's trace; otherwise the
-    job's trace context replaces it before the server span starts.
+    job's trace context replaces it before the server span starts. OpenTelemetry's middleware sees the
+    request by its route template (`route_view`): no path parameter (a survey token) reaches a span.
     """
 
+    def __init__(self, app: Any, config: Any) -> None:
+        super().__init__(app, config)
+        self.open_telemetry_middleware.app = self._serve_request
+
+    async def _serve_request(self, view: Any, receive: Any, send: Any) -> None:
+        await self.app(request_scope(view), receive, send)
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
         if scope.get("type") == "http" and not scope.get("path", "").startswith(UNTRACED_PREFIXES):
             runtime = getattr(scope["app"].state, "runtime", None)
             if runtime is not None:
                 await self._join_job_trace(scope, runtime.outbox.job_traces)
-        await super().__call__(scope, receive, send)
+        await super().__call__(route_view(scope), receive, send)
 
     @staticmethod
     async def _join_job_trace(scope: Any, job_traces: JobTraces) -> None:

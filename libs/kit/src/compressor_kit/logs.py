@@ -73,6 +73,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Third-party chatter at INFO drowns the job's own lines.
-    for noisy in ("aiormq", "aio_pika", "pymongo", "urllib3", "uvicorn.access"):
+    # Third-party chatter at INFO drowns the job's own lines; uvicorn's access lines and httpx's request
+    # lines also carry raw paths, and a path may carry a secret (a survey token, a QR label id).
+    for noisy in ("aiormq", "aio_pika", "pymongo", "urllib3", "uvicorn.access", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

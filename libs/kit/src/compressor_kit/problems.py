@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 
 from compressor_kit.refusals import Refusal, RefusalKind
+from compressor_kit.telemetry import route_template
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,8 @@ def database_unavailable_handler(request: Request[Any, Any, Any], exc: Exception
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # The route's template, never its path: a path may carry a secret (a survey token).
+    log.exception("unhandled error on %s %s", request.method, route_template(request.scope))
     return problem_response(request, 500, "an unexpected error occurred")
 
 
