@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any
 
 from aio_pika import IncomingMessage
-from aio_pika.exceptions import DeliveryError
+from aio_pika.exceptions import ChannelInvalidStateError, DeliveryError
 from faststream import BaseMiddleware
 from faststream.rabbit import RabbitBroker, RabbitExchange
 
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 DEAD_LETTER_CONFIRM_SECONDS = 10.0
 DEAD_LETTER_FIRST_RETRY_SECONDS = 0.5
 DEAD_LETTER_MAX_RETRY_SECONDS = 30.0
+STOP_CHECK_SECONDS = 0.2
 
 
 class PermanentFailure(Exception):
@@ -139,8 +140,6 @@ class DeliveryPolicy(BaseMiddleware):
                 return
             except (DeliveryError, TimeoutError) as refused:  # returned (no queue bound), nacked or unconfirmed
                 reason = refused
-            if raw.channel.is_closed:
-                raise DeadLetteringFailed(f"could not dead-letter {raw.message_id} ({reason!r}); redelivered later")
             log.error(
                 "the dead-letter exchange %s did not take %s from %s (%r): kept unacknowledged, retrying in %.1fs",
                 self.dead_letters.name,
@@ -150,5 +149,22 @@ class DeliveryPolicy(BaseMiddleware):
                 delay,
                 extra={"message_id": raw.message_id},
             )
-            await asyncio.sleep(delay)
+            if not await _still_held_after(delay, raw, subscriber):
+                raise DeadLetteringFailed(f"could not dead-letter {raw.message_id} ({reason!r}); redelivered later")
             delay = min(delay * 2, DEAD_LETTER_MAX_RETRY_SECONDS)
+
+
+async def _still_held_after(seconds: float, raw: IncomingMessage, subscriber: Any) -> bool:
+    """Wait `seconds`; False as soon as the consumer stops (a stop waits for running handlers: a held
+    message must not hold it up) or the channel that received `raw` closes (the broker has then taken
+    the message back to redeliver it, and this consumer can neither ack nor dead-letter it)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        try:
+            held = getattr(subscriber, "running", True) and not raw.channel.is_closed
+        except ChannelInvalidStateError:
+            held = False
+        remaining = deadline - asyncio.get_running_loop().time()
+        if not held or remaining <= 0:
+            return held
+        await asyncio.sleep(min(remaining, STOP_CHECK_SECONDS))
