@@ -1,11 +1,11 @@
 """The delivery policy of every consumer: ack on success, bounded retries, then the dead-letter
-queue with the reason in the headers."""
+queue with the reason in the headers; an outage of MongoDB holds events instead of failing them."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -13,9 +13,11 @@ from typing import Any
 from aio_pika import IncomingMessage
 from aio_pika.exceptions import ChannelInvalidStateError, DeliveryError
 from faststream import BaseMiddleware
+from faststream.message import StreamMessage
 from faststream.rabbit import RabbitBroker, RabbitExchange
 
 from compressor_contracts import ContractError
+from compressor_kit.mongo import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,9 @@ DEAD_LETTER_CONFIRM_SECONDS = 10.0
 DEAD_LETTER_FIRST_RETRY_SECONDS = 0.5
 DEAD_LETTER_MAX_RETRY_SECONDS = 30.0
 STOP_CHECK_SECONDS = 0.2
+# Failed attempts an event had spent before it was put back in its queue by an outage: the queue's
+# x-delivery-count starts again from 0 for the copy, so the attempts so far travel with it.
+ATTEMPTS_SPENT = "x-attempts-spent"
 
 
 class PermanentFailure(Exception):
@@ -37,19 +42,38 @@ class DeliveryPolicy(BaseMiddleware):
     """Acknowledges every consumed message itself (subscribers use AckPolicy.MANUAL).
 
     Success: ack. A contract violation or PermanentFailure: dead-letter at once. Any other error:
-    requeue with a short backoff until `max_attempts` deliveries (counted by the quorum queue's
-    x-delivery-count), then dead-letter. The queue's x-delivery-limit is only a backstop for a
-    consumer that crashes before it can decide.
+    requeue with a short backoff until `max_attempts` attempts (counted by the quorum queue's
+    x-delivery-count, plus any carried in ATTEMPTS_SPENT), then dead-letter. The queue's
+    x-delivery-limit is only a backstop for a consumer that crashes before it can decide.
+
+    MongoDB unavailable (`mongo.unavailable`) is not the event's fault, so it spends no attempt: the
+    delivery is held unacknowledged and the handler tried again, pausing up to `outage_retry_seconds`
+    between tries, until it succeeds or fails otherwise (`consume_scope`). A requeue is not used for
+    this, since every requeue counts towards x-delivery-count and so towards both limits. Held
+    deliveries fill the consumer's prefetch, so the rest of the queue waits in RabbitMQ instead of
+    churning through the handler; consumption resumes by itself with the first try that succeeds.
+    RabbitMQ takes back a delivery held longer than its consumer_timeout (counting a delivery), so
+    after `outage_hold_seconds` the event is put back instead: republished to the end of its queue,
+    carrying the attempts it really spent, and only then acknowledged.
     """
 
     broker: RabbitBroker
     dead_letters: RabbitExchange
     max_attempts: int
     backoff_seconds: float
+    outage_hold_seconds: float
+    outage_retry_seconds: float
 
     @classmethod
     def factory(
-        cls, broker: RabbitBroker, *, dead_letters: RabbitExchange, max_attempts: int, backoff_seconds: float
+        cls,
+        broker: RabbitBroker,
+        *,
+        dead_letters: RabbitExchange,
+        max_attempts: int,
+        backoff_seconds: float,
+        outage_hold_seconds: float = 600.0,
+        outage_retry_seconds: float = 5.0,
     ) -> Callable[..., DeliveryPolicy]:
         def build(msg: Any, /, *, context: Any) -> DeliveryPolicy:
             middleware = cls(msg, context=context)
@@ -57,9 +81,36 @@ class DeliveryPolicy(BaseMiddleware):
             middleware.dead_letters = dead_letters
             middleware.max_attempts = max_attempts
             middleware.backoff_seconds = backoff_seconds
+            middleware.outage_hold_seconds = outage_hold_seconds
+            middleware.outage_retry_seconds = outage_retry_seconds
             return middleware
 
         return build
+
+    async def consume_scope(
+        self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
+        """Run the handler; while MongoDB is unavailable, hold the delivery and try again (see the class)."""
+        loop = asyncio.get_running_loop()
+        held_since: float | None = None
+        pause = min(max(self.backoff_seconds, 0.1), self.outage_retry_seconds)
+        while True:
+            try:
+                result = await call_next(msg)
+            except Exception as error:
+                if not unavailable(error):
+                    raise
+                if held_since is None:
+                    held_since = loop.time()
+                    log.warning("MongoDB unavailable, holding %s until it answers: %r", msg.message_id, error)
+                if loop.time() - held_since + pause > self.outage_hold_seconds:
+                    raise  # after_processed puts it back in its queue
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, self.outage_retry_seconds)
+            else:
+                if held_since is not None:
+                    log.info("handled %s after holding it %.1fs", msg.message_id, loop.time() - held_since)
+                return result
 
     async def after_processed(
         self,
@@ -75,7 +126,11 @@ class DeliveryPolicy(BaseMiddleware):
             return False
         if not isinstance(exc_val, Exception):
             return False  # cancellation or exit: leave the message unacked, the broker redelivers it
-        attempts = int(str((raw.headers or {}).get("x-delivery-count") or 0)) + 1
+        spent = _attempts_spent(raw)
+        if unavailable(exc_val):  # held for outage_hold_seconds already (consume_scope)
+            await self._put_back(raw, spent)
+            return True
+        attempts = spent + 1
         permanent = isinstance(exc_val, ContractError | PermanentFailure)
         if permanent or attempts >= self.max_attempts:
             log.error(
@@ -93,6 +148,37 @@ class DeliveryPolicy(BaseMiddleware):
             # reject (not nack): on quorum queues it is what counts towards the delivery limit
             await raw.reject(requeue=True)
         return True  # handled here; nothing for FastStream to log again
+
+    async def _put_back(self, raw: IncomingMessage, spent: int) -> None:
+        """Republish `raw` to the end of its own queue with the attempts it spent, then ack it: MongoDB
+        is still unavailable after a hold as long as RabbitMQ allows. Without confirmation of the copy,
+        the original is requeued instead (one delivery counted)."""
+        subscriber = self.context.get_local("handler_")
+        queue = getattr(getattr(subscriber, "queue", None), "name", None)
+        headers = {key: value for key, value in (raw.headers or {}).items() if key != "x-delivery-count"}
+        headers[ATTEMPTS_SPENT] = spent
+        try:
+            if not queue:
+                raise LookupError(f"the queue that consumed {raw.message_id} is unknown")
+            await self.broker.publish(
+                raw.body,
+                queue,  # the default exchange routes by queue name: only this queue gets the copy
+                headers=headers,
+                content_type=raw.content_type,
+                message_id=raw.message_id,
+                correlation_id=raw.correlation_id,
+                message_type=raw.type,
+                timestamp=raw.timestamp,
+                persist=True,
+                mandatory=True,
+                timeout=DEAD_LETTER_CONFIRM_SECONDS,
+            )
+        except Exception as failed:
+            log.error("could not put %s back in %s (%r): requeued", raw.message_id, queue, failed)
+            await raw.reject(requeue=True)
+            return
+        log.warning("MongoDB still unavailable: put %s back at the end of %s", raw.message_id, queue)
+        await raw.ack()
 
     async def _dead_letter(self, raw: IncomingMessage, error: Exception, attempts: int) -> None:
         """Put a copy in the service's dead-letter queue; return only once the broker confirmed that it
@@ -152,6 +238,13 @@ class DeliveryPolicy(BaseMiddleware):
             if not await _still_held_after(delay, raw, subscriber):
                 raise DeadLetteringFailed(f"could not dead-letter {raw.message_id} ({reason!r}); redelivered later")
             delay = min(delay * 2, DEAD_LETTER_MAX_RETRY_SECONDS)
+
+
+def _attempts_spent(raw: IncomingMessage) -> int:
+    """Failed attempts before this delivery: the queue's redeliveries of this copy, plus those carried
+    by an earlier copy that an outage put back."""
+    headers = raw.headers or {}
+    return int(str(headers.get("x-delivery-count") or 0)) + int(str(headers.get(ATTEMPTS_SPENT) or 0))
 
 
 async def _still_held_after(seconds: float, raw: IncomingMessage, subscriber: Any) -> bool:

@@ -60,6 +60,8 @@ def build_broker(settings: Settings, service: str, tracer_provider: TracerProvid
         dead_letters=dead_letter_exchange(topology),
         max_attempts=settings.consumer_max_attempts,
         backoff_seconds=settings.consumer_retry_backoff_seconds,
+        outage_hold_seconds=settings.consumer_outage_hold_seconds,
+        outage_retry_seconds=settings.consumer_outage_retry_seconds,
     )
     broker.add_middleware(RabbitTelemetryMiddleware(tracer_provider=tracer_provider))
     broker.add_middleware(policy)

@@ -7,10 +7,26 @@ from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure
 
 from compressor_kit.settings import Settings
 
 IndexSpec = Mapping[str, Sequence[IndexModel]]
+
+
+class DatabaseUnavailable(ConnectionFailure):
+    """MongoDB gave no primary within one unit of work's time limit (down, unreachable, or electing)."""
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether `error` says that MongoDB could not be reached, rather than that it refused the work.
+
+    ConnectionFailure covers server selection timing out, a lost or timed-out connection
+    (AutoReconnect, NetworkTimeout), a full connection pool (WaitQueueTimeoutError) and a primary
+    stepping down or shutting down (NotPrimaryError). Not a duplicate key, a write conflict or a
+    validation error: those are the work's own.
+    """
+    return isinstance(error, ConnectionFailure)
 
 
 def create_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:

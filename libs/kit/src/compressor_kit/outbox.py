@@ -18,12 +18,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import pymongo
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ExecutionTimeout
 
 from compressor_contracts import CloudEvent, EventData, new_event
 from compressor_kit.job_trace import JobTraces
+from compressor_kit.mongo import DatabaseUnavailable, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,9 @@ OUTBOX = "outbox"
 LEASE = "outbox_lease"
 PENDING, PUBLISHED = "pending", "published"
 KEEP_PUBLISHED = timedelta(days=7)
+# Long enough to ride through a primary election (about 12 s at MongoDB's defaults) and write
+# conflicts under load; short enough that a caller hears of an outage while it still waits.
+TRANSACTION_TIME_LIMIT_SECONDS = 15.0
 
 OUTBOX_INDEXES = {
     OUTBOX: [
@@ -104,16 +110,29 @@ class UnitOfWork:
 
 class Outbox:
     def __init__(
-        self, client: AsyncMongoClient[dict[str, Any]], db: AsyncDatabase[dict[str, Any]], service: str
+        self,
+        client: AsyncMongoClient[dict[str, Any]],
+        db: AsyncDatabase[dict[str, Any]],
+        service: str,
+        *,
+        time_limit: float = TRANSACTION_TIME_LIMIT_SECONDS,
     ) -> None:
         self.client = client
         self.db = db
         self.service = service
+        self.time_limit = time_limit
         self.job_traces = JobTraces(db)
         self.committed = asyncio.Event()  # wakes the relay as soon as something commits
 
     async def transact(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-        """Run `work` in one transaction (retried by the driver on transient errors)."""
+        """Run `work` in one transaction, retried by the driver on transient errors (write conflicts,
+        a primary election) for at most `time_limit` seconds.
+
+        Raises DatabaseUnavailable when MongoDB gave no primary within that time: an HTTP write then
+        answers 503 promptly, and a consumer holds its event (delivery.py) instead of failing it. Without
+        the limit, `with_transaction` keeps retrying for 120 s. The limit is the driver's own
+        client-side operation timeout (`pymongo.timeout`), so it also bounds every operation inside.
+        """
         last: UnitOfWork | None = None
 
         async def attempt(session: AsyncClientSession) -> T:
@@ -124,8 +143,16 @@ class Outbox:
                 await write()
             return result
 
-        async with self.client.start_session() as session:
-            result = await session.with_transaction(attempt)
+        try:
+            with pymongo.timeout(self.time_limit):
+                async with self.client.start_session() as session:
+                    result = await session.with_transaction(attempt)
+        except ExecutionTimeout as timeout:
+            # with_transaction turns the last transient error into a timeout once the limit is spent:
+            # when that error was MongoDB's absence (not contention), say so.
+            if unavailable(timeout.__cause__ or timeout):
+                raise DatabaseUnavailable(f"no MongoDB primary within {self.time_limit:g}s: {timeout}") from timeout
+            raise
         if last is not None and last.events:
             self.committed.set()  # only a commit that wrote events gives the relay work
         return result

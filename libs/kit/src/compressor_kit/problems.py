@@ -9,7 +9,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, ServerSelectionTimeoutError
 
 from compressor_kit.refusals import Refusal, RefusalKind
 from compressor_kit.telemetry import route_template
@@ -97,6 +97,8 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Callable[[Request[Any, Any, Any]
     Refusal: refusal_handler,
     HTTPException: http_exception_handler,
     ServerSelectionTimeoutError: database_unavailable_handler,
-    ConnectionFailure: database_unavailable_handler,
+    ConnectionFailure: database_unavailable_handler,  # includes the outbox's DatabaseUnavailable
+    # A transaction out of time (mongodb_transaction_timeout_seconds) under contention: also "retry later".
+    ExecutionTimeout: database_unavailable_handler,
     Exception: unexpected_error_handler,
 }

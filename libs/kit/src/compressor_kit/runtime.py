@@ -95,7 +95,9 @@ class Runtime(Generic[S]):
         self.topology = service_topology(definition.name)
         self.mongo: AsyncMongoClient[dict[str, Any]] = create_client(settings)
         self.db: AsyncDatabase[dict[str, Any]] = self.mongo[settings.database_name(definition.name)]
-        self.outbox = Outbox(self.mongo, self.db, definition.name)
+        self.outbox = Outbox(
+            self.mongo, self.db, definition.name, time_limit=settings.mongodb_transaction_timeout_seconds
+        )
         self.objects = ObjectStore(settings, definition.buckets)
         self.http = httpx.AsyncClient()
         self.provider_keys = ProviderKeys(settings, self.http)

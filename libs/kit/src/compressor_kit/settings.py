@@ -33,6 +33,16 @@ class Settings(BaseSettings):
     rabbitmq_prefetch: int = Field(16, ge=1, le=1000)
     consumer_max_attempts: int = Field(5, ge=1, le=9, description="deliveries before dead-lettering")
     consumer_retry_backoff_seconds: float = Field(0.2, ge=0)
+    consumer_outage_hold_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="how long a consumer holds an event unacknowledged while MongoDB is unavailable, trying it "
+        "again, before putting it back in its queue (no attempt spent); keep it well below RabbitMQ's "
+        "consumer_timeout (30 min by default)",
+    )
+    consumer_outage_retry_seconds: float = Field(
+        5.0, gt=0, description="longest pause between two tries of a held event: how soon consumption resumes"
+    )
     rabbitmq_publisher_users: str = Field(
         "{service}",
         pattern=r"\{service\}",
@@ -46,6 +56,12 @@ class Settings(BaseSettings):
         "", description="prefix of every service's database name (one deployment's databases side by side)"
     )
     mongodb_timeout_ms: int = 3000
+    mongodb_transaction_timeout_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="longest time one transaction may take with its retries (write conflicts, an election); "
+        "then MongoDB counts as unavailable (HTTP 503, consumers hold their events)",
+    )
 
     s3_endpoint: str = "127.0.0.1:9000"
     s3_access_key: str = "local-dev"

@@ -1,0 +1,183 @@
+"""An outage of MongoDB is not a poison message: consumers hold their events and spend no attempt, resume
+by themselves when it is back, and dead-letter nothing; HTTP writes meanwhile answer 503 promptly.
+
+The service runs in this process against a mongod of the test's own, stopped and started at will.
+Settings are shortened so that the outage is a "15-minute equivalent": a consumer that counted MongoDB's
+absence against its events (3 attempts of at most 1 s each) would have dead-lettered every one of them
+several times over, and a held event reaches the hold limit (standing in for RabbitMQ's consumer_timeout)
+several times, so it is put back in its queue as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import aio_pika
+import pytest
+from litestar import post
+from litestar.di import NamedDependency
+from litestar.testing import AsyncTestClient
+from pydantic import SecretStr
+from pymongo import MongoClient
+
+from compressor_contracts import CONTENT_TYPE, EXCHANGE, CloudEvent, StaffRole, new_event
+from compressor_contracts.events.intake import JobRequested
+from compressor_contracts.examples import example
+from compressor_kit.auth import DevelopmentTokens, requires
+from compressor_kit.consumer import Consumer
+from compressor_kit.http import create_app
+from compressor_kit.outbox import UnitOfWork
+from compressor_kit.runtime import Runtime, ServiceDefinition
+from compressor_kit.settings import Settings
+from compressor_kit.testing import eventually, ready_messages
+
+from .servers import Mongod
+
+QUEUE = "dispatch.job-requests"
+DEAD_LETTERS = "dispatch.dead-letters"
+PREFETCH = 4
+OUTAGE_SECONDS = 15.0  # 5 times a whole attempt budget, 5 times the hold limit
+DATABASE = "outage"
+
+
+@pytest.fixture
+def mongod(tmp_path):
+    server = Mongod(tmp_path / "mongod")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(test_settings: Settings, mongod: Mongod) -> Settings:
+    return test_settings.model_copy(
+        update={
+            "mongodb_url": SecretStr(mongod.url),
+            "mongodb_database": DATABASE,
+            "mongodb_timeout_ms": 300,
+            "mongodb_transaction_timeout_seconds": 1.0,
+            "consumer_max_attempts": 3,
+            "consumer_retry_backoff_seconds": 0.01,
+            "consumer_outage_hold_seconds": 3.0,
+            "consumer_outage_retry_seconds": 0.5,
+            "rabbitmq_prefetch": PREFETCH,
+        }
+    )
+
+
+async def count_handling(event: CloudEvent[Any], uow: UnitOfWork) -> None:
+    await uow.db.handled.update_one({"_id": event.id}, {"$inc": {"times": 1}}, upsert=True, session=uow.session)
+
+
+@post("/notes", **requires(StaffRole.MANAGER), status_code=201)
+async def add_note(runtime: NamedDependency[Runtime[Settings]]) -> dict[str, str]:
+    await runtime.outbox.transact(lambda uow: uow.db.notes.insert_one({"text": "kept"}, session=uow.session))
+    return {"text": "kept"}
+
+
+def dispatch() -> ServiceDefinition[Settings]:
+    return ServiceDefinition(
+        name="dispatch",
+        default_port=0,
+        description="a consumer and a write, for the outage",
+        route_handlers=[add_note],
+        consumers=[lambda runtime: [Consumer(QUEUE, {JobRequested: count_handling})]],
+    )
+
+
+def job_requested(n: int) -> CloudEvent[Any]:
+    job_id = f"JOB-{n:04d}"
+    data = example("job.requested.v1").model_copy(update={"job_id": job_id})
+    return new_event(data, source_service="intake", subject=job_id)
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+async def publish(amqp_url: str, events: list[CloudEvent[Any]]) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(EXCHANGE)
+        for event in events:
+            message = aio_pika.Message(
+                event.model_dump_json().encode(), content_type=CONTENT_TYPE, message_id=event.id, delivery_mode=2
+            )
+            await exchange.publish(message, routing_key=event.data.routing_key())
+
+
+async def test_events_consumed_during_a_long_mongodb_outage_are_each_handled_once_after_it_and_none_dead_lettered(
+    settings, mongod
+):
+    url = settings.rabbitmq_url.get_secret_value()
+    delivery_log = Records()
+    logging.getLogger("compressor_kit.delivery").addHandler(delivery_log)
+    app = create_app(dispatch(), settings)
+    try:
+        async with AsyncTestClient(app):
+            before = [job_requested(n) for n in range(2)]
+            during = [job_requested(n) for n in range(2, 14)]
+            await publish(url, before)
+            with MongoClient(mongod.url) as mongo:
+
+                async def handled_before() -> bool:
+                    return mongo[DATABASE].handled.count_documents({}) == len(before)
+
+                await eventually(handled_before, timeout=20)
+
+            await asyncio.to_thread(mongod.stop)
+            down = time.monotonic()
+            await publish(url, during)
+            waiting_least = len(during)
+            while time.monotonic() - down < OUTAGE_SECONDS:
+                # No churn: the consumer holds at most its prefetch, the rest waits in RabbitMQ, and
+                # nothing is dead-lettered.
+                assert await ready_messages(url, DEAD_LETTERS) == 0
+                waiting_least = min(waiting_least, await ready_messages(url, QUEUE))
+                await asyncio.sleep(0.5)
+            assert waiting_least >= len(during) - PREFETCH
+            await asyncio.to_thread(mongod.start)
+
+            with MongoClient(mongod.url) as mongo:
+
+                async def all_handled() -> bool:
+                    return mongo[DATABASE].handled.count_documents({}) == len(before) + len(during)
+
+                await eventually(all_handled, timeout=60, interval=0.2)
+                times = {row["_id"]: row["times"] for row in mongo[DATABASE].handled.find()}
+            assert times == {event.id: 1 for event in before + during}
+            assert await ready_messages(url, QUEUE) == 0
+            assert await ready_messages(url, DEAD_LETTERS) == 0
+    finally:
+        logging.getLogger("compressor_kit.delivery").removeHandler(delivery_log)
+    # The hold limit was reached during the outage: events went back to their queue without an attempt spent.
+    assert any("put" in m and "back at the end of" in m for m in delivery_log.messages), delivery_log.messages
+    assert not any("dead-lettering" in m for m in delivery_log.messages)
+
+
+async def test_an_http_write_during_a_mongodb_outage_answers_503_problem_json_promptly(settings, mongod):
+    tokens = DevelopmentTokens(settings)
+    headers = {"Authorization": f"Bearer {tokens.mint('m1', ['manager'])}"}
+    async with AsyncTestClient(create_app(dispatch(), settings), timeout=300) as client:
+        assert (await client.post("/notes", headers=headers)).status_code == 201
+        await asyncio.to_thread(mongod.stop)
+        started = time.monotonic()
+        response = await client.post("/notes", headers=headers)
+        elapsed = time.monotonic() - started
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["status"] == 503
+        assert int(response.headers["retry-after"]) > 0
+        # Within the transaction's limit (1 s here), not with_transaction's own 120 s: loosely bounded.
+        assert elapsed < 30, elapsed
+        await asyncio.to_thread(mongod.start)
+        assert (await client.post("/notes", headers=headers)).status_code == 201
