@@ -34,7 +34,9 @@ T = TypeVar("T")
 
 OUTBOX = "outbox"
 LEASE = "outbox_lease"
-PENDING, PUBLISHED = "pending", "published"
+# A row is pending until published; one that failed `max_attempts` times is parked as stuck (still
+# visible and counted, see `stuck_count`) and holds its job's later events back until `retry_stuck`.
+PENDING, PUBLISHED, STUCK = "pending", "published", "stuck"
 KEEP_PUBLISHED = timedelta(days=7)
 # Long enough to ride through a primary election (about 12 s at MongoDB's defaults) and write
 # conflicts under load; short enough that a caller hears of an outage while it still waits.
@@ -43,6 +45,8 @@ TRANSACTION_TIME_LIMIT_SECONDS = 15.0
 OUTBOX_INDEXES = {
     OUTBOX: [
         IndexModel([("status", ASCENDING), ("created_at", ASCENDING), ("seq", ASCENDING)], name="pending_in_order"),
+        # The rows waiting out a backoff (next_attempt_at in the future): few, and found without a scan.
+        IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="backing_off"),
         # Published rows are only kept for inspection; pending rows have no published_at and never expire.
         IndexModel(
             [("published_at", ASCENDING)],
@@ -173,3 +177,20 @@ Publish = Callable[[PendingEvent], Awaitable[None]]
 
 async def pending_count(db: AsyncDatabase[dict[str, Any]]) -> int:
     return await db[OUTBOX].count_documents({"status": PENDING})
+
+
+async def stuck_count(db: AsyncDatabase[dict[str, Any]]) -> int:
+    """Events parked after failing every attempt (a gauge to alert on: anything above 0 needs a person)."""
+    return await db[OUTBOX].count_documents({"status": STUCK})
+
+
+async def retry_stuck(db: AsyncDatabase[dict[str, Any]], ids: list[str] | None = None) -> int:
+    """Put parked events (these, or all) back to pending with a fresh attempt budget, once their cause is
+    fixed; returns how many."""
+    query: dict[str, Any] = {"status": STUCK}
+    if ids is not None:
+        query["_id"] = {"$in": ids}
+    result = await db[OUTBOX].update_many(
+        query, {"$set": {"status": PENDING, "attempts": 0}, "$unset": {"next_attempt_at": ""}}
+    )
+    return result.modified_count

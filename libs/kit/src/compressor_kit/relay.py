@@ -2,6 +2,21 @@
 
 A relay that dies between commit and publish leaves its events pending; the next relay (after a
 restart, or another replica once the lease expires) publishes them.
+
+Time and the lease. One relay per service holds the lease at a time. Its expiry is written and
+compared by the database server (`$$NOW`), never by a replica's clock, so a replica whose clock is
+minutes off can neither take a live lease nor hold one past its end. Each takeover increments the
+lease's generation, a fencing token: a relay checks that it still holds its generation before it
+publishes each job's events and, in the same transaction, when it marks them published, so one that
+lost its lease (paused, cut off, too slow) publishes nothing more and marks nothing. Locally the relay
+only measures how long ago the server confirmed its lease (`clock`, a monotonic clock by default), and
+each cycle ends well within half the lease, so the holder always renews in time.
+
+Failing events. An event the broker refuses waits before its next attempt (`next_attempt_at`, doubling
+up to a cap, computed by the server), while newer events go out; its job's later events wait behind it,
+so a job's events never overtake each other. After `retry.max_attempts` failures the event is parked as
+stuck (logged at ERROR with the alert `outbox_event_stuck`, counted by `outbox.stuck_count`). A broker
+or database outage is not the event's fault and spends no attempts.
 """
 
 from __future__ import annotations
@@ -10,17 +25,65 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from compressor_kit.outbox import LEASE, OUTBOX, PENDING, PUBLISHED, Outbox, PendingEvent, Publish
+from compressor_kit.clock import Clock
+from compressor_kit.outbox import LEASE, OUTBOX, PENDING, PUBLISHED, STUCK, Outbox, PendingEvent, Publish
+from compressor_kit.retry import ItemRetry, is_outage
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+LEASE_ID = "relay"
+STUCK_ALERT = "outbox_event_stuck"
+# Shares of the lease: publishing stops after the first, the whole cycle (marking included) ends by
+# the second, which is below half, so a cycle plus the wait before the next renewal check stays in it.
+PUBLISH_SHARE, CYCLE_SHARE = 0.25, 0.4
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class LeaseLost(Exception):
+    """This relay no longer holds the lease generation it was working under: it leaves its batch to
+    the relay that holds the lease now."""
+
+
+class MonotonicClock:
+    """Seconds since an arbitrary point, as a datetime: never steps when the wall clock is set."""
+
+    def now(self) -> datetime:
+        return NEVER + timedelta(seconds=time.monotonic())
+
+
+@dataclass(frozen=True)
+class HeldLease:
+    generation: int
+    server_time: datetime  # the server's time when it last wrote the lease
+    confirmed_at: datetime  # this relay's clock just before it asked for that write
+    expires_at: datetime  # this relay's clock by when the lease has surely run out
+
+    def server_now(self, local_now: datetime) -> datetime:
+        """The server's time now, from the time it gave and how much has passed since (early by at
+        most one round trip)."""
+        return self.server_time + (local_now - self.confirmed_at)
+
+
+@dataclass(frozen=True)
+class _Row:
+    event: PendingEvent
+    subject: str
+    attempts: int
 
 
 class OutboxRelay:
@@ -35,6 +98,8 @@ class OutboxRelay:
         poll_interval: float = 0.5,
         lease_seconds: float = 10.0,
         batch_size: int = 200,
+        retry: ItemRetry | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.outbox = outbox
         self.collection = outbox.db[OUTBOX]
@@ -43,11 +108,16 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.lease = timedelta(seconds=lease_seconds)
         self.batch_size = batch_size
+        self.retry = retry or ItemRetry()
+        self.clock: Clock = clock or MonotonicClock()
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.stuck_total = 0  # events this relay parked (a counter for metrics)
         self._stopping = asyncio.Event()
-        self._held_until: datetime | None = None
+        self._held: HeldLease | None = None
+        self._more = False  # the last batch was cut short by its size or its time: go again at once
+        self._fence_check: asyncio.Future[None] | None = None
         # Published and confirmed, but the database was away when they were to be marked: marked
-        # first on the next cycle, never published again by this relay.
+        # first on the next cycle (if this relay still holds the lease), never published again by it.
         self._unmarked: list[str] = []
 
     async def run(self) -> None:
@@ -55,11 +125,15 @@ class OutboxRelay:
             try:
                 # Polling is not part of any job: keep its database calls out of the traces.
                 with suppress_instrumentation():
-                    published = await self.publish_pending() if await self.acquire_lease() else 0
-                if published == self.batch_size:
+                    if await self.acquire_lease():
+                        await self.publish_pending()
+                if self._more:
                     continue  # more waiting: don't sleep
+            except LeaseLost:
+                log.warning("outbox relay lost its lease mid-cycle; its batch is left to the new holder")
             except Exception:  # the relay must outlive broker and database outages
                 log.exception("outbox relay cycle failed; retrying")
+            self._more = False
             await self._wait()
 
     def stop(self) -> None:
@@ -73,6 +147,8 @@ class OutboxRelay:
             pass
         self.outbox.committed.clear()
 
+    # The lease
+
     async def acquire_lease(self) -> bool:
         """Hold the relay lease, renewing it once half of it has run out.
 
@@ -80,81 +156,260 @@ class OutboxRelay:
         for more than half its length cannot be taken by another replica before this one's next
         cycle renews it.
         """
-        now = datetime.now(UTC)
-        if self._held_until is not None and now < self._held_until - self.lease / 2:
+        held = self._held
+        if held is not None and self.clock.now() < held.expires_at - self.lease / 2:
             return True
+        asked_at = self.clock.now()
         try:
-            await self.leases.find_one_and_update(
-                {"_id": "relay", "$or": [{"holder": self.instance}, {"until": {"$lt": now}}]},
-                {"$set": {"holder": self.instance, "until": now + self.lease}},
-                upsert=True,
+            lease = await self.leases.find_one_and_update(
+                {"_id": LEASE_ID}, self._take_or_renew(), upsert=True, return_document=ReturnDocument.AFTER
             )
         except DuplicateKeyError:
-            self._held_until = None
+            lease = None  # another relay created the lease at the same moment
+        if lease is None or lease.get("holder") != self.instance:
+            self._held = None
             return False  # another live relay holds it
-        self._held_until = now + self.lease
+        self._held = HeldLease(
+            generation=lease["generation"],
+            server_time=_aware(lease["written_at"]),
+            confirmed_at=asked_at,
+            expires_at=asked_at + (_aware(lease["until"]) - _aware(lease["written_at"])),
+        )
         return True
 
+    def _take_or_renew(self) -> list[dict[str, Any]]:
+        """The lease update, decided by the server at its own time: renew it if this relay holds it
+        and it is live, take it (next generation) if it has run out, else leave it as it is."""
+        me = {"$literal": self.instance}
+        live = {"$gt": [{"$ifNull": ["$until", NEVER]}, "$$NOW"]}
+        ours = {"$or": ["$_renew", "$_take"]}
+        return [
+            {"$set": {"_renew": {"$and": [{"$eq": ["$holder", me]}, live]}, "_take": {"$not": [live]}}},
+            {
+                "$set": {
+                    "holder": {"$cond": [ours, me, "$holder"]},
+                    "until": {"$cond": [ours, {"$add": ["$$NOW", int(self.lease.total_seconds() * 1000)]}, "$until"]},
+                    "written_at": {"$cond": [ours, "$$NOW", "$written_at"]},
+                    "generation": {"$cond": ["$_take", {"$add": [{"$ifNull": ["$generation", 0]}, 1]}, "$generation"]},
+                }
+            },
+            {"$unset": ["_renew", "_take"]},
+        ]
+
+    def _holding(self) -> dict[str, Any]:
+        """The lease as it is while this relay holds its generation, live by the server's clock."""
+        if self._held is None:
+            raise LeaseLost("this relay holds no lease")
+        return {
+            "_id": LEASE_ID,
+            "holder": self.instance,
+            "generation": self._held.generation,
+            "$expr": {"$gt": ["$until", "$$NOW"]},
+        }
+
     async def release_lease(self) -> None:
-        self._held_until = None
-        await self.leases.delete_one({"_id": "relay", "holder": self.instance})
+        self._held = None
+        await self.leases.delete_one({"_id": LEASE_ID, "holder": self.instance})
+
+    async def _check_fence(self) -> None:
+        """Raise LeaseLost unless this relay still holds its lease generation, live. Concurrent callers
+        share one read."""
+        if self._fence_check is None or self._fence_check.done():
+            self._fence_check = asyncio.ensure_future(self._read_fence())
+        await asyncio.shield(self._fence_check)
+
+    async def _read_fence(self) -> None:
+        if await self.leases.find_one(self._holding(), {"_id": 1}) is None:
+            self._held = None
+            raise LeaseLost("the lease was taken over or ran out")
+
+    async def _fenced(self, write: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+        """Run `write` in a transaction that commits only while this relay holds its lease generation:
+        the transaction writes the lease too, so a takeover at the same moment conflicts with it."""
+        async with self.outbox.client.start_session() as session:
+            async with await session.start_transaction():
+                confirmed = await self.leases.update_one(
+                    self._holding(), [{"$set": {"fenced_at": "$$NOW"}}], session=session
+                )
+                if confirmed.matched_count != 1:
+                    await session.abort_transaction()
+                    self._held = None
+                    raise LeaseLost("the lease was taken over or ran out")
+                return await write(session)
+
+    # Publishing
 
     async def publish_pending(self) -> int:
         """Publish up to one batch of pending events, oldest first; returns how many.
 
         Events of one job (subject) are published one after another, in commit order; different
-        jobs are published concurrently, their confirms awaited together.
+        jobs are published concurrently, their confirms awaited together. The cycle ends within
+        CYCLE_SHARE of the lease: events not started by then wait for the next one.
         """
+        if self._held is None:
+            raise LeaseLost("this relay holds no lease")
+        started = self.clock.now()
+        publish_until = min(started + self.lease * PUBLISH_SHARE, self._held.expires_at)
+        cycle_ends = min(started + self.lease * CYCLE_SHARE, self._held.expires_at)
         if self._unmarked:
-            await self._mark_published(self._unmarked)
+            unmarked = self._unmarked
+            try:
+                await self._bounded(self._fenced(lambda s: self._mark_published(unmarked, s)), cycle_ends)
+            except LeaseLost:
+                self._unmarked = []  # the new holder publishes them again; consumers are idempotent
+                raise
             self._unmarked = []
+        batch = await self._bounded(self._due_batch(self._held.server_now(started)), cycle_ends)
+        by_job: dict[str, list[_Row]] = defaultdict(list)
+        for row in batch:
+            by_job[row.subject].append(row)
+        published: list[str] = []
+        failed: list[tuple[_Row, BaseException]] = []
+        cut_short = False
+
+        async def publish_in_order(rows: list[_Row]) -> None:
+            nonlocal cut_short
+            await self._check_fence()
+            for row in rows:
+                left = (publish_until - self.clock.now()).total_seconds()
+                if left <= 0:
+                    cut_short = True
+                    return  # out of time: the rest waits for the next cycle
+                try:
+                    await asyncio.wait_for(self.publish(row.event), left)
+                except Exception as error:
+                    failed.append((row, error))
+                    return  # the job's later events wait behind this one
+                published.append(row.event.id)
+
+        results = await asyncio.gather(*(publish_in_order(rows) for rows in by_job.values()), return_exceptions=True)
+        self._more = len(batch) == self.batch_size or cut_short
+        if published:
+            try:
+                await self._bounded(self._fenced(lambda s: self._mark_published(published, s)), cycle_ends)
+            except LeaseLost:
+                raise  # the new holder publishes them again; consumers are idempotent
+            except Exception:
+                self._unmarked = published  # confirmed: marked first next cycle, not published again
+                raise
+        lost = [r for r in results if isinstance(r, LeaseLost)]
+        if lost:
+            raise lost[0]
+        await self._record_failures(failed, cycle_ends)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+        return len(published)
+
+    async def _due_batch(self, now: datetime) -> list[_Row]:
+        """The oldest pending events that are due, leaving out every job whose earliest unpublished
+        event is backing off or stuck (its later events must not overtake it)."""
+        held_back = await self.collection.distinct(
+            "subject", {"$or": [{"status": STUCK}, {"status": PENDING, "next_attempt_at": {"$gt": now}}]}
+        )
         cursor = (
             self.collection.find(
-                {"status": PENDING},
-                {"routing_key": 1, "type": 1, "correlation_id": 1, "subject": 1, "body": 1, "trace": 1},
+                {"status": PENDING, "subject": {"$nin": held_back}},
+                {"routing_key": 1, "type": 1, "correlation_id": 1, "subject": 1, "body": 1, "trace": 1, "attempts": 1},
             )
             .sort([("created_at", ASCENDING), ("seq", ASCENDING)])
             .limit(self.batch_size)
         )
-        by_job: dict[str, list[PendingEvent]] = defaultdict(list)
-        async for doc in cursor:
-            by_job[doc["subject"]].append(
-                PendingEvent(
+        return [
+            _Row(
+                event=PendingEvent(
                     id=doc["_id"],
                     type=doc["type"],
                     correlation_id=doc["correlation_id"],
                     routing_key=doc["routing_key"],
                     body=doc["body"],
                     trace=doc.get("trace") or {},
-                )
+                ),
+                subject=doc["subject"],
+                attempts=doc.get("attempts", 0),
             )
-        published: list[str] = []
+            async for doc in cursor
+        ]
 
-        async def publish_in_order(events: list[PendingEvent]) -> None:
-            for event in events:
-                await self.publish(event)
-                published.append(event.id)
-
-        results = await asyncio.gather(
-            *(publish_in_order(events) for events in by_job.values()), return_exceptions=True
-        )
-        if published:
-            try:
-                await self._mark_published(published)
-            except Exception:
-                self._unmarked = published
-                raise
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if errors:
-            done = set(published)
-            unpublished = [e.id for events in by_job.values() for e in events if e.id not in done]
-            await self.collection.update_many(
-                {"_id": {"$in": unpublished}}, {"$inc": {"attempts": 1}, "$set": {"last_error": repr(errors[0])[:500]}}
-            )
-            raise errors[0]
-        return len(published)
-
-    async def _mark_published(self, ids: list[str]) -> None:
+    async def _mark_published(self, ids: list[str], session: AsyncClientSession) -> None:
         await self.collection.update_many(
-            {"_id": {"$in": ids}}, {"$set": {"status": PUBLISHED, "published_at": datetime.now(UTC)}}
+            {"_id": {"$in": ids}, "status": PENDING},
+            [{"$set": {"status": PUBLISHED, "published_at": "$$NOW"}}],
+            session=session,
         )
+
+    async def _record_failures(self, failed: list[tuple[_Row, BaseException]], cycle_ends: datetime) -> None:
+        """Each event the broker refused backs off (or is parked); an outage raises instead, spending
+        no attempts."""
+        outages = [error for _, error in failed if is_outage(error)]
+        refused = [(row, error) for row, error in failed if not is_outage(error)]
+        if refused:
+
+            async def back_off(session: AsyncClientSession) -> None:
+                for row, error in refused:
+                    await self.collection.update_one(
+                        {"_id": row.event.id, "status": PENDING},
+                        self._failed_attempt(row.attempts + 1, error),
+                        session=session,
+                    )
+
+            await self._bounded(self._fenced(back_off), cycle_ends)
+            for row, error in refused:
+                attempts = row.attempts + 1
+                if self.retry.exhausted(attempts):
+                    self.stuck_total += 1
+                    log.error(
+                        "outbox event stuck: %s %s of job %s parked after %d failed attempts; its job's later "
+                        "events wait behind it (retry_stuck once fixed); last error: %s",
+                        row.event.type,
+                        row.event.id,
+                        row.subject,
+                        attempts,
+                        _describe(error),
+                        extra={"alert": STUCK_ALERT, "outbox_event_id": row.event.id, "subject": row.subject},
+                    )
+                else:
+                    log.warning(
+                        "outbox event %s %s refused (attempt %d of %d), retried in %s: %s",
+                        row.event.type,
+                        row.event.id,
+                        attempts,
+                        self.retry.max_attempts,
+                        self.retry.delay(attempts),
+                        _describe(error),
+                    )
+        if outages:
+            raise outages[0]
+
+    def _failed_attempt(self, attempts: int, error: BaseException) -> list[dict[str, Any]]:
+        """The row after its `attempts`-th failure: next attempt after the backoff by the server's clock,
+        or parked."""
+        delay_ms = int(self.retry.delay(attempts).total_seconds() * 1000)
+        status = STUCK if self.retry.exhausted(attempts) else PENDING
+        return [
+            {
+                "$set": {
+                    "attempts": attempts,
+                    "status": status,
+                    "next_attempt_at": {"$add": ["$$NOW", delay_ms]},
+                    "last_error": {"$literal": _describe(error)},
+                    "last_attempt_at": "$$NOW",
+                }
+            }
+        ]
+
+    async def _bounded(self, work: Awaitable[T], deadline: datetime) -> T:
+        """`work`, given until `deadline` by this relay's clock (a TimeoutError after that)."""
+        return await asyncio.wait_for(work, max((deadline - self.clock.now()).total_seconds(), 0.001))
+
+
+def _describe(error: BaseException) -> str:
+    try:
+        return repr(error)[:500]
+    except Exception:  # an exception whose repr fails must not stop the relay recording it
+        return type(error).__name__
+
+
+def _aware(moment: datetime) -> datetime:
+    """A time read from MongoDB is UTC; the client may hand it back naive."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -100,6 +100,11 @@ class Settings(BaseSettings):
 
     outbox_poll_interval_seconds: float = Field(0.5, gt=0)
     outbox_lease_seconds: float = Field(10.0, gt=0)
+    outbox_max_attempts: int = Field(
+        10, ge=1, le=100, description="refusals of one event before it is parked as stuck (and alerted)"
+    )
+    outbox_retry_first_delay_seconds: float = Field(1.0, gt=0, description="wait after an event's first refusal")
+    outbox_retry_max_delay_seconds: float = Field(300.0, gt=0, description="longest wait between an event's attempts")
 
     def database_name(self, service: str) -> str:
         """The database of `service` (this one's, or another's, e.g. for backups)."""
