@@ -35,6 +35,7 @@ from compressor_kit.objectstore import ObjectStore
 from compressor_kit.oidc import ProviderKeys
 from compressor_kit.outbox import OUTBOX_INDEXES, Outbox, Publish
 from compressor_kit.relay import OutboxRelay
+from compressor_kit.retry import ItemRetry
 from compressor_kit.settings import Settings
 from compressor_kit.telemetry import setup_tracing
 from compressor_kit.turns import Turns
@@ -114,6 +115,11 @@ class Runtime(Generic[S]):
             wrap_publish(publish) if wrap_publish else publish,
             poll_interval=settings.outbox_poll_interval_seconds,
             lease_seconds=settings.outbox_lease_seconds,
+            retry=ItemRetry(
+                settings.outbox_retry_first_delay_seconds,
+                settings.outbox_retry_max_delay_seconds,
+                settings.outbox_max_attempts,
+            ),
         )
         self._tasks: list[asyncio.Task[Any]] = []
         self._spawned: set[asyncio.Task[Any]] = set()
