@@ -228,7 +228,7 @@ def show(result: dict) -> None:
 
 
 async def main(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = Settings(environment="test")  # the local servers, as the stack it starts
     vhost = f"bench-{uuid.uuid4().hex[:8]}"
     add_vhost(vhost)
     amqp_url = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"

@@ -10,6 +10,9 @@ mkdir -p var/log var/run
 running() { [ -f "var/run/$1.pid" ] && kill -0 "$(cat "var/run/$1.pid")" 2>/dev/null; }
 
 MAIL_PORT="${MAIL_PORT:-8025}"
+# The local stack, said explicitly: without ENVIRONMENT a service is in production and refuses the
+# development defaults (the local provider, the guest broker account, the dev object-store key).
+export ENVIRONMENT="${ENVIRONMENT:-local}"
 
 # A local mail sink for the e-mails feedback sends (aiosmtpd prints each one to var/log/mail.log).
 start_mail() {

@@ -52,3 +52,41 @@ def test_a_service_refuses_to_start_in_production_with_a_default_secret(service)
     assert result.returncode != 0, log
     assert "refusing to start in production" in log and reason in log, log
     assert "started" not in log.lower().replace("refusing to start", ""), log
+
+
+def _started_without_environment(service: str, env: dict[str, str | None]) -> subprocess.CompletedProcess[str]:
+    """The service's process with `env` (None: unset) and no ENVIRONMENT at all (the test run's removed)."""
+    merged = {**os.environ, **env, "HTTP_PORT": str(free_port()), "HTTP_HOST": "127.0.0.1"}
+    clean = {key: value for key, value in merged.items() if value is not None and key != "ENVIRONMENT"}
+    # A service that did not refuse would serve until killed: the timeout fails the test then.
+    command = [sys.executable, "-m", f"{service}_service"]
+    return subprocess.run(command, env=clean, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_a_service_started_without_environment_refuses_the_development_defaults():
+    """No ENVIRONMENT and the defaults a developer's shell would give: production, so it refuses the local
+    provider, the development object-store key and the guest account, and says how to develop."""
+    unset = ("OIDC_ISSUER", "S3_SECRET_KEY", "RABBITMQ_URL", "JWT_SIGNING_KEYS")
+    env: dict[str, str | None] = dict.fromkeys(unset)
+    result = _started_without_environment("dispatch", env)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0, log
+    assert "refusing to start in production" in log, log
+    for reason in ("OIDC_ISSUER", "S3_SECRET_KEY is the development default", "guest", "ENVIRONMENT is unset"):
+        assert reason in log, log
+    assert "started" not in log.lower().replace("refusing to start", ""), log
+
+
+@pytest.mark.slow
+def test_a_service_started_without_environment_refuses_the_development_signing_key():
+    """Every production secret set, ENVIRONMENT forgotten, the repository's development key given: the
+    development key (and so any token signed with it) is refused, by refusing to start."""
+    env: dict[str, str | None] = {key: value.format(service="intake") for key, value in STRONG.items()}
+    env["JWT_SIGNING_KEYS"] = DEV_JWT_SIGNING_KEYS
+    env["CONSOLE_PUBLIC_URL"] = "https://console.example.com"
+    result = _started_without_environment("intake", env)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0, log
+    assert "refusing to start in production: JWT_SIGNING_KEYS is set" in log, log
+    assert "ENVIRONMENT is unset" in log, log

@@ -22,7 +22,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from compressor_contracts import StaffRole
 from compressor_kit.oidc import ProviderKeys
-from compressor_kit.settings import Settings
+from compressor_kit.settings import Settings, parse_signing_keys
 
 DEVELOPMENT_ALGORITHM = "HS256"
 
@@ -195,18 +195,6 @@ def parse_role_map(raw: str) -> dict[str, str]:
             raise ValueError(f"OIDC_ROLE_MAP: {pair!r} is not external=role with one of {sorted(KNOWN_ROLES)}")
         mapping[external.strip()] = role.strip()
     return mapping
-
-
-def parse_signing_keys(raw: str) -> dict[str, str]:
-    keys: dict[str, str] = {}
-    for pair in filter(None, (p.strip() for p in raw.split(","))):
-        kid, sep, secret = pair.partition(":")
-        if not sep or not kid or len(secret) < 16:
-            raise ValueError("JWT_SIGNING_KEYS must be comma-separated kid:secret pairs, secrets of 16+ characters")
-        keys[kid] = secret
-    if not keys:
-        raise ValueError("JWT_SIGNING_KEYS is empty")
-    return keys
 
 
 async def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:

@@ -1,7 +1,9 @@
 """Settings read from the environment.
 
-Every default matches the local stack that `make infra-up` starts, so a developer needs no
-configuration; production deployments set every secret explicitly (see `check_production`).
+The defaults match the local stack that `make infra-up` starts, but they are accepted only where
+ENVIRONMENT says local or test explicitly (`make run`, the demo, the tests do). Without ENVIRONMENT a
+service is in production and refuses every secret that ships in this repository (see `check_production`):
+a forgotten variable fails closed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SIGNING_KEYS = "dev:local-development-signing-key-change-me"
+MIN_SIGNING_SECRET_BYTES = 32
+"""HS256 secrets shorter than this are refused (RFC 7518 3.2: a key at least as long as the hash)."""
 DEV_S3_SECRET = "local-dev-secret"
 # The local identity provider's client secret (infra/idp/seed.json); production refuses it.
 DEV_CLIENT_SECRET = "local-development-client-secret"
@@ -24,7 +28,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
-    environment: Literal["local", "test", "production"] = "local"
+    environment: Literal["local", "test", "production"] = Field(
+        "production",
+        description="local or test accept the development defaults; unset means production (fails closed)",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = Field(0, description="0 means the service's own default port")
     log_level: str = "INFO"
@@ -127,9 +134,13 @@ class Settings(BaseSettings):
         return self.oidc_discovery_url or self.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration"
 
     def check_production(self) -> None:
-        """Refuse to run in production with a secret that ships in this repository, or with
-        development sign-in."""
-        if self.environment != "production":
+        """Refuse to start (RuntimeError) in production, which an unset ENVIRONMENT means, with a secret
+        that ships in this repository or with development sign-in; in local and test, with a development
+        signing secret too short to be one."""
+        if self.development:
+            problem = signing_keys_problem(self.jwt_signing_keys.get_secret_value() or DEV_JWT_SIGNING_KEYS)
+            if problem:
+                raise RuntimeError(f"refusing to start: {problem}")
             return
         problems = []
         if self.jwt_signing_keys.get_secret_value():
@@ -143,5 +154,32 @@ class Settings(BaseSettings):
         broker = urlsplit(self.rabbitmq_url.get_secret_value())
         if broker.username in (None, "", "guest"):
             problems.append("RABBITMQ_URL uses the guest account (set the service's own broker user)")
+        if problems and "environment" not in self.model_fields_set:
+            problems.append("ENVIRONMENT is unset, which means production (set ENVIRONMENT=local to develop)")
         if problems:
             raise RuntimeError("refusing to start in production: " + "; ".join(problems))
+
+
+def parse_signing_keys(raw: str) -> dict[str, str]:
+    """JWT_SIGNING_KEYS: comma-separated `kid:secret` pairs, each secret at least 32 bytes."""
+    keys: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in raw.split(","))):
+        kid, sep, secret = pair.partition(":")
+        if not sep or not kid or len(secret.encode()) < MIN_SIGNING_SECRET_BYTES:
+            raise ValueError(
+                "JWT_SIGNING_KEYS must be comma-separated kid:secret pairs, "
+                f"secrets of {MIN_SIGNING_SECRET_BYTES}+ bytes"
+            )
+        keys[kid] = secret
+    if not keys:
+        raise ValueError("JWT_SIGNING_KEYS is empty")
+    return keys
+
+
+def signing_keys_problem(raw: str) -> str | None:
+    """What is wrong with JWT_SIGNING_KEYS (never the secrets themselves), or None."""
+    try:
+        parse_signing_keys(raw)
+    except ValueError as error:
+        return str(error)
+    return None

@@ -98,8 +98,11 @@ class FeedbackSettings(Settings):
 
     def check_production(self) -> None:
         """The kit's refusals, and a portal address: without it every report link would lead nowhere."""
+        if self.development:
+            super().check_production()
+            return
         problems = []
-        if self.environment == "production" and not self.portal_url.startswith("https://"):
+        if not self.portal_url.startswith("https://"):
             problems.append("PORTAL_URL must be the customer portal's https URL (report links lead there)")
         try:
             super().check_production()

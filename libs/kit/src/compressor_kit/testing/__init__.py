@@ -257,6 +257,10 @@ _HEAVIEST = ("tests/e2e/", "tests/faults/")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # A test run is the test environment, said once here: settings read from the environment and the
+    # processes tests start inherit it (an unset ENVIRONMENT means production, which refuses the
+    # development defaults the tests use). A test of that refusal removes it from its process's env.
+    os.environ["ENVIRONMENT"] = "test"
     config.addinivalue_line(
         "markers",
         "needs_servers: talks to RabbitMQ, MongoDB, the object store, the identity provider or Chromium (set "
