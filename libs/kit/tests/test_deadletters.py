@@ -318,7 +318,7 @@ def test_the_command_line_needs_its_own_client_and_refuses_the_development_secre
             timeout=60,
         )
 
-    unnamed = run({})
+    unnamed = run({"ENVIRONMENT": "test"})  # the development secret: refused only in production
     assert unnamed.returncode == 1 and "OIDC_CLIENT_ID is not set" in unnamed.stderr
     assert "OIDC_CLIENT_ID=dlq-replay" in unnamed.stderr
     production = run({"ENVIRONMENT": "production", "OIDC_CLIENT_ID": "dlq-replay"})
