@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
+import json
 import secrets
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -25,6 +26,8 @@ from aiormq.exceptions import ChannelAccessRefused
 from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 
+from compressor_contracts import CONTENT_TYPE
+from compressor_contracts.examples import example_event
 from compressor_contracts.topology import EXCHANGE, SERVICES, service_topology
 from compressor_kit.deadletters import list_dead_letters, replay
 from compressor_kit.http import create_app
@@ -35,6 +38,7 @@ from compressor_kit.testing import (
     eventually,
     ready_messages,
     set_permissions,
+    set_topic_permissions,
     unique,
 )
 
@@ -52,16 +56,22 @@ def service_user(rabbit_vhost):
     vhost = unquote(rabbit_vhost.rsplit("/", 1)[1])
     created = []
 
-    def make(service: str) -> str:
-        user, password = unique(service), secrets.token_urlsafe(16)
+    def make(service: str, *, prefix: str | None = None) -> str:
+        """`prefix` + service as the user's name when given (RABBITMQ_PUBLISHER_USERS `<prefix>{service}`)."""
+        user, password = (f"{prefix}{service}" if prefix else unique(service)), secrets.token_urlsafe(16)
         add_user(user, password)  # through the management API: a rabbitmqctl call costs an Erlang VM start
         created.append(user)
         set_permissions(vhost, user, *access.rabbitmq_permissions(service))
+        set_topic_permissions(vhost, user, EXCHANGE, *access.rabbitmq_topic_permissions(service))
         return f"amqp://{user}:{password}@{RABBITMQ_HOST}/{quote(vhost, safe='')}"
 
     yield make
     for user in created:
         delete_user(user)
+
+
+def url_user(url: str) -> str:
+    return unquote(url.split("//", 1)[1].split(":", 1)[0])
 
 
 def get_from(queue: str):
@@ -147,7 +157,8 @@ async def test_a_service_works_with_its_own_user_and_is_refused_the_others_queue
                     message = await probe.get(fail=False, no_ack=True)
                     while message is not None and message.routing_key == routing_key:
                         message = await probe.get(fail=False, no_ack=True)
-                    return message is not None and message.routing_key == key
+                    # ...naming its own broker user, which consumers check against the event's producer
+                    return message is not None and (message.routing_key, message.user_id) == (key, url_user(url))
 
                 await eventually(published, timeout=30)
 
@@ -178,3 +189,72 @@ async def test_a_service_works_with_its_own_user_and_is_refused_the_others_queue
             await publish_to_other_dead_letters(channel)
     # ...while the own queue stays readable.
     assert not await refused(url, get_from(topology.dead_letter_queue))
+
+
+async def publish_to(url: str, body: bytes, routing_key: str, *, exchange: str = EXCHANGE, user_id=None) -> None:
+    """One persistent message, as the URL's user, confirmed (an ACCESS_REFUSED raises)."""
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        target = await channel.get_exchange(exchange, ensure=False) if exchange else channel.default_exchange
+        message = aio_pika.Message(body, content_type=CONTENT_TYPE, user_id=user_id, delivery_mode=2)
+        await target.publish(message, routing_key=routing_key)
+
+
+async def test_a_forged_inspection_passed_is_refused_by_the_broker_or_dead_lettered_with_the_reason(
+    test_settings, test_db, rabbit_vhost, service_user
+):
+    """Only quality decides that an inspection passed. Another service's account cannot publish
+    job.inspection_passed on the events exchange (topic permission); what reaches a consumer anyway
+    (straight to its queue through the default exchange, or from the guest administrator) is dead-lettered
+    with the reason, because its publisher (AMQP user_id, checked by the broker) or source is not quality."""
+    prefix = unique("t") + "-"
+    quality, maintenance, console = (service_user(s, prefix=prefix) for s in ("quality", "maintenance", "console"))
+    settings = test_settings.model_copy(
+        update={"rabbitmq_url": SecretStr(console), "rabbitmq_publisher_users": prefix + "{service}"}
+    )
+    key = "job.inspection_passed.v1"
+
+    def event(source: str = "quality") -> tuple[str, bytes]:
+        passed = example_event(key)
+        body = json.loads(passed.to_bytes())
+        body["source"] = f"/services/{source}"
+        return passed.id, json.dumps(body).encode()
+
+    app = create_app(importlib.import_module("console_service.app").SERVICE, settings)
+    async with AsyncTestClient(app) as client:
+        assert (await client.get("/health/ready")).status_code == 200
+        # (a) The broker refuses another service's account the routing key, whatever the body says.
+        with pytest.raises(ChannelAccessRefused, match=r"access to topic 'job\.inspection_passed\.v1'"):
+            await publish_to(maintenance, event()[1], key, user_id=url_user(maintenance))
+        # Quality's own account publishes it, and the console takes it.
+        genuine, body = event()
+        await publish_to(quality, body, key, user_id=url_user(quality))
+        # (b) Forgeries that reach the console's queue anyway.
+        by_default_exchange, body = event()  # maintenance may write to the default exchange (replays)
+        await publish_to(maintenance, body, "console.job-board", exchange="", user_id=url_user(maintenance))
+        by_guest, body = event()  # the administrator's account: its user_id is guest, not quality's
+        await publish_to(rabbit_vhost, body, key, user_id="guest")
+        wrong_source, body = event(source="maintenance")
+        await publish_to(rabbit_vhost, body, key)
+
+        async def handled():
+            return test_db.inbox.find_one({"_id": f"console.job-board|/services/quality|{genuine}"})
+
+        await eventually(handled, timeout=30)
+
+        async def three_dead_letters():
+            return await ready_messages(rabbit_vhost, "console.dead-letters") >= 3
+
+        await eventually(three_dead_letters, timeout=30)
+
+    letters = {letter.event_id: letter for letter in await list_dead_letters(rabbit_vhost, ["console"])}
+    assert set(letters) == {by_default_exchange, by_guest, wrong_source}
+    assert {letter.error_type for letter in letters.values()} == {"ContractError"}
+    assert {letter.failed_queue for letter in letters.values()} == {"console.job-board"}
+    assert f"published by broker user '{url_user(maintenance)}', not by quality's ('{prefix}quality')" in (
+        letters[by_default_exchange].error
+    )
+    assert "user_id: published by broker user 'guest', not by quality's" in letters[by_guest].error
+    assert "source: must be '/services/quality'" in letters[wrong_source].error
+    assert [doc["_id"].rsplit("|", 1)[1] for doc in test_db.inbox.find()] == [genuine]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from compressor_contracts import ContractError, parse_event
+from compressor_contracts import CATALOGUE, SERVICES, ContractError, parse_event
 from compressor_contracts.examples import example_event
 
 
@@ -116,3 +116,20 @@ def test_missing_type_is_refused():
     message = wire("job.requested.v1")
     del message["type"]
     assert fields(refused(message)) == ["type"]
+
+
+def test_an_event_from_another_service_than_its_producer_is_refused():
+    message = wire("job.inspection_passed.v1")
+    message["source"] = "/services/maintenance"  # quality alone decides that an inspection passed
+    error = refused(message)
+    assert fields(error) == ["source"]
+    assert "'/services/quality'" in str(error) and "invalid event job.inspection_passed.v1" in str(error)
+
+
+@pytest.mark.parametrize("routing_key", sorted(CATALOGUE))
+def test_every_event_type_is_accepted_from_its_producer_only(routing_key):
+    message = wire(routing_key)
+    assert parse_event(message).source == f"/services/{CATALOGUE[routing_key].producer}"
+    for service in SERVICES:
+        if service != CATALOGUE[routing_key].producer:
+            assert fields(refused({**message, "source": f"/services/{service}"})) == ["source"]

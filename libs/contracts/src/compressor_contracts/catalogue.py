@@ -31,8 +31,9 @@ def event_class(routing_key_or_type: str) -> type[EventData]:
 def parse_event(raw: bytes | str | dict[str, Any]) -> CloudEvent[Any]:
     """Validate a received message (structured-mode CloudEvent) against the catalogue.
 
-    Wire values are validated strictly: "5" is not an integer and unknown fields are errors.
-    Raises ContractError naming every wrong field.
+    Wire values are validated strictly: "5" is not an integer and unknown fields are errors; the
+    `source` must be the type's producer (`check_producer`). Raises ContractError naming every wrong
+    field. (Which broker user published it is the consumer's check: compressor_kit.consumer.)
     """
     if isinstance(raw, dict):
         try:
@@ -72,4 +73,21 @@ def parse_event(raw: bytes | str | dict[str, Any]) -> CloudEvent[Any]:
         ) from None
     if missing:
         raise ContractError(missing, event_type=cls.routing_key())
+    check_producer(event)
     return event
+
+
+def producer_source(data_type: type[EventData]) -> str:
+    """The CloudEvents `source` of every event of this type: its one producing service."""
+    return f"/services/{data_type.producer}"
+
+
+def check_producer(event: CloudEvent[Any]) -> None:
+    """An event type belongs to one producer (EventData.producer): any other `source` is a forgery
+    or a bug, and no consumer may act on it."""
+    expected = producer_source(type(event.data))
+    if event.source != expected:
+        raise ContractError(
+            [{"field": "source", "message": f"must be {expected!r}: {event.type} is published by its producer only"}],
+            event_type=event.routing_key,
+        )

@@ -1,10 +1,13 @@
 """Idempotent event consumers.
 
 A service declares, per queue of its topology, which handler takes which event. Each delivery
-is decoded and validated against the contracts, then handled in one transaction together with
-an inbox row keyed by the event's CloudEvents `source` and `id`: a redelivered or republished
-event finds its inbox row and changes nothing.
+is decoded and validated against the contracts (its `source` must be its type's producer and, with
+per-service broker users, its AMQP `user_id` that producer's user: `PublisherCheck`), then handled
+in one transaction together with an inbox row keyed by the event's CloudEvents `source` and `id`: a
+redelivered or republished event finds its inbox row and changes nothing.
 """
+
+from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -16,11 +19,13 @@ from faststream.message import StreamMessage
 from faststream.rabbit import RabbitBroker
 from pymongo import ASCENDING, IndexModel
 
-from compressor_contracts import CloudEvent, EventData, ServiceTopology, parse_event
+from compressor_contracts import CloudEvent, ContractError, EventData, ServiceTopology, parse_event
+from compressor_contracts.topology import dead_letter_queue
 from compressor_kit.delivery import PermanentFailure
 from compressor_kit.logs import log_context
-from compressor_kit.messaging import rabbit_queue
+from compressor_kit.messaging import broker_user, rabbit_queue
 from compressor_kit.outbox import Outbox, UnitOfWork
+from compressor_kit.settings import Settings
 from compressor_kit.turns import Turns
 
 INBOX = "inbox"
@@ -63,14 +68,66 @@ async def handle_once(uow: UnitOfWork, consumer: str, event: CloudEvent[Any], ha
     return True
 
 
-async def decode_event(message: StreamMessage[Any]) -> CloudEvent[Any]:
-    # Our own validation (not FastStream's) so that a bad message fails with ContractError,
-    # which the delivery policy dead-letters at once with the field named.
-    return parse_event(message.body)
+@dataclass(frozen=True)
+class PublisherCheck:
+    """Who may have published an event this service consumes: its producer's broker user.
+
+    The AMQP `user_id` of a message is checked by the broker against the connection's user (and every
+    service's publishers set it: messaging.register_publishers), so no other account can claim it. Each
+    service's broker user is RABBITMQ_PUBLISHER_USERS with `{service}` replaced by its name ("{service}"
+    by default: the users infra/access.py creates). A dead letter this service replays itself
+    (deadletters.replay, its own user, `x-replayed-from` its own dead-letter queue) is accepted too:
+    the replay is an admin's decision through this service's own route.
+    Off when this service connects as guest (local development: every service shares that account, so
+    user_id says nothing; production refuses guest).
+    """
+
+    service: str
+    users: str = "{service}"
+
+    @classmethod
+    def of(cls, settings: Settings, service: str) -> PublisherCheck | None:
+        if broker_user(settings) == "guest":
+            return None
+        return cls(service, settings.rabbitmq_publisher_users)
+
+    def user_of(self, service: str) -> str:
+        return self.users.replace("{service}", service)
+
+    def check(self, event: CloudEvent[Any], user_id: str | None, headers: Mapping[str, Any]) -> None:
+        producer = type(event.data).producer
+        expected = self.user_of(producer)
+        if user_id == expected:
+            return
+        own_replay = headers.get("x-replayed-from") == dead_letter_queue(self.service)
+        if own_replay and user_id == self.user_of(self.service):
+            return
+        publisher = "without a user_id" if user_id is None else f"by broker user {user_id!r}"
+        message = f"published {publisher}, not by {producer}'s ({expected!r}): only {producer} publishes this event"
+        raise ContractError([{"field": "user_id", "message": message}], event_type=event.routing_key)
+
+
+def event_decoder(publishers: PublisherCheck | None) -> Callable[[StreamMessage[Any]], Awaitable[CloudEvent[Any]]]:
+    async def decode_event(message: StreamMessage[Any]) -> CloudEvent[Any]:
+        # Our own validation (not FastStream's) so that a bad or forged message fails with
+        # ContractError, which the delivery policy dead-letters at once with the field named.
+        event = parse_event(message.body)  # the source must be the type's producer
+        if publishers is not None:
+            raw = message.raw_message
+            publishers.check(event, getattr(raw, "user_id", None), getattr(raw, "headers", None) or {})
+        return event
+
+    return decode_event
 
 
 def subscribe(
-    broker: RabbitBroker, outbox: Outbox, turns: Turns, topology: ServiceTopology, consumer: Consumer
+    broker: RabbitBroker,
+    outbox: Outbox,
+    turns: Turns,
+    topology: ServiceTopology,
+    consumer: Consumer,
+    *,
+    publishers: PublisherCheck | None = None,
 ) -> None:
     spec = next((q for q in topology.queues if q.name == consumer.queue), None)
     if spec is None:
@@ -92,7 +149,7 @@ def subscribe(
     broker.subscriber(
         rabbit_queue(spec.name, spec.arguments),
         ack_policy=AckPolicy.MANUAL,  # the DeliveryPolicy middleware acks, retries and dead-letters
-        decoder=decode_event,
+        decoder=event_decoder(publishers),
         title=spec.name,
         description=spec.description,
     )(on_event)

@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from compressor_contracts import service_topology
 from compressor_kit.auth import TokenVerifier
 from compressor_kit.clock import Clock, SystemClock
-from compressor_kit.consumer import INBOX_INDEXES, Consumer, subscribe
+from compressor_kit.consumer import INBOX_INDEXES, Consumer, PublisherCheck, subscribe
 from compressor_kit.messaging import (
     broker_user,
     build_broker,
@@ -106,9 +106,10 @@ class Runtime(Generic[S]):
         self.turns = Turns()
         self.broker = build_broker(settings, definition.name, self.tracer_provider)
         self.publishers = register_publishers(self.broker, definition.name, user_id=broker_user(settings))
+        publishers = PublisherCheck.of(settings, definition.name)
         for feature_consumers in definition.consumers:
             for consumer in feature_consumers(self):
-                subscribe(self.broker, self.outbox, self.turns, self.topology, consumer)
+                subscribe(self.broker, self.outbox, self.turns, self.topology, consumer, publishers=publishers)
         publish = outbox_publisher(self.publishers)
         self.relay = OutboxRelay(
             self.outbox,

@@ -110,6 +110,13 @@ def set_permissions(vhost: str, user: str, configure: str, write: str, read: str
     rabbitmq_api("PUT", f"/permissions/{_q(vhost)}/{_q(user)}", json=body)
 
 
+def set_topic_permissions(vhost: str, user: str, exchange: str, write: str, read: str) -> None:
+    """As `rabbitmqctl set_topic_permissions -p <vhost> <user> <exchange> <write> <read>`: the routing
+    keys `user` may publish to (write) and bind with (read) on the topic exchange."""
+    body = {"exchange": exchange, "write": write, "read": read}
+    rabbitmq_api("PUT", f"/topic-permissions/{_q(vhost)}/{_q(user)}", json=body)
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
