@@ -128,6 +128,8 @@ def _why_not(letter: DeadLetter, service: str, known_queues: Collection[str]) ->
         return "no x-failed-queue header: the queue that failed it is unknown"
     if letter.failed_queue not in known_queues:
         return f"x-failed-queue {letter.failed_queue!r} is not a queue of {service}"
+    if letter.error_type == "ForgedEvent":  # its publisher is not its producer: no fix makes it true
+        return "a forged event (not from its type's producer) is never replayed"
     return None
 
 
