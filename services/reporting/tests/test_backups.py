@@ -1,5 +1,6 @@
 """Backups, restore, retention and archiving against the real MongoDB, object store and broker."""
 
+import asyncio
 import gzip
 import hashlib
 import json
@@ -10,19 +11,40 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from bson import Binary, Decimal128, ObjectId
+from bson import Binary, Decimal128, ObjectId, Timestamp
 from bson.raw_bson import RawBSONDocument
 from litestar.testing import AsyncTestClient
 from pymongo import ASCENDING, MongoClient
 
+from compressor_contracts import service_topology
+from compressor_contracts.examples import example
 from compressor_kit.clock import ManualClock
 from compressor_kit.http import create_app
+from compressor_kit.messaging import build_broker, declare_topology, outbox_publisher, register_publishers
+from compressor_kit.mongo import create_client
 from compressor_kit.objectstore import ObjectStore
+from compressor_kit.outbox import Outbox
+from compressor_kit.relay import OutboxRelay
+from compressor_kit.telemetry import setup_tracing
 from compressor_kit.testing import eventually
 from compressor_kit.testing.events import EventTap, publish_events
 from reporting_service.app import SERVICE
+from reporting_service.backups.restore import RestoreFailed, restore
+from reporting_service.backups.store import ServerDatabases
 
 from .reporting_story import Job, settings_for
+
+
+async def commit_request(outbox, job_id):
+    """A state change of intake's and its job.requested, committed together (pending in the outbox)."""
+
+    async def work(uow):
+        await uow.db.requests.insert_one({"_id": job_id}, session=uow.session)
+        data = example("job.requested.v1").model_copy(update={"job_id": job_id})
+        return (await uow.publish(data)).id
+
+    return await outbox.transact(work)
+
 
 BUCKETS = ["reports", "archive", "backups"]
 
@@ -248,25 +270,224 @@ async def test_the_scheduled_backup_runs_every_interval(test_settings, test_db, 
     assert backup["databases"] == [{"database": source_databases[1], "collections": 1, "documents": 10}]
 
 
-async def test_a_backup_interrupted_by_a_dead_process_is_failed_and_never_completed(test_settings, test_db):
+async def test_a_backup_interrupted_by_a_dead_process_is_failed_and_never_completed(test_settings, test_db, tokens):
     url = test_settings.rabbitmq_url.get_secret_value()
     now = datetime(2026, 3, 10, 12, tzinfo=UTC)
-    test_db.backups.insert_many(
-        [
-            {"_id": "BK-dead", "status": "running", "trigger": "scheduled", "started_at": now - timedelta(hours=7)},
-            {"_id": "BK-busy", "status": "running", "trigger": "on_demand", "started_at": now - timedelta(minutes=5)},
-        ]
+    test_db.backups.insert_one(
+        {"_id": "BK-dead", "status": "running", "trigger": "scheduled", "started_at": now - timedelta(hours=7)}
     )
     app = create_app(SERVICE, settings_for(test_settings), clock=ManualClock(now))
     # Tapped before the app starts: the stale backup is failed (and announced) right at start-up.
-    async with EventTap(url, "backup.*.v1") as tap, AsyncTestClient(app):
+    async with EventTap(url, "backup.*.v1") as tap, AsyncTestClient(app) as client:
 
         async def failed():
             return test_db.backups.find_one({"_id": "BK-dead", "status": "failed"})
 
         backup = await eventually(failed, timeout=30)
         [event] = await tap.take(1, timeout=20)
+        # The dead backup no longer holds the one-backup-at-a-time lock.
+        admin = {"Authorization": f"Bearer {tokens.mint('u-admin-1', ['admin'])}"}
+        started = await client.post("/backups", headers=admin)
 
     assert backup["stage"] == "interrupted"
     assert event.data.backup_id == "BK-dead"
-    assert test_db.backups.find_one({"_id": "BK-busy"})["status"] == "running"
+    assert started.status_code == 202, started.text
+
+
+async def test_two_backups_started_at_once_on_two_replicas_one_runs_the_other_is_refused_409(
+    test_settings, test_db, source_databases, tokens
+):
+    settings = settings_for(test_settings, backup_databases=source_databases[1])
+    first, second = create_app(SERVICE, settings), create_app(SERVICE, settings)
+    admin = {"Authorization": f"Bearer {tokens.mint('u-admin-1', ['admin'])}"}
+    async with AsyncTestClient(first) as one, AsyncTestClient(second) as other:
+        answers = await asyncio.gather(one.post("/backups", headers=admin), other.post("/backups", headers=admin))
+        [started] = [a for a in answers if a.status_code == 202]
+        [refused] = [a for a in answers if a.status_code != 202]
+        backup_id = started.json()["backup_id"]
+
+        async def finished():
+            body = (await one.get(f"/backups/{backup_id}", headers=admin)).json()
+            return body["status"] != "running" and body
+
+        backup = await eventually(finished, timeout=60)
+        after = await other.post("/backups", headers=admin)  # the lock is free again
+        await eventually(lambda: finished_backup(test_db, after.json()["backup_id"]), timeout=60)
+
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    problem = refused.json()
+    assert backup_id in problem["detail"] and problem["running_backup_id"] == backup_id
+    assert backup["status"] == "completed"
+    assert test_db.backups.count_documents({}) == 2  # the refused start recorded nothing
+    assert after.status_code == 202, after.text
+
+
+async def finished_backup(db, backup_id):
+    return db.backups.find_one({"_id": backup_id, "status": {"$ne": "running"}})
+
+
+ADMIN_ID = "u-admin-1"
+
+
+async def backed_up(app, tokens):
+    """One backup through the API, completed; the backup and its manifest."""
+    admin = {"Authorization": f"Bearer {tokens.mint(ADMIN_ID, ['admin'])}"}
+    async with AsyncTestClient(app) as client:
+        started = await client.post("/backups", headers=admin)
+        assert started.status_code == 202, started.text
+        backup_id = started.json()["backup_id"]
+
+        async def finished():
+            body = (await client.get(f"/backups/{backup_id}", headers=admin)).json()
+            return body["status"] != "running" and body
+
+        backup = await eventually(finished, timeout=60)
+    assert backup["status"] == "completed", backup
+    store = ObjectStore(app.state.runtime.settings, BUCKETS)
+    return backup, json.loads(await store.get_bytes("backups", backup["manifest"]["object_key"]))
+
+
+async def test_a_backup_is_one_point_in_time_even_when_writes_happen_between_its_collections(
+    test_settings, test_db, source_databases, tokens, monkeypatch
+):
+    """A job changes state and records its event (outbox) while the backup is between the two collections:
+    the backup has neither the change nor the event, and its manifest names the cluster time it read at."""
+    name = source_databases[1]
+    with MongoClient(test_settings.mongodb_url.get_secret_value(), tz_aware=True) as mongo:
+        mongo[name].jobs.insert_one({"_id": "JOB-1", "stage": "assigned"})
+        mongo[name].outbox.insert_one({"_id": "EV-1", "status": "published", "subject": "JOB-1"})
+
+        export = ServerDatabases.export
+
+        def write_between(server, database, collection, *args):
+            if (database, collection) == (name, "outbox"):  # inspections and jobs are read already
+                mongo[name].jobs.update_one({"_id": "JOB-1"}, {"$set": {"stage": "in_progress"}})
+                mongo[name].outbox.insert_one({"_id": "EV-2", "status": "pending", "subject": "JOB-1"})
+                mongo[name].inspections.insert_one({"_id": 999, "passed": True})
+            return export(server, database, collection, *args)
+
+        monkeypatch.setattr(ServerDatabases, "export", write_between)
+        before = datetime.now(UTC)
+        app = create_app(SERVICE, settings_for(test_settings, backup_databases=name))
+        backup, manifest = await backed_up(app, tokens)
+        settings = settings_for(test_settings)
+        report = restore(settings, backup["backup_id"], f"{name}_restored")
+        try:
+            restored = mongo[f"{name}_restored"]
+            jobs, events = list(restored.jobs.find()), list(restored.outbox.find())
+            inspections = restored.inspections.count_documents({})
+        finally:
+            mongo.drop_database(f"{name}_restored")
+
+    cluster_time = Timestamp(manifest["cluster_time"]["t"], manifest["cluster_time"]["i"])
+    assert before.timestamp() - 1 <= cluster_time.time <= datetime.now(UTC).timestamp() + 1
+    assert report["cluster_time"] == manifest["cluster_time"]
+    assert jobs == [{"_id": "JOB-1", "stage": "assigned"}]
+    assert [e["_id"] for e in events] == ["EV-1"]
+    assert inspections == 10
+    counts = {c["name"]: c["documents"] for d in manifest["databases"] for c in d["collections"]}
+    assert counts == {"inspections": 10, "jobs": 1, "outbox": 1}
+
+
+async def test_a_restore_that_fails_midway_leaves_the_live_data_exactly_as_it_was(
+    test_settings, test_db, source_databases, tokens
+):
+    app = create_app(SERVICE, settings_for(test_settings, backup_databases=",".join(source_databases)))
+    backup, manifest = await backed_up(app, tokens)
+    settings = settings_for(test_settings)
+    store = ObjectStore(settings, BUCKETS)
+    # The jobs archive loses its end: the restore reads and inserts the first batches, then fails.
+    jobs = next(c for d in manifest["databases"] for c in d["collections"] if c["name"] == "jobs")
+    archive = await store.get_bytes("backups", jobs["archive_key"])
+    await store.put_bytes("backups", jobs["archive_key"], archive[: len(archive) * 3 // 4], "application/gzip")
+    with MongoClient(settings.mongodb_url.get_secret_value(), tz_aware=True) as mongo:
+        # The live data moved on since the backup: none of it may be lost.
+        mongo[source_databases[0]].jobs.insert_one({"_id": "JOB-LIVE", "priority": "high"})
+        mongo[source_databases[0]].customers.delete_many({})
+        before = {name: snapshot(mongo, name) for name in source_databases}
+
+        with pytest.raises(EOFError):
+            restore(settings, backup["backup_id"], "{database}", drop=True)
+        after = {name: snapshot(mongo, name) for name in source_databases}
+
+    assert after == before  # every collection, the ones restored before jobs too, and nothing staged left
+    assert len(before[source_databases[0]]["jobs"]) == 1501
+
+
+async def test_a_restore_that_does_not_verify_replaces_nothing(test_settings, test_db, source_databases, tokens):
+    app = create_app(SERVICE, settings_for(test_settings, backup_databases=source_databases[1]))
+    backup, manifest = await backed_up(app, tokens)
+    settings = settings_for(test_settings)
+    store = ObjectStore(settings, BUCKETS)
+    manifest["databases"][0]["collections"][0]["content_sha256"] = "0" * 64  # what the backup promised
+    key = backup["manifest"]["object_key"]
+    await store.put_bytes("backups", key, json.dumps(manifest).encode(), "application/json")
+    with MongoClient(settings.mongodb_url.get_secret_value(), tz_aware=True) as mongo:
+        mongo[source_databases[1]].inspections.delete_many({"passed": False})
+        before = snapshot(mongo, source_databases[1])
+        with pytest.raises(RestoreFailed, match="verification failed"):
+            restore(settings, backup["backup_id"], source_databases[1], drop=True)
+        after = snapshot(mongo, source_databases[1])
+
+    assert after == before and len(before["inspections"]) == 6
+
+
+async def test_events_pending_in_a_restored_outbox_are_held_until_released(test_settings, test_db, tokens):
+    """An event still pending when the backup was taken may have gone out since: after a restore the relay
+    leaves it (held) until an admin releases it with `python -m reporting_service release-held`."""
+    url = test_settings.rabbitmq_url.get_secret_value()
+    intake_db = f"{test_settings.mongodb_database}_intake"
+    client = create_client(test_settings)
+    outbox = Outbox(client, client[intake_db], "intake")
+    broker = build_broker(test_settings, "intake", setup_tracing("intake"))
+    publish = outbox_publisher(register_publishers(broker, "intake"))
+    await broker.connect()
+    await declare_topology(broker, service_topology("intake"))
+    relay = OutboxRelay(outbox, publish, poll_interval=0.05)
+    try:
+        pending = await commit_request(outbox, "JOB-PENDING")  # no relay yet: it stays pending
+        app = create_app(SERVICE, settings_for(test_settings, backup_databases=intake_db))
+        backup, _ = await backed_up(app, tokens)
+        settings = settings_for(test_settings)
+        report = restore(settings, backup["backup_id"], intake_db, drop=True)
+
+        async with EventTap(url, "job.requested.v1") as tap:
+            running = asyncio.create_task(relay.run())
+            after_restore = await commit_request(outbox, "JOB-AFTER")  # the relay publishes in commit order
+            [first] = await tap.take(1, timeout=20)
+            held = await outbox.db.outbox.find_one({"_id": pending})
+            env = {
+                **os.environ,
+                "S3_BUCKET_PREFIX": settings.s3_bucket_prefix,
+                "MONGODB_URL": settings.mongodb_url.get_secret_value(),
+            }
+            listed = subprocess.run(
+                [sys.executable, "-m", "reporting_service", "release-held", intake_db, "--list"],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
+            )
+            released = subprocess.run(
+                [sys.executable, "-m", "reporting_service", "release-held", intake_db],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
+            )
+            outbox.committed.set()  # wake the relay now rather than at its next poll
+            [second] = await tap.take(1, timeout=20)
+            relay.stop()
+            await running
+    finally:
+        await broker.stop()
+        await client.drop_database(intake_db)
+        await client.close()
+
+    assert report["databases"][0]["held_events"] == 1
+    assert first.id == after_restore  # the held event was older, yet the relay passed it by
+    assert held["status"] == "held" and held["held_by_restore_of"] == backup["backup_id"]
+    assert listed.returncode == 0 and pending in listed.stdout
+    assert released.returncode == 0 and "released 1 held event" in released.stdout, released.stderr
+    assert second.id == pending

@@ -13,6 +13,12 @@ from compressor_contracts.topology import PRODUCERS
 
 RUNNING, COMPLETED, FAILED, EXPIRED = "running", "completed", "failed", "expired"
 
+RESTORING_SUFFIX = ".restoring"
+"""A collection is restored into `<name>.restoring`, verified, then renamed over `<name>`."""
+HELD = "held"
+"""Outbox status of an event that was pending in a restored backup: the relay (which publishes only
+`pending`) leaves it until a person releases it (`python -m reporting_service release-held`)."""
+
 
 class Backup(BaseModel):
     """One backup: running, then completed (with its manifest) or failed (at a stage); expired once

@@ -1,8 +1,10 @@
 """Running a backup (scheduled or on demand), applying retention.
 
-A backup exports every collection of every service database as a compressed archive, then its
-manifest; only then is it marked completed, together with `backup.completed`, in one outbox
-transaction. Any failure marks it failed with `backup.failed` and removes what was uploaded.
+A backup exports every collection of every service database as a compressed archive, all as they
+were at one cluster time (snapshot reads; the time is in the manifest), then its manifest; only then
+is it marked completed, together with `backup.completed`, in one outbox transaction. Any failure
+marks it failed with `backup.failed` and removes what was uploaded. Only one backup runs at a time
+(a unique index on the running one): another start is refused with 409.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from compressor_contracts import BackupCompleted, BackupDatabase, BackupFailed, BackupTrigger, StoredObject
 from compressor_kit.outbox import UnitOfWork
+from compressor_kit.refusals import Refusal
 from reporting_service.backups import domain, store
 from reporting_service.backups.domain import Backup
 from reporting_service.backups.store import BACKUP_BUCKET, ServerDatabases
@@ -25,9 +28,14 @@ log = logging.getLogger(__name__)
 
 
 async def start_backup(runtime: ReportingRuntime, trigger: BackupTrigger) -> str:
+    """Record a new running backup; refused (conflict) while another one runs, on any replica."""
     started_at = runtime.clock.now()
     backup_id = domain.new_backup_id(started_at)
-    await store.start(runtime, backup_id, trigger, started_at)
+    running = await store.start(runtime, backup_id, trigger, started_at)
+    if running is not None:
+        raise Refusal.conflict(
+            f"backup {running} is running; only one runs at a time", field="backup_id", running_backup_id=running
+        )
     return backup_id
 
 
@@ -48,14 +56,18 @@ async def run_backup(runtime: ReportingRuntime, backup_id: str) -> Backup:
         databases = domain.databases_to_back_up(settings.backup_databases, settings.database_name)
         exported: list[dict[str, Any]] = []
         with ServerDatabases(settings.mongodb_url.get_secret_value()) as server:
+            stage = "list collections"
+            names = {database: await asyncio.to_thread(server.collection_names, database) for database in databases}
+            # One point in time for every collection of every database: an outbox is never paired with
+            # another moment's state.
+            at = await asyncio.to_thread(server.cluster_time)
             for database in databases:
-                stage = f"export {database}"
                 collections = []
-                for name in await asyncio.to_thread(server.collection_names, database):
+                for name in names[database]:
                     stage = f"export {database}.{name}"
                     key = domain.archive_key(backup_id, database, name)
                     collections.append(
-                        await asyncio.to_thread(server.export, database, name, runtime.objects.client, bucket, key)
+                        await asyncio.to_thread(server.export, database, name, runtime.objects.client, bucket, key, at)
                     )
                 exported.append({"database": database, "collections": collections})
         stage = "manifest"
@@ -63,7 +75,9 @@ async def run_backup(runtime: ReportingRuntime, backup_id: str) -> Backup:
             "backup_id": backup_id,
             "trigger": trigger.value,
             "started_at": started_at.isoformat(),
-            "format": "gzip-compressed BSON, one archive per collection, documents in _id order",
+            "cluster_time": {"t": at.time, "i": at.inc},
+            "format": "gzip-compressed BSON, one archive per collection, documents in _id order, "
+            "every collection as it was at cluster_time (a snapshot read)",
             "databases": exported,
         }
         body = json.dumps(manifest, indent=2, default=str).encode()
@@ -179,7 +193,11 @@ async def scheduled_backup(runtime: ReportingRuntime) -> None:
         runtime, now, now + timedelta(seconds=runtime.settings.backup_interval_seconds)
     ):
         return
-    backup_id = await start_backup(runtime, BackupTrigger.SCHEDULED)
+    try:
+        backup_id = await start_backup(runtime, BackupTrigger.SCHEDULED)
+    except Refusal as refusal:
+        log.warning("scheduled backup skipped: %s", refusal.detail)
+        return
     backup = await run_backup(runtime, backup_id)
     if backup.status == domain.COMPLETED:
         await apply_retention(runtime)

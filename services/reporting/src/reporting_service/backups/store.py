@@ -1,22 +1,27 @@
-"""Backup bookkeeping (`backups`, one document per backup), the schedule lock (`backup_schedule`),
-and the databases backed up and restored (`ServerDatabases`, synchronous, for worker threads)."""
+"""Backup bookkeeping (`backups`, one document per backup; at most one running, across replicas), the
+schedule lock (`backup_schedule`), and the databases backed up and restored (`ServerDatabases`,
+synchronous, for worker threads)."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
+from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
+from bson.timestamp import Timestamp
 from minio import Minio
 from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient
 from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
 
 from compressor_contracts import BackupDatabase, BackupTrigger, StoredObject
 from compressor_kit.outbox import UnitOfWork
 from reporting_service.backups import archives
-from reporting_service.backups.domain import COMPLETED, EXPIRED, FAILED, RUNNING, Backup
+from reporting_service.backups.domain import COMPLETED, EXPIRED, FAILED, HELD, RESTORING_SUFFIX, RUNNING, Backup
 from reporting_service.settings import ReportingRuntime
 
 BACKUPS = "backups"
@@ -27,8 +32,15 @@ INDEXES = {
     BACKUPS: [
         IndexModel([("started_at", DESCENDING)], name="newest_first"),
         IndexModel([("status", ASCENDING), ("started_at", DESCENDING)], name="by_status"),
+        # The lock: one running backup at a time, whichever replica starts it. A backup whose process died
+        # keeps it until `fail_interrupted_backups` fails it (BACKUP_STALE_AFTER_SECONDS).
+        IndexModel(
+            [("status", ASCENDING)], name="one_running", unique=True, partialFilterExpression={"status": RUNNING}
+        ),
     ]
 }
+OUTBOX = "outbox"  # compressor_kit.outbox.OUTBOX, in the restored service's database
+OUTBOX_PENDING = "pending"  # the only status the outbox relay publishes
 
 
 def _backup(doc: dict[str, Any]) -> Backup:
@@ -37,10 +49,16 @@ def _backup(doc: dict[str, Any]) -> Backup:
     return Backup.model_validate(doc)
 
 
-async def start(runtime: ReportingRuntime, backup_id: str, trigger: BackupTrigger, started_at: datetime) -> None:
-    await runtime.db[BACKUPS].insert_one(
-        {"_id": backup_id, "status": RUNNING, "trigger": trigger.value, "started_at": started_at}
-    )
+async def start(runtime: ReportingRuntime, backup_id: str, trigger: BackupTrigger, started_at: datetime) -> str | None:
+    """Record the backup as running; None when it did, else the id of the backup already running."""
+    try:
+        await runtime.db[BACKUPS].insert_one(
+            {"_id": backup_id, "status": RUNNING, "trigger": trigger.value, "started_at": started_at}
+        )
+    except DuplicateKeyError:
+        running = await runtime.db[BACKUPS].find_one({"status": RUNNING}, {"_id": 1})
+        return str(running["_id"]) if running else "another backup"
+    return None
 
 
 async def load(runtime: ReportingRuntime, backup_id: str) -> Backup | None:
@@ -135,14 +153,35 @@ class ServerDatabases:
         self.client.close()
 
     def collection_names(self, database: str) -> list[str]:
-        """The database's collections (no views, no system collections), sorted."""
+        """The database's collections (no views, no system collections, no restore in progress), sorted."""
         names = self.client[database].list_collection_names(filter={"type": "collection"})
-        return sorted(n for n in names if not n.startswith("system."))
+        return sorted(n for n in names if not n.startswith("system.") and not n.endswith(RESTORING_SUFFIX))
 
-    def export(self, database: str, name: str, store: Minio, bucket: str, key: str) -> dict[str, Any]:
-        """Upload one collection as an archive; its manifest entry (counts, checksums, indexes)."""
+    def cluster_time(self) -> Timestamp:
+        """The newest majority-committed cluster time: every collection of a backup is read as it was then.
+        Taken after the collections are listed, so each of them existed at that time."""
+        hello = self.client.admin.command("hello")
+        majority: Timestamp = hello["lastWrite"]["majorityOpTime"]["ts"]
+        return majority
+
+    def export(self, database: str, name: str, store: Minio, bucket: str, key: str, at: Timestamp) -> dict[str, Any]:
+        """Upload one collection as it was at cluster time `at` (a snapshot read, the same instant for every
+        collection of the backup); its manifest entry (counts, checksums, indexes).
+
+        The read must start within the server's snapshot history window (minSnapshotHistoryWindowInSeconds,
+        300 s by default) of `at`; a backup that takes longer fails with SnapshotTooOld."""
         collection = self.client[database][name]
-        source = archives.upload(_raw(collection).find().sort("_id", ASCENDING), store, bucket, key)
+        raw = CodecOptions(document_class=RawBSONDocument)
+        # The database's own codec options decode the later batches (getMore), the argument the first one.
+        snapshot = self.client.get_database(database, codec_options=raw)
+        documents = cast(
+            Iterator[RawBSONDocument],
+            snapshot.cursor_command(
+                {"find": name, "sort": {"_id": 1}, "readConcern": {"level": "snapshot", "atClusterTime": at}},
+                codec_options=raw,
+            ),
+        )
+        source = archives.upload(documents, store, bucket, key)
         indexes = []
         for index in collection.list_indexes():
             spec = dict(index)
@@ -165,17 +204,18 @@ class ServerDatabases:
     def existing(self, database: str) -> set[str]:
         return set(self.client[database].list_collection_names())
 
-    def restore(self, database: str, entry: dict[str, Any], store: Minio, bucket: str) -> tuple[int, str, str]:
-        """Replace one collection by its archive, with its indexes: (document count, archive SHA-256 as
-        downloaded, SHA-256 of the documents' BSON in `_id` order) of what was restored."""
+    def stage(self, database: str, entry: dict[str, Any], store: Minio, bucket: str) -> tuple[int, str, str]:
+        """Import one collection's archive, with its indexes, into its staging collection (the live one is not
+        touched): (document count, archive SHA-256 as downloaded, SHA-256 of the documents' BSON in `_id`
+        order) of what was staged."""
         target = self.client[database]
-        name = entry["name"]
-        target.drop_collection(name)
-        target.create_collection(name)
-        raw = _raw(target[name])
+        staging = entry["name"] + RESTORING_SUFFIX
+        target.drop_collection(staging)  # a restore that died before may have left one
+        target.create_collection(staging)
+        raw = _raw(target[staging])
         archive_sha = archives.download(store, bucket, entry["archive_key"], lambda batch: raw.insert_many(batch))
         if entry["indexes"]:
-            target[name].create_indexes(
+            target[staging].create_indexes(
                 [
                     IndexModel([tuple(k) for k in spec["key"]], **{o: v for o, v in spec.items() if o != "key"})
                     for spec in entry["indexes"]
@@ -187,3 +227,40 @@ class ServerDatabases:
             digest.update(document.raw)
             count += 1
         return count, archive_sha, digest.hexdigest()
+
+    def hold_pending_outbox(self, database: str, backup_id: str, held_at: datetime) -> int:
+        """In a staged outbox, hold the events still pending when the backup was taken: the relay publishes
+        only pending ones, so they wait for a person (`release-held`) instead of going out again blindly."""
+        staging = self.client[database][OUTBOX + RESTORING_SUFFIX]
+        result = staging.update_many(
+            {"status": OUTBOX_PENDING},
+            {"$set": {"status": HELD, "held_at": held_at, "held_by_restore_of": backup_id}},
+        )
+        return result.modified_count
+
+    def go_live(self, database: str, name: str) -> None:
+        """Replace the live collection by its staged one in one step (renameCollection, dropTarget)."""
+        self.client.admin.command(
+            "renameCollection", f"{database}.{name}{RESTORING_SUFFIX}", to=f"{database}.{name}", dropTarget=True
+        )
+
+    def discard_staged(self, database: str, names: list[str]) -> None:
+        for name in names:
+            self.client[database].drop_collection(name + RESTORING_SUFFIX)
+
+    def held_events(self, database: str) -> list[dict[str, Any]]:
+        """The outbox events a restore held, oldest first (id, type, subject, when held)."""
+        cursor = self.client[database][OUTBOX].find(
+            {"status": HELD}, {"type": 1, "routing_key": 1, "held_at": 1, "held_by_restore_of": 1, "created_at": 1}
+        )
+        return list(cursor.sort([("created_at", ASCENDING), ("seq", ASCENDING)]))
+
+    def release_held(self, database: str, event_ids: list[str] | None) -> int:
+        """Put held outbox events (these, or all) back to pending: the relay publishes them. Returns how many."""
+        query: dict[str, Any] = {"status": HELD}
+        if event_ids is not None:
+            query["_id"] = {"$in": event_ids}
+        result = self.client[database][OUTBOX].update_many(
+            query, {"$set": {"status": OUTBOX_PENDING}, "$unset": {"held_at": "", "held_by_restore_of": ""}}
+        )
+        return result.modified_count
