@@ -26,6 +26,7 @@ TITLES = {
     410: "Gone",
     413: "Request too large",
     422: "Unprocessable request",
+    429: "Too many requests",
     503: "Service unavailable",
 }
 

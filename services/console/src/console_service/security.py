@@ -11,11 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from litestar.connection import ASGIConnection
-from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
-
+from compressor_kit.public_pages import SecurityHeaders, policy
 from compressor_kit.settings import Settings
 
 
@@ -30,51 +26,33 @@ def object_store_origin(settings: Settings) -> str:
 
 def content_security_policy(settings: Settings) -> str:
     objects, provider = object_store_origin(settings), origin(settings.oidc_issuer)
-    directives = {
-        "default-src": "'self'",
-        "script-src": "'self'",
-        "style-src": "'self'",
-        # data: for a drawn signature put back after a refusal; blob: for a photo's preview before upload.
-        "img-src": f"'self' data: blob: {objects}",
-        "connect-src": f"'self' {objects}",
-        "form-action": f"'self' {provider}",
-        "frame-ancestors": "'none'",
-        "base-uri": "'none'",
-        "object-src": "'none'",
+    return policy(
+        {
+            "default-src": "'self'",
+            "script-src": "'self'",
+            "style-src": "'self'",
+            # data: for a drawn signature put back after a refusal; blob: for a photo's preview before upload.
+            "img-src": f"'self' data: blob: {objects}",
+            "connect-src": f"'self' {objects}",
+            "form-action": f"'self' {provider}",
+            "frame-ancestors": "'none'",
+            "base-uri": "'none'",
+            "object-src": "'none'",
+        }
+    )
+
+
+def security_headers(settings: Settings) -> dict[str, str]:
+    return {
+        "Content-Security-Policy": content_security_policy(settings),
+        "X-Content-Type-Options": "nosniff",
+        # Presigned links and label ids in addresses stay on the console's own origin.
+        "Referrer-Policy": "same-origin",
     }
-    return "; ".join(f"{name} {value}" for name, value in directives.items())
 
 
-def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
-    return [
-        (b"content-security-policy", content_security_policy(settings).encode()),
-        (b"x-content-type-options", b"nosniff"),
-        # Presigned links and survey tokens in addresses stay on the console's own origin.
-        (b"referrer-policy", b"same-origin"),
-    ]
-
-
-class SecurityHeaders(ASGIMiddleware):
-    """The policy on every answer of the console, pages and static files alike."""
-
-    scopes = (ScopeType.HTTP,)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        headers = security_headers(ASGIConnection(scope).app.state.runtime.settings)
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [
-                    *message.get("headers", []),
-                    *((name, value) for name, value in headers if name not in present),
-                ]
-            await send(message)
-
-        await next_app(scope, receive, with_headers)
-
-
-SECURITY_HEADERS = SecurityHeaders()
+# The policy on every answer of the console, pages and static files alike (the kit's middleware).
+SECURITY_HEADERS = SecurityHeaders(security_headers)
 
 
 def with_security_headers(route_handlers: list[Any]) -> list[Any]:

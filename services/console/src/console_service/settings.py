@@ -36,6 +36,9 @@ class ConsoleSettings(Settings):
     scan_fault_reports_per_address_per_hour: int = Field(
         5, ge=1, le=1000, description="Fault reports one address may send from machines' label pages per hour."
     )
+    scan_pages_per_address_per_minute: int = Field(
+        30, ge=1, le=10_000, description="Requests one address may make to machines' label pages (/m/...) per minute."
+    )
     intake_url: str = Field("http://127.0.0.1:8001", description="Intake's base URL.")
     dispatch_url: str = Field("http://127.0.0.1:8002", description="Dispatch's base URL.")
     maintenance_url: str = Field("http://127.0.0.1:8003", description="Maintenance's base URL.")

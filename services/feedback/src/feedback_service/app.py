@@ -1,5 +1,6 @@
 """Composition root of the feedback service: everything it serves, consumes and stores, wired once."""
 
+from compressor_kit import rate_limits
 from compressor_kit.periodic import periodic
 from compressor_kit.runtime import ServiceDefinition
 from feedback_service.jobs import api as jobs_api
@@ -22,7 +23,7 @@ SERVICE = ServiceDefinition(
     settings_type=FeedbackSettings,
     route_handlers=[*notifications_api.ROUTES, *surveys_api.ROUTES, *review_api.ROUTES, *jobs_api.ROUTES],
     consumers=[notification_consumers.consumers, survey_consumers.consumers],
-    indexes={**JOB_INDEXES, **NOTIFICATION_INDEXES, **SURVEY_INDEXES},
+    indexes={**JOB_INDEXES, **NOTIFICATION_INDEXES, **SURVEY_INDEXES, **rate_limits.INDEXES},
     background_jobs=[
         periodic(lambda settings: settings.delivery_interval_seconds, deliver_due_notifications),
         periodic(lambda settings: settings.survey_expiry_interval_seconds, expire_due_surveys),

@@ -49,6 +49,9 @@ class FeedbackSettings(Settings):
     survey_expiry_interval_seconds: float = Field(60.0, gt=0, description="How often expired surveys are closed.")
     survey_low_csat: int = Field(2, ge=1, le=5, description="CSAT at or below this is a low score.")
     survey_low_nps: int = Field(6, ge=0, le=10, description="NPS at or below this (a detractor) is a low score.")
+    survey_requests_per_address_per_minute: int = Field(
+        30, ge=1, le=10_000, description="Requests one address may make to the survey pages (/surveys/...) per minute."
+    )
     public_base_url: str = Field(
         "http://127.0.0.1:8006", description="Where customers reach feedback; survey links start with it."
     )

@@ -5,11 +5,13 @@ The machine's own customer, signed in, sees its open jobs and a button to reques
 portal with the machine chosen. Anyone else gets a short form (name, phone, what is wrong): sent to
 intake's open POST /labels/{label_id}/fault-reports, it waits there for reception's confirmation.
 
-Two rate limits: intake's per machine, and the console's per reporter address (the console is what
-sees the browser's address: uvicorn takes it from X-Forwarded-For when the proxy in front is trusted,
-FORWARDED_ALLOW_IPS), counted in MongoDB so every replica counts against the same limit. Over either:
-429 with Retry-After and the form again, what was typed kept. A double-sent form reports once (its
-form key).
+Every request to these pages counts against a limit per address (the kit's `public_pages.per_address`,
+SCAN_PAGES_PER_ADDRESS_PER_MINUTE): over it, a 429 page with Retry-After. A fault report also counts
+against two limits: intake's per machine, and the console's per reporter address (the console is what
+sees the browser's address: uvicorn takes it from X-Forwarded-For only when the proxy in front is
+trusted, FORWARDED_ALLOW_IPS), counted in MongoDB so every replica counts against the same limit. Over
+either: 429 with Retry-After and the form again, what was typed kept. A double-sent form reports once
+(its form key).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from typing import Any
 import httpx
 from litestar import MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.exceptions import TooManyRequestsException
 from litestar.params import FromPath
 
 from compressor_kit.auth import public
+from compressor_kit.public_pages import per_address, retry_after
 from console_service.calls import JSON, UNAVAILABLE, Answer, answer_of, base_url, call, segment
 from console_service.forms import new_form_key, store, valid_key
 from console_service.pages import form_values, page
@@ -64,6 +68,27 @@ def _unavailable() -> Response[str]:
         title=_("Try again in a minute"),
         message=_("The service is unavailable just now. Please try again in a minute, or call us."),
     )
+
+
+def _too_many_requests(_request: Request[Any, Any, Any], refusal: TooManyRequestsException) -> Response[str]:
+    response = page(
+        "scan_unknown.html",
+        status_code=429,
+        session=None,
+        title=_("Try again in a minute"),
+        message=_("This page was opened too often from your network. Please try again in a minute, or call us."),
+    )
+    response.headers["Retry-After"] = retry_after(refusal)
+    return response
+
+
+# Open to anyone, so limited per address; the refusal is a page in the reader's language.
+LABEL_PAGE: dict[str, Any] = {
+    **public(),
+    "include_in_schema": False,
+    "guards": [per_address(counts.pages_per_address)],
+    "exception_handlers": {TooManyRequestsException: _too_many_requests},
+}
 
 
 async def _owned_machine(
@@ -113,7 +138,7 @@ async def _scan_page(
     return response
 
 
-@get("/m/{label_id:str}", **public(), include_in_schema=False)
+@get("/m/{label_id:str}", **LABEL_PAGE)
 async def scan(
     request: Request[Any, Any, Any], runtime: NamedDependency[ConsoleRuntime], label_id: FromPath[str]
 ) -> Response[str]:
@@ -151,7 +176,7 @@ def _too_many(retry_after: str | None) -> str:
     )
 
 
-@post("/m/{label_id:str}", **public(), include_in_schema=False, media_type=MediaType.HTML)
+@post("/m/{label_id:str}", **LABEL_PAGE, media_type=MediaType.HTML)
 async def report_fault(
     request: Request[Any, Any, Any], runtime: NamedDependency[ConsoleRuntime], label_id: FromPath[str]
 ) -> Response[str]:

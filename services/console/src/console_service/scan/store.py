@@ -6,14 +6,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from compressor_kit import rate_limits
-from console_service.settings import ConsoleRuntime
+from console_service.settings import ConsoleRuntime, ConsoleSettings
 
 HOUR = 3600
+MINUTE = 60
 
 
 def per_address(runtime: ConsoleRuntime) -> rate_limits.RateLimit:
     limit = runtime.settings.scan_fault_reports_per_address_per_hour
     return rate_limits.RateLimit("scan-fault-reports-per-address", limit, HOUR)
+
+
+def pages_per_address(settings: ConsoleSettings) -> rate_limits.RateLimit:
+    """Every request to the label pages, per address (the kit's guard counts them)."""
+    return rate_limits.RateLimit("scan-pages-per-address", settings.scan_pages_per_address_per_minute, MINUTE)
 
 
 async def count_report(runtime: ConsoleRuntime, address: str, now: datetime) -> rate_limits.Allowance:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from litestar import MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.exceptions import TooManyRequestsException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import FromPath, JSONBody, Parameter, QueryParameter, URLEncodedBody
@@ -18,20 +19,41 @@ from compressor_contracts import StaffRole
 from compressor_contracts.events.feedback import SurveyAnswerSource, SurveyStatus
 from compressor_kit.auth import CUSTOMER, STAFF, principal_of, public, requires
 from compressor_kit.i18n import speaking
+from compressor_kit.public_pages import per_address, retry_after
+from compressor_kit.rate_limits import RateLimit
 from compressor_kit.refusals import Refusal, RefusalKind
 from feedback_service.jobs import store as jobs
 from feedback_service.notifications.delivery import survey_url
-from feedback_service.settings import FeedbackRuntime
+from feedback_service.settings import FeedbackRuntime, FeedbackSettings
 from feedback_service.surveys import pages
 from feedback_service.surveys import store as surveys
 from feedback_service.surveys.commands import answer_customers_survey, issue_link
 from feedback_service.surveys.commands import answer_survey as record_answer
 from feedback_service.surveys.domain import MAX_COMMENTS, Survey, SurveyAnswer, check_answerable, check_customers_job
 
+
+def _survey_rate(settings: FeedbackSettings) -> RateLimit:
+    return RateLimit("survey-requests-per-address", settings.survey_requests_per_address_per_minute, 60)
+
+
+def _too_many_requests(request: Request[Any, Any, Any], refusal: TooManyRequestsException) -> Response[str]:
+    """The 429 of a survey page as a page, in the language the page would have been in."""
+    language = pages.page_language(request.query_params.get("lang"), None, request.headers.get("accept-language"))
+    with speaking(language):
+        return pages.too_many_requests_page(language, retry_after(refusal))
+
+
 # The survey routes are public(): the customer has no account. Each request is authenticated by
 # the survey token in the path - 256 random bits, only its hash stored, valid for one survey
 # until it is answered or expires - which is the whole authority it grants (answer that survey).
-SURVEY_ROUTE = public()
+# Open to anyone, they are limited per address, and every answer carries the pages' security headers.
+SURVEY_ROUTE: dict[str, Any] = {
+    **public(),
+    "guards": [per_address(_survey_rate)],
+    "middleware": [pages.SECURITY_HEADERS],
+}
+# The browser's routes say no with a page (the API's 429 is problem+json).
+SURVEY_PAGE: dict[str, Any] = {**SURVEY_ROUTE, "exception_handlers": {TooManyRequestsException: _too_many_requests}}
 CUSTOMER_TAGS = ["Survey (customer)"]
 STAFF_TAGS = ["Surveys"]
 PORTAL_TAGS = ["Survey (customer portal)"]
@@ -72,12 +94,14 @@ SURVEY_PAGES = {
     404: _html("A page saying no survey has this link."),
     409: _html("A page saying the survey is already answered."),
     410: _html("A page saying the survey has expired."),
+    429: _html("A page saying to try again in a minute: too many requests from this address (Retry-After)."),
 }
 SURVEY_ANSWER_REFUSALS = {
     404: _problem("No survey has this token."),
     409: _problem("The survey is already answered."),
     410: _problem("The survey has expired."),
     422: _problem("A score out of range or comments too long, the field named."),
+    429: _problem("Too many requests from this address; Retry-After says when to try again."),
 }
 # Scores are JSON scalars; the survey rules judge them (range, whole number) as they do the form's text.
 Score = (
@@ -181,7 +205,7 @@ class SurveyView(BaseModel):
 
 @get(
     "/surveys/{token:str}",
-    **SURVEY_ROUTE,
+    **SURVEY_PAGE,
     operation_id="showSurveyForm",
     media_type=MediaType.HTML,
     responses=SURVEY_PAGES,
@@ -206,7 +230,7 @@ async def show_survey_form(
 
 @post(
     "/surveys/{token:str}",
-    **SURVEY_ROUTE,
+    **SURVEY_PAGE,
     operation_id="answerSurveyForm",
     media_type=MediaType.HTML,
     status_code=200,

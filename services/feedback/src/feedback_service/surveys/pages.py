@@ -4,6 +4,9 @@ expired, unknown, or thanks. Rendered in the current language (`speaking`, set b
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from collections.abc import Mapping
 from datetime import UTC
 
@@ -11,19 +14,42 @@ from litestar import MediaType, Response
 
 from compressor_contracts.common import Language
 from compressor_kit.i18n import format_decimal, negotiate, parse_language
+from compressor_kit.public_pages import SecurityHeaders, policy
 from compressor_kit.refusals import Refusal, RefusalKind
 from feedback_service.jobs.domain import Job
 from feedback_service.settings import FeedbackSettings
 from feedback_service.surveys.domain import CSAT_RANGE, MAX_COMMENTS, NPS_RANGE, Survey
+from feedback_service.templates import HERE as TEMPLATES
 from feedback_service.templates import render_page, written_time
 from feedback_service.texts import _
 
-# The pages hold no script, load nothing from elsewhere and post only back here.
-PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-    "base-uri 'none'; frame-ancestors 'none'",
+
+def _style_hash() -> str:
+    """The pages' one <style> block (in the layout, no template code inside) as a CSP source."""
+    layout = (TEMPLATES / "survey" / "layout.html").read_text(encoding="utf-8")
+    found = re.search(r"<style>(.*?)</style>", layout, re.DOTALL)
+    assert found, "the survey layout has no <style> block"
+    return "'sha256-" + base64.b64encode(hashlib.sha256(found.group(1).encode()).digest()).decode() + "'"
+
+
+# On every answer of the survey routes (pages, refusals, 429s): the pages hold no script, load nothing,
+# style themselves with their one known <style> block, post only back here and are never framed. The
+# token is in the address: no Referer carries it anywhere, no cache keeps the page.
+SURVEY_HEADERS = {
+    "Content-Security-Policy": policy(
+        {
+            "default-src": "'none'",
+            "style-src": _style_hash(),
+            "form-action": "'self'",
+            "base-uri": "'none'",
+            "frame-ancestors": "'none'",
+        }
+    ),
     "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
 }
+SECURITY_HEADERS = SecurityHeaders(lambda _settings: SURVEY_HEADERS)
 FIELDS = ("csat", "nps", "comments")
 
 
@@ -39,8 +65,7 @@ def survey_path(token: str) -> str:
 
 
 def html(body: str, status: int, language: Language) -> Response[str]:
-    headers = {**PAGE_HEADERS, "Content-Language": language.value}
-    return Response(body, status_code=status, media_type=MediaType.HTML, headers=headers)
+    return Response(body, status_code=status, media_type=MediaType.HTML, headers={"Content-Language": language.value})
 
 
 def message_page(title: str, message: str, status: int, language: Language, token: str | None) -> Response[str]:
@@ -57,6 +82,18 @@ def not_found_page(language: Language, token: str) -> Response[str]:
         language,
         token,
     )
+
+
+def too_many_requests_page(language: Language, retry_after: str) -> Response[str]:
+    response = message_page(
+        _("Too many requests"),
+        _("This page was opened too often from your network. Please wait a minute and try again."),
+        429,
+        language,
+        None,
+    )
+    response.headers["Retry-After"] = retry_after
+    return response
 
 
 def thank_you_page(language: Language, token: str) -> Response[str]:
