@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar.middleware.base import DefineMiddleware
@@ -24,13 +24,21 @@ from litestar.plugins.opentelemetry.middleware import OpenTelemetryInstrumentati
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import TracerProvider
-from pymongo import ReturnDocument
+from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from compressor_kit.telemetry import current_trace_carrier, request_scope, route_view
 
 JOB_TRACES = "job_traces"
+KEEP_JOB_TRACES = timedelta(days=365)
+"""A job's trace context is kept a year after its first event (MongoDB deletes it then): longer than
+any job stays open. An event about a job older than that starts a new trace."""
+JOB_TRACE_INDEXES = {
+    JOB_TRACES: [
+        IndexModel([("created_at", ASCENDING)], name="expire", expireAfterSeconds=int(KEEP_JOB_TRACES.total_seconds()))
+    ]
+}
 MAX_PATH_SEGMENTS = 8
 # Long enough for a busy database on a loaded host; a request on a job is worth keeping in its trace.
 # When MongoDB is down the handler's own database call fails the request anyway.

@@ -5,7 +5,7 @@ instead of acting on stale state."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
@@ -21,11 +21,19 @@ from feedback_service.surveys.domain import OPEN
 
 JOBS = "jobs"
 PARKED = "parked_events"
+KEEP_PARKED = timedelta(days=90)
+"""An event parked this long never met its job's job.requested (lost, or dead-lettered and not replayed
+within the 90 days): MongoDB deletes it, so parked events cannot pile up."""
 JOB_INDEXES = {
     JOBS: [
         IndexModel([("review_pending", ASCENDING), ("review_urgent", ASCENDING)], name="review_queue"),
     ],
-    PARKED: [IndexModel([("job_id", ASCENDING), ("parked_at", ASCENDING)], name="by_job")],
+    PARKED: [
+        IndexModel([("job_id", ASCENDING), ("parked_at", ASCENDING)], name="by_job"),
+        IndexModel(
+            [("parked_at", ASCENDING)], name="expire_parked", expireAfterSeconds=int(KEEP_PARKED.total_seconds())
+        ),
+    ],
 }
 
 

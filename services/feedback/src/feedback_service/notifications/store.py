@@ -27,11 +27,27 @@ from feedback_service.settings import FeedbackRuntime
 
 NOTIFICATIONS = "notifications"
 WEBHOOKS = "webhooks"
+KEEP_NOTIFICATIONS = timedelta(days=180)
+"""Notifications hold contact details (addresses, names): MongoDB deletes each one 180 days after it was
+created once it is settled (delivered, failed, withdrawn, undeliverable; retries end within hours of its
+creation). One still pending or being sent is never deleted."""
+SETTLED = [
+    DeliveryStatus.DELIVERED.value,
+    DeliveryStatus.FAILED.value,
+    DeliveryStatus.WITHDRAWN.value,
+    DeliveryStatus.UNDELIVERABLE.value,
+]
 NOTIFICATION_INDEXES = {
     NOTIFICATIONS: [
         IndexModel([("key", ASCENDING)], name="one_per_event_recipient_channel", unique=True),
         IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
         IndexModel([("job_id", ASCENDING), ("created_at", ASCENDING)], name="by_job"),
+        IndexModel(
+            [("created_at", ASCENDING)],
+            name="expire_settled",
+            expireAfterSeconds=int(KEEP_NOTIFICATIONS.total_seconds()),
+            partialFilterExpression={"status": {"$in": SETTLED}},
+        ),
     ],
 }
 
