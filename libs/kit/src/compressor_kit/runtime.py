@@ -23,6 +23,7 @@ from compressor_contracts import service_topology
 from compressor_kit.auth import TokenVerifier
 from compressor_kit.clock import Clock, SystemClock
 from compressor_kit.consumer import INBOX_INDEXES, Consumer, PublisherCheck, subscribe
+from compressor_kit.job_trace import JOB_TRACE_INDEXES
 from compressor_kit.messaging import (
     broker_user,
     build_broker,
@@ -127,7 +128,9 @@ class Runtime(Generic[S]):
 
     async def start(self) -> None:
         self.settings.check_production()
-        await ensure_indexes(self.db, {**OUTBOX_INDEXES, **INBOX_INDEXES, **self.definition.indexes})
+        await ensure_indexes(
+            self.db, {**OUTBOX_INDEXES, **INBOX_INDEXES, **JOB_TRACE_INDEXES, **self.definition.indexes}
+        )
         await self.objects.ensure_buckets()
         await self.broker.connect()
         await declare_topology(self.broker, self.topology)
