@@ -3,6 +3,7 @@ survey lifetime, the public address survey links point at and the portal report 
 
 from __future__ import annotations
 
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -22,7 +23,12 @@ class FeedbackSettings(Settings):
     smtp_port: int = Field(25, ge=1, le=65535)
     smtp_username: str = Field("", description="Empty: no SMTP authentication.")
     smtp_password: SecretStr = SecretStr("")
-    smtp_starttls: bool = False
+    smtp_starttls: bool = Field(
+        False, description="Upgrade with STARTTLS, verifying the server's certificate and host name (never unverified)."
+    )
+    smtp_ca_file: str = Field(
+        "", description="PEM file of a private CA that signs the SMTP server's certificate; empty: the system's CAs."
+    )
     smtp_timeout_seconds: float = Field(10.0, gt=0)
     mail_sender: str = Field("Compressor Service <service@compressor.example>", description="From: of every e-mail.")
     management_emails: str = Field(
@@ -100,11 +106,16 @@ class FeedbackSettings(Settings):
         return ZoneInfo(self.customer_time_zone)
 
     def check_production(self) -> None:
-        """The kit's refusals, and a portal address: without it every report link would lead nowhere."""
+        """The kit's refusals, a CA file that exists, and in production a portal address (without it every
+        report link would lead nowhere) and no SMTP password sent in clear."""
+        if self.smtp_ca_file and not Path(self.smtp_ca_file).is_file():
+            raise RuntimeError(f"refusing to start: SMTP_CA_FILE {self.smtp_ca_file} is not a readable file")
         if self.development:
             super().check_production()
             return
         problems = []
+        if self.smtp_username and not self.smtp_starttls:
+            problems.append("SMTP_USERNAME is set without SMTP_STARTTLS (the password would cross in clear)")
         if not self.portal_url.startswith("https://"):
             problems.append("PORTAL_URL must be the customer portal's https URL (report links lead there)")
         try:
