@@ -191,13 +191,15 @@ async def test_a_service_works_with_its_own_user_and_is_refused_the_others_queue
     assert not await refused(url, get_from(topology.dead_letter_queue))
 
 
-async def publish_to(url: str, body: bytes, routing_key: str, *, exchange: str = EXCHANGE, user_id=None) -> None:
+async def publish_to(
+    url: str, body: bytes, routing_key: str, *, exchange: str = EXCHANGE, user_id=None, headers=None
+) -> None:
     """One persistent message, as the URL's user, confirmed (an ACCESS_REFUSED raises)."""
     connection = await aio_pika.connect(url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         target = await channel.get_exchange(exchange, ensure=False) if exchange else channel.default_exchange
-        message = aio_pika.Message(body, content_type=CONTENT_TYPE, user_id=user_id, delivery_mode=2)
+        message = aio_pika.Message(body, content_type=CONTENT_TYPE, user_id=user_id, headers=headers, delivery_mode=2)
         await target.publish(message, routing_key=routing_key)
 
 
@@ -248,13 +250,32 @@ async def test_a_forged_inspection_passed_is_refused_by_the_broker_or_dead_lette
 
         await eventually(three_dead_letters, timeout=30)
 
-    letters = {letter.event_id: letter for letter in await list_dead_letters(rabbit_vhost, ["console"])}
-    assert set(letters) == {by_default_exchange, by_guest, wrong_source}
-    assert {letter.error_type for letter in letters.values()} == {"ContractError"}
-    assert {letter.failed_queue for letter in letters.values()} == {"console.job-board"}
-    assert f"published by broker user '{url_user(maintenance)}', not by quality's ('{prefix}quality')" in (
-        letters[by_default_exchange].error
-    )
-    assert "user_id: published by broker user 'guest', not by quality's" in letters[by_guest].error
-    assert "source: must be '/services/quality'" in letters[wrong_source].error
-    assert [doc["_id"].rsplit("|", 1)[1] for doc in test_db.inbox.find()] == [genuine]
+        letters = {letter.event_id: letter for letter in await list_dead_letters(rabbit_vhost, ["console"])}
+        assert set(letters) == {by_default_exchange, by_guest, wrong_source}
+        assert {letter.error_type for letter in letters.values()} == {"ForgedEvent"}
+        assert {letter.failed_queue for letter in letters.values()} == {"console.job-board"}
+        assert f"published by broker user '{url_user(maintenance)}', not by quality's ('{prefix}quality')" in (
+            letters[by_default_exchange].error
+        )
+        assert "user_id: published by broker user 'guest', not by quality's" in letters[by_guest].error
+        assert "source: must be '/services/quality'" in letters[wrong_source].error
+        assert [doc["_id"].rsplit("|", 1)[1] for doc in test_db.inbox.find()] == [genuine]
+
+        # Replaying them as the console's own user would launder them: a forged event is never replayed.
+        outcome = await replay(console, "console", None)
+        assert outcome.replayed == [] and len(outcome.skipped) == 3
+        assert {skip.reason for skip in outcome.skipped} == {
+            "a forged event (not from its type's producer) is never replayed"
+        }
+        # A genuine event's dead letter (a handler failed) is replayed by the console as its own user,
+        # and its consumer takes it.
+        failed, body = event()
+        headers = {"x-failed-queue": "console.job-board", "x-error-type": "RuntimeError", "x-error": "failed"}
+        await publish_to(rabbit_vhost, body, "console.dead-letters", exchange="", headers=headers)
+        outcome = await replay(console, "console", [failed])
+        assert outcome.skipped == [] and [letter.event_id for letter in outcome.replayed] == [failed]
+
+        async def replayed_handled():
+            return test_db.inbox.find_one({"_id": f"console.job-board|/services/quality|{failed}"})
+
+        await eventually(replayed_handled, timeout=30)

@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from compressor_contracts import CATALOGUE
 from compressor_contracts.topology import EXCHANGE, service_topology
 from compressor_kit.settings import Settings
 
@@ -233,6 +234,35 @@ def test_broker_permissions_are_exactly_the_services_own_queues_and_exchanges(na
             assert not re.fullmatch(regex, resource), f"{name} may touch {resource!r}"
     script = (ROOT / "infra/rabbitmq/users.sh").read_text()
     assert f"set_permissions -p {access.VHOST} {name} '{configure}' '{write}' '{read}'" in script
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_broker_topic_permissions_are_exactly_the_events_the_service_produces(name):
+    """On the events exchange a service's user publishes only its own events' routing keys (so no other
+    account can publish, say, quality's job.inspection_passed there) and binds only its own patterns."""
+    write, read = access.rabbitmq_topic_permissions(name)
+    produced = {key for key, data_type in CATALOGUE.items() if data_type.producer == name}
+    assert _names(write) == produced if produced else write == access.NOTHING
+    for key in CATALOGUE:
+        assert bool(re.fullmatch(write, key)) == (key in produced), f"{name} may publish {key!r}"
+    for other in ("", "#", "job.#", "job.inspection_passed.v1.x", "*.*.v1"):
+        assert not re.fullmatch(write, other), f"{name} may publish {other!r}"
+    assert _names(read) == {pattern for queue in service_topology(name).queues for pattern in queue.bindings}
+    script = (ROOT / "infra/rabbitmq/users.sh").read_text()
+    assert f"set_topic_permissions -p {access.VHOST} {name} {EXCHANGE} '{write}' '{read}'" in script
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_services_check_each_events_publisher_against_the_users_the_broker_creates(compose, name):
+    """RABBITMQ_PUBLISHER_USERS (default "{service}") names every service's broker user as users.sh
+    creates them, so each consumer can check an event's user_id against its producer's user."""
+    env = environment(compose, name)
+    users = str(env.get("RABBITMQ_PUBLISHER_USERS") or Settings.model_fields["rabbitmq_publisher_users"].default)
+    script = (ROOT / "infra/rabbitmq/users.sh").read_text()
+    for service in SERVICES:
+        assert f"add_user -- {users.replace('{service}', service)} " in script, (name, service)
+    url = urlparse(re.sub(r"\$\{[^}]*\}", "secret", str(env["RABBITMQ_URL"])))
+    assert url.username == users.replace("{service}", name) != "guest"  # on: not the guest account
 
 
 @pytest.mark.parametrize("name", SERVICES)

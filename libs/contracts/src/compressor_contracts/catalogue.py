@@ -77,6 +77,11 @@ def parse_event(raw: bytes | str | dict[str, Any]) -> CloudEvent[Any]:
     return event
 
 
+class ForgedEvent(ContractError):
+    """An event that does not come from its type's producer (wrong `source`, or the consumer finds
+    another broker user published it): dead-lettered at once, and never replayed."""
+
+
 def producer_source(data_type: type[EventData]) -> str:
     """The CloudEvents `source` of every event of this type: its one producing service."""
     return f"/services/{data_type.producer}"
@@ -87,7 +92,7 @@ def check_producer(event: CloudEvent[Any]) -> None:
     or a bug, and no consumer may act on it."""
     expected = producer_source(type(event.data))
     if event.source != expected:
-        raise ContractError(
+        raise ForgedEvent(
             [{"field": "source", "message": f"must be {expected!r}: {event.type} is published by its producer only"}],
             event_type=event.routing_key,
         )

@@ -19,7 +19,8 @@ from faststream.message import StreamMessage
 from faststream.rabbit import RabbitBroker
 from pymongo import ASCENDING, IndexModel
 
-from compressor_contracts import CloudEvent, ContractError, EventData, ServiceTopology, parse_event
+from compressor_contracts import CloudEvent, EventData, ServiceTopology, parse_event
+from compressor_contracts.catalogue import ForgedEvent
 from compressor_contracts.topology import dead_letter_queue
 from compressor_kit.delivery import PermanentFailure
 from compressor_kit.logs import log_context
@@ -77,7 +78,8 @@ class PublisherCheck:
     service's broker user is RABBITMQ_PUBLISHER_USERS with `{service}` replaced by its name ("{service}"
     by default: the users infra/access.py creates). A dead letter this service replays itself
     (deadletters.replay, its own user, `x-replayed-from` its own dead-letter queue) is accepted too:
-    the replay is an admin's decision through this service's own route.
+    the replay is an admin's decision through this service's own route, and a letter dead-lettered as a
+    ForgedEvent is never replayed (deadletters.replay skips it).
     Off when this service connects as guest (local development: every service shares that account, so
     user_id says nothing; production refuses guest).
     """
@@ -104,7 +106,7 @@ class PublisherCheck:
             return
         publisher = "without a user_id" if user_id is None else f"by broker user {user_id!r}"
         message = f"published {publisher}, not by {producer}'s ({expected!r}): only {producer} publishes this event"
-        raise ContractError([{"field": "user_id", "message": message}], event_type=event.routing_key)
+        raise ForgedEvent([{"field": "user_id", "message": message}], event_type=event.routing_key)
 
 
 def event_decoder(publishers: PublisherCheck | None) -> Callable[[StreamMessage[Any]], Awaitable[CloudEvent[Any]]]:
