@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 from compressor_kit.http import create_app
+from compressor_kit.testing.browser import assert_clean
 from compressor_kit.testing.served import from_address, served
 from feedback_service.app import SERVICE
 
@@ -83,3 +84,14 @@ async def test_one_address_is_limited_and_cannot_pose_as_another(feedback_settin
 
         clock.advance(timedelta(seconds=61))  # the next window
         assert (await first.get(page)).status_code == 404
+
+
+async def test_a_browser_applies_the_survey_pages_style_under_the_policy(feedback_settings_for, clock, phone_page):
+    """The policy allows the pages' own <style> block by its hash: Chromium styles the page, and reports
+    no policy violation."""
+    async with served(create_app(SERVICE, feedback_settings_for(), clock=clock)) as url:
+        await phone_page.goto(f"{url}/surveys/a-token-nobody-has")
+        await phone_page.get_by_role("heading", name="Survey not found").wait_for()
+        background = await phone_page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(244, 246, 248)"  # #f4f6f8, from the <style> block
+        assert_clean(phone_page, allow=("status of 404",))
