@@ -21,7 +21,7 @@ from litestar import post
 from litestar.di import NamedDependency
 from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
-from pymongo import MongoClient
+from pymongo import MongoClient, client_session_shared
 
 from compressor_contracts import CONTENT_TYPE, EXCHANGE, CloudEvent, StaffRole, new_event
 from compressor_contracts.events.intake import JobRequested
@@ -116,8 +116,11 @@ async def publish(amqp_url: str, events: list[CloudEvent[Any]]) -> None:
 
 
 async def test_events_consumed_during_a_long_mongodb_outage_are_each_handled_once_after_it_and_none_dead_lettered(
-    settings, mongod
+    settings, mongod, monkeypatch
 ):
+    # The shortened clock: with_transaction's own retry limit (a fixed 120 s, which made a real outage
+    # dead-letter after about 10 minutes) down to 1 s, like the transaction limit in `settings`.
+    monkeypatch.setattr(client_session_shared, "_WITH_TRANSACTION_RETRY_TIME_LIMIT", 1.0)
     url = settings.rabbitmq_url.get_secret_value()
     delivery_log = Records()
     logging.getLogger("compressor_kit.delivery").addHandler(delivery_log)

@@ -34,6 +34,11 @@ class PermanentFailure(Exception):
     """A message that no retry can fix: it goes straight to the dead-letter queue."""
 
 
+class HoldReleased(Exception):
+    """The consumer stopped, or lost its channel, while it held a delivery through an outage: the delivery
+    is left unacknowledged for the broker to redeliver (a stop must not wait for MongoDB)."""
+
+
 class DeadLetteringFailed(Exception):
     """The dead-letter queue did not take a message; the original is left unacknowledged, never dropped."""
 
@@ -92,6 +97,7 @@ class DeliveryPolicy(BaseMiddleware):
     ) -> Any:
         """Run the handler; while MongoDB is unavailable, hold the delivery and try again (see the class)."""
         loop = asyncio.get_running_loop()
+        subscriber = self.context.get_local("handler_")
         held_since: float | None = None
         pause = min(max(self.backoff_seconds, 0.1), self.outage_retry_seconds)
         while True:
@@ -102,10 +108,18 @@ class DeliveryPolicy(BaseMiddleware):
                     raise
                 if held_since is None:
                     held_since = loop.time()
-                    log.warning("MongoDB unavailable, holding %s until it answers: %r", msg.message_id, error)
+                    log.warning(
+                        "MongoDB unavailable, holding %s until it answers: %s: %.200s",
+                        msg.message_id,
+                        type(error).__name__,
+                        error,
+                    )
                 if loop.time() - held_since + pause > self.outage_hold_seconds:
                     raise  # after_processed puts it back in its queue
-                await asyncio.sleep(pause)
+                if not isinstance(self.msg, IncomingMessage):
+                    await asyncio.sleep(pause)
+                elif not await _still_held_after(pause, self.msg, subscriber):
+                    raise HoldReleased(f"stopped holding {msg.message_id} ({type(error).__name__})") from error
                 pause = min(pause * 2, self.outage_retry_seconds)
             else:
                 if held_since is not None:
@@ -126,6 +140,9 @@ class DeliveryPolicy(BaseMiddleware):
             return False
         if not isinstance(exc_val, Exception):
             return False  # cancellation or exit: leave the message unacked, the broker redelivers it
+        if isinstance(exc_val, HoldReleased):
+            log.warning("%s; left for the broker to redeliver", exc_val)
+            return True
         spent = _attempts_spent(raw)
         if unavailable(exc_val):  # held for outage_hold_seconds already (consume_scope)
             await self._put_back(raw, spent)
