@@ -140,16 +140,26 @@ PHOTO_KEY = "CUST-1A2B3C4D5E6F/3f9a1c2b7d4e5f60-alarm-display.jpg"
 
 
 class PhotoUploadUrl(BaseModel):
-    """Where to PUT one photo, until when; the request then names its `photo_key` in `photo_keys`."""
+    """Where to POST one photo, until when; the request then names its `photo_key` in `photo_keys`."""
 
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
                 {
                     "photo_key": PHOTO_KEY,
-                    "upload_url": f"https://objects.example/compressor-request-photos/{PHOTO_KEY}?X-Amz-Signature=...",
-                    "method": "PUT",
+                    "upload_url": "https://objects.example/compressor-request-photos",
+                    "method": "POST",
+                    "fields": {
+                        "key": f"uploads/{PHOTO_KEY}",
+                        "Content-Type": "image/jpeg",
+                        "policy": "eyJleHBpcmF0aW9uIjogIjIwMjYtMDMtMDJUMDg6MzA6MDBaIiwgLi4ufQ==",
+                        "x-amz-algorithm": "AWS4-HMAC-SHA256",
+                        "x-amz-credential": "intake/20260302/us-east-1/s3/aws4_request",
+                        "x-amz-date": "20260302T081500Z",
+                        "x-amz-signature": "...",
+                    },
                     "content_type": "image/jpeg",
+                    "max_bytes": photos.MAX_PHOTO_BYTES,
                     "expires_at": "2026-03-02T08:30:00Z",
                 }
             ]
@@ -157,9 +167,14 @@ class PhotoUploadUrl(BaseModel):
     )
 
     photo_key: str
-    upload_url: str = Field(description="Presigned URL: PUT the photo's bytes there with the content type.")
-    method: str = Field(description="Always PUT.")
+    upload_url: str = Field(description="The object store's bucket URL to POST the upload form to.")
+    method: str = Field(description="Always POST.")
+    fields: dict[str, str] = Field(
+        description="Presigned POST policy: send every field as multipart/form-data, then the photo as `file` "
+        "(last). The store accepts only this key, this content type, at most max_bytes, until expires_at."
+    )
     content_type: str
+    max_bytes: int
     expires_at: datetime
 
 
@@ -255,8 +270,9 @@ async def record_request(
 async def request_photo_upload(
     request: CallerRequest, runtime: NamedDependency[IntakeRuntime], data: JSONBody[PhotoRequest]
 ) -> PhotoUploadUrl:
-    """A presigned URL to PUT one photo of the fault to (intake's request-photos bucket), under the
-    customer's id; name its photo_key in the request's photo_keys. A customer uploads for itself only."""
+    """A presigned POST form for one photo of the fault (intake's request-photos bucket), under the
+    customer's id; name its photo_key in the request's photo_keys, which checks the photo in the store
+    (at most max_bytes, an image of a photo type) before recording. A customer uploads for itself only."""
     principal = principal_of(request)
     customer_id = data.customer_id or ("" if is_staff(principal) else principal.subject)
     if not customer_id:
@@ -266,11 +282,14 @@ async def request_photo_upload(
     if await file_store.load_customer(runtime, customer_id) is None:
         raise Refusal.invalid("unknown customer", field="customer_id")
     key, now = photos.new_photo_key(customer_id, data.file_name), runtime.clock.now()
+    form = await photos.upload_form(runtime, key, data.content_type)
     return PhotoUploadUrl(
         photo_key=key,
-        upload_url=await photos.upload_url(runtime, key),
-        method="PUT",
+        upload_url=form.url,
+        method="POST",
+        fields=form.fields,
         content_type=data.content_type,
+        max_bytes=photos.MAX_PHOTO_BYTES,
         expires_at=now + photos.UPLOAD_WINDOW,
     )
 

@@ -1,17 +1,18 @@
 """A requester's photos of the fault: uploaded by the browser straight to intake's request-photos
-bucket (a presigned PUT), then named by the request. Keys sit under the customer's id, so a request
-can only name its own customer's uploads; the object store is checked before anything is recorded."""
+bucket (a presigned POST policy: one key, the declared image type, at most MAX_PHOTO_BYTES, 15 minutes),
+then named by the request. Keys sit under the customer's id, so a request can only name its own
+customer's uploads. Before anything is recorded each photo is taken from the store: its size and first
+bytes checked there (an S3 server that does not enforce the policy is covered too), then copied to its
+own key, which no upload form names, so a photo a request refers to cannot be overwritten."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
-from minio.error import S3Error
-
+from compressor_kit.objectstore import UploadForm, UploadMissing, UploadRefused
 from compressor_kit.refusals import FieldIssue
 from intake_service.customer_file.domain import invalid
 from intake_service.settings import IntakeRuntime
@@ -20,6 +21,8 @@ REQUEST_PHOTOS = "request-photos"
 """Intake's bucket of requesters' photos (the real name carries the S3 prefix)."""
 MAX_PHOTOS = 6
 PHOTO_TYPES = ("image/jpeg", "image/png", "image/heic", "image/webp")
+MAX_PHOTO_BYTES = 20 * 1024 * 1024
+"""A phone's photo is a few MB; the upload form and the acceptance check both hold it to this."""
 UPLOAD_WINDOW = timedelta(minutes=15)
 DOWNLOAD_WINDOW = timedelta(minutes=15)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -47,25 +50,24 @@ def check_photo_keys(keys: Iterable[str], customer_id: str) -> list[str]:
     return unique
 
 
-async def _stored(runtime: IntakeRuntime, key: str) -> bool:
-    try:
-        await asyncio.to_thread(runtime.objects.client.stat_object, runtime.objects.bucket(REQUEST_PHOTOS), key)
-    except S3Error as exc:
-        if exc.code in {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}:
-            return False
-        raise
-    return True
+async def accept_photos(runtime: IntakeRuntime, keys: list[str]) -> None:
+    """Take every named photo from the store, checked there (before the transaction: the store is not part
+    of it); a photo accepted before stays as it was."""
+    for key in keys:
+        try:
+            await runtime.objects.accept_upload(
+                REQUEST_PHOTOS, key, content_types=PHOTO_TYPES, max_bytes=MAX_PHOTO_BYTES
+            )
+        except UploadMissing as missing:
+            raise invalid([FieldIssue("photo_keys", f"no photo was uploaded as {key}")]) from missing
+        except UploadRefused as refusal:
+            raise invalid([FieldIssue("photo_keys", f"the photo {key} {refusal}")]) from refusal
 
 
-async def ensure_photos_stored(runtime: IntakeRuntime, keys: list[str]) -> None:
-    """Every named photo is in the bucket (checked before the transaction: the store is not part of it)."""
-    missing = [key for key in keys if not await _stored(runtime, key)]
-    if missing:
-        raise invalid([FieldIssue("photo_keys", f"no photo was uploaded as {missing[0]}")])
-
-
-async def upload_url(runtime: IntakeRuntime, key: str) -> str:
-    return await runtime.objects.presigned_put(REQUEST_PHOTOS, key, UPLOAD_WINDOW)
+async def upload_form(runtime: IntakeRuntime, key: str, content_type: str) -> UploadForm:
+    return await runtime.objects.presigned_post(
+        REQUEST_PHOTOS, key, content_type=content_type, max_bytes=MAX_PHOTO_BYTES, expires=UPLOAD_WINDOW
+    )
 
 
 async def download_url(runtime: IntakeRuntime, key: str) -> str:

@@ -106,7 +106,7 @@ async def record_service_request(
     scoped_key = f"{principal.subject}|{idempotency_key}" if idempotency_key else None
     if scoped_key and (earlier := await jobs.job_with_idempotency_key(runtime, scoped_key)):
         return _replay(earlier, request_fingerprint)
-    await photos.ensure_photos_stored(runtime, list(request.photo_keys))
+    await photos.accept_photos(runtime, list(request.photo_keys))
     prepared = await prepare_job(
         runtime,
         request,

@@ -1,22 +1,31 @@
-"""Phase 3 routes: arrival, photo uploads (presigned PUT URLs) and the diagnosis."""
+"""Phase 3 routes: arrival, photo uploads (presigned POST forms: one key, the declared image type, at most
+MAX_PHOTO_BYTES, 15 minutes) and the diagnosis, which takes each named photo only after checking it in
+the store (size, and its first bytes an image of the declared type) and copies it to its own key, where
+no upload form can change it."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from minio.error import S3Error
 from pydantic import BaseModel, ConfigDict, Field
 
 from compressor_contracts import StaffRole
 from compressor_contracts.examples import JOB_ID
 from compressor_kit.auth import CUSTOMER, principal_of, requires
+from compressor_kit.objectstore import UploadMissing, UploadRefused
 from compressor_kit.outbox import UnitOfWork
-from maintenance_service.diagnosis.domain import DiagnosisDraft, arrive, diagnose, issue_photo_upload
+from maintenance_service.diagnosis.domain import (
+    MAX_PHOTO_BYTES,
+    DiagnosisDraft,
+    arrive,
+    diagnose,
+    issue_photo_upload,
+    may_diagnose,
+)
 from maintenance_service.settings import MaintenanceRuntime
 from maintenance_service.work_orders import store
 from maintenance_service.work_orders.api import WorkOrderView, readable_work_order, work_order_view
@@ -40,16 +49,26 @@ class PhotoRequest(BaseModel):
 
 
 class PhotoUploadUrl(BaseModel):
-    """Where to PUT one photo, until when; the diagnosis then names its `photo_key`."""
+    """Where to POST one photo, until when; the diagnosis then names its `photo_key`."""
 
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
                 {
                     "photo_key": PHOTO_KEY,
-                    "upload_url": f"https://objects.example/maintenance-photos/{PHOTO_KEY}?X-Amz-Signature=...",
-                    "method": "PUT",
+                    "upload_url": "https://objects.example/compressor-photos",
+                    "method": "POST",
+                    "fields": {
+                        "key": f"uploads/{PHOTO_KEY}",
+                        "Content-Type": "image/jpeg",
+                        "policy": "eyJleHBpcmF0aW9uIjogIjIwMjYtMDMtMDJUMTM6MTU6MDBaIiwgLi4ufQ==",
+                        "x-amz-algorithm": "AWS4-HMAC-SHA256",
+                        "x-amz-credential": "maintenance/20260302/us-east-1/s3/aws4_request",
+                        "x-amz-date": "20260302T130000Z",
+                        "x-amz-signature": "...",
+                    },
                     "content_type": "image/jpeg",
+                    "max_bytes": MAX_PHOTO_BYTES,
                     "expires_at": "2026-03-02T13:15:00Z",
                 }
             ]
@@ -57,9 +76,14 @@ class PhotoUploadUrl(BaseModel):
     )
 
     photo_key: str
-    upload_url: str = Field(description="Presigned URL: PUT the photo's bytes there with the content type.")
-    method: Literal["PUT"]
+    upload_url: str = Field(description="The object store's bucket URL to POST the upload form to.")
+    method: Literal["POST"]
+    fields: dict[str, str] = Field(
+        description="Presigned POST policy: send every field as multipart/form-data, then the photo as `file` "
+        "(last). The store accepts only this key, this content type, at most max_bytes, until expires_at."
+    )
     content_type: str
+    max_bytes: int
     expires_at: datetime
 
 
@@ -81,14 +105,25 @@ class PhotoLink(BaseModel):
     download_url: str
 
 
-async def photo_stored(runtime: MaintenanceRuntime, key: str) -> bool:
-    try:
-        await asyncio.to_thread(runtime.objects.client.stat_object, runtime.objects.bucket(PHOTOS), key)
-    except S3Error as exc:
-        if exc.code in {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}:
-            return False
-        raise
-    return True
+async def accept_photos(
+    runtime: MaintenanceRuntime, order: WorkOrder, keys: list[str]
+) -> tuple[set[str], dict[str, str]]:
+    """The drafted photos issued for this order taken from the store (checked there and moved to their own
+    key), and why others were refused; a photo not uploaded yet is in neither."""
+    declared = {u.photo_key: u.content_type for u in order.photo_uploads}
+    accepted, refused = set(), {}
+    for key in dict.fromkeys(keys):
+        if key not in declared:
+            continue
+        try:
+            await runtime.objects.accept_upload(PHOTOS, key, content_types={declared[key]}, max_bytes=MAX_PHOTO_BYTES)
+        except UploadMissing:
+            continue
+        except UploadRefused as refusal:
+            refused[key] = str(refusal)
+            continue
+        accepted.add(key)
+    return accepted, refused
 
 
 @post(
@@ -115,7 +150,7 @@ async def record_arrival(
     "/work-orders/{job_id:str}/photos",
     **requires(StaffRole.ENGINEER),
     operation_id="requestPhotoUpload",
-    summary="A presigned URL to PUT one diagnosis photo to; reference its photo_key in the diagnosis",
+    summary="A presigned POST form for one diagnosis photo; reference its photo_key in the diagnosis",
     tags=TAGS,
 )
 async def request_photo_upload(
@@ -131,12 +166,16 @@ async def request_photo_upload(
         return updated, [], upload
 
     upload = await change_work_order(runtime, job_id, decide)
-    url = await runtime.objects.presigned_put(PHOTOS, upload.photo_key, UPLOAD_WINDOW)
+    form = await runtime.objects.presigned_post(
+        PHOTOS, upload.photo_key, content_type=upload.content_type, max_bytes=MAX_PHOTO_BYTES, expires=UPLOAD_WINDOW
+    )
     return PhotoUploadUrl(
         photo_key=upload.photo_key,
-        upload_url=url,
-        method="PUT",
+        upload_url=form.url,
+        method="POST",
+        fields=form.fields,
         content_type=upload.content_type,
+        max_bytes=MAX_PHOTO_BYTES,
         expires_at=now + UPLOAD_WINDOW,
     )
 
@@ -174,13 +213,16 @@ async def record_diagnosis(
     runtime: NamedDependency[MaintenanceRuntime],
 ) -> WorkOrderView:
     user, now = principal_of(request).subject, runtime.clock.now()
-    # Checked before the transaction: the object store is not part of it, and a photo once stored stays.
+    # Taken from the store before the transaction (the store is not part of it), and only by the order's
+    # engineer while on site; a photo once accepted stays as it was accepted.
     order = await store.find(runtime, job_id)
-    issued = {u.photo_key for u in order.photo_uploads} if order else set()
-    stored = {key for key in data.photo_keys if key in issued and await photo_stored(runtime, key)}
+    stored, refused = set[str](), dict[str, str]()
+    if order is not None:
+        may_diagnose(order, user)
+        stored, refused = await accept_photos(runtime, order, data.photo_keys)
 
     async def decide(order: WorkOrder, uow: UnitOfWork) -> Decision[WorkOrder]:
-        updated, event = diagnose(order, user, data, stored, now)
+        updated, event = diagnose(order, user, data, stored, now, refused)
         return updated, [event], updated
 
     return work_order_view(await change_work_order(runtime, job_id, decide))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated
 
@@ -15,6 +16,8 @@ from compressor_kit.refusals import Refusal
 from maintenance_service.work_orders.domain import Diagnosis, PhotoUpload, Status, WorkOrder
 
 PHOTO_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/heic": "heic", "image/webp": "webp"}
+MAX_PHOTO_BYTES = 20 * 1024 * 1024
+"""A phone's photo is a few MB; the upload form and the acceptance check both hold it to this."""
 
 
 class DiagnosisDraft(BaseModel):
@@ -78,16 +81,31 @@ def issue_photo_upload(
     return order.model_copy(update={"photo_uploads": [*order.photo_uploads, upload]}), upload
 
 
-def diagnose(
-    order: WorkOrder, user_id: str, draft: DiagnosisDraft, stored_photos: set[str], now: datetime
-) -> tuple[WorkOrder, JobDiagnosed]:
-    """`stored_photos`: the drafted keys that exist in the object store."""
+def may_diagnose(order: WorkOrder, user_id: str) -> None:
+    """Checked before any photo is taken from the object store, and again in `diagnose`."""
     order.require_status({Status.ON_SITE}, "record the diagnosis")
+    order.require_engineer(user_id)
+
+
+def diagnose(
+    order: WorkOrder,
+    user_id: str,
+    draft: DiagnosisDraft,
+    stored_photos: set[str],
+    now: datetime,
+    refused_photos: Mapping[str, str] | None = None,
+) -> tuple[WorkOrder, JobDiagnosed]:
+    """`stored_photos`: the drafted keys accepted from the object store (checked there: size and type);
+    `refused_photos`: why the store's check refused others."""
+    may_diagnose(order, user_id)
     engineer = order.require_engineer(user_id)
     issued = {u.photo_key for u in order.photo_uploads}
+    refused = refused_photos or {}
     for index, key in enumerate(draft.photo_keys):
         if key not in issued:
             raise Refusal.invalid(f"photo {key!r} was not issued for job {order.job_id}", field=f"photo_keys.{index}")
+        if key in refused:
+            raise Refusal.invalid(f"photo {key!r} {refused[key]}", field=f"photo_keys.{index}")
         if key not in stored_photos:
             raise Refusal.invalid(f"photo {key!r} has not been uploaded yet", field=f"photo_keys.{index}")
     if len(set(draft.photo_keys)) != len(draft.photo_keys):
