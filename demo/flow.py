@@ -293,7 +293,10 @@ async def run_job(office: Office, number: int = 1, on_phase: PhaseCallback | Non
     photo = await eng.post(
         "maintenance", f"/work-orders/{job_id}/photos", {"file_name": "valve.jpg", "content_type": "image/jpeg"}
     )
-    upload = await office.client.put(photo["upload_url"], content=PHOTO, headers={"Content-Type": "image/jpeg"})
+    # The upload form (a presigned POST policy): its fields, then the file last, as a browser sends it.
+    upload = await office.client.post(
+        photo["upload_url"], data=photo["fields"], files={"file": ("valve.jpg", PHOTO, "image/jpeg")}
+    )
     if upload.status_code >= 300:
         raise ApiError(f"photo upload failed: {upload.status_code} {upload.text[:300]}")
     await eng.post(

@@ -5,7 +5,7 @@ Everything is read and done with the engineer's own token: dispatch shows an eng
 jobs and refuses another engineer's; maintenance the same for work orders. The hub's forms call
 dispatch (pre-diagnosis and commitment, departure) and maintenance (arrival, photos, diagnosis). A
 diagnosis photo goes from the phone straight to the object store: the console asks maintenance for a
-presigned URL (`POST /field/jobs/{id}/photos`, called by field.js), the browser PUTs the file there,
+presigned POST form (`POST /field/jobs/{id}/photos`, called by field.js), the browser posts the file with it,
 and the diagnosis names the photo's key.
 """
 
@@ -271,7 +271,7 @@ async def photo_upload(
     job_id: FromPath[str],
     data: JSONBody[dict[str, Any]],
 ) -> Response[dict[str, Any]]:
-    """For field.js: a presigned URL from maintenance to PUT one photo to, straight from the phone."""
+    """For field.js: a presigned POST form from maintenance for one photo, sent straight from the phone."""
     session = session_of(request)
     body = {
         "file_name": str(data.get("file_name") or "photo.jpg")[:200],
@@ -279,7 +279,7 @@ async def photo_upload(
     }
     answer = await call(runtime, session, "maintenance", "POST", f"/work-orders/{segment(job_id)}/photos", json=body)
     if answer.ok and isinstance(answer.data, dict):
-        keep = ("photo_key", "upload_url", "content_type", "method")
+        keep = ("photo_key", "upload_url", "method", "fields", "content_type", "max_bytes")
         return Response({k: answer.data.get(k) for k in keep}, status_code=201, headers={"Cache-Control": "no-store"})
     return Response(
         {"message": answer.message or "refused", "errors": answer.errors},

@@ -294,15 +294,15 @@ async def send_request(request: Request[Any, Any, Any], runtime: NamedDependency
 async def photo_upload(
     request: Request[Any, Any, Any], runtime: NamedDependency[ConsoleRuntime], data: JSONBody[dict[str, Any]]
 ) -> Response[dict[str, Any]]:
-    """For portal_photos.js: a presigned URL from intake to PUT one photo of the fault to, straight from
-    the browser, under the customer's own id."""
+    """For portal_photos.js: a presigned POST form from intake for one photo of the fault, sent straight
+    from the browser, under the customer's own id."""
     body = {
         "file_name": str(data.get("file_name") or "photo.jpg")[:200],
         "content_type": str(data.get("content_type") or ""),
     }
     answer = await call(runtime, session_of(request), "intake", "POST", "/requests/photos", json=body)
     if answer.ok and isinstance(answer.data, dict):
-        keep = ("photo_key", "upload_url", "content_type", "method")
+        keep = ("photo_key", "upload_url", "method", "fields", "content_type", "max_bytes")
         return Response({k: answer.data.get(k) for k in keep}, status_code=201, headers={"Cache-Control": "no-store"})
     message = (
         _("This file is not a photo: choose a JPEG, PNG, HEIC or WebP image.")

@@ -1,5 +1,5 @@
 // The engineer's job hub: a live SLA warning while the commitment is typed, and diagnosis photos
-// uploaded from the phone straight to the object store (a presigned URL from maintenance, through the
+// uploaded from the phone straight to the object store (a presigned POST form from maintenance, through the
 // console). The API still decides: its refusal is shown beside the field after sending.
 (function () {
   "use strict";
@@ -61,6 +61,15 @@
     submit.textContent = pending > 0 ? text("uploading_photos", "Uploading photos…") : text("record_diagnosis", "Record the diagnosis");
   }
 
+  // The upload form is a presigned POST policy: every field as given, then the file, which must come last.
+  // The store takes only the key, the content type and the size the policy names.
+  function uploadForm(answer, file) {
+    var form = new FormData();
+    Object.keys(answer.fields || {}).forEach(function (name) { form.append(name, answer.fields[name]); });
+    form.append("file", file);
+    return form;
+  }
+
   async function upload(file, item, status) {
     var type = file.type || "image/jpeg";
     var asked = await fetch(box.dataset.uploadUrl, {
@@ -71,8 +80,9 @@
     });
     var answer = await asked.json().catch(function () { return {}; });
     if (!asked.ok) { throw new Error(answer.message || text("upload_refused", "The upload was refused ({status}).").replace("{status}", asked.status)); }
-    var put = await fetch(answer.upload_url, { method: "PUT", headers: { "Content-Type": type }, body: file });
+    var put = await fetch(answer.upload_url, { method: "POST", body: uploadForm(answer, file) });
     if (!put.ok) { throw new Error(text("store_refused", "The object store refused the photo ({status}).").replace("{status}", put.status)); }
+    await put.text();  // read to the end: a form sent at once must not cut the upload's answer short
     var key = document.createElement("input");
     key.type = "hidden";
     key.name = "photo_keys";

@@ -35,6 +35,15 @@
 
   function kept() { return list.querySelectorAll("input[name=photo_keys]").length; }
 
+  // The upload form is a presigned POST policy: every field as given, then the file, which must come last.
+  // The store takes only the key, the content type and the size the policy names.
+  function uploadForm(answer, file) {
+    var form = new FormData();
+    Object.keys(answer.fields || {}).forEach(function (name) { form.append(name, answer.fields[name]); });
+    form.append("file", file);
+    return form;
+  }
+
   async function upload(file, item, status) {
     var type = file.type || "image/jpeg";
     var asked = await fetch(box.dataset.uploadUrl, {
@@ -45,7 +54,7 @@
     });
     var answer = await asked.json().catch(function () { return {}; });
     if (!asked.ok) { throw new Error(answer.message || text("store_refused", "The photo could not be stored ({status}).").replace("{status}", asked.status)); }
-    var put = await fetch(answer.upload_url, { method: "PUT", headers: { "Content-Type": type }, body: file });
+    var put = await fetch(answer.upload_url, { method: "POST", body: uploadForm(answer, file) });
     if (!put.ok) { throw new Error(text("store_refused", "The photo could not be stored ({status}).").replace("{status}", put.status)); }
     await put.text();  // read to the end: a form sent at once must not cut the upload's answer short
     var key = document.createElement("input");
