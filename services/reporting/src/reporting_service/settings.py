@@ -16,6 +16,15 @@ class ReportingSettings(Settings):
     report_publish_interval_seconds: float = Field(
         2.0, gt=0, description="How often pending reports are rendered and published (and retried)."
     )
+    report_max_attempts: int = Field(
+        10, ge=1, le=100, description="Failures of one record version (not outages) before it is parked and alerted."
+    )
+    report_retry_first_delay_seconds: float = Field(
+        2.0, gt=0, description="Wait after a record version's first failure (doubling after each)."
+    )
+    report_retry_max_delay_seconds: float = Field(
+        300.0, gt=0, description="Longest wait between a record version's attempts."
+    )
     report_link_expiry_seconds: int = Field(900, ge=60, le=7 * 24 * 3600, description="Presigned report link expiry.")
     first_time_fix_window_days: int = Field(
         30,

@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import io
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from minio.error import S3Error
@@ -27,6 +27,7 @@ from reportlab.lib.utils import ImageReader
 from compressor_contracts import JobReportPublished, StoredObject, parse_event
 from compressor_kit.i18n import LANGUAGES
 from compressor_kit.outbox import UnitOfWork
+from compressor_kit.retry import ItemRetry, is_outage
 from reporting_service.records import domain, store
 from reporting_service.records.pdf import render_report
 from reporting_service.records.store import REPORTS_BUCKET
@@ -37,12 +38,19 @@ from reporting_service.timeline import store as timeline
 log = logging.getLogger(__name__)
 
 CLAIM = timedelta(minutes=2)
+STUCK_ALERT = "report_record_stuck"
 BATCH = 20
 PDF = "application/pdf"
 
 
 async def publish_due_reports(runtime: ReportingRuntime) -> int:
-    """Publish every pending record version that can be written now; returns how many were published."""
+    """Publish every pending record version that can be written now; returns how many were published.
+
+    A version that fails (its facts incomplete, its rendering or storing refused) waits before its next
+    attempt, twice as long each time, so the versions after it are published meanwhile; after
+    `report_max_attempts` failures it is parked and alerted (`stuck_count`) until a new event of its job
+    arrives. An outage of the object store or the database spends none of its attempts.
+    """
     now = runtime.clock.now()
     published = 0
     for doc_id in await store.pending_ids(runtime, now, BATCH):
@@ -51,13 +59,39 @@ async def publish_due_reports(runtime: ReportingRuntime) -> int:
             continue
         try:
             published += await publish_version(runtime, claimed)
-        except domain.MissingFacts as waiting:
-            log.info("record %s not ready: %s", doc_id, waiting)
-            await store.release(runtime, doc_id, str(waiting))
         except Exception as exc:
-            log.warning("report %s not published, will retry: %r", doc_id, exc)
-            await store.release(runtime, doc_id, repr(exc)[:500])
+            await _failed(runtime, claimed, exc, now)
     return published
+
+
+async def _failed(runtime: ReportingRuntime, version: dict[str, Any], error: Exception, now: datetime) -> None:
+    doc_id = version["_id"]
+    reason = str(error) if isinstance(error, domain.MissingFacts) else repr(error)[:500]
+    if is_outage(error):
+        log.warning("report %s not published, will retry: %s", doc_id, reason)
+        await store.release(runtime, doc_id, reason)
+        return
+    settings = runtime.settings
+    retry = ItemRetry(
+        settings.report_retry_first_delay_seconds, settings.report_retry_max_delay_seconds, settings.report_max_attempts
+    )
+    failures = version.get("failures", 0) + 1
+    parked = retry.exhausted(failures)
+    await store.back_off(runtime, doc_id, reason, failures, now + retry.delay(failures), parked)
+    if parked:
+        log.error(
+            "report record stuck: %s of job %s parked after %d failed attempts until a new event of the job "
+            "arrives; last error: %s",
+            doc_id,
+            version["job_id"],
+            failures,
+            reason,
+            extra={"alert": STUCK_ALERT, "record_version": doc_id},
+        )
+    elif isinstance(error, domain.MissingFacts):
+        log.info("record %s not ready (attempt %d): %s", doc_id, failures, reason)
+    else:
+        log.warning("report %s not published (attempt %d), will retry: %s", doc_id, failures, reason)
 
 
 async def content_of(runtime: ReportingRuntime, pending: dict[str, Any]) -> dict[str, Any]:

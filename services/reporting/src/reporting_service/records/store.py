@@ -107,9 +107,17 @@ async def add_version(uow: UnitOfWork, version: dict[str, Any]) -> None:
 
 
 async def pending_ids(runtime: ReportingRuntime, now: datetime, limit: int) -> list[str]:
-    """Pending versions nobody holds a claim on, oldest first."""
+    """Pending versions that are due (not parked, past any backoff) and that nobody holds a claim on,
+    oldest first."""
     cursor = runtime.db[RECORDS].find(
-        {"status": PENDING, "$or": [{"claimed_until": None}, {"claimed_until": {"$lt": now}}]},
+        {
+            "status": PENDING,
+            "parked_at": None,
+            "$and": [
+                {"$or": [{"claimed_until": None}, {"claimed_until": {"$lt": now}}]},
+                {"$or": [{"next_attempt_at": None}, {"next_attempt_at": {"$lte": now}}]},
+            ],
+        },
         {"_id": 1},
         sort=[("created_at", 1)],
         limit=limit,
@@ -127,10 +135,43 @@ async def claim(runtime: ReportingRuntime, doc_id: str, now: datetime, until: da
 
 
 async def release(runtime: ReportingRuntime, doc_id: str, reason: str) -> None:
+    """Not published this round for a reason that is not the version's own (an outage, a signature that
+    arrived meanwhile): tried again next round."""
     await runtime.db[RECORDS].update_one(
         {"_id": doc_id, "status": PENDING},
         {"$set": {"claimed_until": None, "last_error": reason}, "$inc": {"attempts": 1}},
     )
+
+
+async def back_off(
+    runtime: ReportingRuntime, doc_id: str, reason: str, failures: int, next_attempt_at: datetime, parked: bool
+) -> None:
+    """The version failed for the `failures`-th time: not tried again before `next_attempt_at`, or
+    parked (still pending and visible, never tried again until a fact of its job arrives)."""
+    fields: dict[str, Any] = {
+        "claimed_until": None,
+        "last_error": reason,
+        "failures": failures,
+        "next_attempt_at": next_attempt_at,
+    }
+    if parked:
+        fields["parked_at"] = next_attempt_at
+    await runtime.db[RECORDS].update_one({"_id": doc_id, "status": PENDING}, {"$set": fields, "$inc": {"attempts": 1}})
+
+
+async def fact_arrived(uow: UnitOfWork, job_id: str) -> None:
+    """A new event of the job may be what its pending version waited for: it is due again at once, with
+    its failures forgotten, parked or not."""
+    await uow.db[RECORDS].update_many(
+        {"job_id": job_id, "status": PENDING, "failures": {"$gt": 0}},
+        {"$set": {"failures": 0}, "$unset": {"next_attempt_at": "", "parked_at": ""}},
+        session=uow.session,
+    )
+
+
+async def stuck_count(runtime: ReportingRuntime) -> int:
+    """Versions parked after failing every attempt (a gauge to alert on: anything above 0 needs a person)."""
+    return await runtime.db[RECORDS].count_documents({"status": PENDING, "parked_at": {"$ne": None}})
 
 
 async def mark_published(uow: UnitOfWork, doc_id: str, published: dict[str, Any]) -> bool:
