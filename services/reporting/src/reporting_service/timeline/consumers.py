@@ -22,6 +22,7 @@ async def take_event(event: CloudEvent[Any], uow: UnitOfWork) -> None:
         return  # already in the timeline, and so already applied
     entries = await store.entries_in(uow, event.subject, domain.SUMMARY_FIELDS)
     await store.save_summary(uow, domain.summarise(event.subject, entries))
+    await record_store.fact_arrived(uow, event.subject)  # what a version backing off or parked waited for, maybe
     if isinstance(event.data, JobInspectionPassed):
         # One record per job: a repeated pass finds version 1 and changes nothing.
         await record_store.make_first_version_due(uow, records.first_version(event))
