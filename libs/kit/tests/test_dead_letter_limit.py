@@ -1,17 +1,36 @@
 """A dead-letter queue is bounded on the real broker: once full, the dead-lettering publish is refused
 (nacked, so the publisher knows) and the letters already kept stay, none silently dropped."""
 
+import contextlib
 import dataclasses
+import logging
 
 import aio_pika
 from aio_pika.exceptions import DeliveryError
 from faststream.rabbit import Channel, RabbitBroker
+from litestar.testing import AsyncTestClient
 
 from compressor_contracts import service_topology
+from compressor_kit import runtime as runtime_module
+from compressor_kit.http import create_app
 from compressor_kit.messaging import dead_letter_exchange, declare_topology
-from compressor_kit.testing import ready_messages
+from compressor_kit.testing import eventually, ready_messages
+
+from .test_consumer import publish_raw
+from .test_deadletters import FAILED_QUEUE, dispatch_that_fails_until
 
 LIMIT = 3
+
+
+class Recorded(logging.Handler):
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 # A quorum queue checks its length before it enqueues, so it takes one letter past x-max-length.
 HELD_AT_MOST = LIMIT + 1
 
@@ -68,3 +87,46 @@ async def test_the_kit_broker_raises_on_a_refused_dead_letter_publish(rabbit_vho
         await broker.stop()
     depth = await ready_messages(rabbit_vhost, topology.dead_letter_queue)
     assert 1 <= depth <= 2 and refused == 4 - depth
+
+
+async def test_a_message_a_full_dead_letter_queue_refuses_stays_in_its_queue_and_is_dead_lettered_once_room_is_made(
+    test_settings, test_db, monkeypatch
+):
+    """End to end through a running service: its dead-letter queue is full, a message it cannot read is not
+    acknowledged away (it stays in its queue) and the refusal is logged as an ERROR; once dead letters are
+    replayed or purged, it is dead-lettered."""
+    bounded = dataclasses.replace(service_topology("dispatch"), dead_letter_max_length=1)
+    monkeypatch.setattr(runtime_module, "service_topology", lambda service: bounded)
+    url = test_settings.rabbitmq_url.get_secret_value()
+    async with AsyncTestClient(create_app(dispatch_that_fails_until([False]), test_settings)):
+        connection = await aio_pika.connect(url)
+        async with connection:
+            channel = await connection.channel(publisher_confirms=True)
+            dlx = await channel.get_exchange(bounded.dead_letter_exchange)
+            with contextlib.suppress(DeliveryError):
+                for n in range(5):  # fill it: the broker refuses once it is full
+                    await dlx.publish(aio_pika.Message(b"old letter", message_id=f"old-{n}"), routing_key="")
+            full = await ready_messages(url, bounded.dead_letter_queue)
+
+            errors = Recorded(logging.ERROR)
+            logging.getLogger("compressor_kit.delivery").addHandler(errors)
+            try:
+                await publish_raw(url, b"not json")
+
+                async def refusal_logged():
+                    return any("did not take" in r.getMessage() for r in errors.records)
+
+                await eventually(refusal_logged, timeout=30)
+            finally:
+                logging.getLogger("compressor_kit.delivery").removeHandler(errors)
+            kept = await ready_messages(url, bounded.dead_letter_queue)
+            dlq = await channel.get_queue(bounded.dead_letter_queue, ensure=False)
+            await dlq.purge()  # what replaying or purging the dead letters does
+
+            async def dead_lettered():
+                return await dlq.get(no_ack=True, fail=False)
+
+            letter = await eventually(dead_lettered, timeout=30)
+    assert kept == full  # no old letter pushed out, the new one refused
+    # Held (unacknowledged) meanwhile, never dropped: it is the one dead-lettered once there is room.
+    assert letter.body == b"not json" and letter.headers["x-failed-queue"] == FAILED_QUEUE
