@@ -21,19 +21,22 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import yaml
 
 from compressor_contracts import CATALOGUE
-from compressor_contracts.topology import EXCHANGE, service_topology
+from compressor_contracts.topology import EXCHANGE, PRODUCERS, service_topology
 from compressor_kit.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("infra_access", ROOT / "infra" / "access.py")
 access = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(access)
+_users_spec = importlib.util.spec_from_file_location("infra_mongo_users", ROOT / "infra" / "mongo" / "users.py")
+mongo_users = importlib.util.module_from_spec(_users_spec)
+_users_spec.loader.exec_module(mongo_users)
 SERVICES = {
     "intake": 8001,
     "dispatch": 8002,
@@ -330,9 +333,72 @@ def test_mongo_runs_the_replica_set_that_the_services_name(compose):
     mongo = compose["services"]["mongo"]
     command = mongo["command"] if isinstance(mongo["command"], list) else mongo["command"].split()
     assert command[command.index("--replSet") + 1] == "rs0"
-    assert "rs.initiate" in str(mongo["healthcheck"]["test"])
+    init = as_dict(compose["services"]["mongo-users"]["environment"])
+    assert init["MONGODB_REPLICA_SET"] == "rs0" and init["MONGODB_HOST"] == "mongo:27017"
+    assert "replSetInitiate" in (ROOT / "infra/mongo/users.py").read_text()
     for name in SERVICES:
         assert "replicaSet=rs0" in environment(compose, name)["MONGODB_URL"]
+
+
+def test_mongo_requires_authentication_with_a_keyfile_and_a_root_user_from_the_environment(compose):
+    mongo = compose["services"]["mongo"]
+    command = mongo["command"] if isinstance(mongo["command"], list) else mongo["command"].split()
+    assert "--auth" in command
+    keyfile = command[command.index("--keyFile") + 1]
+    env = as_dict(mongo["environment"])
+    for key in ("MONGO_INITDB_ROOT_USERNAME", "MONGO_INITDB_ROOT_PASSWORD", "MONGODB_KEYFILE_SECRET"):
+        assert REQUIRED_INTERPOLATION.match(str(env.get(key))), f"mongo: {key} must be ${{...:?...}}"
+    # The keyfile is written from the environment before the image's entrypoint runs mongod.
+    assert "./infra/mongo/boot.sh:/etc/compressor/boot.sh:ro" in mongo["volumes"]
+    assert mongo["entrypoint"] == ["bash", "/etc/compressor/boot.sh"]
+    boot = (ROOT / "infra/mongo/boot.sh").read_text()
+    assert f"key={keyfile}" in boot and "chmod 400" in boot and 'exec docker-entrypoint.sh "$@"' in boot
+    assert not mongo.get("ports"), "MongoDB stays inside the compose network"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_connects_to_mongo_as_its_own_user(compose, name):
+    env = environment(compose, name)
+    raw = str(env["MONGODB_URL"])
+    assert re.search(r"\$\{" + name.upper() + r"_MONGODB_PASSWORD:\?", raw), f"{name}: password not its own"
+    url = urlparse(re.sub(r"\$\{[^}]*\}", "secret", raw))
+    assert (url.username, url.hostname, url.port) == (name, "mongo", 27017)
+    assert parse_qs(url.query) == {"replicaSet": ["rs0"], "authSource": ["admin"]}
+    assert "MONGODB_URL" not in compose["x-service-environment"], "no shared, user-less connection string"
+    for other in SERVICES:
+        if other != name:
+            assert f"{other.upper()}_MONGODB_PASSWORD" not in str(env), f"{name} sees {other}'s MongoDB password"
+    assert compose["services"][name]["depends_on"]["mongo-users"]["condition"] == "service_completed_successfully"
+
+
+def test_mongo_users_are_created_by_the_projects_own_image_before_the_services_start(compose):
+    init = compose["services"]["mongo-users"]
+    assert (ROOT / init["build"]["context"]).resolve() == ROOT and init["build"]["dockerfile"] == "Dockerfile"
+    assert init["depends_on"]["mongo"]["condition"] == "service_healthy"
+    assert "./infra/mongo/users.py:/etc/compressor/mongo-users.py:ro" in init["volumes"]
+    assert init["command"] == ["python", "/etc/compressor/mongo-users.py"]
+    assert init["restart"] == "no" and init["healthcheck"] == {"disable": True}
+    env = as_dict(init["environment"])
+    mongo = as_dict(compose["services"]["mongo"]["environment"])
+    assert env["MONGODB_ROOT_USER"] == mongo["MONGO_INITDB_ROOT_USERNAME"], "one root user, from one variable"
+    assert env["MONGODB_ROOT_PASSWORD"] == mongo["MONGO_INITDB_ROOT_PASSWORD"]
+    for name in SERVICES:
+        key = f"{name.upper()}_MONGODB_PASSWORD"
+        assert REQUIRED_INTERPOLATION.match(str(env.get(key))), key
+        assert env[key] in environment(compose, name)["MONGODB_URL"], f"{name}: the init and the service disagree"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_mongo_user_is_limited_to_its_own_database(name):
+    """The roles infra/mongo/users.py gives (proven on a real mongod with --auth in test_mongo_users.py)."""
+    roles = mongo_users.roles_of(name)
+    assert roles[0] == {"role": "readWrite", "db": name}
+    others = roles[1:]
+    if name == mongo_users.BACKUP_TAKER:  # reporting's backups read every phase service's database
+        assert others == [{"role": "read", "db": other} for other in PRODUCERS if other != name]
+    else:
+        assert others == []
+    assert all(role["role"] in ("readWrite", "read") and role["db"] != "admin" for role in roles)
 
 
 def test_jaeger_accepts_otlp(compose):
