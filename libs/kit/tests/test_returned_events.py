@@ -56,8 +56,16 @@ INTAKE = ServiceDefinition(name="intake", default_port=0, description="test")
 
 @pytest.fixture
 def own_databases(test_settings: Settings, database_prefix: str) -> Settings:
-    """The test's settings with one database per service, as deployed (two outboxes, two relays)."""
-    return test_settings.model_copy(update={"mongodb_database": "", "mongodb_database_prefix": database_prefix})
+    """The test's settings with one database per service, as deployed (two outboxes, two relays), and a
+    relay that retries a refused event within a fraction of a second."""
+    return test_settings.model_copy(
+        update={
+            "mongodb_database": "",
+            "mongodb_database_prefix": database_prefix,
+            "outbox_retry_first_delay_seconds": 0.05,
+            "outbox_retry_max_delay_seconds": 0.2,
+        }
+    )
 
 
 @asynccontextmanager
@@ -113,7 +121,7 @@ async def test_an_event_no_queue_takes_stays_pending_and_is_delivered_once_its_c
                 return handled == ["JOB-ROUTED"]
 
             await eventually(first_handled, timeout=10)
-            assert (await outbox.find_one({"_id": first}))["status"] == "published"
+            await eventually(lambda: outbox.find_one({"_id": first, "status": "published"}), timeout=10)
 
         # Dispatch is stopped and its queue deleted (an operator's mistake, a broker restored without
         # it): job.requested is routed to no queue at all in this vhost.
@@ -136,7 +144,7 @@ async def test_an_event_no_queue_takes_stays_pending_and_is_delivered_once_its_c
                 return handled == ["JOB-ROUTED", "JOB-RETURNED"]
 
             await eventually(second_handled, timeout=10)
-        assert (await outbox.find_one({"_id": second}))["status"] == "published"
+            await eventually(lambda: outbox.find_one({"_id": second, "status": "published"}), timeout=10)
 
 
 class Records(logging.Handler):
@@ -204,6 +212,7 @@ async def tried_to_dead_letter(records: Records, *, times: int) -> bool:
 async def test_replay_skips_and_keeps_dead_letters_whose_failed_queue_is_unknown(test_settings):
     url = test_settings.rabbitmq_url.get_secret_value()
     await declare_as_at_start_up(test_settings, "dispatch")
+    await declare_as_at_start_up(test_settings, "intake")  # another service's queue, there to be reached
     named_unknown, not_ours, unnamed = job_requested("JOB-U1"), job_requested("JOB-U2"), job_requested("JOB-U3")
     await put_dead_letter(url, named_unknown, "unknown")
     await put_dead_letter(url, not_ours, "intake.customer-file")
@@ -218,6 +227,7 @@ async def test_replay_skips_and_keeps_dead_letters_whose_failed_queue_is_unknown
         unnamed.id: "no x-failed-queue header: the queue that failed it is unknown",
     }
     assert await ready_messages(url, DISPATCH_DLQ) == 3
+    assert await ready_messages(url, "intake.customer-file") == 0
     assert {letter.event_id for letter in await list_dead_letters(url, ["dispatch"])} == {
         named_unknown.id,
         not_ours.id,
