@@ -28,6 +28,9 @@ STOP_CHECK_SECONDS = 0.2
 # Failed attempts an event had spent before it was put back in its queue by an outage: the queue's
 # x-delivery-count starts again from 0 for the copy, so the attempts so far travel with it.
 ATTEMPTS_SPENT = "x-attempts-spent"
+# The queue a put-back copy was returned to; with the consuming service's own user_id, its consumer
+# accepts the copy as the producer's event (consumer.PublisherCheck).
+PUT_BACK_TO = "x-put-back-to"
 
 
 class PermanentFailure(Exception):
@@ -68,6 +71,7 @@ class DeliveryPolicy(BaseMiddleware):
     backoff_seconds: float
     outage_hold_seconds: float
     outage_retry_seconds: float
+    user_id: str | None
 
     @classmethod
     def factory(
@@ -79,6 +83,7 @@ class DeliveryPolicy(BaseMiddleware):
         backoff_seconds: float,
         outage_hold_seconds: float = 600.0,
         outage_retry_seconds: float = 5.0,
+        user_id: str | None = None,
     ) -> Callable[..., DeliveryPolicy]:
         def build(msg: Any, /, *, context: Any) -> DeliveryPolicy:
             middleware = cls(msg, context=context)
@@ -88,6 +93,7 @@ class DeliveryPolicy(BaseMiddleware):
             middleware.backoff_seconds = backoff_seconds
             middleware.outage_hold_seconds = outage_hold_seconds
             middleware.outage_retry_seconds = outage_retry_seconds
+            middleware.user_id = user_id
             return middleware
 
         return build
@@ -174,6 +180,7 @@ class DeliveryPolicy(BaseMiddleware):
         queue = getattr(getattr(subscriber, "queue", None), "name", None)
         headers = {key: value for key, value in (raw.headers or {}).items() if key != "x-delivery-count"}
         headers[ATTEMPTS_SPENT] = spent
+        headers[PUT_BACK_TO] = queue or ""
         try:
             if not queue:
                 raise LookupError(f"the queue that consumed {raw.message_id} is unknown")
@@ -186,6 +193,7 @@ class DeliveryPolicy(BaseMiddleware):
                 correlation_id=raw.correlation_id,
                 message_type=raw.type,
                 timestamp=raw.timestamp,
+                user_id=self.user_id,  # this service's own: the broker checks it against the connection
                 persist=True,
                 mandatory=True,
                 timeout=DEAD_LETTER_CONFIRM_SECONDS,
