@@ -62,6 +62,7 @@ def build_broker(settings: Settings, service: str, tracer_provider: TracerProvid
         backoff_seconds=settings.consumer_retry_backoff_seconds,
         outage_hold_seconds=settings.consumer_outage_hold_seconds,
         outage_retry_seconds=settings.consumer_outage_retry_seconds,
+        user_id=broker_user(settings),
     )
     broker.add_middleware(RabbitTelemetryMiddleware(tracer_provider=tracer_provider))
     broker.add_middleware(policy)
