@@ -22,7 +22,7 @@ from pymongo import ASCENDING, IndexModel
 from compressor_contracts import CloudEvent, EventData, ServiceTopology, parse_event
 from compressor_contracts.catalogue import ForgedEvent
 from compressor_contracts.topology import dead_letter_queue
-from compressor_kit.delivery import PermanentFailure
+from compressor_kit.delivery import PUT_BACK_TO, PermanentFailure
 from compressor_kit.logs import log_context
 from compressor_kit.messaging import broker_user, rabbit_queue
 from compressor_kit.outbox import Outbox, UnitOfWork
@@ -79,7 +79,8 @@ class PublisherCheck:
     by default: the users infra/access.py creates). A dead letter this service replays itself
     (deadletters.replay, its own user, `x-replayed-from` its own dead-letter queue) is accepted too:
     the replay is an admin's decision through this service's own route, and a letter dead-lettered as a
-    ForgedEvent is never replayed (deadletters.replay skips it).
+    ForgedEvent is never replayed (deadletters.replay skips it). Likewise an event this service's own
+    consumer put back in one of its queues during a MongoDB outage (delivery.py, `x-put-back-to`).
     Off when this service connects as guest (local development: every service shares that account, so
     user_id says nothing; production refuses guest).
     """
@@ -102,7 +103,8 @@ class PublisherCheck:
         if user_id == expected:
             return
         own_replay = headers.get("x-replayed-from") == dead_letter_queue(self.service)
-        if own_replay and user_id == self.user_of(self.service):
+        own_put_back = str(headers.get(PUT_BACK_TO) or "").startswith(f"{self.service}.")
+        if (own_replay or own_put_back) and user_id == self.user_of(self.service):
             return
         publisher = "without a user_id" if user_id is None else f"by broker user {user_id!r}"
         message = f"published {publisher}, not by {producer}'s ({expected!r}): only {producer} publishes this event"
