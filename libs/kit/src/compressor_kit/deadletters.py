@@ -38,7 +38,17 @@ from compressor_kit.oidc import MachineClient, ProviderUnavailable, TokenRequest
 from compressor_kit.settings import DEV_CLIENT_SECRET, Settings
 
 CONNECT_TIMEOUT = 10.0
-REPLAY_DROPS_HEADERS = ("x-error", "x-error-type", "x-attempts", "x-dead-lettered-at", "x-delivery-count", "x-death")
+# x-attempts-spent and x-put-back-to (delivery.py, an outage): a replay starts with a fresh attempt budget.
+REPLAY_DROPS_HEADERS = (
+    "x-error",
+    "x-error-type",
+    "x-attempts",
+    "x-dead-lettered-at",
+    "x-delivery-count",
+    "x-death",
+    "x-attempts-spent",
+    "x-put-back-to",
+)
 
 
 @dataclass(frozen=True)
