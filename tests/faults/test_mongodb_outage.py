@@ -11,9 +11,13 @@ several times, so it is put back in its queue as well.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
+import secrets
 import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import aio_pika
 import pytest
@@ -32,9 +36,22 @@ from compressor_kit.http import create_app
 from compressor_kit.outbox import UnitOfWork
 from compressor_kit.runtime import Runtime, ServiceDefinition
 from compressor_kit.settings import Settings
-from compressor_kit.testing import eventually, ready_messages
+from compressor_kit.testing import (
+    RABBITMQ_HOST,
+    add_user,
+    delete_user,
+    eventually,
+    ready_messages,
+    set_permissions,
+    set_topic_permissions,
+    unique,
+)
 
 from .servers import Mongod
+
+_spec = importlib.util.spec_from_file_location("infra_access", Path(__file__).parents[2] / "infra" / "access.py")
+access = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(access)
 
 QUEUE = "dispatch.job-requests"
 DEAD_LETTERS = "dispatch.dead-letters"
@@ -103,14 +120,18 @@ class Records(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-async def publish(amqp_url: str, events: list[CloudEvent[Any]]) -> None:
+async def publish(amqp_url: str, events: list[CloudEvent[Any]], *, user_id: str | None = None) -> None:
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange(EXCHANGE)
         for event in events:
             message = aio_pika.Message(
-                event.model_dump_json().encode(), content_type=CONTENT_TYPE, message_id=event.id, delivery_mode=2
+                event.model_dump_json().encode(),
+                content_type=CONTENT_TYPE,
+                message_id=event.id,
+                delivery_mode=2,
+                user_id=user_id,
             )
             await exchange.publish(message, routing_key=event.data.routing_key())
 
@@ -184,3 +205,53 @@ async def test_an_http_write_during_a_mongodb_outage_answers_503_problem_json_pr
         assert elapsed < 30, elapsed
         await asyncio.to_thread(mongod.start)
         assert (await client.post("/notes", headers=headers)).status_code == 201
+
+
+async def test_with_per_service_broker_users_an_event_put_back_by_an_outage_is_not_taken_for_a_forgery(
+    settings, mongod, rabbit_vhost
+):
+    """A put-back copy is published by the consumer itself (its own user_id, the broker checks it), not
+    by the event's producer: its consumer still accepts it (x-put-back-to one of its own queues)."""
+    vhost = unquote(rabbit_vhost.rsplit("/", 1)[1])
+    prefix = unique("outage") + "-"  # broker users are not per vhost: names of this test's own
+    urls = {}
+    for service in ("dispatch", "intake"):
+        user, password = prefix + service, secrets.token_urlsafe(16)
+        add_user(user, password)
+        set_permissions(vhost, user, *access.rabbitmq_permissions(service))
+        set_topic_permissions(vhost, user, EXCHANGE, *access.rabbitmq_topic_permissions(service))
+        urls[service] = f"amqp://{user}:{password}@{RABBITMQ_HOST}/{quote(vhost, safe='')}"
+    settings = settings.model_copy(
+        update={
+            "rabbitmq_url": SecretStr(urls["dispatch"]),
+            "rabbitmq_publisher_users": prefix + "{service}",
+            "consumer_outage_hold_seconds": 1.0,
+        }
+    )
+    delivery_log = Records()
+    logging.getLogger("compressor_kit.delivery").addHandler(delivery_log)
+    try:
+        async with AsyncTestClient(create_app(dispatch(), settings)):
+            await asyncio.to_thread(mongod.stop)
+            events = [job_requested(n) for n in range(3)]
+            await publish(urls["intake"], events, user_id=prefix + "intake")
+
+            async def put_back() -> bool:
+                return sum("back at the end of" in m for m in delivery_log.messages) >= len(events)
+
+            await eventually(put_back, timeout=30, interval=0.2)
+            await asyncio.to_thread(mongod.start)
+            with MongoClient(mongod.url) as mongo:
+
+                async def all_handled() -> bool:
+                    return mongo[DATABASE].handled.count_documents({}) == len(events)
+
+                await eventually(all_handled, timeout=60, interval=0.2)
+                times = {row["_id"]: row["times"] for row in mongo[DATABASE].handled.find()}
+            assert times == {event.id: 1 for event in events}
+            assert await ready_messages(rabbit_vhost, DEAD_LETTERS) == 0
+    finally:
+        logging.getLogger("compressor_kit.delivery").removeHandler(delivery_log)
+        for service in ("dispatch", "intake"):
+            delete_user(prefix + service)
+    assert not any("dead-lettering" in m for m in delivery_log.messages), delivery_log.messages
