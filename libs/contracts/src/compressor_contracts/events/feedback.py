@@ -63,7 +63,10 @@ class CustomerNotified(JobEventData):
 
     notification_id: Identifier = Field(description="Notification id in feedback.")
     channel: NotificationChannel = Field(description="Channel used.")
-    recipient: Text = Field(description="E-mail address or webhook URL it was delivered to.")
+    recipient: Text = Field(
+        description="E-mail address it was delivered to, or the webhook's scheme://host only (its path may carry "
+        "the receiver's secret)."
+    )
     about_event: RoutingKey = Field(description="Routing key of the event the notification is about.")
     about_event_id: ShortText = Field(description="Id of that event.")
     template: Identifier = Field(description="Message template used.")
