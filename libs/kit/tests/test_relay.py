@@ -12,6 +12,7 @@ from aiormq.exceptions import PublishError
 from pamqp.commands import Basic
 from pamqp.header import ContentHeader
 
+import compressor_kit.outbox as outbox_module
 from compressor_contracts import parse_event
 from compressor_kit.clock import ManualClock
 from compressor_kit.outbox import pending_count, retry_stuck, stuck_count
@@ -19,7 +20,7 @@ from compressor_kit.relay import STUCK_ALERT, LeaseLost, OutboxRelay
 from compressor_kit.retry import ItemRetry
 from compressor_kit.testing import drain_queue, eventually
 
-from .test_outbox import WATCH, commit_request, requested, wiring  # noqa: F401  (wiring: the fixture)
+from .test_outbox import WATCH, commit_request, requested
 
 SKEW = timedelta(minutes=10)
 
@@ -221,6 +222,27 @@ async def test_an_outage_spends_no_attempts(wiring):
             await relay.publish_pending()
     row = await outbox.db.outbox.find_one({"_id": committed})
     assert row["status"] == "pending" and row["attempts"] == 0 and "next_attempt_at" not in row
+
+
+class ClockAhead(datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.now(tz) + SKEW
+
+
+async def test_a_jobs_events_are_published_in_commit_order_whatever_the_committing_replicas_clocks(
+    test_settings, wiring, monkeypatch
+):
+    outbox, publish = wiring
+    with monkeypatch.context() as replica_ahead:
+        replica_ahead.setattr(outbox_module, "datetime", ClockAhead, raising=False)
+        first = await commit_event(outbox, "JOB-1")
+    second = await commit_event(outbox, "JOB-1")  # by a replica whose clock is right, after the first
+    relay = OutboxRelay(outbox, publish)
+    assert await relay.acquire_lease()
+    assert await relay.publish_pending() == 2
+    url = test_settings.rabbitmq_url.get_secret_value()
+    assert [m.message_id for m in await drain_queue(url, WATCH, expect=3, timeout=1.0)] == [first, second]
 
 
 def test_backoff_doubles_up_to_its_cap():

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import pymongo
@@ -92,20 +92,24 @@ class UnitOfWork:
             correlation_id=cause.correlationid if cause else correlation_id,
             causation_id=cause.id if cause else None,
         )
-        await self.db[OUTBOX].insert_one(
-            {
-                "_id": event.id,
-                "seq": len(self.events),
-                "created_at": datetime.now(UTC),
-                "routing_key": data.routing_key(),
-                "type": event.type,
-                "correlation_id": event.correlationid,
-                "subject": event.subject,
-                "body": event.model_dump_json(),
-                "trace": await self.job_traces.carrier_for(self.session, event.subject),
-                "status": PENDING,
-                "attempts": 0,
-            },
+        row = {
+            "seq": len(self.events),
+            "routing_key": data.routing_key(),
+            "type": event.type,
+            "correlation_id": event.correlationid,
+            "subject": event.subject,
+            "body": event.model_dump_json(),
+            "trace": await self.job_traces.carrier_for(self.session, event.subject),
+            "status": PENDING,
+            "attempts": 0,
+        }
+        # created_at, which orders the relay's publishing, is the database server's time: a replica
+        # whose clock runs ahead would otherwise let the job's next event, committed by another
+        # replica after this one, overtake it.
+        await self.db[OUTBOX].update_one(
+            {"_id": event.id},
+            [{"$set": {**{name: {"$literal": value} for name, value in row.items()}, "created_at": "$$NOW"}}],
+            upsert=True,
             session=self.session,
         )
         self.events.append(event)
