@@ -14,14 +14,16 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
 import aio_pika
 import pytest
 from litestar.testing import AsyncTestClient
 
-from compressor_contracts import CloudEvent, service_topology
+from compressor_contracts import CATALOGUE, EXCHANGE, INTEGRATION_ONLY, SERVICES, CloudEvent, service_topology
 from compressor_contracts.events.intake import JobRequested
 from compressor_contracts.examples import example
+from compressor_contracts.topology import topic_matches as routing_key_matches
 from compressor_kit.consumer import Consumer
 from compressor_kit.deadletters import list_dead_letters, replay
 from compressor_kit.delivery import PermanentFailure
@@ -31,7 +33,7 @@ from compressor_kit.outbox import UnitOfWork
 from compressor_kit.runtime import Runtime, ServiceDefinition
 from compressor_kit.settings import Settings
 from compressor_kit.telemetry import setup_tracing
-from compressor_kit.testing import drain_queue, eventually, ready_messages
+from compressor_kit.testing import drain_queue, eventually, rabbitmq_api, ready_messages
 
 from .test_consumer import job_requested, publish_raw
 from .test_deadletters import put_dead_letter
@@ -255,3 +257,37 @@ async def test_replay_to_a_queue_of_the_topology_deleted_on_the_broker_is_return
     [delivered] = await drain_queue(url, JOB_REQUESTS, expect=1, timeout=5)
     assert delivered.message_id == letter.id
     assert delivered.headers["x-replayed-from"] == DISPATCH_DLQ
+
+
+def declared(amqp_url: str) -> tuple[dict[str, dict[str, Any]], set[tuple[str, str, str]]]:
+    """The vhost's queues (name: arguments) and bindings (exchange, queue, routing key), from the
+    management API (its lists are current; only message counts lag)."""
+    vhost = quote(unquote(urlsplit(amqp_url).path[1:]), safe="")
+    queues = rabbitmq_api("GET", f"/queues/{vhost}", params={"columns": "name,arguments"}).json()
+    bindings = rabbitmq_api("GET", f"/bindings/{vhost}").json()
+    return (
+        {q["name"]: q["arguments"] for q in queues},
+        {(b["source"], b["destination"], b["routing_key"]) for b in bindings if b["destination_type"] == "queue"},
+    )
+
+
+async def test_every_service_declares_its_whole_topology_at_start_up(test_settings):
+    """Each service's start-up (before it consumes and before its relay runs) declares its queues, their
+    bindings, its dead-letter exchange and queue: a producer never waits on a consumer's first start."""
+    url = test_settings.rabbitmq_url.get_secret_value()
+    for service in SERVICES:
+        async with running(ServiceDefinition(name=service, default_port=0, description="test"), test_settings):
+            pass
+    queues, bindings = declared(url)
+    for service in SERVICES:
+        topology = service_topology(service)
+        for spec in topology.queues:
+            assert queues.get(spec.name, {}).get("x-dead-letter-exchange") == topology.dead_letter_exchange
+            for pattern in spec.bindings:
+                assert (EXCHANGE, spec.name, pattern) in bindings, f"{spec.name} not bound to {pattern}"
+        assert topology.dead_letter_queue in queues
+        assert (topology.dead_letter_exchange, topology.dead_letter_queue, "") in bindings
+    # Hence every event a service produces has somewhere to go, integration-only events aside.
+    for routing_key in CATALOGUE:
+        if routing_key not in INTEGRATION_ONLY:
+            assert any(routing_key_matches(p, routing_key) for (_, _, p) in bindings), routing_key
