@@ -149,6 +149,22 @@ async def test_an_event_no_queue_takes_stays_pending_and_is_delivered_once_its_c
             await eventually(lambda: outbox.find_one({"_id": second, "status": "published"}), timeout=10)
 
 
+async def test_an_integration_only_event_is_published_with_no_queue_bound(own_databases):
+    """backup.completed has no consumer among the services: without a queue of an integration bound it
+    is confirmed and dropped by the broker, as intended, rather than retried until parked."""
+    reporting_service = ServiceDefinition(name="reporting", default_port=0, description="test")
+    async with running(reporting_service, own_databases) as reporting:
+
+        async def work(uow: UnitOfWork) -> str:
+            return (await uow.publish(example("backup.completed.v1"))).id
+
+        event_id = await reporting.outbox.transact(work)
+        published = await eventually(
+            lambda: reporting.db.outbox.find_one({"_id": event_id, "status": "published"}), timeout=10
+        )
+        assert published["attempts"] == 0
+
+
 class Records(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
