@@ -142,3 +142,24 @@ async def test_a_delivery_resolves_the_host_again_and_never_connects_to_an_inter
     as_admin = await harness.client.get(f"/jobs/{job.job_id}/notifications", headers=bearer(tokens, "a-1", "admin"))
     [whole] = [n for n in as_admin.json()["items"] if n["channel"] == "webhook"]
     assert whole["recipient"] == url
+
+
+async def test_a_delivery_posts_to_the_checked_address_with_the_host_name_in_the_host_header(
+    harness, story, test_db, tokens, webhook_receiver
+):
+    """The connection goes to the address the check resolved (the receiver listens on 127.0.0.1 only), and
+    the receiver still sees the name it is known by."""
+    port = webhook_receiver.url.split(":")[2].split("/")[0]
+    url = f"http://localhost:{port}/hooks/compressor"
+    admin = bearer(tokens, "admin-1", "admin")
+    assert (await harness.client.put("/customers/CUST-0107/webhook", json={"url": url}, headers=admin)).is_success
+    job = story(preferred="webhook")
+    await harness.publish(job.requested())
+    await harness.publish(job.data("job.engineer_dispatched.v1"))
+
+    async def posted():
+        return webhook_receiver.requests or None
+
+    [post] = await eventually(posted, timeout=30)
+    assert post["path"] == "/hooks/compressor"
+    assert {k.lower(): v for k, v in post["headers"].items()}["host"] == f"localhost:{port}"

@@ -120,7 +120,8 @@ async def resolve(url: str, *, allow_internal: bool) -> Target:
             problem = address_problem(address)
             if problem:
                 raise WebhookRefused(f"{name} resolves to {address}, {problem}")
-    address = addresses[0]
+    # IPv4 first: a host with both may have no IPv6 route from here (one address only, none to fall back to).
+    address = next((a for a in addresses if a.version == 4), addresses[0])
     literal = f"[{address}]" if address.version == 6 else str(address)
     named = f"[{name}]" if ":" in name else name
     return Target(
