@@ -117,8 +117,10 @@ async def test_a_publish_that_never_ends_does_not_hold_the_cycle_past_half_the_l
     outbox, publish = wiring
     hanging = await commit_request(outbox, "JOB-HANGS")
     fine = await commit_request(outbox, "JOB-FINE")
+    calls: list[str] = []
 
     async def hangs_for_one_job(event):
+        calls.append(event.id)
         if event.id == hanging:
             await asyncio.Event().wait()  # a confirm that never comes
         await publish(event)
@@ -126,13 +128,43 @@ async def test_a_publish_that_never_ends_does_not_hold_the_cycle_past_half_the_l
     relay = OutboxRelay(outbox, hangs_for_one_job, lease_seconds=2)
     assert await relay.acquire_lease()
     started = asyncio.get_running_loop().time()
-    with pytest.raises(TimeoutError):
-        await asyncio.wait_for(relay.publish_pending(), 5)
+    assert await asyncio.wait_for(relay.publish_pending(), 5) == 1
     assert asyncio.get_running_loop().time() - started < 1.0  # below half of the 2 s lease
     url = test_settings.rabbitmq_url.get_secret_value()
     assert [m.message_id for m in await drain_queue(url, WATCH, expect=2, timeout=1.0)] == [fine]
+    # Its confirm is still awaited: it is not sent again meanwhile (it may be at the broker).
+    assert await relay.publish_pending() == 0 and calls == [hanging, fine]
+    await asyncio.sleep(2.1)  # a whole lease without a confirm: given up (an outage), and sent again
+    assert await relay.acquire_lease()
+    with pytest.raises(TimeoutError):
+        await relay.publish_pending()
+    await relay.publish_pending()
+    assert calls == [hanging, fine, hanging]
     row = await outbox.db.outbox.find_one({"_id": hanging})
     assert row["status"] == "pending" and row["attempts"] == 0  # a time limit is not the event's fault
+
+
+async def test_a_confirm_that_comes_after_its_cycle_is_marked_and_not_sent_again(test_settings, wiring):
+    outbox, publish = wiring
+    slow = await commit_request(outbox, "JOB-SLOW")
+    confirm = asyncio.Event()
+    calls: list[str] = []
+
+    async def slow_confirm(event):
+        calls.append(event.id)
+        await publish(event)
+        await confirm.wait()  # the broker's confirm takes longer than the cycle
+
+    relay = OutboxRelay(outbox, slow_confirm, lease_seconds=2)
+    assert await relay.acquire_lease()
+    assert await asyncio.wait_for(relay.publish_pending(), 5) == 0  # the cycle ends; the confirm is awaited
+    confirm.set()
+    await asyncio.sleep(0)
+    assert await relay.publish_pending() == 1
+    assert calls == [slow]
+    assert (await outbox.db.outbox.find_one({"_id": slow}))["status"] == "published"
+    url = test_settings.rabbitmq_url.get_secret_value()
+    assert [m.message_id for m in await drain_queue(url, WATCH, expect=2, timeout=1.0)] == [slow]
 
 
 class Refusing:
@@ -183,11 +215,11 @@ async def test_events_the_broker_keeps_refusing_back_off_and_are_parked_while_ne
         arrived = await drain_queue(url, WATCH, expect=1, timeout=5)
         assert [m.message_id for m in arrived] == [newer]  # not held up by the 25 older ones
 
-        async def all_parked() -> bool:
-            return await stuck_count(outbox.db) == 25
+        async def all_parked_and_alerted() -> bool:
+            return await stuck_count(outbox.db) == 25 and len(alerts) == 25  # alerted once each
 
-        await eventually(all_parked, timeout=10)
-        assert len(alerts) == 25 and relay.stuck_total == 25
+        await eventually(all_parked_and_alerted, timeout=10)
+        assert relay.stuck_total == 25
         assert "outbox event stuck" in alerts[0].getMessage()
         parked = await outbox.db.outbox.find_one({"_id": stuck[0]})
         assert parked["attempts"] == 3 and "NO_ROUTE" in parked["last_error"]
@@ -243,6 +275,16 @@ async def test_a_jobs_events_are_published_in_commit_order_whatever_the_committi
     assert await relay.publish_pending() == 2
     url = test_settings.rabbitmq_url.get_secret_value()
     assert [m.message_id for m in await drain_queue(url, WATCH, expect=3, timeout=1.0)] == [first, second]
+
+
+async def test_a_released_lease_is_taken_at_once_under_the_next_generation(wiring):
+    outbox, publish = wiring
+    stopping = OutboxRelay(outbox, publish, lease_seconds=30)
+    starting = OutboxRelay(outbox, publish, lease_seconds=30)
+    assert await stopping.acquire_lease()
+    await stopping.release_lease()
+    assert await starting.acquire_lease()
+    assert (await outbox.db.outbox_lease.find_one({"_id": "relay"}))["generation"] == 2
 
 
 def test_backoff_doubles_up_to_its_cap():

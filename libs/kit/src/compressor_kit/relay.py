@@ -86,6 +86,21 @@ class _Row:
     attempts: int
 
 
+@dataclass(frozen=True)
+class _InFlight:
+    """A publish whose confirm did not come within its cycle."""
+
+    row: _Row
+    sending: asyncio.Future[None]
+    since: datetime
+
+
+def _retrieve(sending: asyncio.Future[None]) -> None:
+    """Read a background publish's outcome so that asyncio never reports it as unretrieved."""
+    if not sending.cancelled():
+        sending.exception()
+
+
 class OutboxRelay:
     """Publishes committed events in order. One relay per service holds the lease at a time,
     which keeps the publish order and lets any replica take over when the holder dies."""
@@ -116,6 +131,7 @@ class OutboxRelay:
         self._held: HeldLease | None = None
         self._more = False  # the last batch was cut short by its size or its time: go again at once
         self._fence_check: asyncio.Future[None] | None = None
+        self._in_flight: dict[str, _InFlight] = {}  # by event id
         # Published and confirmed, but the database was away when they were to be marked: marked
         # first on the next cycle (if this relay still holds the lease), never published again by it.
         self._unmarked: list[str] = []
@@ -167,7 +183,7 @@ class OutboxRelay:
         except DuplicateKeyError:
             lease = None  # another relay created the lease at the same moment
         if lease is None or lease.get("holder") != self.instance:
-            self._held = None
+            self._drop_lease()
             return False  # another live relay holds it
         self._held = HeldLease(
             generation=lease["generation"],
@@ -207,9 +223,17 @@ class OutboxRelay:
             "$expr": {"$gt": ["$until", "$$NOW"]},
         }
 
-    async def release_lease(self) -> None:
+    def _drop_lease(self) -> None:
+        """This relay holds no lease (any more): confirms still awaited are the new holder's business
+        (it publishes those events again)."""
         self._held = None
-        await self.leases.delete_one({"_id": LEASE_ID, "holder": self.instance})
+        self._in_flight.clear()
+
+    async def release_lease(self) -> None:
+        """Let the lease run out now, so another replica takes it at once (under the next generation:
+        the lease is kept, never deleted, so generations only grow)."""
+        self._drop_lease()
+        await self.leases.update_one({"_id": LEASE_ID, "holder": self.instance}, [{"$set": {"until": "$$NOW"}}])
 
     async def _check_fence(self) -> None:
         """Raise LeaseLost unless this relay still holds its lease generation, live. Concurrent callers
@@ -220,7 +244,7 @@ class OutboxRelay:
 
     async def _read_fence(self) -> None:
         if await self.leases.find_one(self._holding(), {"_id": 1}) is None:
-            self._held = None
+            self._drop_lease()
             raise LeaseLost("the lease was taken over or ran out")
 
     async def _fenced(self, write: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
@@ -233,7 +257,7 @@ class OutboxRelay:
                 )
                 if confirmed.matched_count != 1:
                     await session.abort_transaction()
-                    self._held = None
+                    self._drop_lease()
                     raise LeaseLost("the lease was taken over or ran out")
                 return await write(session)
 
@@ -244,13 +268,17 @@ class OutboxRelay:
 
         Events of one job (subject) are published one after another, in commit order; different
         jobs are published concurrently, their confirms awaited together. The cycle ends within
-        CYCLE_SHARE of the lease: events not started by then wait for the next one.
+        CYCLE_SHARE of the lease: events not started by then wait for the next one, and a confirm not
+        in by then is awaited in the background (the message may be at the broker: sending it again
+        would duplicate it), its job's later events waiting behind it, for at most one lease.
         """
         if self._held is None:
             raise LeaseLost("this relay holds no lease")
         started = self.clock.now()
         publish_until = min(started + self.lease * PUBLISH_SHARE, self._held.expires_at)
         cycle_ends = min(started + self.lease * CYCLE_SHARE, self._held.expires_at)
+        confirmed, failed_in_flight = self._settle_in_flight(started)
+        self._unmarked += confirmed
         if self._unmarked:
             unmarked = self._unmarked
             try:
@@ -259,12 +287,13 @@ class OutboxRelay:
                 self._unmarked = []  # the new holder publishes them again; consumers are idempotent
                 raise
             self._unmarked = []
+        await self._record_failures(failed_in_flight, cycle_ends)  # before they could be fetched again
+        published: list[str] = []
+        failed: list[tuple[_Row, BaseException]] = []
         batch = await self._bounded(self._due_batch(self._held.server_now(started)), cycle_ends)
         by_job: dict[str, list[_Row]] = defaultdict(list)
         for row in batch:
             by_job[row.subject].append(row)
-        published: list[str] = []
-        failed: list[tuple[_Row, BaseException]] = []
         cut_short = False
 
         async def publish_in_order(rows: list[_Row]) -> None:
@@ -275,8 +304,14 @@ class OutboxRelay:
                 if left <= 0:
                     cut_short = True
                     return  # out of time: the rest waits for the next cycle
+                sending = asyncio.ensure_future(self.publish(row.event))
                 try:
-                    await asyncio.wait_for(self.publish(row.event), left)
+                    await asyncio.wait_for(asyncio.shield(sending), left)
+                except TimeoutError:
+                    self._in_flight[row.event.id] = _InFlight(row, sending, self.clock.now())
+                    sending.add_done_callback(_retrieve)
+                    log.warning("outbox event %s: no confirm within the cycle; awaited meanwhile", row.event.id)
+                    return  # the job's later events wait behind this one
                 except Exception as error:
                     failed.append((row, error))
                     return  # the job's later events wait behind this one
@@ -299,7 +334,27 @@ class OutboxRelay:
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise errors[0]
-        return len(published)
+        return len(confirmed) + len(published)
+
+    def _settle_in_flight(self, now: datetime) -> tuple[list[str], list[tuple[_Row, BaseException]]]:
+        """The background confirms that came in (ids to mark) or failed; one overdue by a whole lease
+        is given up as an outage (its event stays pending and is published again)."""
+        confirmed: list[str] = []
+        failed: list[tuple[_Row, BaseException]] = []
+        for event_id, waiting in list(self._in_flight.items()):
+            if not waiting.sending.done() and now - waiting.since < self.lease:
+                continue
+            del self._in_flight[event_id]
+            if not waiting.sending.done():
+                waiting.sending.cancel()
+                failed.append((waiting.row, TimeoutError(f"no confirm within {self.lease}")))
+            elif waiting.sending.cancelled():
+                failed.append((waiting.row, TimeoutError("the publish was cancelled")))
+            elif (error := waiting.sending.exception()) is not None:
+                failed.append((waiting.row, error))
+            else:
+                confirmed.append(event_id)
+        return confirmed, failed
 
     async def _due_batch(self, now: datetime) -> list[_Row]:
         """The oldest pending events that are due, leaving out every job whose earliest unpublished
@@ -307,6 +362,7 @@ class OutboxRelay:
         held_back = await self.collection.distinct(
             "subject", {"$or": [{"status": STUCK}, {"status": PENDING, "next_attempt_at": {"$gt": now}}]}
         )
+        held_back += [waiting.row.subject for waiting in self._in_flight.values()]
         cursor = (
             self.collection.find(
                 {"status": PENDING, "subject": {"$nin": held_back}},
