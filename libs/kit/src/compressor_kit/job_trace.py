@@ -44,6 +44,10 @@ MAX_PATH_SEGMENTS = 8
 # When MongoDB is down the handler's own database call fails the request anyway.
 LOOKUP_TIMEOUT_SECONDS = 3.0
 UNTRACED_PREFIXES = ("/health", "/schema")
+JOB_ID_ATTRIBUTE = "job.id"
+"""The job a request or event is about, on its span: how an SRE finds a job's requests by attribute, now
+that spans name routes by their template (`/jobs/{job_id}`) and never carry the path itself."""
+_JOB_OF_REQUEST = "compressor.job_id"
 
 
 def _trace_id(carrier: dict[str, str]) -> str | None:
@@ -117,13 +121,14 @@ class JobTraces:
             return current
         return stored
 
-    async def lookup(self, candidates: list[str]) -> dict[str, str] | None:
-        """The trace context of the first known job among `candidates` (path segments of a request)."""
-        known = next((c for c in map(self.known, candidates) if c is not None), None)
-        if known is not None:
-            return known
+    async def lookup(self, candidates: list[str]) -> tuple[str, dict[str, str]] | None:
+        """The first known job among `candidates` (path segments of a request) and its trace context."""
+        for candidate in candidates:
+            known = self.known(candidate)
+            if known is not None:
+                return candidate, known
         doc = await self.db[JOB_TRACES].find_one({"_id": {"$in": candidates}})
-        return dict(doc["carrier"]) if doc else None
+        return (str(doc["_id"]), dict(doc["carrier"])) if doc else None
 
 
 class JobTraceMiddleware(OpenTelemetryInstrumentationMiddleware):
@@ -139,7 +144,11 @@ class JobTraceMiddleware(OpenTelemetryInstrumentationMiddleware):
         self.open_telemetry_middleware.app = self._serve_request
 
     async def _serve_request(self, view: Any, receive: Any, send: Any) -> None:
-        await self.app(request_scope(view), receive, send)
+        scope = request_scope(view)
+        job_id = scope.get(_JOB_OF_REQUEST)
+        if job_id:
+            trace.get_current_span().set_attribute(JOB_ID_ATTRIBUTE, job_id)  # the server span, now current
+        await self.app(scope, receive, send)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope.get("type") not in ("http", "websocket"):
@@ -158,12 +167,16 @@ class JobTraceMiddleware(OpenTelemetryInstrumentationMiddleware):
             return
         try:
             with suppress_instrumentation():  # the lookup precedes the request's span: keep it out of traces
-                carrier = await asyncio.wait_for(job_traces.lookup(segments), LOOKUP_TIMEOUT_SECONDS)
+                found = await asyncio.wait_for(job_traces.lookup(segments), LOOKUP_TIMEOUT_SECONDS)
         except Exception:
             return  # tracing must never fail a request; a database outage surfaces in the handler
-        traceparent = (carrier or {}).get("traceparent")
+        if found is None:
+            return
+        job_id, carrier = found
+        traceparent = carrier.get("traceparent")
         if not traceparent:
             return
+        scope[_JOB_OF_REQUEST] = job_id
         headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() not in (b"traceparent", b"tracestate")]
         incoming = dict(scope.get("headers", [])).get(b"traceparent", b"").decode("latin-1")
         if _trace_id({"traceparent": incoming}) == _trace_id({"traceparent": traceparent}):
