@@ -130,3 +130,31 @@ async def test_a_message_a_full_dead_letter_queue_refuses_stays_in_its_queue_and
     assert kept == full  # no old letter pushed out, the new one refused
     # Held (unacknowledged) meanwhile, never dropped: it is the one dead-lettered once there is room.
     assert letter.body == b"not json" and letter.headers["x-failed-queue"] == FAILED_QUEUE
+
+
+async def test_a_dead_letter_queue_declared_before_the_limit_is_used_as_it_is_with_a_warning(rabbit_vhost, caplog):
+    # A broker upgraded from before the bound: the old queue has other arguments, which RabbitMQ refuses to
+    # redeclare. The service still starts, warns once per start-up, and dead-letters into the old queue.
+    topology = service_topology("quality")
+    connection = await aio_pika.connect(rabbit_vhost)
+    async with connection:
+        channel = await connection.channel()
+        await channel.declare_queue(topology.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"})
+
+    broker = RabbitBroker(rabbit_vhost)
+    await broker.connect()
+    try:
+        with caplog.at_level(logging.WARNING, logger="compressor_kit.messaging"):
+            await declare_topology(broker, topology)
+            await declare_topology(broker, topology)  # the broker's channels are still usable afterwards
+    finally:
+        await broker.stop()
+    warnings = [r for r in caplog.records if getattr(r, "alert", None) == "dead_letter_queue_unbounded"]
+    assert len(warnings) == 2 and topology.dead_letter_queue in warnings[0].getMessage()
+
+    connection = await aio_pika.connect(rabbit_vhost)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        dlx = await channel.get_exchange(topology.dead_letter_exchange)
+        await dlx.publish(aio_pika.Message(b"a letter", message_id="m1"), routing_key="")  # routed: not returned
+    assert await ready_messages(rabbit_vhost, topology.dead_letter_queue) == 1

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from aiormq.exceptions import ChannelPreconditionFailed
 from faststream.rabbit import Channel, ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
 from opentelemetry.trace import TracerProvider
@@ -73,12 +74,35 @@ async def declare_topology(broker: RabbitBroker, topology: ServiceTopology) -> N
     """Declare the exchange, this service's queues and bindings, its dead-letter exchange and queue."""
     events = await broker.declare_exchange(EVENTS_EXCHANGE)
     dlx = await broker.declare_exchange(dead_letter_exchange(topology))
-    dlq = await broker.declare_queue(rabbit_queue(topology.dead_letter_queue, topology.dead_letter_queue_arguments))
+    dlq = await _declare_dead_letter_queue(broker, topology)
     await dlq.bind(dlx, routing_key="")
     for spec in topology.queues:
         queue = await broker.declare_queue(rabbit_queue(spec.name, spec.arguments))
         for pattern in spec.bindings:
             await queue.bind(events, routing_key=pattern)
+
+
+# A channel of its own for a declaration that may be refused: a refusal closes the channel it came on.
+_PROBE_CHANNEL = Channel(publisher_confirms=False, prefetch_count=1)
+
+
+async def _declare_dead_letter_queue(broker: RabbitBroker, topology: ServiceTopology) -> Any:
+    """The dead-letter queue, bounded (`dead_letter_queue_arguments`). One declared before the bound
+    existed has other arguments, which RabbitMQ refuses to redeclare (PRECONDITION_FAILED, closing the
+    channel): the declaration is tried on a channel of its own, and the old queue is then used as it is,
+    with a warning, until an operator drains and deletes it (README, operations)."""
+    bounded = rabbit_queue(topology.dead_letter_queue, topology.dead_letter_queue_arguments)
+    try:
+        return await broker.config.declarer.declare_queue(bounded, channel=_PROBE_CHANNEL)
+    except ChannelPreconditionFailed:
+        log.warning(
+            "dead-letter queue %s predates its length limit (x-max-length %s): it is used unbounded until it is "
+            "drained and deleted once",
+            topology.dead_letter_queue,
+            topology.dead_letter_max_length,
+            extra={"alert": "dead_letter_queue_unbounded"},
+        )
+        return await broker.declare_queue(RabbitQueue(topology.dead_letter_queue, declare=False))
 
 
 def broker_user(settings: Settings) -> str:
