@@ -17,6 +17,13 @@ up to a cap, computed by the server), while newer events go out; its job's later
 so a job's events never overtake each other. After `retry.max_attempts` failures the event is parked as
 stuck (logged at ERROR with the alert `outbox_event_stuck`, counted by `outbox.stuck_count`). A broker
 or database outage is not the event's fault and spends no attempts.
+
+Parked events come back by themselves. Once an event has been parked for `retry.revive_after`
+(OUTBOX_STUCK_RETRY_SECONDS, by the server's clock) the relay holding the lease puts it back to pending
+with a fresh round of attempts, fenced like its other writes; it keeps its place in its job's order, and if
+the round fails too it is parked and alerted again. So an event whose consumer's queue did not exist yet
+(a consumer deployed after its producer) is delivered within that time of the fix without anyone acting;
+an operator can release it sooner (`outbox.retry_stuck`, POST /outbox/stuck/retry, `make outbox-retry`).
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ STUCK_ALERT = "outbox_event_stuck"
 # the second, which is below half, so a cycle plus the wait before the next renewal check stays in it.
 PUBLISH_SHARE, CYCLE_SHARE = 0.25, 0.4
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+# How often, at most, the holder looks for parked events due for revival (sooner when they wait less).
+REVIVAL_CHECK = timedelta(seconds=30)
 
 
 class LeaseLost(Exception):
@@ -127,6 +136,8 @@ class OutboxRelay:
         self.clock: Clock = clock or MonotonicClock()
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stuck_total = 0  # events this relay parked (a counter for metrics)
+        self.revived_total = 0  # parked events this relay gave a fresh round of attempts
+        self._next_revival_check = NEVER
         self._stopping = asyncio.Event()
         self._held: HeldLease | None = None
         self._more = False  # the last batch was cut short by its size or its time: go again at once
@@ -288,6 +299,7 @@ class OutboxRelay:
                 raise
             self._unmarked = []
         await self._record_failures(failed_in_flight, cycle_ends)  # before they could be fetched again
+        await self._revive_due_stuck(started, cycle_ends)
         published: list[str] = []
         failed: list[tuple[_Row, BaseException]] = []
         batch = await self._bounded(self._due_batch(self._held.server_now(started)), cycle_ends)
@@ -387,6 +399,43 @@ class OutboxRelay:
             async for doc in cursor
         ]
 
+    async def _revive_due_stuck(self, started: datetime, cycle_ends: datetime) -> None:
+        """Put events parked for `retry.revive_after` back to pending with a fresh round of attempts. Only
+        the lease holder does (fenced); they keep their created_at, so each job's order holds."""
+        if started < self._next_revival_check:
+            return
+        self._next_revival_check = started + min(REVIVAL_CHECK, self.retry.revive_after)
+        due_query = {"status": STUCK, "$expr": {"$lte": ["$next_attempt_at", "$$NOW"]}}
+        if await self._bounded(self.collection.find_one(due_query, {"_id": 1}), cycle_ends) is None:
+            return  # the usual case: one indexed read, no transaction
+
+        async def revive(session: AsyncClientSession) -> list[dict[str, Any]]:
+            due = await self.collection.find(due_query, {"type": 1, "subject": 1}, session=session).to_list()
+            await self.collection.update_many(
+                {"_id": {"$in": [doc["_id"] for doc in due]}, "status": STUCK},
+                {
+                    "$set": {"status": PENDING, "attempts": 0},
+                    "$inc": {"revivals": 1},
+                    "$currentDate": {"revived_at": True},
+                    "$unset": {"next_attempt_at": ""},
+                },
+                session=session,
+            )
+            return due
+
+        revived = await self._bounded(self._fenced(revive), cycle_ends)
+        self.revived_total += len(revived)
+        for doc in revived:
+            log.warning(
+                "outbox event %s %s of job %s was parked for %s: given a fresh round of %d attempts",
+                doc["type"],
+                doc["_id"],
+                doc["subject"],
+                self.retry.revive_after,
+                self.retry.max_attempts,
+                extra={"outbox_event_id": doc["_id"], "subject": doc["subject"]},
+            )
+
     async def _mark_published(self, ids: list[str], session: AsyncClientSession) -> None:
         await self.collection.update_many(
             {"_id": {"$in": ids}, "status": PENDING},
@@ -416,11 +465,13 @@ class OutboxRelay:
                     self.stuck_total += 1
                     log.error(
                         "outbox event stuck: %s %s of job %s parked after %d failed attempts; its job's later "
-                        "events wait behind it (retry_stuck once fixed); last error: %s",
+                        "events wait behind it; retried by itself in %s, or at once with make outbox-retry "
+                        "once fixed; last error: %s",
                         row.event.type,
                         row.event.id,
                         row.subject,
                         attempts,
+                        self.retry.revive_after,
                         _describe(error),
                         extra={"alert": STUCK_ALERT, "outbox_event_id": row.event.id, "subject": row.subject},
                     )
@@ -439,20 +490,19 @@ class OutboxRelay:
 
     def _failed_attempt(self, attempts: int, error: BaseException) -> list[dict[str, Any]]:
         """The row after its `attempts`-th failure: next attempt after the backoff by the server's clock,
-        or parked."""
-        delay_ms = int(self.retry.delay(attempts).total_seconds() * 1000)
-        status = STUCK if self.retry.exhausted(attempts) else PENDING
-        return [
-            {
-                "$set": {
-                    "attempts": attempts,
-                    "status": status,
-                    "next_attempt_at": {"$add": ["$$NOW", delay_ms]},
-                    "last_error": {"$literal": _describe(error)},
-                    "last_attempt_at": "$$NOW",
-                }
-            }
-        ]
+        or parked (stuck since now) until its revival."""
+        parked = self.retry.exhausted(attempts)
+        wait = self.retry.revive_after if parked else self.retry.delay(attempts)
+        changes: dict[str, Any] = {
+            "attempts": attempts,
+            "status": STUCK if parked else PENDING,
+            "next_attempt_at": {"$add": ["$$NOW", int(wait.total_seconds() * 1000)]},
+            "last_error": {"$literal": _describe(error)},
+            "last_attempt_at": "$$NOW",
+        }
+        if parked:
+            changes["stuck_since"] = "$$NOW"
+        return [{"$set": changes}]
 
     async def _bounded(self, work: Awaitable[T], deadline: datetime) -> T:
         """`work`, given until `deadline` by this relay's clock (a TimeoutError after that)."""

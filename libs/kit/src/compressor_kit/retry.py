@@ -2,8 +2,11 @@
 
 An item that fails waits before its next attempt, twice as long after each failure up to a cap, so
 that it neither spins nor holds newer items back; after `max_attempts` failures it is parked, still
-visible and counted, for a person to look at. A failure of infrastructure (the broker, the database or
-the object store unreachable or too slow) is not the item's fault and spends none of its attempts.
+visible and counted, for a person to look at. Where the worker supports it (the outbox relay), a parked
+item gets a fresh round of attempts by itself `revive_after_seconds` later: many causes fix themselves
+(a consumer deployed after its producer), and nothing should stay parked for want of an operator.
+A failure of infrastructure (the broker, the database or the object store unreachable or too slow) is
+not the item's fault and spends none of its attempts.
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ class ItemRetry:
     first_delay_seconds: float = 1.0
     max_delay_seconds: float = 300.0
     max_attempts: int = 10
+    revive_after_seconds: float = 3600.0
+
+    @property
+    def revive_after(self) -> timedelta:
+        """How long a parked item waits before its fresh round of attempts."""
+        return timedelta(seconds=self.revive_after_seconds)
 
     def delay(self, attempts: int) -> timedelta:
         """How long to wait after the item's `attempts`-th failure."""

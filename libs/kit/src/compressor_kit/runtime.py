@@ -121,6 +121,7 @@ class Runtime(Generic[S]):
                 settings.outbox_retry_first_delay_seconds,
                 settings.outbox_retry_max_delay_seconds,
                 settings.outbox_max_attempts,
+                settings.outbox_stuck_retry_seconds,
             ),
         )
         self._tasks: list[asyncio.Task[Any]] = []

@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     )
     outbox_retry_first_delay_seconds: float = Field(1.0, gt=0, description="wait after an event's first refusal")
     outbox_retry_max_delay_seconds: float = Field(300.0, gt=0, description="longest wait between an event's attempts")
+    outbox_stuck_retry_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="how long an event stays parked as stuck before the relay gives it a fresh round of attempts "
+        "by itself (alerting again if they fail too)",
+    )
 
     def database_name(self, service: str) -> str:
         """The database of `service` (this one's, or another's, e.g. for backups)."""
