@@ -14,6 +14,7 @@ import asyncio
 import importlib.util
 import logging
 import secrets
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -255,3 +256,45 @@ async def test_with_per_service_broker_users_an_event_put_back_by_an_outage_is_n
         for service in ("dispatch", "intake"):
             delete_user(prefix + service)
     assert not any("dead-lettering" in m for m in delivery_log.messages), delivery_log.messages
+
+
+@pytest.fixture
+def mongod_with_failpoints(tmp_path):
+    server = Mongod(tmp_path / "mongod")
+    server.command += ["--setParameter", "enableTestCommands=1"]  # configureFailPoint
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_a_write_whose_commit_outcome_is_unknown_is_asked_again_not_answered_503(
+    test_settings, mongod_with_failpoints
+):
+    """MongoDB going away just as a commit was sent leaves its outcome unknown: answering 503 ("nothing was
+    written") could be wrong, and the caller's retry would write twice. The commit is asked again until
+    its outcome is known, even past the transaction's time limit."""
+    mongod = mongod_with_failpoints
+    settings = test_settings.model_copy(
+        update={
+            "mongodb_url": SecretStr(mongod.url),
+            "mongodb_database": DATABASE,
+            "mongodb_timeout_ms": 300,
+            "mongodb_transaction_timeout_seconds": 1.0,
+        }
+    )
+    headers = {"Authorization": f"Bearer {DevelopmentTokens(settings).mint('m1', ['manager'])}"}
+    async with AsyncTestClient(create_app(dispatch(), settings), timeout=300) as client:
+        assert (await client.post("/notes", headers=headers)).status_code == 201
+        with MongoClient(mongod.url) as mongo:
+            # Every commit's connection is closed before an answer: its outcome is unknown to the service.
+            failing = {"failCommands": ["commitTransaction"], "closeConnection": True}
+            mongo.admin.command("configureFailPoint", "failCommand", mode="alwaysOn", data=failing)
+            # Lifted from another thread: the test client holds this loop while the app answers.
+            lift = threading.Timer(3, mongo.admin.command, ("configureFailPoint", "failCommand"), {"mode": "off"})
+            lift.start()
+            started = time.monotonic()
+            response = await client.post("/notes", headers=headers)
+            lift.join()
+            assert response.status_code == 201, response.text
+            assert time.monotonic() - started >= 2.5  # past the transaction's limit of 1 s, until lifted
+            assert mongo[DATABASE].notes.count_documents({}) == 2

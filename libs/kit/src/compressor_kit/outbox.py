@@ -22,7 +22,7 @@ import pymongo
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ExecutionTimeout
+from pymongo.errors import ExecutionTimeout, PyMongoError
 
 from compressor_contracts import CloudEvent, EventData, new_event
 from compressor_kit.job_trace import JobTraces
@@ -41,6 +41,10 @@ KEEP_PUBLISHED = timedelta(days=7)
 # Long enough to ride through a primary election (about 12 s at MongoDB's defaults) and write
 # conflicts under load; short enough that a caller hears of an outage while it still waits.
 TRANSACTION_TIME_LIMIT_SECONDS = 15.0
+# A commit sent whose outcome is unknown is asked again for as long as with_transaction would have.
+COMMIT_OUTCOME_LIMIT_SECONDS = 120.0
+COMMIT_RETRY_PAUSE_SECONDS = 0.5
+UNKNOWN_COMMIT = "UnknownTransactionCommitResult"
 
 OUTBOX_INDEXES = {
     OUTBOX: [
@@ -140,8 +144,11 @@ class Outbox:
         answers 503 promptly, and a consumer holds its event (delivery.py) instead of failing it. Without
         the limit, `with_transaction` keeps retrying for 120 s. The limit is the driver's own
         client-side operation timeout (`pymongo.timeout`), so it also bounds every operation inside.
+        One case waits longer: a commit sent whose outcome is unknown (MongoDB went away meanwhile) is
+        asked again until it is known (`_settle_commit`), since "nothing was written" would be a guess.
         """
         last: UnitOfWork | None = None
+        returned: list[T] = []
 
         async def attempt(session: AsyncClientSession) -> T:
             nonlocal last
@@ -149,21 +156,53 @@ class Outbox:
             result = await work(last)
             for write in last.last_writes:
                 await write()
+            returned[:] = [result]
             return result
 
-        try:
-            with pymongo.timeout(self.time_limit):
-                async with self.client.start_session() as session:
+        async with self.client.start_session() as session:
+            try:
+                with pymongo.timeout(self.time_limit):
                     result = await session.with_transaction(attempt)
-        except ExecutionTimeout as timeout:
-            # with_transaction turns the last transient error into a timeout once the limit is spent:
-            # when that error was MongoDB's absence (not contention), say so.
-            if unavailable(timeout.__cause__ or timeout):
-                raise DatabaseUnavailable(f"no MongoDB primary within {self.time_limit:g}s: {timeout}") from timeout
-            raise
+            except PyMongoError as error:
+                if _commit_outcome_unknown(error):
+                    await _settle_commit(session, error)
+                    result = returned[0]
+                elif isinstance(error, ExecutionTimeout) and unavailable(error.__cause__ or error):
+                    # with_transaction turned the last transient error into a timeout once the limit was
+                    # spent: that error was MongoDB's absence (not contention).
+                    raise DatabaseUnavailable(f"no MongoDB primary within {self.time_limit:g}s: {error}") from error
+                else:
+                    raise
         if last is not None and last.events:
             self.committed.set()  # only a commit that wrote events gives the relay work
         return result
+
+
+def _commit_outcome_unknown(error: BaseException) -> bool:
+    """Whether `error` (or the error a timeout wraps) left a sent commit's outcome unknown."""
+    causes = [error, error.__cause__]
+    return any(isinstance(e, PyMongoError) and e.has_error_label(UNKNOWN_COMMIT) for e in causes)
+
+
+async def _settle_commit(session: AsyncClientSession, error: PyMongoError) -> None:
+    """Ask again for a commit whose outcome is unknown until it is known (MongoDB commits a transaction
+    at most once however often it is asked), for up to COMMIT_OUTCOME_LIMIT_SECONDS. Returns once
+    committed; raises when it was not (or is still unknown at the limit)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + COMMIT_OUTCOME_LIMIT_SECONDS
+    log.warning("a commit's outcome is unknown (%s: %.200s); asking again", type(error).__name__, error)
+    while True:
+        try:
+            await session.commit_transaction()
+            return
+        except PyMongoError as again:
+            if again.has_error_label("TransientTransactionError"):  # not committed (e.g. lost in a restart)
+                raise DatabaseUnavailable(f"the transaction was not committed: {again}") from again
+            if not _commit_outcome_unknown(again) or loop.time() > deadline:
+                if unavailable(again):
+                    raise DatabaseUnavailable(f"a commit's outcome stayed unknown: {again}") from again
+                raise
+        await asyncio.sleep(COMMIT_RETRY_PAUSE_SECONDS)
 
 
 @dataclass(frozen=True)
