@@ -50,10 +50,12 @@ async def test_http_request_publish_and_consume_share_one_trace(test_settings, t
     )
     app = create_app(definition, test_settings)
     runtime: Runtime = app.state.runtime
-    # dispatch does not produce job.requested; give it intake's publisher for this test.
+    # dispatch does not produce job.requested; let it publish as intake for this test (the consumer accepts
+    # job.requested from its producer only, and the test broker's guest user turns the user_id check off).
     runtime.publishers["job.requested.v1"] = runtime.broker.publisher(
         exchange=EVENTS_EXCHANGE, routing_key="job.requested.v1", persist=True
     )
+    runtime.outbox.service = "intake"
     async with AsyncTestClient(app) as client:
         response = await client.post("/calls", headers={"Authorization": "Bearer " + tokens.mint("r1", ["reception"])})
         assert response.status_code == 202, response.text
