@@ -7,7 +7,7 @@ SERVICES := intake dispatch maintenance quality reporting feedback console
 WORKSPACE := libs/contracts libs/kit $(addprefix services/,$(SERVICES))
 PACKAGE_FILES := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) requirements-dev.lock
 
-.PHONY: setup infra-up infra-down run stop demo test test-fast bench lint docs i18n clean dlq dlq-replay backup lock
+.PHONY: setup infra-up infra-down run stop demo test test-fast bench lint docs i18n clean dlq dlq-replay outbox-stuck outbox-retry backup lock
 
 # Every third-party package comes from requirements-dev.lock, pinned with its hashes (pip refuses a file
 # whose hash differs); the workspace's own packages are installed editable from the checkout, built
@@ -100,6 +100,13 @@ dlq: setup ## dead letters per service, with the reason each failed (signed in a
 dlq-replay: setup ## after a fix: make dlq-replay SERVICE=dispatch IDS="id1 id2" (or ALL=1), as client dlq-replay
 	@test -n "$(SERVICE)" || { echo 'usage: make dlq-replay SERVICE=<service> IDS="<event ids>" | ALL=1'; exit 2; }
 	ENVIRONMENT=$${ENVIRONMENT:-local} OIDC_CLIENT_ID=dlq-replay $(BIN)/python -m compressor_kit.deadletters replay $(SERVICE) $(if $(ALL),--all,$(foreach id,$(IDS),--id $(id)))
+
+outbox-stuck: setup ## outbox events parked after failing every attempt, per service, with why (signed in as client dlq-replay)
+	ENVIRONMENT=$${ENVIRONMENT:-local} OIDC_CLIENT_ID=dlq-replay $(BIN)/python -m compressor_kit.outbox_stuck list
+
+outbox-retry: setup ## after a fix: make outbox-retry SERVICE=intake IDS="id1 id2" (or ALL=1) retries parked events now
+	@test -n "$(SERVICE)" || { echo 'usage: make outbox-retry SERVICE=<service> IDS="<event ids>" | ALL=1'; exit 2; }
+	ENVIRONMENT=$${ENVIRONMENT:-local} OIDC_CLIENT_ID=dlq-replay $(BIN)/python -m compressor_kit.outbox_stuck retry $(SERVICE) $(if $(ALL),--all,$(foreach id,$(IDS),--id $(id)))
 
 backup: setup ## a backup of every service database now, waited for (signed in as client backups; REPORTING_URL)
 	ENVIRONMENT=$${ENVIRONMENT:-local} OIDC_CLIENT_ID=backups $(BIN)/python -m reporting_service.backups.client $(if $(REPORTING_URL),--url $(REPORTING_URL))

@@ -256,7 +256,8 @@ def _detail(response: httpx.Response) -> str:
 
 
 class ServicesClient:
-    """The services' dead-letter routes, called with this tool's own access token (client credentials)."""
+    """The services' admin routes (dead letters, stuck outbox events), called with this tool's own access token
+    (client credentials)."""
 
     def __init__(self, http: httpx.AsyncClient, settings: Settings) -> None:
         self.http = http
@@ -265,7 +266,7 @@ class ServicesClient:
             self.machine = MachineClient(http, settings)
         except ValueError as error:
             raise CommandFailed(
-                f"{error} (make dlq and make dlq-replay sign in as OIDC_CLIENT_ID=dlq-replay)"
+                f"{error} (make dlq, dlq-replay, outbox-stuck and outbox-retry sign in as OIDC_CLIENT_ID=dlq-replay)"
             ) from None
 
     async def _headers(self) -> dict[str, str]:
@@ -291,7 +292,7 @@ class ServicesClient:
         if response.status_code in (401, 403):
             raise CommandFailed(
                 f"{service} refused client {self.client_id!r} ({response.status_code}): {_detail(response)}; "
-                "dead letters need a client with the admin role (make dlq signs in as dlq-replay)"
+                "these routes need a client with the admin role (make dlq and make outbox-stuck sign in as dlq-replay)"
             )
         if response.is_error:
             raise CommandFailed(f"{service} answered {response.status_code} to {method} {path}: {_detail(response)}")

@@ -1,9 +1,9 @@
 """The HTTP face of a service: one Litestar app per service, built the same way for all.
 
 `create_app` wires the runtime into Litestar: health routes, the admin's dead-letter routes
-(`compressor_kit.deadletter_api`), the kit's refusal and error handlers
-(problem+json), one trace per job, bounded parameters, the trace id on every answer, and the rule
-that every route declares who may call it.
+(`compressor_kit.deadletter_api`) and stuck outbox event routes (`compressor_kit.outbox_api`), the kit's
+refusal and error handlers (problem+json), one trace per job, bounded parameters, the trace id on every
+answer, and the rule that every route declares who may call it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from compressor_kit.job_trace import OpenTelemetryPlugin
 from compressor_kit.logs import configure_logging
 from compressor_kit.openapi import document_closed_bodies, document_examples, document_problems
 from compressor_kit.outbox import Publish
+from compressor_kit.outbox_api import ROUTES as STUCK_EVENT_ROUTES
 from compressor_kit.problems import EXCEPTION_HANDLERS, problem_response
 from compressor_kit.runtime import Runtime, S, ServiceDefinition
 from compressor_kit.settings import Settings
@@ -86,7 +87,7 @@ def create_app(
     configure_logging(definition.name, service_settings.log_level)
     runtime = Runtime(definition, service_settings, clock, wrap_publish=wrap_publish)
     app = Litestar(
-        route_handlers=[live, ready, *DEAD_LETTER_ROUTES, *definition.route_handlers],
+        route_handlers=[live, ready, *DEAD_LETTER_ROUTES, *STUCK_EVENT_ROUTES, *definition.route_handlers],
         dependencies={"runtime": Provide(lambda: runtime, sync_to_thread=False)},
         on_startup=[runtime.start],
         on_shutdown=[runtime.stop],

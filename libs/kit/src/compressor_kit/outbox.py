@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pymongo
@@ -237,3 +237,47 @@ async def retry_stuck(db: AsyncDatabase[dict[str, Any]], ids: list[str] | None =
         query, {"$set": {"status": PENDING, "attempts": 0}, "$unset": {"next_attempt_at": ""}}
     )
     return result.modified_count
+
+
+@dataclass(frozen=True)
+class StuckEvent:
+    """An event parked after failing every attempt of its round, and why."""
+
+    id: str
+    type: str
+    subject: str
+    attempts: int
+    last_error: str
+    stuck_since: datetime | None
+    revives_at: datetime | None  # when the relay gives it a fresh round by itself
+    revivals: int  # fresh rounds it has had so far
+
+
+async def list_stuck(
+    db: AsyncDatabase[dict[str, Any]], ids: list[str] | None = None, *, limit: int | None = None
+) -> list[StuckEvent]:
+    """The parked events (these, or all; at most `limit`), oldest first."""
+    query: dict[str, Any] = {"status": STUCK}
+    if ids is not None:
+        query["_id"] = {"$in": ids}
+    cursor = db[OUTBOX].find(query, {"body": 0, "trace": 0}).sort([("created_at", ASCENDING), ("seq", ASCENDING)])
+    if limit is not None:
+        cursor = cursor.limit(limit)
+    return [
+        StuckEvent(
+            id=doc["_id"],
+            type=doc["type"],
+            subject=doc["subject"],
+            attempts=doc.get("attempts", 0),
+            last_error=doc.get("last_error", ""),
+            stuck_since=_utc(doc.get("stuck_since") or doc.get("last_attempt_at")),
+            revives_at=_utc(doc.get("next_attempt_at")),
+            revivals=doc.get("revivals", 0),
+        )
+        async for doc in cursor
+    ]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time read from MongoDB is UTC; the client may hand it back naive."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
