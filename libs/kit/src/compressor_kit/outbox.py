@@ -35,7 +35,8 @@ T = TypeVar("T")
 OUTBOX = "outbox"
 LEASE = "outbox_lease"
 # A row is pending until published; one that failed `max_attempts` times is parked as stuck (still
-# visible and counted, see `stuck_count`) and holds its job's later events back until `retry_stuck`.
+# visible and counted, see `stuck_count`) and holds its job's later events back until `retry_stuck` or
+# the relay's own retry after OUTBOX_STUCK_RETRY_SECONDS (relay.py) puts it back to pending.
 PENDING, PUBLISHED, STUCK = "pending", "published", "stuck"
 KEEP_PUBLISHED = timedelta(days=7)
 # Long enough to ride through a primary election (about 12 s at MongoDB's defaults) and write
