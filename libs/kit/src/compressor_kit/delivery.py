@@ -17,6 +17,7 @@ from faststream.message import StreamMessage
 from faststream.rabbit import RabbitBroker, RabbitExchange
 
 from compressor_contracts import ContractError
+from compressor_kit.alerts import DEAD_LETTER_REFUSED, raise_alert
 from compressor_kit.mongo import unavailable
 
 log = logging.getLogger(__name__)
@@ -251,7 +252,9 @@ class DeliveryPolicy(BaseMiddleware):
                 return
             except (DeliveryError, TimeoutError) as refused:  # returned (no queue bound), nacked or unconfirmed
                 reason = refused
-            log.error(
+            raise_alert(
+                log,
+                DEAD_LETTER_REFUSED,
                 "the dead-letter exchange %s did not take %s from %s (%r): kept unacknowledged, retrying in %.1fs",
                 self.dead_letters.name,
                 raw.message_id,

@@ -22,6 +22,7 @@ from compressor_contracts import (
     ServiceTopology,
     service_topology,
 )
+from compressor_kit.alerts import DEAD_LETTER_QUEUE_UNBOUNDED, raise_alert
 from compressor_kit.delivery import DeliveryPolicy
 from compressor_kit.outbox import PendingEvent, Publish
 from compressor_kit.settings import Settings
@@ -95,12 +96,14 @@ async def _declare_dead_letter_queue(broker: RabbitBroker, topology: ServiceTopo
     try:
         return await broker.config.declarer.declare_queue(bounded, channel=_PROBE_CHANNEL)
     except ChannelPreconditionFailed:
-        log.warning(
+        raise_alert(
+            log,
+            DEAD_LETTER_QUEUE_UNBOUNDED,
             "dead-letter queue %s predates its length limit (x-max-length %s): it is used unbounded until it is "
             "drained and deleted once",
             topology.dead_letter_queue,
             topology.dead_letter_max_length,
-            extra={"alert": "dead_letter_queue_unbounded"},
+            level=logging.WARNING,
         )
         return await broker.declare_queue(RabbitQueue(topology.dead_letter_queue, declare=False))
 

@@ -45,6 +45,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
+from compressor_kit.alerts import OUTBOX_EVENT_STUCK, raise_alert
 from compressor_kit.clock import Clock
 from compressor_kit.outbox import LEASE, OUTBOX, PENDING, PUBLISHED, STUCK, Outbox, PendingEvent, Publish
 from compressor_kit.retry import ItemRetry, is_outage
@@ -54,7 +55,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LEASE_ID = "relay"
-STUCK_ALERT = "outbox_event_stuck"
+STUCK_ALERT = OUTBOX_EVENT_STUCK
 # Shares of the lease: publishing stops after the first, the whole cycle (marking included) ends by
 # the second, which is below half, so a cycle plus the wait before the next renewal check stays in it.
 PUBLISH_SHARE, CYCLE_SHARE = 0.25, 0.4
@@ -464,7 +465,9 @@ class OutboxRelay:
                 attempts = row.attempts + 1
                 if self.retry.exhausted(attempts):
                     self.stuck_total += 1
-                    log.error(
+                    raise_alert(
+                        log,
+                        OUTBOX_EVENT_STUCK,
                         "outbox event stuck: %s %s of job %s parked after %d failed attempts; its job's later "
                         "events wait behind it; retried by itself in %s, or at once with make outbox-retry "
                         "once fixed; last error: %s",
@@ -474,7 +477,8 @@ class OutboxRelay:
                         attempts,
                         self.retry.revive_after,
                         _describe(error),
-                        extra={"alert": STUCK_ALERT, "outbox_event_id": row.event.id, "subject": row.subject},
+                        outbox_event_id=row.event.id,
+                        subject=row.subject,
                     )
                 else:
                     log.warning(

@@ -25,6 +25,7 @@ from minio.error import S3Error
 from reportlab.lib.utils import ImageReader
 
 from compressor_contracts import JobReportPublished, StoredObject, parse_event
+from compressor_kit.alerts import REPORT_RECORD_STUCK, raise_alert
 from compressor_kit.i18n import LANGUAGES
 from compressor_kit.outbox import UnitOfWork
 from compressor_kit.retry import ItemRetry, is_outage
@@ -38,7 +39,7 @@ from reporting_service.timeline import store as timeline
 log = logging.getLogger(__name__)
 
 CLAIM = timedelta(minutes=2)
-STUCK_ALERT = "report_record_stuck"
+STUCK_ALERT = REPORT_RECORD_STUCK
 BATCH = 20
 PDF = "application/pdf"
 
@@ -79,14 +80,16 @@ async def _failed(runtime: ReportingRuntime, version: dict[str, Any], error: Exc
     parked = retry.exhausted(failures)
     await store.back_off(runtime, doc_id, reason, failures, now + retry.delay(failures), parked)
     if parked:
-        log.error(
+        raise_alert(
+            log,
+            REPORT_RECORD_STUCK,
             "report record stuck: %s of job %s parked after %d failed attempts until a new event of the job "
             "arrives; last error: %s",
             doc_id,
             version["job_id"],
             failures,
             reason,
-            extra={"alert": STUCK_ALERT, "record_version": doc_id},
+            record_version=doc_id,
         )
     elif isinstance(error, domain.MissingFacts):
         log.info("record %s not ready (attempt %d): %s", doc_id, failures, reason)
