@@ -29,7 +29,8 @@ def _answers_html(operation: dict[str, Any]) -> bool:
 
 OPERATOR = {"$ne": None}
 HOSTILE_KEYS = ("$where", "$set", "status.$", "a.b")
-BOOKKEEPING = {"outbox_lease", "backup_schedule", "stock"}  # written by background loops (lease, schedule, seed)
+# Written by background loops (lease, schedule, seed), or counting requests per address (the public pages' limits).
+BOOKKEEPING = {"outbox_lease", "backup_schedule", "stock", "rate_limits"}
 
 
 def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,8 @@ def test_the_openapi_document_names_every_operation_and_the_refusals(test_settin
         # the kit's, on every service
         "listDeadLetters",
         "replayDeadLetters",
+        "listStuckOutboxEvents",
+        "retryStuckOutboxEvents",
     }
     assert {"404", "409", "422"} <= set(operations["RecordInspectionResults"]["responses"])
     assert all(op["security"] == [{"BearerToken": []}] for op in operations.values())

@@ -20,7 +20,7 @@ from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.refusals import Refusal
 from feedback_service.notifications import store as notifications
 from feedback_service.notifications.domain import Audience, DeliveryStatus, Notification, Webhook, shown_recipient
-from feedback_service.notifications.webhook_target import WebhookRefused, redacted, resolve
+from feedback_service.notifications.webhook_target import redacted, resolve
 from feedback_service.settings import FeedbackRuntime
 
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
@@ -177,10 +177,7 @@ async def set_customer_webhook(
     """Register (or replace) the customer's webhook; a new signing secret is issued and shown once.
     Used for customers whose contact prefers webhook notifications. The URL must be https to a host that
     resolves to public addresses only (422 naming url otherwise)."""
-    try:
-        await resolve(data.url, allow_internal=runtime.settings.webhooks_may_reach_internal_hosts())
-    except WebhookRefused as refused:
-        raise Refusal.invalid(str(refused), field="url") from refused
+    await resolve(data.url, allow_internal=runtime.settings.webhooks_may_reach_internal_hosts())  # Refusal: 422 on url
     webhook = Webhook(
         customer_id=_checked(customer_id),
         url=data.url,

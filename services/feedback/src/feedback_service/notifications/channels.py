@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 
+from compressor_kit.refusals import Refusal
 from feedback_service.notifications.domain import NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from feedback_service.notifications.webhook_target import WebhookRefused, redacted, resolve
+from feedback_service.notifications.webhook_target import redacted, resolve
 from feedback_service.settings import FeedbackSettings
 
 
@@ -95,7 +96,7 @@ async def send_webhook(
         # Resolved and checked now, and connected to at the checked address (DNS may have changed since
         # the webhook was registered); no proxy from the environment, no redirects followed.
         target = await resolve(url, allow_internal=settings.webhooks_may_reach_internal_hosts())
-    except WebhookRefused as refused:
+    except Refusal as refused:
         raise DeliveryFailed(f"webhook {shown} refused: {refused}") from refused
     headers["Host"] = target.host
     try:

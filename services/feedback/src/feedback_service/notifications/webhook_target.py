@@ -15,6 +15,8 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
+from compressor_kit.refusals import Refusal
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # Ranges `ipaddress` does not flag (on every Python this runs on) but that are not the public internet.
@@ -30,10 +32,6 @@ NOT_PUBLIC = [
 ]
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 DEFAULT_PORTS = {"https": 443, "http": 80}
-
-
-class WebhookRefused(Exception):
-    """The URL is not one a webhook may be sent to; the message says why (without the URL's path)."""
 
 
 @dataclass(frozen=True)
@@ -88,16 +86,18 @@ def checked_url(url: str, *, allow_internal: bool) -> SplitResult:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
     except ValueError as error:
-        raise WebhookRefused(f"not a valid URL: {error}") from error
+        raise Refusal.invalid(f"not a valid URL: {error}", field="url") from error
     schemes = ("https", "http") if allow_internal else ("https",)
     if parts.scheme not in schemes:
-        raise WebhookRefused("a webhook URL must start with https://")
+        raise Refusal.invalid("a webhook URL must start with https://", field="url")
     if not parts.hostname:
-        raise WebhookRefused("a webhook URL names a host")
+        raise Refusal.invalid("a webhook URL names a host", field="url")
     if parts.username is not None or parts.password is not None:
-        raise WebhookRefused("a webhook URL carries no user name or password (the signature authenticates us)")
+        raise Refusal.invalid(
+            "a webhook URL carries no user name or password (the signature authenticates us)", field="url"
+        )
     if any(character.isspace() for character in url):
-        raise WebhookRefused("a webhook URL has no spaces")
+        raise Refusal.invalid("a webhook URL has no spaces", field="url")
     return parts
 
 
@@ -109,17 +109,17 @@ async def resolve(url: str, *, allow_internal: bool) -> Target:
     try:
         found = await asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
-        raise WebhookRefused(f"{name} does not resolve ({error})") from error
+        raise Refusal.invalid(f"{name} does not resolve ({error})", field="url") from error
     addresses = list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in found))
     if not addresses:
-        raise WebhookRefused(f"{name} does not resolve")
+        raise Refusal.invalid(f"{name} does not resolve", field="url")
     if not allow_internal:
         # Every address, not only the first: a receiver with one public and one internal address could
         # otherwise be reached at the internal one by a client preferring it.
         for address in addresses:
             problem = address_problem(address)
             if problem:
-                raise WebhookRefused(f"{name} resolves to {address}, {problem}")
+                raise Refusal.invalid(f"{name} resolves to {address}, {problem}", field="url")
     # IPv4 first: a host with both may have no IPv6 route from here (one address only, none to fall back to).
     address = next((a for a in addresses if a.version == 4), addresses[0])
     literal = f"[{address}]" if address.version == 6 else str(address)
