@@ -9,6 +9,10 @@ is only used once the service has taken it (`accept_upload`): its size and its f
 the server (an S3 server that does not enforce POST policies, such as the tests' moto, is covered too),
 then copied to its own key, which no upload form ever names. An accepted object is never replaced, so
 an upload form still valid after its photo was accepted cannot change what was accepted.
+
+Links and forms are signed for the public endpoint (S3_PUBLIC_ENDPOINT, e.g. the reverse proxy's host),
+which browsers reach, while the service itself talks to the internal one (S3_ENDPOINT): a signature
+covers the host, so a link signed for `minio:9000` could not be rewritten afterwards.
 """
 
 from __future__ import annotations
@@ -85,6 +89,17 @@ class ObjectStore:
             region=settings.s3_region,
             http_client=http,
         )
+        # Signing only: with the region given, the client never asks the server for it, so this makes no
+        # request to an address that may not resolve from inside the network.
+        self.public_endpoint = settings.s3_public_endpoint or settings.s3_endpoint
+        self.public_secure = settings.s3_public_secure if settings.s3_public_endpoint else settings.s3_secure
+        self.signer = Minio(
+            self.public_endpoint,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key.get_secret_value(),
+            secure=self.public_secure,
+            region=settings.s3_region,
+        )
         self.buckets = {name: settings.bucket(name) for name in buckets}
 
     def bucket(self, name: str) -> str:
@@ -125,8 +140,11 @@ class ObjectStore:
 
         return await asyncio.to_thread(read)
 
-    async def presigned_get(self, bucket: str, key: str, expires: timedelta) -> str:
-        return await asyncio.to_thread(self.client.presigned_get_object, self.bucket(bucket), key, expires)
+    async def presigned_get(self, bucket: str, key: str, expires: timedelta, *, version_id: str | None = None) -> str:
+        """A download link for browsers, on the public endpoint (one version of the object, if given)."""
+        return await asyncio.to_thread(
+            self.signer.presigned_get_object, self.bucket(bucket), key, expires, version_id=version_id
+        )
 
     async def presigned_post(
         self, bucket: str, key: str, *, content_type: str, max_bytes: int, expires: timedelta
@@ -138,10 +156,10 @@ class ObjectStore:
         policy.add_equals_condition("key", upload_key(key))
         policy.add_equals_condition("Content-Type", content_type)
         policy.add_content_length_range_condition(1, max_bytes)
-        signed = await asyncio.to_thread(self.client.presigned_post_policy, policy)
-        scheme = "https" if self.settings.s3_secure else "http"
+        signed = await asyncio.to_thread(self.signer.presigned_post_policy, policy)
+        scheme = "https" if self.public_secure else "http"
         fields = {"key": upload_key(key), "Content-Type": content_type, **signed}
-        return UploadForm(url=f"{scheme}://{self.settings.s3_endpoint}/{real}", fields=fields)
+        return UploadForm(url=f"{scheme}://{self.public_endpoint}/{real}", fields=fields)
 
     async def accept_upload(self, bucket: str, key: str, *, content_types: Collection[str], max_bytes: int) -> str:
         """Take what was uploaded for `key` as the object `key`, after checking it on the server: at most

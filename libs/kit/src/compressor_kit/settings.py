@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr = SecretStr(DEV_S3_SECRET)
     s3_secure: bool = False
     s3_region: str = "us-east-1"
+    s3_public_endpoint: str = Field(
+        "",
+        description="host[:port] that browsers and phones reach the object store at, for presigned links and "
+        "upload forms only (signed here, no request made); empty means S3_ENDPOINT",
+    )
+    s3_public_secure: bool = Field(True, description="whether S3_PUBLIC_ENDPOINT is reached over https")
     s3_bucket_prefix: str = "compressor-"
 
     # Sign-in: access tokens from the OpenID Connect provider, checked against its published keys.
