@@ -43,10 +43,6 @@ async def recreate_reports_bucket(runtime: ReportingRuntime) -> None:
 
 
 async def presigned_report_link(runtime: ReportingRuntime, report: dict[str, Any], expiry: timedelta) -> str:
-    return await asyncio.to_thread(
-        runtime.objects.client.presigned_get_object,
-        runtime.objects.bucket(REPORTS_BUCKET),
-        report["object_key"],
-        expiry,
-        version_id=report.get("object_version") or None,
+    return await runtime.objects.presigned_get(
+        REPORTS_BUCKET, report["object_key"], expiry, version_id=report.get("object_version") or None
     )
