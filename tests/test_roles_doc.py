@@ -1,5 +1,5 @@
 """docs/roles.md (who may do what, generated from every service's routes) stays current, and every
-route but the health checks and the customer's survey declares its roles."""
+route but the health checks, the metrics scrape and the customer's survey declares its roles."""
 
 from __future__ import annotations
 
@@ -35,5 +35,6 @@ def test_only_the_health_checks_and_the_customers_survey_are_open(service):
         "console": [("GET", "/m/{label_id}"), ("POST", "/m/{label_id}")],
     }.get(service, [])
     scanning = [route for route in open_routes if route in labels]
-    expected = [("GET", "/health/live"), ("GET", "/health/ready")]
+    # Health checks and Prometheus's scrape: for the internal network, never routed by the public proxy.
+    expected = [("GET", "/health/live"), ("GET", "/health/ready"), ("GET", "/metrics")]
     assert sorted(set(open_routes) - set(surveys) - set(signing_in) - set(scanning)) == expected, open_routes

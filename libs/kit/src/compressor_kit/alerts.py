@@ -1,8 +1,9 @@
 """Alerts: conditions an operator must hear about, each under a stable name.
 
 An alert is logged at ERROR with the field `alert=<name>` (log-based alerting matches on it) and counted
-in the OpenTelemetry counter `compressor.alerts`, by name: whatever metrics exporter a deployment
-installs (a MeterProvider) serves it; without one the count costs nothing.
+in the OpenTelemetry counter `compressor.alerts`, by name (whatever OpenTelemetry exporter a deployment
+installs serves it; without one the count costs nothing) and in the running service's Prometheus counter
+`compressor_alerts_total{alert=...}` (metrics.py, served at /metrics).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import logging
 from typing import Any
 
 from opentelemetry import metrics
+
+from compressor_kit.metrics import count_alert
 
 OUTBOX_EVENT_STUCK = "outbox_event_stuck"
 REPORT_RECORD_STUCK = "report_record_stuck"
@@ -28,3 +31,4 @@ def raise_alert(
     """Log `message % args` with `alert=name` and the given fields, and count it under `name`."""
     logger.log(level, message, *args, extra={"alert": name, **fields})
     ALERTS.add(1, {"alert": name})
+    count_alert(name)

@@ -9,6 +9,7 @@ redelivered or republished event finds its inbox row and changes nothing.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from compressor_contracts.topology import dead_letter_queue
 from compressor_kit.delivery import PUT_BACK_TO, PermanentFailure
 from compressor_kit.logs import log_context
 from compressor_kit.messaging import broker_user, rabbit_queue
+from compressor_kit.metrics import ServiceMetrics
 from compressor_kit.outbox import Outbox, UnitOfWork
 from compressor_kit.settings import Settings
 from compressor_kit.turns import Turns
@@ -132,6 +134,7 @@ def subscribe(
     consumer: Consumer,
     *,
     publishers: PublisherCheck | None = None,
+    metrics: ServiceMetrics | None = None,
 ) -> None:
     spec = next((q for q in topology.queues if q.name == consumer.queue), None)
     if spec is None:
@@ -144,7 +147,12 @@ def subscribe(
             raise PermanentFailure(f"{spec.name} has no handler for {event.type}")
         with log_context(job_id=event.subject, event_id=event.id):
             async with turns.turn(f"job:{event.subject}"):
-                await outbox.transact(lambda uow: handle_once(uow, spec.name, event, handler))
+                started = time.perf_counter()
+                applied = await outbox.transact(lambda uow: handle_once(uow, spec.name, event, handler))
+        if metrics is not None:  # a failed attempt raised above: delivery.py counts its retry or dead letter
+            metrics.handler_duration.labels(spec.name, event.type).observe(time.perf_counter() - started)
+            counter = metrics.events_consumed if applied else metrics.inbox_duplicates
+            counter.labels(spec.name, event.type).inc()
 
     # The annotation documents the accepted events in the service's AsyncAPI document.
     accepted = tuple(CloudEvent[data_type] for data_type in handlers)  # type: ignore[valid-type]  # at run time

@@ -18,6 +18,7 @@ from faststream.rabbit import RabbitBroker, RabbitExchange
 
 from compressor_contracts import ContractError
 from compressor_kit.alerts import DEAD_LETTER_REFUSED, raise_alert
+from compressor_kit.metrics import ServiceMetrics
 from compressor_kit.mongo import unavailable
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ class DeliveryPolicy(BaseMiddleware):
     outage_hold_seconds: float
     outage_retry_seconds: float
     user_id: str | None
+    metrics: ServiceMetrics | None
+    _holding = False  # this delivery is held through an outage now (counted in metrics.held_deliveries)
 
     @classmethod
     def factory(
@@ -85,6 +88,7 @@ class DeliveryPolicy(BaseMiddleware):
         outage_hold_seconds: float = 600.0,
         outage_retry_seconds: float = 5.0,
         user_id: str | None = None,
+        metrics: ServiceMetrics | None = None,
     ) -> Callable[..., DeliveryPolicy]:
         def build(msg: Any, /, *, context: Any) -> DeliveryPolicy:
             middleware = cls(msg, context=context)
@@ -95,6 +99,7 @@ class DeliveryPolicy(BaseMiddleware):
             middleware.outage_hold_seconds = outage_hold_seconds
             middleware.outage_retry_seconds = outage_retry_seconds
             middleware.user_id = user_id
+            middleware.metrics = metrics
             return middleware
 
         return build
@@ -103,10 +108,22 @@ class DeliveryPolicy(BaseMiddleware):
         self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
     ) -> Any:
         """Run the handler; while MongoDB is unavailable, hold the delivery and try again (see the class)."""
-        loop = asyncio.get_running_loop()
         subscriber = self.context.get_local("handler_")
-        held_since: float | None = None
         pause = min(max(self.backoff_seconds, 0.1), self.outage_retry_seconds)
+        try:
+            return await self._hold_through_outages(call_next, msg, subscriber, pause)
+        finally:
+            self._held(subscriber, held=False)
+
+    async def _hold_through_outages(
+        self,
+        call_next: Callable[[StreamMessage[Any]], Awaitable[Any]],
+        msg: StreamMessage[Any],
+        subscriber: Any,
+        pause: float,
+    ) -> Any:
+        loop = asyncio.get_running_loop()
+        held_since: float | None = None
         while True:
             try:
                 result = await call_next(msg)
@@ -115,6 +132,7 @@ class DeliveryPolicy(BaseMiddleware):
                     raise
                 if held_since is None:
                     held_since = loop.time()
+                    self._held(subscriber, held=True)
                     log.warning(
                         "MongoDB unavailable, holding %s until it answers: %s: %.200s",
                         msg.message_id,
@@ -156,7 +174,11 @@ class DeliveryPolicy(BaseMiddleware):
             return True
         attempts = spent + 1
         permanent = isinstance(exc_val, ContractError | PermanentFailure)
-        if permanent or attempts >= self.max_attempts:
+        dead = permanent or attempts >= self.max_attempts
+        if self.metrics is not None:
+            counter = self.metrics.dead_letters if dead else self.metrics.consumer_retries
+            counter.labels(_queue_of(self.context.get_local("handler_")), type(exc_val).__name__).inc()
+        if dead:
             log.error(
                 "dead-lettering %s after %d attempt(s): %s",
                 raw.routing_key,
@@ -266,6 +288,23 @@ class DeliveryPolicy(BaseMiddleware):
             if not await _still_held_after(delay, raw, subscriber):
                 raise DeadLetteringFailed(f"could not dead-letter {raw.message_id} ({reason!r}); redelivered later")
             delay = min(delay * 2, DEAD_LETTER_MAX_RETRY_SECONDS)
+
+    def _held(self, subscriber: Any, *, held: bool) -> None:
+        """Count a delivery held through an outage (a consumer pause), and how many are held now."""
+        if self.metrics is None:
+            return
+        queue = _queue_of(subscriber)
+        if held:
+            self.metrics.outage_pauses.labels(queue).inc()
+            self.metrics.held_deliveries.labels(queue).inc()
+            self._holding = True
+        elif self._holding:
+            self.metrics.held_deliveries.labels(queue).dec()
+            self._holding = False
+
+
+def _queue_of(subscriber: Any) -> str:
+    return str(getattr(getattr(subscriber, "queue", None), "name", None) or "unknown")
 
 
 def _attempts_spent(raw: IncomingMessage) -> int:

@@ -23,6 +23,8 @@ from compressor_kit.clock import Clock
 from compressor_kit.deadletter_api import ROUTES as DEAD_LETTER_ROUTES
 from compressor_kit.job_trace import OpenTelemetryPlugin
 from compressor_kit.logs import configure_logging
+from compressor_kit.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from compressor_kit.metrics import http_metrics
 from compressor_kit.openapi import document_closed_bodies, document_examples, document_problems
 from compressor_kit.outbox import Publish
 from compressor_kit.outbox_api import ROUTES as STUCK_EVENT_ROUTES
@@ -44,6 +46,14 @@ async def ready(request: Request[Any, Any, Any], runtime: NamedDependency[Runtim
     if all(state == "ok" for state in checks.values()):
         return {"status": "ready", "service": runtime.name, "checks": checks}
     return problem_response(request, 503, "a dependency is unavailable", checks=checks)
+
+
+# Open like the health routes, for Prometheus to scrape on the internal network: the reverse proxy must
+# not route /metrics (nor /health/*) from outside. It names only route templates, event types, queues and
+# counts, never an id, a token or a person.
+@get("/metrics", **public(), include_in_schema=False)
+async def metrics(runtime: NamedDependency[Runtime[Settings]]) -> Response[bytes]:
+    return Response(await runtime.metrics.scrape(), media_type=METRICS_CONTENT_TYPE)
 
 
 MAX_PATH_PARAMETER = 128
@@ -87,7 +97,7 @@ def create_app(
     configure_logging(definition.name, service_settings.log_level)
     runtime = Runtime(definition, service_settings, clock, wrap_publish=wrap_publish)
     app = Litestar(
-        route_handlers=[live, ready, *DEAD_LETTER_ROUTES, *STUCK_EVENT_ROUTES, *definition.route_handlers],
+        route_handlers=[live, ready, metrics, *DEAD_LETTER_ROUTES, *STUCK_EVENT_ROUTES, *definition.route_handlers],
         dependencies={"runtime": Provide(lambda: runtime, sync_to_thread=False)},
         on_startup=[runtime.start],
         on_shutdown=[runtime.stop],
@@ -116,6 +126,7 @@ def create_app(
         logging_config=None,  # logs are configured once, as JSON, by configure_logging
     )
     app.state.runtime = runtime
+    app.asgi_handler = http_metrics(app.asgi_handler, runtime.metrics)  # outermost: unrouted requests count too
     app.state.token_verifier = runtime.token_verifier
     _require_declared_roles(app)
     document_problems(app)

@@ -24,6 +24,7 @@ from compressor_contracts import (
 )
 from compressor_kit.alerts import DEAD_LETTER_QUEUE_UNBOUNDED, raise_alert
 from compressor_kit.delivery import DeliveryPolicy
+from compressor_kit.metrics import ServiceMetrics
 from compressor_kit.outbox import PendingEvent, Publish
 from compressor_kit.settings import Settings
 from compressor_kit.telemetry import attach_carrier, detach
@@ -42,7 +43,9 @@ def rabbit_queue(name: str, arguments: dict[str, Any]) -> RabbitQueue:
     return RabbitQueue(name, queue_type=QueueType.QUORUM, durable=True, arguments=arguments)  # type: ignore[call-overload,no-any-return]  # the QUORUM overload wants a Literal
 
 
-def build_broker(settings: Settings, service: str, tracer_provider: TracerProvider) -> RabbitBroker:
+def build_broker(
+    settings: Settings, service: str, tracer_provider: TracerProvider, metrics: ServiceMetrics | None = None
+) -> RabbitBroker:
     topology = service_topology(service)
     broker = RabbitBroker(
         settings.rabbitmq_url.get_secret_value(),
@@ -65,6 +68,7 @@ def build_broker(settings: Settings, service: str, tracer_provider: TracerProvid
         outage_hold_seconds=settings.consumer_outage_hold_seconds,
         outage_retry_seconds=settings.consumer_outage_retry_seconds,
         user_id=broker_user(settings),
+        metrics=metrics,
     )
     broker.add_middleware(RabbitTelemetryMiddleware(tracer_provider=tracer_provider))
     broker.add_middleware(policy)
@@ -132,7 +136,7 @@ def register_publishers(broker: RabbitBroker, service: str, *, user_id: str | No
     return publishers
 
 
-def outbox_publisher(publishers: dict[str, Any]) -> Publish:
+def outbox_publisher(publishers: dict[str, Any], metrics: ServiceMetrics | None = None) -> Publish:
     """The relay's publish function: continues the trace of the transaction that wrote the event.
 
     It returns once the broker confirmed that it routed the event to at least one queue, and raises
@@ -155,5 +159,7 @@ def outbox_publisher(publishers: dict[str, Any]) -> Publish:
             )
         finally:
             detach(token)
+        if metrics is not None:
+            metrics.events_published.labels(event.type).inc()
 
     return publish

@@ -223,6 +223,21 @@ async def pending_count(db: AsyncDatabase[dict[str, Any]]) -> int:
     return await db[OUTBOX].count_documents({"status": PENDING})
 
 
+async def oldest_pending_age_seconds(db: AsyncDatabase[dict[str, Any]]) -> float:
+    """How long the oldest pending event has waited (0 when none), by the database server's clock, which
+    also wrote its created_at: one index read (pending_in_order)."""
+    cursor = await db[OUTBOX].aggregate(
+        [
+            {"$match": {"status": PENDING}},
+            {"$sort": {"created_at": ASCENDING}},
+            {"$limit": 1},
+            {"$project": {"_id": 0, "age_ms": {"$subtract": ["$$NOW", "$created_at"]}}},
+        ]
+    )
+    oldest = await cursor.to_list(1)
+    return max(float(oldest[0]["age_ms"]) / 1000, 0.0) if oldest else 0.0
+
+
 async def stuck_count(db: AsyncDatabase[dict[str, Any]]) -> int:
     """Events parked after failing every attempt (a gauge to alert on: anything above 0 needs a person)."""
     return await db[OUTBOX].count_documents({"status": STUCK})

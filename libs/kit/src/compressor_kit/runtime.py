@@ -31,6 +31,7 @@ from compressor_kit.messaging import (
     outbox_publisher,
     register_publishers,
 )
+from compressor_kit.metrics import ServiceMetrics
 from compressor_kit.mongo import IndexSpec, create_client, ensure_indexes, ping
 from compressor_kit.objectstore import ObjectStore
 from compressor_kit.oidc import ProviderKeys
@@ -64,6 +65,9 @@ class ServiceDefinition(Generic[S]):
     indexes: IndexSpec = field(default_factory=dict)
     buckets: Sequence[str] = ()
     background_jobs: Sequence[Callable[[Runtime[S]], Coroutine[Any, Any, None]]] = ()
+    # The service's own gauges: each `def metrics(runtime)` adds them to `runtime.metrics` with a sampler
+    # run at scrape time (`ServiceMetrics.gauge`, `sample_before_scrape`).
+    metrics: Sequence[Callable[[Runtime[S]], None]] = ()
 
     def settings_from(self, settings: Settings | None) -> S:
         """This service's settings: as given, or read from the environment (given base `Settings`, as
@@ -105,13 +109,23 @@ class Runtime(Generic[S]):
         self.provider_keys = ProviderKeys(settings, self.http)
         self.token_verifier = TokenVerifier(settings, self.provider_keys)
         self.turns = Turns()
-        self.broker = build_broker(settings, definition.name, self.tracer_provider)
+        self.metrics = ServiceMetrics()
+        self.metrics.sample_outbox(self.db)
+        self.broker = build_broker(settings, definition.name, self.tracer_provider, self.metrics)
         self.publishers = register_publishers(self.broker, definition.name, user_id=broker_user(settings))
         publishers = PublisherCheck.of(settings, definition.name)
         for feature_consumers in definition.consumers:
             for consumer in feature_consumers(self):
-                subscribe(self.broker, self.outbox, self.turns, self.topology, consumer, publishers=publishers)
-        publish = outbox_publisher(self.publishers)
+                subscribe(
+                    self.broker,
+                    self.outbox,
+                    self.turns,
+                    self.topology,
+                    consumer,
+                    publishers=publishers,
+                    metrics=self.metrics,
+                )
+        publish = outbox_publisher(self.publishers, self.metrics)
         self.relay = OutboxRelay(
             self.outbox,
             wrap_publish(publish) if wrap_publish else publish,
@@ -126,8 +140,11 @@ class Runtime(Generic[S]):
         )
         self._tasks: list[asyncio.Task[Any]] = []
         self._spawned: set[asyncio.Task[Any]] = set()
+        for service_metrics in definition.metrics:
+            service_metrics(self)
 
     async def start(self) -> None:
+        self.metrics.make_current()  # before any task starts: alerts they raise count for this service
         self.settings.check_production()
         await ensure_indexes(
             self.db, {**OUTBOX_INDEXES, **INBOX_INDEXES, **JOB_TRACE_INDEXES, **self.definition.indexes}
