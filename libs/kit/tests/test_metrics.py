@@ -4,7 +4,6 @@ import logging
 
 import aio_pika
 from litestar.testing import AsyncTestClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from compressor_contracts import EXCHANGE, CloudEvent
 from compressor_contracts.events.intake import JobRequested
@@ -15,30 +14,11 @@ from compressor_kit.http import create_app
 from compressor_kit.outbox import UnitOfWork
 from compressor_kit.runtime import ServiceDefinition
 from compressor_kit.testing import drain_queue, eventually
+from compressor_kit.testing.metrics import scrape, total, value
 
 from .test_consumer import QUEUE, job_requested, publish_raw
 
 JOB_REQUESTED = "com.compressorservice.job.requested.v1"
-
-
-def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample of a scrape, keyed by name and labels."""
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(scraped: dict, name: str, **labels: str) -> float:
-    return scraped.get((name, frozenset(labels.items())), 0.0)
-
-
-async def scrape(client: AsyncTestClient) -> dict:
-    answer = await client.get("/metrics")
-    assert answer.status_code == 200
-    assert answer.headers["content-type"].startswith("text/plain")
-    return samples(answer.text)
 
 
 def dispatch_with(handler, *metrics, background_jobs=()) -> ServiceDefinition:
@@ -93,8 +73,8 @@ async def test_a_scrape_counts_requests_events_duplicates_retries_and_dead_lette
     assert value(scraped, "compressor_event_handler_duration_seconds_count", queue=QUEUE, type=JOB_REQUESTED) == 3
     assert value(scraped, "compressor_consumer_retries_total", queue=QUEUE, reason="RuntimeError") == 1
     assert value(scraped, "compressor_dead_letters_total", queue=QUEUE, reason="ContractError") == 1
-    assert sum(v for (name, _), v in scraped.items() if name == "compressor_dead_letters_total") == 1
-    assert sum(v for (name, _), v in scraped.items() if name == "compressor_consumer_retries_total") == 1
+    assert total(scraped, "compressor_dead_letters_total") == 1
+    assert total(scraped, "compressor_consumer_retries_total") == 1
     assert value(scraped, "compressor_outbox_pending_events") == 0
     assert value(scraped, "compressor_outbox_oldest_pending_age_seconds") == 0
     assert attempts == {"JOB-1": 1, "JOB-FLAKY": 2}

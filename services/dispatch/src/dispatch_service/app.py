@@ -13,6 +13,7 @@ from dispatch_service.prediagnosis import api as prediagnosis_api
 from dispatch_service.settings import DispatchSettings
 from dispatch_service.sla import api as sla_api
 from dispatch_service.sla import consumers as sla_consumers
+from dispatch_service.sla.metrics import sla_metrics
 from dispatch_service.sla.monitor import check_slas
 
 SERVICE = ServiceDefinition(
@@ -33,4 +34,5 @@ SERVICE = ServiceDefinition(
         engineers_store.seed_demo_engineers,
         periodic(lambda settings: settings.sla_monitor_interval_seconds, check_slas),
     ],
+    metrics=[sla_metrics],
 )

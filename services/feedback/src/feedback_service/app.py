@@ -8,6 +8,7 @@ from feedback_service.jobs.store import JOB_INDEXES
 from feedback_service.notifications import api as notifications_api
 from feedback_service.notifications import consumers as notification_consumers
 from feedback_service.notifications.delivery import deliver_due_notifications
+from feedback_service.notifications.metrics import notification_metrics
 from feedback_service.notifications.store import NOTIFICATION_INDEXES
 from feedback_service.review import api as review_api
 from feedback_service.settings import FeedbackSettings
@@ -28,4 +29,5 @@ SERVICE = ServiceDefinition(
         periodic(lambda settings: settings.delivery_interval_seconds, deliver_due_notifications),
         periodic(lambda settings: settings.survey_expiry_interval_seconds, expire_due_surveys),
     ],
+    metrics=[notification_metrics],
 )

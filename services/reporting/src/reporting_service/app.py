@@ -4,6 +4,7 @@ from compressor_kit.periodic import periodic
 from compressor_kit.runtime import ServiceDefinition
 from reporting_service.backups import api as backups_api
 from reporting_service.backups import service as backups
+from reporting_service.backups.metrics import backup_metrics
 from reporting_service.backups.store import BACKUP_BUCKET
 from reporting_service.backups.store import INDEXES as BACKUP_INDEXES
 from reporting_service.kpis import api as kpis_api
@@ -46,4 +47,5 @@ SERVICE = ServiceDefinition(
         periodic(backups.schedule_check_seconds, backups.scheduled_backup),
         periodic(lambda settings: settings.archive_interval_seconds, archive_old_records),
     ],
+    metrics=[backup_metrics],
 )

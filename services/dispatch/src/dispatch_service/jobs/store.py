@@ -191,3 +191,15 @@ async def due_for_alert(runtime: DispatchRuntime, deadline: str, now: datetime, 
         ],
     }
     return [doc["_id"] async for doc in runtime.db[JOBS].find(query, {"_id": 1}).limit(limit)]
+
+
+async def sla_counts(runtime: DispatchRuntime, deadline: str, now: datetime) -> dict[str, int]:
+    """How many open jobs have `deadline` at risk (past at_risk_at, before due_at) and breached (past
+    due_at) at `now` and not met: the dispatch SLA gauges (sla/metrics.py)."""
+    prefix = f"sla.{deadline}"
+    open_unmet = {"status": {"$nin": [status.value for status in CLOSED]}, f"{prefix}.met_at": None}
+    at_risk = runtime.db[JOBS].count_documents(
+        {**open_unmet, f"{prefix}.at_risk_at": {"$lte": now}, f"{prefix}.due_at": {"$gt": now}}
+    )
+    breached = runtime.db[JOBS].count_documents({**open_unmet, f"{prefix}.due_at": {"$lte": now}})
+    return {"at_risk": await at_risk, "breached": await breached}

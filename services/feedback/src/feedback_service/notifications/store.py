@@ -217,3 +217,13 @@ async def delete_webhook(runtime: FeedbackRuntime, customer_id: str) -> bool:
     """False when the customer had no webhook."""
     result = await runtime.db[WEBHOOKS].delete_one({"_id": customer_id})
     return result.deleted_count == 1
+
+
+async def count_by_status(runtime: FeedbackRuntime, statuses: list[DeliveryStatus]) -> dict[DeliveryStatus, int]:
+    """How many notifications are in each of `statuses` now (the feedback gauges, notifications/metrics.py)."""
+    counts = {status: 0 for status in statuses}
+    async for row in await runtime.db[NOTIFICATIONS].aggregate(
+        [{"$match": {"status": {"$in": [s.value for s in statuses]}}}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+    ):
+        counts[DeliveryStatus(row["_id"])] = int(row["n"])
+    return counts

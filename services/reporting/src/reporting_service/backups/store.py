@@ -264,3 +264,11 @@ class ServerDatabases:
             query, {"$set": {"status": OUTBOX_PENDING}, "$unset": {"held_at": "", "held_by_restore_of": ""}}
         )
         return result.modified_count
+
+
+async def last_completed_at(runtime: ReportingRuntime) -> datetime | None:
+    """When the newest completed backup completed (None before the first): the backup age gauge."""
+    doc = await runtime.db[BACKUPS].find_one(
+        {"status": COMPLETED}, {"completed_at": 1}, sort=[("started_at", DESCENDING)]
+    )
+    return doc["completed_at"] if doc and doc.get("completed_at") else None
