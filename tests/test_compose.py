@@ -10,12 +10,20 @@ and object-store key (infra/access.py): the generated files are current, the Rab
 exactly the service's queues, dead-letter queue and the exchanges it uses, and each MinIO policy only its
 buckets. (The permissions are proven on a real broker in tests/test_broker_permissions.py; MinIO policies
 are checked here as documents only: moto does not enforce IAM policies.)
+
+Every image can be pulled and is pinned: an exact release from a registry that serves it (MinIO is built
+from source at a pinned tag and commit, infra/minio/Dockerfile). One TLS proxy (infra/proxy/Caddyfile)
+publishes ports; the services trust its forwarded headers only. .env.example lists exactly the variables
+compose reads, required or optional as compose treats them. A service's bounded stop ends before compose's
+stop_grace_period.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
+import ipaddress
 import json
 import re
 import subprocess
@@ -28,6 +36,7 @@ import yaml
 
 from compressor_contracts import CATALOGUE
 from compressor_contracts.topology import EXCHANGE, PRODUCERS, service_topology
+from compressor_kit import runtime
 from compressor_kit.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,20 +55,35 @@ SERVICES = {
     "feedback": 8006,
     "console": 8000,
 }
+# The product each infrastructure service runs, at an exact release of a supported line.
 INFRA_IMAGES = {
-    "rabbitmq": "rabbitmq:3-management",
-    "mongo": "mongo:7",
-    "minio": "minio/minio",
-    "jaeger": "jaegertracing/all-in-one",
-    "keycloak": "quay.io/keycloak/keycloak",
-    "keycloak-db": "postgres",
-}
-# Images pinned to an exact release (a moving tag would change the identity provider under a deployment).
-PINNED_IMAGES = {
+    "rabbitmq": re.compile(r"^rabbitmq:4\.\d+\.\d+-management$"),  # RabbitMQ 4.x with its management plugin
+    "mongo": re.compile(r"^mongo:8\.0\.\d+(-[a-z]+)?$"),  # MongoDB 8.0
+    "jaeger": re.compile(r"^jaegertracing/jaeger:2\.\d+\.\d+$"),  # Jaeger v2
     "keycloak": re.compile(r"^quay\.io/keycloak/keycloak:26\.\d+\.\d+$"),
     "keycloak-db": re.compile(r"^postgres:\d+\.\d+(-[a-z0-9.]+)?$"),
+    "proxy": re.compile(r"^caddy:2\.\d+\.\d+(-alpine)?$"),
 }
+# Registries (and namespaces) known to serve what is pulled from them: Docker Hub's official images
+# (no namespace), Jaeger's own namespace on Docker Hub, Keycloak's on quay.io, and ghcr.io.
+ALLOWED_REGISTRIES = (
+    re.compile(r"^(docker\.io/)?(library/)?[a-z0-9][a-z0-9._-]*:"),
+    re.compile(r"^(docker\.io/)?jaegertracing/"),
+    re.compile(r"^quay\.io/keycloak/"),
+    re.compile(r"^ghcr\.io/"),
+)
+# Withdrawn or frozen: MinIO's images (Docker Hub withdrew minio/minio and minio/mc; the last quay.io image
+# is frozen with published advisories). MinIO is built from source instead (infra/minio/Dockerfile).
+DENIED_IMAGES = re.compile(r"^((docker\.io|quay\.io)/)?minio/")
+# An exact release: digits and dots to at least major.minor.patch (or a dated Debian tag), an optional
+# variant; never latest, a bare major or a major.minor that moves.
+EXACT_TAG = re.compile(r"^(\d+\.\d+\.\d+|[a-z]+-\d{8})(-[a-z0-9.-]+)?(@sha256:[0-9a-f]{64})?$")
+EXACT_POSTGRES_TAG = re.compile(r"^\d+\.\d+(-[a-z0-9.-]+)?(@sha256:[0-9a-f]{64})?$")  # 17.11: PostgreSQL's own patch
+DOCKERFILES = ("Dockerfile", "infra/minio/Dockerfile")
+PROXY = "proxy"
 HEALTHY_DEPENDENCIES = ("rabbitmq", "mongo", "minio", "keycloak")
+# Variables the services' processes read that are not settings fields: uvicorn's trusted proxies.
+UVICORN_ENV = ("FORWARDED_ALLOW_IPS",)
 REQUIRED_ENV = (
     "RABBITMQ_URL",
     "MONGODB_URL",
@@ -137,7 +161,11 @@ def test_service_is_built_from_the_root_dockerfile_with_its_name(compose, name):
 @pytest.mark.parametrize("name", SERVICES)
 def test_service_sets_only_variables_the_settings_read(compose, name):
     fields = SETTINGS_FIELDS[name]
-    unknown = [key for key in environment(compose, name) if key.lower() not in fields and not key.startswith("OTEL_")]
+    unknown = [
+        key
+        for key in environment(compose, name)
+        if key.lower() not in fields and not key.startswith("OTEL_") and key not in UVICORN_ENV
+    ]
     assert not unknown, f"{name}: not read by its settings: {unknown}"
 
 
@@ -147,7 +175,7 @@ def test_service_sets_the_required_variables(compose, name):
     missing = [key for key in REQUIRED_ENV if env.get(key) in (None, "")]
     assert not missing, f"{name}: missing {missing}"
     assert str(env["HTTP_PORT"]) == str(SERVICES[name])
-    assert str(SERVICES[name]) in [str(port).rsplit(":", 1)[-1] for port in compose["services"][name].get("ports", [])]
+    assert not compose["services"][name].get("ports"), f"{name}: reached through the proxy only"
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -197,7 +225,8 @@ def test_broker_creates_each_services_user_from_the_environment(compose):
 
 def test_object_store_keys_are_created_before_the_services_start(compose):
     init = compose["services"]["minio-users"]
-    assert init["image"].startswith("minio/mc")
+    assert init["build"] == compose["services"]["minio"]["build"], "mc from the MinIO image built here"
+    assert "image" not in init
     assert init["depends_on"]["minio"]["condition"] == "service_healthy"
     env = as_dict(init["environment"])
     for name in SERVICES:
@@ -320,8 +349,60 @@ def test_service_sends_traces_to_jaeger(compose, name):
 @pytest.mark.parametrize("name", INFRA_IMAGES)
 def test_infrastructure_images(compose, name):
     image = compose["services"][name]["image"]
-    expected = INFRA_IMAGES[name]
-    assert image == expected or image.startswith(expected + ":"), f"{name}: {image}"
+    assert INFRA_IMAGES[name].match(image), f"{name}: {image}"
+
+
+def pulled_images(compose: dict) -> dict[str, str]:
+    """Every image a deployment pulls: compose's `image:` lines and the FROM lines of the Dockerfiles it builds."""
+    images = {
+        f"compose {name}": service["image"] for name, service in compose["services"].items() if "image" in service
+    }
+    for path in DOCKERFILES:
+        stages = set()
+        for line in (ROOT / path).read_text().splitlines():
+            match = re.match(r"^FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", line, re.I)
+            if match:
+                if match.group(1) not in stages:  # FROM <an earlier stage> pulls nothing
+                    images[f"{path} {match.group(1)}"] = match.group(1)
+                if match.group(2):
+                    stages.add(match.group(2))
+    return images
+
+
+def test_every_image_is_an_exact_release_from_a_registry_that_serves_it(compose):
+    images = pulled_images(compose)
+    assert len(images) >= 9, images
+    for where, image in images.items():
+        assert "$" not in image, f"{where}: {image} is chosen at build time"
+        assert not DENIED_IMAGES.match(image), f"{where}: {image} is withdrawn or frozen (build MinIO from source)"
+        assert any(registry.match(image) for registry in ALLOWED_REGISTRIES), f"{where}: {image}: unknown registry"
+        name, _, tag = image.partition(":")
+        assert tag, f"{where}: {image} has no tag (latest)"
+        pattern = EXACT_POSTGRES_TAG if name.rsplit("/", 1)[-1] == "postgres" else EXACT_TAG
+        assert pattern.match(tag), f"{where}: {image} is not an exact release"
+
+
+def test_the_image_checks_refuse_what_they_should():
+    """The checks above, on references they must refuse (a regression guard for the patterns)."""
+    for image in ("minio/minio:RELEASE.2025-09-07T16-13-09Z", "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"):
+        assert DENIED_IMAGES.match(image)
+    for tag in ("latest", "3", "4.1", "4-management", "3.11-slim", "22-slim", "bookworm-slim"):
+        assert not EXACT_TAG.match(tag), tag
+    assert not any(registry.match("example.org/someone/rabbitmq:4.3.5") for registry in ALLOWED_REGISTRIES)
+
+
+def test_minio_is_built_from_source_at_a_pinned_release_and_commit(compose):
+    build = compose["services"]["minio"]["build"]
+    assert (ROOT / build["context"]).resolve() == ROOT / "infra" / "minio"
+    dockerfile = (ROOT / "infra/minio/Dockerfile").read_text()
+    for program in ("MINIO", "MC"):
+        assert re.search(rf"^ARG {program}_RELEASE=RELEASE\.\d{{4}}-\d\d-\d\dT\d\d-\d\d-\d\dZ$", dockerfile, re.M)
+        assert re.search(rf"^ARG {program}_COMMIT=[0-9a-f]{{40}}$", dockerfile, re.M)
+        assert f'test "$(git -C {program.lower()} rev-parse HEAD)" = "${{{program}_COMMIT}}"' in dockerfile
+    assert "GOTOOLCHAIN=local" in dockerfile, "built with the pinned image's Go, nothing downloaded"
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert compose["services"]["minio"]["healthcheck"]["test"] == ["CMD", "mc", "ready", "local"]
 
 
 @pytest.mark.parametrize("name", HEALTHY_DEPENDENCIES)
@@ -401,11 +482,26 @@ def test_mongo_user_is_limited_to_its_own_database(name):
     assert all(role["role"] in ("readWrite", "read") and role["db"] != "admin" for role in roles)
 
 
-def test_jaeger_accepts_otlp(compose):
+def test_jaeger_accepts_otlp_and_is_bounded_in_memory(compose):
     jaeger = compose["services"]["jaeger"]
-    assert str(as_dict(jaeger.get("environment")).get("COLLECTOR_OTLP_ENABLED")).lower() == "true"
-    published = {str(port).split(":")[-1] for port in jaeger.get("ports", [])}
-    assert {"16686", "4317", "4318"} <= published
+    mounts = [str(volume) for volume in jaeger["volumes"]]
+    assert "./infra/jaeger/config.yaml:/etc/jaeger/config.yaml:ro" in mounts
+    assert jaeger["command"] == ["--config", "/etc/jaeger/config.yaml"]
+    config = yaml.safe_load((ROOT / "infra/jaeger/config.yaml").read_text())
+    assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"] == "0.0.0.0:4318"
+    pipeline = config["service"]["pipelines"]["traces"]
+    assert pipeline["processors"][0] == "memory_limiter", "the limiter comes first"
+    env = as_dict(jaeger["environment"])
+    limit_mib = int(env["JAEGER_MEMORY_LIMIT_MIB"])
+    assert str(config["processors"]["memory_limiter"]["limit_mib"]).startswith("${env:JAEGER_MEMORY_LIMIT_MIB:-")
+    container_mib = int(str(jaeger["mem_limit"]).rstrip("m"))
+    assert limit_mib < container_mib, "the limiter refuses spans before the container is killed"
+    store = config["extensions"]["jaeger_storage"]["backends"][
+        config["exporters"]["jaeger_storage_exporter"]["trace_storage"]
+    ]
+    assert "JAEGER_MAX_TRACES" in str(store["memory"]["max_traces"])
+    published = [str(port) for port in jaeger.get("ports", [])]
+    assert published == ["127.0.0.1:16686:16686"], "the UI on this host only; OTLP inside the network"
 
 
 def test_management_uis_and_traces_bind_to_this_host_only(compose):
@@ -444,10 +540,11 @@ def test_optional_token_check_settings_default_to_the_kits_defaults(compose, nam
             assert float(match.group(2)) == float(fields[key.lower()].default), f"{name}: {key} default"
 
 
-@pytest.mark.parametrize("name", PINNED_IMAGES)
+@pytest.mark.parametrize("name", ["keycloak", "keycloak-db"])
 def test_identity_provider_images_are_pinned(compose, name):
+    """A moving tag would change the identity provider under a deployment."""
     image = compose["services"][name]["image"]
-    assert PINNED_IMAGES[name].match(image), f"{name}: {image} is not an exact release"
+    assert INFRA_IMAGES[name].match(image), f"{name}: {image} is not an exact release"
 
 
 def test_keycloak_runs_in_production_mode_on_its_own_database(compose):
@@ -504,8 +601,11 @@ def test_dockerfile_builds_any_service_as_a_non_root_user():
     dockerfile = (ROOT / "Dockerfile").read_text()
     images = re.findall(r"^FROM\s+(\S+)", dockerfile, re.M)
     # Python for the services; Node only to fetch the console's pinned browser code (signature_pad).
-    assert images and all(image in ("python:3.11-slim", "node:22-slim") for image in images), images
-    assert re.findall(r"^FROM\s+(\S+)", dockerfile, re.M)[-1] == "python:3.11-slim"
+    assert images and all(
+        re.fullmatch(r"(python:3\.11\.\d+-slim-bookworm|node:22\.\d+\.\d+-bookworm-slim)", i) for i in images
+    )
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", images[-1]), images
+    assert images[1] == images[-1], "built and run on the same Python"
     assert "npm ci" in dockerfile and "package-lock.json" in dockerfile
     assert re.search(r"^ARG SERVICE\b", dockerfile, re.M)
     for package in ("./libs/contracts", "./libs/kit", "./services/${SERVICE}"):
@@ -518,5 +618,200 @@ def test_dockerfile_builds_any_service_as_a_non_root_user():
 
 def test_dockerignore_keeps_local_state_out_of_the_build_context():
     ignored = {line.strip().rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()}
-    assert {".venv", "var", ".git"} <= ignored
+    assert {".venv", "var", ".git", ".env"} <= ignored  # .env holds the deployment's secrets
     assert ignored & {"__pycache__", "**/__pycache__"}
+
+
+# --- the one TLS proxy, what is published, and what the services believe of forwarded headers -----------
+
+
+def caddy_sites() -> dict[str, str]:
+    """The Caddyfile's site blocks by address ({$VAR}), each with its body (tabs, as `caddy fmt` writes)."""
+    text = (ROOT / "infra/proxy/Caddyfile").read_text()
+    return {m.group(1): m.group(2) for m in re.finditer(r"^(\{\$[A-Z0-9_]+\}) \{\n(.*?)^\}$", text, re.M | re.S)}
+
+
+def test_only_the_proxy_publishes_ports_beyond_this_host(compose):
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            if name != PROXY:
+                assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond this host"
+    published = {str(port) for port in compose["services"][PROXY]["ports"]}
+    assert {"80:80", "443:443"} <= published
+
+
+def test_management_uis_and_jaeger_listen_on_this_host_only(compose):
+    expected = {"rabbitmq": "15672", "minio": "9001", "keycloak": "8080", "jaeger": "16686"}
+    for name, port in expected.items():
+        assert f"127.0.0.1:{port}:{port}" in [str(p) for p in compose["services"][name]["ports"]], name
+
+
+def test_the_proxy_is_a_pinned_caddy_with_the_projects_config(compose):
+    proxy = compose["services"][PROXY]
+    assert "./infra/proxy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
+    env = as_dict(proxy["environment"])
+    for key in ("CONSOLE_PUBLIC_URL", "API_PUBLIC_URL", "KEYCLOAK_PUBLIC_URL", "S3_PUBLIC_ENDPOINT", "PROXY_TLS"):
+        assert REQUIRED_INTERPOLATION.match(str(env.get(key))), f"proxy: {key} must be ${{...:?...}}"
+        assert "{$" + key + "}" in (ROOT / "infra/proxy/Caddyfile").read_text(), key
+
+
+def test_the_proxy_routes_each_public_name_to_what_serves_it():
+    sites = caddy_sites()
+    assert set(sites) == {
+        "{$CONSOLE_PUBLIC_URL}",
+        "{$API_PUBLIC_URL}",
+        "{$KEYCLOAK_PUBLIC_URL}",
+        "{$S3_PUBLIC_ENDPOINT}",
+    }
+    assert "reverse_proxy console:8000" in sites["{$CONSOLE_PUBLIC_URL}"]
+    api = sites["{$API_PUBLIC_URL}"]
+    for name, port in SERVICES.items():
+        if name != "console":
+            assert re.search(rf"handle_path /{name}/\* \{{\s*reverse_proxy {name}:{port}\s*\}}", api), name
+    assert re.search(r"handle /surveys/\* \{\s*reverse_proxy feedback:8006\s*\}", api)
+    # Refused in order before any service is reached: a service's metrics, then anything unrouted.
+    assert api.index("respond @service_metrics 404") < api.index("handle /surveys/")
+    assert re.search(r"respond 404\s*\}\s*$", api)
+    keycloak = sites["{$KEYCLOAK_PUBLIC_URL}"]
+    assert "respond @admin 404" in keycloak and "reverse_proxy keycloak:8080" in keycloak
+    assert "reverse_proxy minio:9000" in sites["{$S3_PUBLIC_ENDPOINT}"]
+    # The signature covers host and path: nothing on the object store's site may rewrite them.
+    assert not re.search(r"\b(header_up|rewrite|uri|handle_path|encode)\b", sites["{$S3_PUBLIC_ENDPOINT}"])
+    for site in sites.values():
+        assert "tls {$PROXY_TLS}" in site or "import common" in site
+
+
+def test_feedbacks_survey_links_start_where_the_proxy_serves_them(compose):
+    env = environment(compose, "feedback")
+    assert env["PUBLIC_BASE_URL"] == "${API_PUBLIC_URL:?set API_PUBLIC_URL}"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_believes_forwarded_headers_from_the_proxy_only(compose, name):
+    """Per-address rate limits count clients, not the proxy; nobody else can choose their address."""
+    proxy_address = compose["services"][PROXY]["networks"]["default"]["ipv4_address"]
+    assert environment(compose, name)["FORWARDED_ALLOW_IPS"] == proxy_address
+    keycloak = as_dict(compose["services"]["keycloak"]["environment"])
+    assert keycloak["KC_PROXY_TRUSTED_ADDRESSES"] == proxy_address
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    default_address = re.fullmatch(r"\$\{PROXY_ADDRESS:-([0-9.]+)\}", proxy_address).group(1)
+    default_subnet = re.fullmatch(r"\$\{COMPOSE_SUBNET:-([0-9./]+)\}", subnet).group(1)
+    assert ipaddress.ip_address(default_address) in ipaddress.ip_network(default_subnet)
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_signs_object_links_for_the_public_endpoint(compose, name):
+    env = environment(compose, name)
+    assert env["S3_PUBLIC_ENDPOINT"] == "${S3_PUBLIC_ENDPOINT:?set S3_PUBLIC_ENDPOINT}"
+    assert env["S3_ENDPOINT"] == "minio:9000", "the service itself stays inside the network"
+    fields = Settings.model_fields
+    assert re.fullmatch(r"\$\{S3_PUBLIC_SECURE:-(true|false)\}", env["S3_PUBLIC_SECURE"])
+    assert env["S3_PUBLIC_SECURE"] == "${S3_PUBLIC_SECURE:-" + str(fields["s3_public_secure"].default).lower() + "}"
+
+
+def test_demo_engineers_are_seeded_only_when_asked(compose):
+    assert environment(compose, "dispatch")["DISPATCH_SEED_ENGINEERS"] == "${DISPATCH_SEED_ENGINEERS:-false}"
+
+
+# --- graceful stop -----------------------------------------------------------------------------------------
+
+
+def seconds(duration: str) -> float:
+    """A compose duration such as 75s, 1m30s."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", str(duration))
+    assert parts and "".join(n + u for n, u in parts) == str(duration), duration
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+def longest_stop_seconds() -> float:
+    """A service's own stop, at worst: uvicorn drains open requests for timeout_graceful_shutdown, then
+    Runtime.stop waits for its tasks and each bounded step for at most STOP_STEP_SECONDS."""
+    serve = (ROOT / "libs/kit/src/compressor_kit/serve.py").read_text()
+    drain = float(re.search(r"timeout_graceful_shutdown=(\d+(?:\.\d+)?)", serve).group(1))
+    stop = inspect.getsource(runtime.Runtime.stop)
+    steps = stop.count("self._bounded(") + stop.count("timeout=STOP_STEP_SECONDS")
+    assert steps >= 2, stop
+    return drain + steps * runtime.STOP_STEP_SECONDS
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_stops_by_itself_before_compose_kills_it(compose, name):
+    grace = seconds(compose["services"][name]["stop_grace_period"])
+    assert grace > longest_stop_seconds(), (
+        f"{name}: stop_grace_period {grace}s, the stop may take {longest_stop_seconds()}s"
+    )
+    assert re.search(r"^STOPSIGNAL SIGTERM$", (ROOT / "Dockerfile").read_text(), re.M)
+
+
+# --- .env.example ------------------------------------------------------------------------------------------
+
+INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}")
+
+
+def compose_variables() -> dict[str, tuple[bool, str]]:
+    """Each variable the compose file reads: (required, default). ${VAR:?...} is required; ${VAR:-default}
+    optional. A variable read both ways, or with two defaults, is an error here."""
+    text = "\n".join(
+        line for line in (ROOT / "docker-compose.yml").read_text().splitlines() if not line.lstrip().startswith("#")
+    )
+    found: dict[str, set[tuple[bool, str]]] = {}
+    for name, operator, argument in INTERPOLATION.findall(text.replace("$$", "")):
+        assert operator in (":?", ":-"), f"${{{name}}} must say ${{{name}:?...}} or ${{{name}:-default}}"
+        found.setdefault(name, set()).add((operator == ":?", "" if operator == ":?" else argument))
+    for name, ways in found.items():
+        assert len(ways) == 1, f"{name} is read in more than one way: {ways}"
+    return {name: ways.pop() for name, ways in found.items()}
+
+
+def env_example() -> dict[str, tuple[bool, str]]:
+    """.env.example's entries: `# required...` above `NAME=` (empty), `# optional (default X)...` above
+    `#NAME=X`."""
+    entries: dict[str, tuple[bool, str]] = {}
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    for index, line in enumerate(lines):
+        match = re.fullmatch(r"(#?)([A-Z][A-Z0-9_]*)=(.*)", line)
+        if not match:
+            continue
+        commented, name, value = match.groups()
+        comments = []
+        for above in reversed(lines[:index]):
+            if not above.startswith("# ") or re.fullmatch(r"#?[A-Z][A-Z0-9_]*=.*", above):
+                break
+            comments.insert(0, above)
+        mark = next((c for c in comments if c.startswith(("# required", "# optional"))), "")
+        assert name not in entries, f".env.example: {name} twice"
+        if mark.startswith("# required"):
+            assert not commented and value == "", f".env.example: required {name} must be `{name}=` to fill in"
+            entries[name] = (True, "")
+        else:
+            assert mark.startswith("# optional"), f".env.example: {name} is marked neither required nor optional"
+            assert commented, f".env.example: optional {name} stays commented out (compose's default applies)"
+            default = re.match(r"# optional \(default (.*?)(\)|\): )", mark)
+            assert default, f".env.example: optional {name} must name its default"
+            entries[name] = (False, value)
+    return entries
+
+
+def test_env_example_lists_every_variable_compose_reads_and_says_truthfully_if_it_is_required():
+    documented, read = env_example(), compose_variables()
+    assert set(documented) == set(read), (
+        f"missing from .env.example: {sorted(set(read) - set(documented))}; "
+        f"not read by compose: {sorted(set(documented) - set(read))}"
+    )
+    for name, (required, default) in read.items():
+        assert documented[name][0] == required, f"{name}: compose treats it as {'required' if required else 'optional'}"
+        if not required:
+            assert documented[name][1] == default, (
+                f"{name}: .env.example says {documented[name][1]!r}, compose {default!r}"
+            )
+
+
+def test_the_env_example_check_notices_a_wrong_mark(tmp_path, monkeypatch):
+    """The parser above refuses an entry marked neither way (so the agreement test cannot pass vacuously)."""
+    fake = tmp_path / "root"
+    fake.mkdir()
+    (fake / ".env.example").write_text("# the broker\nRABBITMQ_USER=\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", fake)
+    with pytest.raises(AssertionError, match="neither required nor optional"):
+        env_example()
