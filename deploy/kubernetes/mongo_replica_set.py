@@ -37,8 +37,8 @@ def main(environ: Mapping[str, str]) -> int:
         try:
             with MongoClient(
                 f"mongodb://{members[0]}/?directConnection=true",
-                username=environ["MONGODB_ROOT_USER"],
-                password=environ["MONGODB_ROOT_PASSWORD"],
+                username=environ.get("MONGODB_ROOT_USER") or None,
+                password=environ.get("MONGODB_ROOT_PASSWORD") or None,
                 authSource="admin",
                 serverSelectionTimeoutMS=5000,
             ) as client:
