@@ -86,6 +86,7 @@ docs: setup ## JSON Schemas, the event catalogue, every service's AsyncAPI and O
 	$(BIN)/python -m compressor_kit.openapi docs/openapi $(SERVICES)
 	$(BIN)/python -m compressor_kit.roles docs/roles.md $(SERVICES)
 	$(BIN)/python infra/access.py
+	$(BIN)/python deploy/kubernetes/generate.py
 
 i18n: setup ## extract every marked text into each service's catalogues (locale/{ms,en}/LC_MESSAGES/messages.po)
 	$(BIN)/python -m compressor_kit.i18n extract $(SERVICES)
