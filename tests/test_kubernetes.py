@@ -443,6 +443,43 @@ def test_service_gets_exactly_what_its_settings_read(objects, service):
     assert "JWT_SIGNING_KEYS" not in env, "development-only sign-in"
 
 
+def container_environment(objects: list[dict[str, Any]], container: dict[str, Any]) -> dict[str, str]:
+    """The environment the kubelet gives the process: ConfigMap values, each secretKeyRef as a stand-in
+    value, and $(NAME) expanded from the variables defined before it."""
+    values: dict[str, str] = {}
+    for name, variable in env_of(objects, container).items():
+        if "valueFrom" in variable:
+            ref = variable["valueFrom"]["secretKeyRef"]
+            values[name] = f"stand-in-{ref['name']}-{ref['key']}"
+        else:
+            values[name] = re.sub(
+                r"\$\(([A-Za-z0-9_]+)\)", lambda m: values.get(m.group(1), m.group(0)), variable["value"]
+            )
+    return values
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_accepts_its_environment_in_production(objects, service, monkeypatch):
+    """The service's own settings class reads what the Deployment gives it, and its production check
+    (no development secret, no guest account, an https issuer) lets it start."""
+    definition = importlib.import_module(f"{service}_service.app").SERVICE
+    for name in SETTINGS_FIELDS[service]:
+        monkeypatch.delenv(name.upper(), raising=False)
+    (container,) = containers(find(objects, "Deployment", service))
+    environment = container_environment(objects, container)
+    assert not [value for value in environment.values() if "$(" in value], "every $(NAME) is defined before"
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = definition.settings_from(None)
+    settings.check_production()
+    assert settings.environment == "production"
+    assert settings.http_port == SERVICES[service]
+    assert (
+        urlparse(settings.rabbitmq_url.get_secret_value()).password
+        == f"stand-in-compressor-{service}-rabbitmq-password"
+    )
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_service_secrets_are_its_own_and_referenced(objects, service):
     (container,) = containers(find(objects, "Deployment", service))

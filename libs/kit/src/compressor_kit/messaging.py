@@ -24,9 +24,10 @@ from compressor_contracts import (
 )
 from compressor_kit.alerts import DEAD_LETTER_QUEUE_UNBOUNDED, raise_alert
 from compressor_kit.delivery import DeliveryPolicy
+from compressor_kit.failover import failover_connection
 from compressor_kit.metrics import ServiceMetrics
 from compressor_kit.outbox import PendingEvent, Publish
-from compressor_kit.settings import Settings
+from compressor_kit.settings import Settings, broker_nodes
 from compressor_kit.telemetry import attach_carrier, detach
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ def build_broker(
         reconnect_interval=1.0,
         log_level=logging.DEBUG,
     )
+    # Every node of the cluster, not only RABBITMQ_URL's: FastStream passes its connection arguments to
+    # aio-pika's connect_robust, whose connection_class then owns the list (failover.py).
+    broker._connection_kwargs["connection_class"] = failover_connection(broker_nodes(settings))
     policy = DeliveryPolicy.factory(
         broker,
         dead_letters=dead_letter_exchange(topology),

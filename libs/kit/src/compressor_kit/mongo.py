@@ -38,6 +38,11 @@ def create_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
         tz_aware=True,
         # Majority writes survive a primary failover; transactions need the replica set anyway.
         w="majority",
+        # A write or read cut off by a primary stepping down is retried once on the new primary (the
+        # driver's defaults, stated: a deployment's URL must not turn them off). A transaction is retried
+        # whole by Outbox.transact within MONGODB_TRANSACTION_TIMEOUT_SECONDS, which outlasts an election.
+        retryWrites=True,
+        retryReads=True,
     )
 
 

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     rabbitmq_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    rabbitmq_urls: SecretStr = Field(
+        SecretStr(""),
+        description="the cluster's other nodes: comma-separated amqp URLs, tried in turn after RABBITMQ_URL when "
+        "the node in use is lost or unreachable (each URL with the same user and vhost)",
+    )
     rabbitmq_prefetch: int = Field(16, ge=1, le=1000)
     consumer_max_attempts: int = Field(5, ge=1, le=9, description="deliveries before dead-lettering")
     consumer_retry_backoff_seconds: float = Field(0.2, ge=0)
@@ -170,6 +175,12 @@ class Settings(BaseSettings):
             problems.append("ENVIRONMENT is unset, which means production (set ENVIRONMENT=local to develop)")
         if problems:
             raise RuntimeError("refusing to start in production: " + "; ".join(problems))
+
+
+def broker_nodes(settings: Settings) -> list[str]:
+    """Every RabbitMQ node this service may connect to, in the order tried: RABBITMQ_URL, then RABBITMQ_URLS."""
+    others = [url.strip() for url in settings.rabbitmq_urls.get_secret_value().split(",")]
+    return [settings.rabbitmq_url.get_secret_value(), *filter(None, others)]
 
 
 def parse_signing_keys(raw: str) -> dict[str, str]:
