@@ -65,10 +65,11 @@ INFRA_IMAGES = {
     "proxy": re.compile(r"^caddy:2\.\d+\.\d+(-alpine)?$"),
 }
 # Registries (and namespaces) known to serve what is pulled from them: Docker Hub's official images
-# (no namespace), Jaeger's own namespace on Docker Hub, Keycloak's on quay.io, and ghcr.io.
+# (no namespace), the projects' own namespaces on Docker Hub (Jaeger, Prometheus, Grafana, OpenTelemetry),
+# Keycloak's on quay.io, and ghcr.io.
 ALLOWED_REGISTRIES = (
     re.compile(r"^(docker\.io/)?(library/)?[a-z0-9][a-z0-9._-]*:"),
-    re.compile(r"^(docker\.io/)?jaegertracing/"),
+    re.compile(r"^(docker\.io/)?(jaegertracing|prom|grafana|otel)/"),
     re.compile(r"^quay\.io/keycloak/"),
     re.compile(r"^ghcr\.io/"),
 )
