@@ -440,6 +440,7 @@ def test_service_gets_exactly_what_its_settings_read(objects, service):
     assert env["ENVIRONMENT"]["value"] == "production"
     assert env["OIDC_ISSUER"]["value"].startswith("https://")
     assert env["S3_BUCKET_PREFIX"]["value"] == access.BUCKET_PREFIX
+    assert env["S3_PUBLIC_ENDPOINT"]["value"], "presigned links for a host that browsers reach"
     assert "JWT_SIGNING_KEYS" not in env, "development-only sign-in"
 
 
