@@ -76,9 +76,9 @@ ALLOWED_REGISTRIES = (
 # Withdrawn or frozen: MinIO's images (Docker Hub withdrew minio/minio and minio/mc; the last quay.io image
 # is frozen with published advisories). MinIO is built from source instead (infra/minio/Dockerfile).
 DENIED_IMAGES = re.compile(r"^((docker\.io|quay\.io)/)?minio/")
-# An exact release: digits and dots to at least major.minor.patch (or a dated Debian tag), an optional
-# variant; never latest, a bare major or a major.minor that moves.
-EXACT_TAG = re.compile(r"^(\d+\.\d+\.\d+|[a-z]+-\d{8})(-[a-z0-9.-]+)?(@sha256:[0-9a-f]{64})?$")
+# An exact release: digits and dots to at least major.minor.patch (Prometheus's with a leading v), or a dated
+# Debian tag, an optional variant; never latest, a bare major or a major.minor that moves.
+EXACT_TAG = re.compile(r"^(v?\d+\.\d+\.\d+|[a-z]+-\d{8})(-[a-z0-9.-]+)?(@sha256:[0-9a-f]{64})?$")
 EXACT_POSTGRES_TAG = re.compile(r"^\d+\.\d+(-[a-z0-9.-]+)?(@sha256:[0-9a-f]{64})?$")  # 17.11: PostgreSQL's own patch
 DOCKERFILES = ("Dockerfile", "infra/minio/Dockerfile")
 PROXY = "proxy"

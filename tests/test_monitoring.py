@@ -107,3 +107,26 @@ async def test_every_metric_the_rules_and_the_dashboard_name_is_served_by_a_serv
     named = set().union(*(metric_names(expr) for expr in expressions())) - PROMETHEUS_OWN
     assert {"compressor_outbox_pending_events", "compressor_dispatch_sla_jobs"} <= named  # the parsing works
     assert named - served_metrics == set(), "named in deploy/ but served by no service"
+
+
+def test_compose_runs_prometheus_and_grafana_with_this_config_read_only_on_this_host_only():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    mounts = {
+        "prometheus": {
+            "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro",
+            "./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro",
+        },
+        "grafana": {
+            "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro",
+            "./deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro",
+        },
+    }
+    for name, config in mounts.items():
+        service = services[name]
+        assert config <= set(service["volumes"]), name
+        assert service["ports"] and all(str(port).startswith("127.0.0.1:") for port in service["ports"]), name
+    grafana = services["grafana"]["environment"]
+    assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+    provider = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/compressor.yml").read_text())
+    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
