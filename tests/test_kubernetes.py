@@ -659,7 +659,10 @@ def test_mongodb_is_a_three_member_replica_set_with_a_keyfile_and_authentication
     assert statefulset["spec"]["replicas"] == 3 and statefulset["spec"]["serviceName"] == "mongodb"
     pod = statefulset["spec"]["template"]["spec"]
     (mongod,) = pod["containers"]
-    assert re.fullmatch(r"mongo:8\.0\.\d+", mongod["image"])
+    # 8.0.17 and later: CVE-2025-14847 (unauthenticated memory read) is fixed.
+    release = re.fullmatch(r"mongo:8\.0\.(\d+)(-[a-z]+)?", mongod["image"])
+    assert release and int(release.group(1)) >= 17, mongod["image"]
+    assert {c["image"] for c in pod["initContainers"]} == {mongod["image"]}
     command = " ".join(mongod["command"])
     for flag in ("--replSet rs0", "--auth", "--keyFile /keyfile/keyfile", "--bind_ip_all"):
         assert flag in command
