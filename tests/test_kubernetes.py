@@ -603,20 +603,37 @@ def test_the_large_overlay_runs_more_of_everything(rendered):
         )
 
 
-def test_ingress_terminates_tls_for_the_console_and_every_api(objects):
+def test_ingress_terminates_tls_for_the_console_and_every_api_and_refuses_metrics(objects):
     ingress = find(objects, "Ingress", "compressor")
     tls_hosts = {host for entry in ingress["spec"]["tls"] for host in entry["hosts"]}
     backends = {}
     for rule in ingress["spec"]["rules"]:
         assert rule["host"] in tls_hosts, f"{rule['host']} served without TLS"
-        (path,) = rule["http"]["paths"]
-        backends[rule["host"]] = path["backend"]["service"]
+        paths = {(p["path"], p["pathType"]): p["backend"]["service"] for p in rule["http"]["paths"]}
+        assert set(paths) == {("/", "Prefix"), ("/metrics", "Prefix")}, rule["host"]
+        assert paths[("/metrics", "Prefix")]["name"] == "compressor-refused", f"{rule['host']} serves /metrics"
+        backends[rule["host"]] = paths[("/", "Prefix")]
     assert {backend["name"] for backend in backends.values()} == set(SERVICES)
     for backend in backends.values():
         service = find(objects, "Service", backend["name"])
         assert backend["port"]["name"] in {port["name"] for port in service["spec"]["ports"]}
+    refused = find(objects, "Service", "compressor-refused")
+    assert "selector" not in refused["spec"], "no pods behind it"
+    assert not [o for o in objects if o["kind"] in ("Endpoints", "EndpointSlice")]
     console_url = env_of(objects, containers(find(objects, "Deployment", "console"))[0])["CONSOLE_PUBLIC_URL"]["value"]
     assert urlparse(console_url).hostname in backends and backends[urlparse(console_url).hostname]["name"] == "console"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_prometheus_scrapes_each_pod_where_the_kit_serves_metrics(objects, service):
+    template = find(objects, "Deployment", service)["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    assert annotations == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(SERVICES[service]),
+        "prometheus.io/path": "/metrics",
+    }
+    assert importlib.import_module("compressor_kit.http").metrics.paths == {"/metrics"}
 
 
 def test_rabbitmq_is_a_three_node_cluster_with_quorum_queues(objects):

@@ -204,7 +204,15 @@ def deployment(service: str) -> dict[str, Any]:
             "selector": {"matchLabels": labels(service)},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "template": {
-                "metadata": {"labels": labels(service)},
+                "metadata": {
+                    "labels": labels(service),
+                    # Prometheus scrapes each pod inside the cluster (the Ingress refuses /metrics).
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(port),
+                        "prometheus.io/path": "/metrics",
+                    },
+                },
                 "spec": {
                     "automountServiceAccountToken": False,
                     "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
