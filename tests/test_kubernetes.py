@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import importlib
 import importlib.util
+import ipaddress
 import re
 import subprocess
 import uuid
@@ -88,6 +89,7 @@ REQUIRED_BY_SERVICE = {
     | {f"{s.upper()}_URL" for s in SERVICES} - {"CONSOLE_URL"},
 }
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|KEYS$")
+UVICORN_ENV = ("FORWARDED_ALLOW_IPS",)  # read by uvicorn itself, as in compose
 # Variables that only carry a Secret's value into another variable's $(...) (the broker and MongoDB URLs).
 HELPER_PREFIX = "SECRET_"
 # How long the kit may take to stop after SIGTERM: uvicorn drains open responses (serve.py,
@@ -432,7 +434,11 @@ def test_service_gets_exactly_what_its_settings_read(objects, service):
     (container,) = containers(find(objects, "Deployment", service))
     env = env_of(objects, container)
     fields = SETTINGS_FIELDS[service]
-    unknown = [name for name in env if name.lower() not in fields and not name.startswith(("OTEL_", HELPER_PREFIX))]
+    unknown = [
+        name
+        for name in env
+        if name.lower() not in fields and not name.startswith(("OTEL_", HELPER_PREFIX)) and name not in UVICORN_ENV
+    ]
     assert not unknown, f"{service}: not read by its settings: {unknown}"
     missing = (REQUIRED_ENV | REQUIRED_BY_SERVICE.get(service, set())) - set(env)
     assert not missing, f"{service}: missing {sorted(missing)}"
@@ -441,6 +447,9 @@ def test_service_gets_exactly_what_its_settings_read(objects, service):
     assert env["OIDC_ISSUER"]["value"].startswith("https://")
     assert env["S3_BUCKET_PREFIX"]["value"] == access.BUCKET_PREFIX
     assert env["S3_PUBLIC_ENDPOINT"]["value"], "presigned links for a host that browsers reach"
+    # The ingress controller's forwarded client address is believed (per-address limits), not anyone's.
+    trusted = [ipaddress.ip_network(n.strip()) for n in env["FORWARDED_ALLOW_IPS"]["value"].split(",")]
+    assert trusted and all(network.is_private for network in trusted)
     assert "JWT_SIGNING_KEYS" not in env, "development-only sign-in"
 
 
