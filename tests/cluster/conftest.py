@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -16,8 +17,9 @@ from .servers import RabbitCluster, ReplicaSet
 
 
 @pytest.fixture
-def servers():
-    """The cluster and the replica set, started side by side (each takes seconds)."""
+def servers(tmp_path):
+    """The cluster and the replica set, started side by side (each takes seconds). The nodes' logs are
+    kept in the test's temporary directory."""
     cluster, replica_set = RabbitCluster(), ReplicaSet()
     try:
         with ThreadPoolExecutor(2) as pool:
@@ -25,6 +27,8 @@ def servers():
                 started.result()
         yield cluster, replica_set
     finally:
+        for node in cluster.nodes:
+            shutil.copytree(node.dir / "log", tmp_path / "rabbitmq" / node.node, dirs_exist_ok=True)
         with ThreadPoolExecutor(2) as pool:
             pool.submit(cluster.remove)
             pool.submit(replica_set.stop)
