@@ -48,6 +48,11 @@ class RabbitCluster:
         listing = via.ctl("list_queues", "--formatter", "json", "name", "leader").stdout
         return {q["name"]: q["leader"] for q in json.loads(listing)}
 
+    def queues(self, via: RabbitNode) -> list[dict]:
+        """Every queue with its type, leader, members and members online, asked of `via`."""
+        listing = via.ctl("list_queues", "--formatter", "json", "name", "type", "leader", "members", "online").stdout
+        return json.loads(listing)
+
     def remove(self) -> None:
         with ThreadPoolExecutor(len(self.nodes)) as pool:
             list(pool.map(RabbitNode.remove, self.nodes))

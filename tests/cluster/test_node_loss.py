@@ -87,6 +87,11 @@ async def test_jobs_complete_when_the_queue_leader_and_the_mongodb_primary_are_l
                         leader for queue, leader in leaders.items() if queue.split(".")[0] in SERVICES
                     )
                     leader = cluster.node_named(of_services.most_common(1)[0][0])
+                    queues = cluster.queues(via=survivor)
+                    single = [
+                        q["name"] for q in queues if q["type"] != "quorum" or len(q["members"]) != len(cluster.nodes)
+                    ]
+                    assert not single, f"queues not replicated on every node: {queues}"
                     started = time.monotonic()
                     await asyncio.to_thread(leader.stop)
                     # Measured from the node being gone (its port closed): the first event written after
@@ -102,6 +107,7 @@ async def test_jobs_complete_when_the_queue_leader_and_the_mongodb_primary_are_l
                         return all([await asyncio.to_thread(is_ready, stack.url(s)) for s in SERVICES])
 
                     await eventually(all_ready, timeout=60, interval=0.2)
+                    print("\nqueues after the node stopped:", cluster.queues(via=survivor))
                     recovery["rabbitmq: node gone to every service ready"] = time.monotonic() - stopped
 
                     # 2. Later, the MongoDB primary steps down and is killed.
