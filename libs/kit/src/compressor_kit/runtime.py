@@ -27,7 +27,6 @@ from compressor_kit.job_trace import JOB_TRACE_INDEXES
 from compressor_kit.messaging import (
     broker_user,
     build_broker,
-    consumer_channel,
     declare_topology,
     outbox_publisher,
     register_publishers,
@@ -115,7 +114,6 @@ class Runtime(Generic[S]):
         self.broker = build_broker(settings, definition.name, self.tracer_provider, self.metrics)
         self.publishers = register_publishers(self.broker, definition.name, user_id=broker_user(settings))
         publishers = PublisherCheck.of(settings, definition.name)
-        consumers_channel = consumer_channel(settings)
         for feature_consumers in definition.consumers:
             for consumer in feature_consumers(self):
                 subscribe(
@@ -126,9 +124,8 @@ class Runtime(Generic[S]):
                     consumer,
                     publishers=publishers,
                     metrics=self.metrics,
-                    channel=consumers_channel,
                 )
-        publish = outbox_publisher(self.publishers, self.metrics, broker=self.broker)
+        publish = outbox_publisher(self.publishers, self.metrics)
         self.relay = OutboxRelay(
             self.outbox,
             wrap_publish(publish) if wrap_publish else publish,
