@@ -4,10 +4,13 @@ Starts its own deployment of the six services (separate processes, own vhost, da
 buckets, spans sent to an in-process OTLP receiver), then:
   1. throughput: N jobs (default 200) driven concurrently through the public HTTP APIs;
   2. latency at an offered load: jobs started at a fixed rate (default 5 per second);
-  3. the raw broker baseline: aio-pika publish with confirms and consume with ack.
+  3. the raw broker baseline: aio-pika publish with confirms and consume with ack;
+  4. the database-limit baseline: consumer-shaped MongoDB transactions from one process (dblimit.py).
+The baselines run first, in the same run, so the ratios to them hold on a noisy machine.
 Reports jobs per second, per-phase latency, event hop latency (publish span to consume span, from
-the traces), HTTP latency per endpoint, CPU per job, and the ratio of the system's event throughput
-to the raw baseline; writes the result as JSON under bench/results/.
+the traces), HTTP latency per endpoint, CPU per job by process (the bench client apart), the ratio of
+the system's event throughput to the raw baseline and of its consumed events to the database limit;
+writes the result as JSON under bench/results/.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from pathlib import Path
 
 import httpx
 from aiosmtpd.controller import Controller
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient, MongoClient
 
 from bench.baseline import raw_baseline
+from bench.dblimit import database_limit
+from bench.ratios import cpu_per_job, fraction
 from compressor_kit.deadletters import list_dead_letters
 from compressor_kit.settings import Settings
 from compressor_kit.testing import add_vhost, delete_vhost
@@ -124,6 +129,20 @@ def events_published(otlp: OtlpReceiver, since_ns: int) -> int:
     )
 
 
+async def events_consumed(mongodb_url: str, database_prefix: str) -> int:
+    """Events the stack's consumers have handled so far: one inbox row per consumer and event (a
+    redelivered duplicate writes none)."""
+    client: AsyncMongoClient = AsyncMongoClient(mongodb_url)
+    try:
+        total = 0
+        for name in await client.list_database_names():
+            if name.startswith(database_prefix):
+                total += await client[name]["inbox"].count_documents({})
+        return total
+    finally:
+        await client.close()
+
+
 async def drive(office: Office, jobs: int, *, concurrency: int, rate: float | None) -> tuple[list[JobResult], int]:
     results: list[JobResult] = []
     failures = 0
@@ -147,7 +166,18 @@ async def drive(office: Office, jobs: int, *, concurrency: int, rate: float | No
     return results, failures
 
 
-async def scenario(stack: Stack, otlp: OtlpReceiver, name: str, jobs: int, concurrency: int, rate: float | None):
+async def scenario(
+    stack: Stack,
+    otlp: OtlpReceiver,
+    name: str,
+    jobs: int,
+    concurrency: int,
+    rate: float | None,
+    *,
+    mongodb_url: str,
+    db_limit: float,
+):
+    """One run of `jobs`; `db_limit` (transactions per second) is the database-limit baseline's."""
     timer = HttpTimer()
     hooks = {"request": [timer.on_request], "response": [timer.on_response]}
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
@@ -159,11 +189,14 @@ async def scenario(stack: Stack, otlp: OtlpReceiver, name: str, jobs: int, concu
         processes = {f"{p.service}#{p.replica}": p.process.pid for p in stack.processes}
         alongside = infrastructure_pids() | {"bench client": os.getpid()}
         watched = processes | alongside
+        consumed_before = await events_consumed(mongodb_url, stack.database_prefix)
         cpu_before, started = {name: cpu_seconds([pid]) for name, pid in watched.items()}, time.perf_counter()
         results, failures = await drive(office, jobs, concurrency=concurrency, rate=rate)
         elapsed = time.perf_counter() - started
         cpu_by_process = {name: cpu_seconds([pid]) - cpu_before[name] for name, pid in watched.items()}
         cpu = sum(cpu_by_process[name] for name in processes)
+        # Counted when the last job answered, as the time is: the few events still in flight then are left out.
+        consumed = await events_consumed(mongodb_url, stack.database_prefix) - consumed_before
     await asyncio.sleep(3)  # let the exporters flush the last spans
     hops = event_hops(otlp, since_ns)
     events = events_published(otlp, since_ns)
@@ -184,22 +217,27 @@ async def scenario(stack: Stack, otlp: OtlpReceiver, name: str, jobs: int, concu
         "jobs_per_second": len(results) / elapsed,
         "events_published": events,
         "events_per_second": events / elapsed,
+        "events_consumed": consumed,
+        "events_consumed_per_job": consumed / max(1, len(results)),
+        "events_consumed_per_second": consumed / elapsed,
+        "fraction_of_database_limit": fraction(consumed / elapsed, db_limit),
         "job_latency_ms": summary([sum(r.phase_seconds.values()) for r in results], 1000),
         "phase_latency_ms": per_phase,
         "event_hop_ms": summary([hop for consumer in hops.values() for hop in consumer], 1000),
         "event_hop_ms_by_consumer": {consumer: summary(values, 1000) for consumer, values in sorted(hops.items())},
         "http_ms": {endpoint: summary(values, 1000) for endpoint, values in sorted(timer.by_endpoint.items())},
-        "cpu_seconds_per_job": cpu / max(1, len(results)),
         "cpu_utilisation_of_services": cpu / elapsed,
-        "cpu_seconds_per_job_by_process": {
-            name: seconds / max(1, len(results)) for name, seconds in sorted(cpu_by_process.items())
-        },
+        **cpu_per_job(cpu_by_process, len(results)),
     }
 
 
 def show(result: dict) -> None:
     print(f"\n== {result['scenario']}: {result['completed']}/{result['jobs']} jobs in {result['seconds']:.1f} s")
-    print(f"   {result['jobs_per_second']:.2f} jobs/s, {result['events_per_second']:.0f} events/s published")
+    print(
+        f"   {result['jobs_per_second']:.2f} jobs/s, {result['events_per_second']:.0f} events/s published, "
+        f"{result['events_consumed_per_second']:.0f} consumed ({result['events_consumed_per_job']:.0f} per job)"
+    )
+    print(f"   consumed events / database limit: {result['fraction_of_database_limit']:.3f}")
     job = result["job_latency_ms"]
     print(f"   whole job p50 {job['p50']:.0f} ms, p95 {job['p95']:.0f} ms, p99 {job['p99']:.0f} ms")
     hop = result["event_hop_ms"]
@@ -210,8 +248,10 @@ def show(result: dict) -> None:
     )
     print(f"   slowest hops (ms): {slowest}")
     print(
-        f"   CPU {result['cpu_seconds_per_job']:.2f} s per job "
-        f"(the services use {result['cpu_utilisation_of_services']:.2f} cores)"
+        f"   CPU s per job: {result['cpu_seconds_per_job_all_but_bench_client']:.2f} all processes but the bench "
+        f"client, of which the services {result['cpu_seconds_per_job']:.2f} "
+        f"(they use {result['cpu_utilisation_of_services']:.2f} cores); the bench client apart "
+        f"{result['cpu_seconds_per_job_bench_client']:.2f} ({result['bench_client_share_of_cpu']:.0%} of all)"
     )
     by_process = result["cpu_seconds_per_job_by_process"].items()
     by_process = ", ".join(f"{name} {seconds:.2f}" for name, seconds in by_process)
@@ -229,6 +269,7 @@ def show(result: dict) -> None:
 
 async def main(args: argparse.Namespace) -> int:
     settings = Settings(environment="test")  # the local servers, as the stack it starts
+    mongodb_url = settings.mongodb_url.get_secret_value()
     vhost = f"bench-{uuid.uuid4().hex[:8]}"
     add_vhost(vhost)
     amqp_url = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
@@ -241,6 +282,16 @@ async def main(args: argparse.Namespace) -> int:
         print(
             f"   {baseline['messages_per_second']:.0f} messages/s, latency p50 {baseline['latency_ms']['p50']:.1f} ms"
         )
+        print(
+            f"database limit: {args.db_baseline_transactions} consumer-shaped transactions "
+            "(inbox upsert, state update, outbox insert) at 4, 8 and 16 in flight ..."
+        )
+        db_limit = await database_limit(mongodb_url, f"{prefix}dblimit", transactions=args.db_baseline_transactions)
+        by_in_flight = ", ".join(
+            f"{tps:.0f} at {n}" for n, tps in db_limit["transactions_per_second_by_in_flight"].items()
+        )
+        print(f"   {db_limit['transactions_per_second']:.0f} transactions/s ({by_in_flight})")
+        limit = {"mongodb_url": mongodb_url, "db_limit": db_limit["transactions_per_second"]}
         mail = Controller(Sink(), hostname="127.0.0.1", port=free_port())
         mail.start()
         logs = Path("var/log/bench")  # the Stack creates it
@@ -260,15 +311,17 @@ async def main(args: argparse.Namespace) -> int:
                     "REPORT_PUBLISH_INTERVAL_SECONDS": "0.5",
                     "DELIVERY_INTERVAL_SECONDS": "0.5",
                     "SMTP_PORT": str(mail.port),
+                    # Every customer's survey answer comes from this one client address.
+                    "SURVEY_REQUESTS_PER_ADDRESS_PER_MINUTE": "10000",
                 },
             )
             with stack:
                 print(f"stack: six services x {args.replicas} process(es) ready")
                 if args.rate:
                     offered = max(1, int(args.rate * args.rate_seconds))
-                    results.append(await scenario(stack, otlp, "offered load", offered, offered, args.rate))
+                    results.append(await scenario(stack, otlp, "offered load", offered, offered, args.rate, **limit))
                     show(results[-1])
-                results.append(await scenario(stack, otlp, "throughput", args.jobs, args.concurrency, None))
+                results.append(await scenario(stack, otlp, "throughput", args.jobs, args.concurrency, None, **limit))
                 show(results[-1])
                 dead = await list_dead_letters(amqp_url)
                 print(
@@ -277,7 +330,7 @@ async def main(args: argparse.Namespace) -> int:
                 )
         mail.stop()
     finally:
-        with MongoClient(settings.mongodb_url.get_secret_value()) as client:
+        with MongoClient(mongodb_url) as client:
             for name in client.list_database_names():
                 if name.startswith(prefix):
                     client.drop_database(name)
@@ -285,14 +338,20 @@ async def main(args: argparse.Namespace) -> int:
     throughput = results[-1]
     ratio = throughput["events_per_second"] / baseline["messages_per_second"]
     print(f"\nsystem event throughput / raw broker baseline: {ratio:.3f}")
+    print(
+        f"system consumed events / database limit: {throughput['fraction_of_database_limit']:.3f} "
+        f"({throughput['events_consumed_per_second']:.0f} / {db_limit['transactions_per_second']:.0f} per second)"
+    )
     report = {
         "when": datetime.now(UTC).isoformat(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "replicas": args.replicas,
         "baseline": baseline,
+        "database_limit": db_limit,
         "scenarios": results,
         "dead_letters": [{"service": d.service, "event_type": d.event_type, "error": d.error} for d in dead],
         "event_throughput_ratio_to_baseline": ratio,
+        "consumed_events_fraction_of_database_limit": throughput["fraction_of_database_limit"],
     }
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
@@ -315,4 +374,7 @@ if __name__ == "__main__":
         help="keep spans in the services (no OTLP export, no event hop figures): measures tracing's cost",
     )
     parser.add_argument("--baseline-messages", type=int, default=5000)
+    parser.add_argument(
+        "--db-baseline-transactions", type=int, default=1500, help="transactions at each number in flight"
+    )
     raise SystemExit(asyncio.run(main(parser.parse_args())))
