@@ -55,13 +55,11 @@ demo: run ## bring everything up and drive a service job through the nine phases
 TEST_WORKERS ?= 3
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist load --maxschedchunk 1)
 
-# The node-loss test (marker `cluster`) runs apart for now: it passed 7 runs in 8, and one stalled publisher
-# after a failover would fail the whole suite. `make test-cluster` runs it (about a minute).
-test: setup infra-up browsers assets ## the whole suite against the real servers (but the cluster test)
-	$(BIN)/python -m pytest $(XDIST) -m "not cluster"
+test: setup infra-up browsers assets ## the whole suite against the real servers, the cluster tests included
+	$(BIN)/python -m pytest $(XDIST)
 
 .PHONY: test-cluster
-test-cluster: setup infra-up ## the node-loss test: its own 3-node RabbitMQ cluster and 3-member MongoDB replica set
+test-cluster: setup infra-up ## only the node-loss tests: their own 3-node RabbitMQ cluster and 3-member MongoDB replica set
 	$(BIN)/python -m pytest -m cluster
 
 .PHONY: assets

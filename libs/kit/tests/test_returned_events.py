@@ -307,3 +307,59 @@ async def test_every_service_declares_its_whole_topology_at_start_up(test_settin
     for routing_key in CATALOGUE:
         if routing_key not in INTEGRATION_ONLY:
             assert any(routing_key_matches(p, routing_key) for (_, _, p) in bindings), routing_key
+
+
+async def purge_queue(amqp_url: str, queue: str) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        await (await channel.declare_queue(queue, passive=True)).purge()
+
+
+async def fill_until_refused(amqp_url: str, queue: str) -> None:
+    """Publish to `queue` (x-overflow reject-publish) until the broker nacks: it is full."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        for _ in range(5):
+            try:
+                await channel.default_exchange.publish(aio_pika.Message(b"filler"), queue)
+            except aio_pika.exceptions.DeliveryError:
+                return
+        raise AssertionError(f"{queue} took every message")
+
+
+async def test_an_event_the_broker_nacks_spends_no_attempt_and_is_delivered_once_the_queue_takes_it(
+    own_databases, caplog
+):
+    """A nack says a queue could not take the event (a quorum queue electing its leader, or full), not
+    that the event is wrong: it spends no attempt, so it does not back off for minutes, and the relay
+    reopens its channel (RabbitMQ 3.10 goes on nacking a channel that met a quorum queue's leader down)."""
+    url = own_databases.rabbitmq_url.get_secret_value()
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        arguments = {"x-queue-type": "quorum", "x-max-length": 1, "x-overflow": "reject-publish"}
+        queue = await channel.declare_queue("full", durable=True, arguments=arguments)
+        await queue.bind(exchange, "job.requested.v1")
+    await fill_until_refused(url, "full")
+
+    with caplog.at_level(logging.WARNING, logger="compressor_kit"):
+        async with running(INTAKE, own_databases) as intake:
+            outbox = intake.db.outbox
+            event_id = await request_job(intake, "JOB-NACKED")
+
+            async def nacked_thrice() -> bool:
+                ours = [r for r in caplog.records if r.name.startswith("compressor_kit")]
+                return sum("Basic.Nack" in r.getMessage() for r in ours) >= 3
+
+            await eventually(nacked_thrice, timeout=10)
+            kept = await outbox.find_one({"_id": event_id})
+            assert kept["status"] == "pending"
+            assert kept.get("attempts", 0) == 0, kept  # an outage: no attempt spent, no backoff
+
+            await purge_queue(url, "full")  # room again
+            await eventually(lambda: outbox.find_one({"_id": event_id, "status": "published"}), timeout=5)
+            [delivered] = await drain_queue(url, "full", expect=1)
+            assert delivered.message_id == event_id

@@ -17,7 +17,7 @@ from typing import Any, Union
 
 from faststream import AckPolicy
 from faststream.message import StreamMessage
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import Channel, RabbitBroker
 from pymongo import ASCENDING, IndexModel
 
 from compressor_contracts import CloudEvent, EventData, ServiceTopology, parse_event
@@ -135,7 +135,10 @@ def subscribe(
     *,
     publishers: PublisherCheck | None = None,
     metrics: ServiceMetrics | None = None,
+    channel: Channel | None = None,
 ) -> None:
+    """Consume `consumer`'s queue, on `channel` (messaging.consumer_channel; the broker's default one
+    without it)."""
     spec = next((q for q in topology.queues if q.name == consumer.queue), None)
     if spec is None:
         raise ValueError(f"{consumer.queue} is not a queue of the {topology.service} topology")
@@ -161,6 +164,7 @@ def subscribe(
     broker.subscriber(
         rabbit_queue(spec.name, spec.arguments),
         ack_policy=AckPolicy.MANUAL,  # the DeliveryPolicy middleware acks, retries and dead-letters
+        channel=channel,
         decoder=event_decoder(publishers),
         title=spec.name,
         description=spec.description,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from aiormq.exceptions import AMQPConnectionError, ChannelInvalidStateError
+from aiormq.exceptions import AMQPConnectionError, ChannelClosed, ChannelInvalidStateError
 from faststream.exceptions import IncorrectState
 from pymongo.errors import ConnectionFailure
 from urllib3.exceptions import HTTPError as TransportError
@@ -42,6 +42,11 @@ class ItemRetry:
         return attempts >= self.max_attempts
 
 
+class QueueUnavailable(Exception):
+    """The broker nacked a publish: a queue it routes to could not take it (a quorum queue without a
+    leader, say), which says nothing about the item."""
+
+
 OUTAGES = (
     OSError,  # ConnectionError among them
     TimeoutError,
@@ -50,10 +55,13 @@ OUTAGES = (
     ChannelInvalidStateError,  # the channel closed under a publish; the broker client reconnects
     IncorrectState,  # faststream: the broker is not connected (yet)
     TransportError,  # urllib3, under the object store's client
+    QueueUnavailable,
 )
 
 
 def is_outage(error: BaseException) -> bool:
     """A failure of infrastructure rather than of the item: connection lost or refused, a server not
     selected, a channel gone, a time limit hit."""
-    return isinstance(error, OUTAGES)
+    # A plain ChannelClosed is a channel closed under a publish without a refusal of it (by this client,
+    # reopening it); the broker's refusals (access, precondition, ...) are its subclasses.
+    return isinstance(error, OUTAGES) or type(error) is ChannelClosed

@@ -27,6 +27,7 @@ from compressor_kit.job_trace import JOB_TRACE_INDEXES
 from compressor_kit.messaging import (
     broker_user,
     build_broker,
+    consumer_channel,
     declare_topology,
     outbox_publisher,
     register_publishers,
@@ -114,6 +115,7 @@ class Runtime(Generic[S]):
         self.broker = build_broker(settings, definition.name, self.tracer_provider, self.metrics)
         self.publishers = register_publishers(self.broker, definition.name, user_id=broker_user(settings))
         publishers = PublisherCheck.of(settings, definition.name)
+        self.consumer_channel = consumer_channel(settings)
         for feature_consumers in definition.consumers:
             for consumer in feature_consumers(self):
                 subscribe(
@@ -124,8 +126,9 @@ class Runtime(Generic[S]):
                     consumer,
                     publishers=publishers,
                     metrics=self.metrics,
+                    channel=self.consumer_channel,
                 )
-        publish = outbox_publisher(self.publishers, self.metrics)
+        publish = outbox_publisher(self.publishers, self.metrics, broker=self.broker)
         self.relay = OutboxRelay(
             self.outbox,
             wrap_publish(publish) if wrap_publish else publish,
@@ -151,7 +154,7 @@ class Runtime(Generic[S]):
         )
         await self.objects.ensure_buckets()
         await self.broker.connect()
-        await declare_topology(self.broker, self.topology)
+        await declare_topology(self.broker, self.topology, consumers=self.consumer_channel)
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"))
         # Waited for briefly, then left to retry: a provider that is down delays sign-in (readiness says
