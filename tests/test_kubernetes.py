@@ -9,7 +9,9 @@ custom resources against the openAPIV3Schema of their CRDs, vendored in deploy/k
 (RabbitMQ Cluster Operator and Messaging Topology Operator, MPL-2.0). Then what compose's tests check
 holds here too: each service's environment is what its settings read, secrets are referenced and never
 inlined, broker users and permissions are exactly infra/access.py's, MongoDB users come from
-infra/mongo/users.py; and every Deployment has probes, resources, a PodDisruptionBudget and an autoscaler.
+infra/mongo/users.py, MinIO keys and policies from infra/minio/users.sh; every Deployment has probes,
+resources, a PodDisruptionBudget and an autoscaler; and the services store objects in the in-cluster MinIO
+(a StatefulSet: one drive in the small overlay, four erasure-coded pods in the large one).
 """
 
 from __future__ import annotations
@@ -718,6 +720,138 @@ def test_mongodb_users_job_initiates_the_set_and_runs_infra_mongo_users(objects)
     users_module = _load("infra_mongo_users", ROOT / "infra/mongo/users.py")
     plan = users_module.plan({v: "x" for v in env if v.endswith("_MONGODB_PASSWORD")})
     assert set(plan) == set(SERVICES), "a password for every service's user"
+
+
+MINIO_REPLICAS = {"small": 1, "large": 4}  # one drive; four pods erasure-coded (distributed mode)
+MINIO_ROOT_SECRET = "compressor-minio-root"
+MINIO_USER = int(re.search(r"^USER (\d+)", (ROOT / "infra/minio/Dockerfile").read_text(), re.M).group(1))
+
+
+def test_minio_is_a_probed_bounded_unprivileged_statefulset_with_its_root_secret_referenced(objects, overlay):
+    statefulset = find(objects, "StatefulSet", "minio")
+    replicas = statefulset["spec"]["replicas"]
+    assert replicas == MINIO_REPLICAS[overlay]
+    pod = statefulset["spec"]["template"]["spec"]
+    (minio,) = pod["containers"]
+    kustomization = yaml.safe_load((KUBERNETES / "overlays" / overlay / "kustomization.yaml").read_text())
+    release = {image["name"]: image for image in kustomization["images"]}["compressor/minio"]
+    assert minio["image"] == f"{release['newName']}:{release['newTag']}", "built from infra/minio/Dockerfile"
+    assert {p["name"]: p["containerPort"] for p in minio["ports"]}["s3"] == 9000
+    assert minio["livenessProbe"]["httpGet"] == {"path": "/minio/health/live", "port": "s3"}
+    assert minio["readinessProbe"]["httpGet"] == {"path": "/minio/health/ready", "port": "s3"}
+    assert minio["startupProbe"]["httpGet"] == {"path": "/minio/health/live", "port": "s3"}
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(minio["resources"][kind]), kind
+    assert minio["env"] == [
+        {"name": "MINIO_ROOT_USER", "valueFrom": {"secretKeyRef": {"name": MINIO_ROOT_SECRET, "key": "username"}}},
+        {"name": "MINIO_ROOT_PASSWORD", "valueFrom": {"secretKeyRef": {"name": MINIO_ROOT_SECRET, "key": "password"}}},
+    ], "the root user only from its Secret"
+    assert "envFrom" not in minio
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == pod["securityContext"]["fsGroup"] == MINIO_USER
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    assert minio["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    (claim,) = statefulset["spec"]["volumeClaimTemplates"]
+    assert {m["name"]: m["mountPath"] for m in minio["volumeMounts"]}[claim["metadata"]["name"]] == "/data"
+    assert claim["spec"]["resources"]["requests"]["storage"]
+    headless = statefulset["spec"]["serviceName"]
+    args = minio["args"]
+    assert args[0] == "server" and "--address" not in args
+    if replicas == 1:
+        assert args[1] == "/data", "a single drive"
+    else:
+        # Every pod names all the others by their stable names: minio-0 ... minio-<n-1>.
+        wanted = f"http://minio-{{0...{replicas - 1}}}.{headless}.{NAMESPACE}.svc.cluster.local/data"
+        assert args[1] == wanted
+        assert statefulset["spec"]["podManagementPolicy"] == "Parallel", "the pods wait for each other"
+    labels = statefulset["spec"]["template"]["metadata"]["labels"]
+    assert statefulset["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    headless_service = find(objects, "Service", headless)
+    assert headless_service["spec"]["clusterIP"] == "None" and headless_service["spec"]["publishNotReadyAddresses"]
+    assert headless_service["spec"]["selector"].items() <= labels.items()
+    budget = find(objects, "PodDisruptionBudget", "minio")
+    assert budget["spec"]["maxUnavailable"] == 1 and budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+
+def test_the_services_store_objects_in_the_in_cluster_minio_and_browsers_reach_it_through_the_ingress(objects):
+    statefulset = find(objects, "StatefulSet", "minio")
+    labels = statefulset["spec"]["template"]["metadata"]["labels"]
+    (minio,) = containers(statefulset)
+    minio_ports = {p["name"]: p["containerPort"] for p in minio["ports"]}
+    s3_ingress = find(objects, "Ingress", "compressor-s3")
+    for service in SERVICES:
+        env = env_of(objects, containers(find(objects, "Deployment", service))[0])
+        host, port = env["S3_ENDPOINT"]["value"].split(":")
+        store = find(objects, "Service", host)
+        assert store["spec"].get("clusterIP") != "None" and store["spec"]["selector"].items() <= labels.items()
+        (store_port,) = [p for p in store["spec"]["ports"] if p["port"] == int(port)]
+        assert minio_ports[store_port["targetPort"]] == 9000, f"{service}: S3_ENDPOINT is not MinIO's S3 port"
+        assert env["S3_SECURE"]["value"] == "false", "plain HTTP inside the namespace, as in compose"
+        public = env["S3_PUBLIC_ENDPOINT"]["value"]
+        assert env["S3_PUBLIC_SECURE"]["value"] == "true"
+        (rule,) = [r for r in s3_ingress["spec"]["rules"] if r["host"] == public]
+        assert public in {h for entry in s3_ingress["spec"]["tls"] for h in entry["hosts"]}
+        assert [(p["path"], p["backend"]["service"]) for p in rule["http"]["paths"]] == [
+            ("/", {"name": store["metadata"]["name"], "port": {"name": store_port["name"]}})
+        ], "presigned links go to MinIO with the host and path they were signed for"
+
+
+def test_minio_users_job_gives_each_service_its_key_and_policy_as_compose_does(objects):
+    job = find(objects, "Job", "compressor-minio-users")
+    (container,) = containers(job)
+    (minio,) = containers(find(objects, "StatefulSet", "minio"))
+    assert container["image"] == minio["image"], "the store's own image, with mc"
+    scripts = find(objects, "ConfigMap", "compressor-minio-users")
+    users_script = (ROOT / "infra/minio/users.sh").read_text()
+    assert scripts["data"]["users.sh"] == users_script
+    volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
+    mounted = {}
+    for mount in container["volumeMounts"]:
+        for item in volumes[mount["name"]].get("configMap", {}).get("items", []):
+            assert volumes[mount["name"]]["configMap"]["name"] == scripts["metadata"]["name"]
+            mounted[f"{mount['mountPath']}/{item['path']}"] = scripts["data"][item["key"]]
+    assert "sh /scripts/users.sh" in container["command"][-1] and mounted["/scripts/users.sh"] == users_script
+    for service in SERVICES:
+        policy = (ROOT / f"infra/minio/policies/{service}.json").read_text()
+        assert f"/policies/{service}.json" in users_script and mounted[f"/policies/{service}.json"] == policy
+    # users.sh names the store as compose does (minio:9000): here that is the Service the services use.
+    alias = re.search(r"mc alias set local http://([a-z0-9.-]+:\d+) ", users_script)
+    services_env = env_of(objects, containers(find(objects, "Deployment", "intake"))[0])
+    assert alias and alias.group(1) == services_env["S3_ENDPOINT"]["value"]
+    env = {v["name"]: v for v in container["env"]}
+    assert not [name for name, variable in env.items() if "value" in variable], "every key from a Secret"
+    root = {"name": MINIO_ROOT_SECRET}
+    assert env["S3_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {**root, "key": "username"}
+    assert env["S3_SECRET_KEY"]["valueFrom"]["secretKeyRef"] == {**root, "key": "password"}
+    for service in SERVICES:
+        deployment_env = env_of(objects, containers(find(objects, "Deployment", service))[0])
+        for what in ("S3_ACCESS_KEY", "S3_SECRET_KEY"):
+            assert (
+                env[access.env_name(service, what)]["valueFrom"]["secretKeyRef"]
+                == deployment_env[what]["valueFrom"]["secretKeyRef"]
+            ), f"{service}: the Job creates the key the service signs in with"
+    assert job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] == "minio-users"
+
+
+def test_only_the_services_the_store_its_job_and_the_ingress_controller_reach_minio(objects):
+    policy = find(objects, "NetworkPolicy", "minio")
+    labels = find(objects, "StatefulSet", "minio")["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"port": 9000, "protocol": "TCP"}], "the S3 API only, not the console"
+    pods, namespaces = rule["from"]
+    assert pods["podSelector"]["matchLabels"] == {"app.kubernetes.io/part-of": "compressor"}
+    (names,) = pods["podSelector"]["matchExpressions"]
+    assert names["key"] == "app.kubernetes.io/name" and names["operator"] == "In"
+    assert set(names["values"]) == set(SERVICES) | {"minio", "minio-users"}
+    (namespace,) = namespaces["namespaceSelector"]["matchExpressions"]
+    assert namespace["values"] == ["ingress-nginx"], "the ingress controller, for presigned links"
 
 
 def test_replica_set_configuration_prefers_member_zero():

@@ -8,7 +8,10 @@
   service, with exactly the permissions infra/access.py gives (as infra/rabbitmq/users.sh does for compose);
 - base/mongodb/users.yaml: the Job compressor-mongodb-users, which initiates the replica set with its three
   members (mongo_replica_set.py) and then runs infra/mongo/users.py (one user per service, as compose's
-  mongo-users does), and the ConfigMap holding both scripts.
+  mongo-users does), and the ConfigMap holding both scripts;
+- base/minio/users.yaml: the Job compressor-minio-users, which runs infra/minio/users.sh (one access key per
+  service with the policy infra/minio/policies/<service>.json, as compose's minio-users does), and the
+  ConfigMap holding the script and the policies (both written by infra/access.py: `make docs` runs it first).
 
 tests/test_kubernetes.py checks the files are current. Secrets are only referenced: an operator creates
 them (deploy/kubernetes/README.md lists them); no value is in these files.
@@ -46,6 +49,9 @@ RABBITMQ_CLUSTER = "compressor-rabbitmq"
 MONGODB = "mongodb"
 MONGODB_MEMBERS = 3
 REPLICA_SET = "rs0"
+MINIO = "minio"  # the Service the services, the Ingress and infra/minio/users.sh (http://minio:9000) name
+MINIO_ROOT = "compressor-minio-root"  # the Secret with the root user
+MINIO_USERS_ATTEMPTS = 60  # ten seconds apart: a distributed store waits for all its pods first
 PUBLIC_HOST = "compressor.example.com"  # the console; each API at <service>.compressor.example.com
 UID = 10001  # the Dockerfile's `app` user
 # The kit stops within a bound: uvicorn drains open responses (10 s), then Runtime.stop cancels its tasks and
@@ -396,6 +402,90 @@ def mongodb_scripts() -> dict[str, Any]:
     }
 
 
+def minio_users_job() -> dict[str, Any]:
+    """Creates or updates every service's access key and policy (infra/minio/users.sh), as root; like the
+    MongoDB users Job it is immutable: delete it and apply again after changing a key or a policy. The
+    services create their own buckets on start (their policies allow it, for their buckets only)."""
+    env: list[dict[str, Any]] = [
+        secret_env("S3_ACCESS_KEY", MINIO_ROOT, "username"),
+        secret_env("S3_SECRET_KEY", MINIO_ROOT, "password"),
+    ]
+    for service in SERVICES:
+        env += [
+            secret_env(access.env_name(service, "S3_ACCESS_KEY"), f"compressor-{service}", "s3-access-key"),
+            secret_env(access.env_name(service, "S3_SECRET_KEY"), f"compressor-{service}", "s3-secret-key"),
+        ]
+    # users.sh is idempotent; until the store answers, its first `mc` call fails and it is run again.
+    retry = f"for attempt in $(seq {MINIO_USERS_ATTEMPTS}); do sh /scripts/users.sh && exit 0; sleep 10; done; exit 1"
+    policies = [{"key": f"{service}.json", "path": f"{service}.json"} for service in SERVICES]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "compressor-minio-users", "labels": labels("minio-users")},
+        "spec": {
+            "backoffLimit": 6,
+            "template": {
+                "metadata": {"labels": labels("minio-users")},
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "automountServiceAccountToken": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": UID,  # also the MinIO image's user
+                        "runAsGroup": UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [
+                        {
+                            "name": "minio-users",
+                            "image": "compressor/minio",  # the store's own image carries mc
+                            "imagePullPolicy": "IfNotPresent",
+                            "command": ["sh", "-c", retry],
+                            "env": env,
+                            "resources": {
+                                "requests": {"cpu": "50m", "memory": "64Mi"},
+                                "limits": {"cpu": "500m", "memory": "256Mi"},
+                            },
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                            "volumeMounts": [
+                                {"name": "scripts", "mountPath": "/scripts", "readOnly": True},
+                                {"name": "policies", "mountPath": "/policies", "readOnly": True},
+                                {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 (mc's configuration, MC_CONFIG_DIR)
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        {
+                            "name": "scripts",
+                            "configMap": {
+                                "name": "compressor-minio-users",
+                                "items": [{"key": "users.sh", "path": "users.sh"}],
+                            },
+                        },
+                        {"name": "policies", "configMap": {"name": "compressor-minio-users", "items": policies}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def minio_scripts() -> dict[str, Any]:
+    data = {"users.sh": (ROOT / "infra/minio/users.sh").read_text()}
+    data |= {f"{service}.json": (ROOT / f"infra/minio/policies/{service}.json").read_text() for service in SERVICES}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "compressor-minio-users", "labels": labels(MINIO)},
+        "data": data,
+    }
+
+
 class _Dumper(yaml.SafeDumper):
     pass
 
@@ -432,6 +522,7 @@ def files() -> dict[Path, str]:
     }
     out[BASE / "rabbitmq/topology.yaml"] = dump([obj for service in SERVICES for obj in topology(service)])
     out[BASE / "mongodb/users.yaml"] = dump([mongodb_scripts(), mongodb_users_job()])
+    out[BASE / "minio/users.yaml"] = dump([minio_scripts(), minio_users_job()])
     return out
 
 
