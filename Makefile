@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SERVICES := intake dispatch maintenance quality reporting feedback console
+SERVICES := intake dispatch maintenance quality reporting feedback telemetry console
 WORKSPACE := libs/contracts libs/kit $(addprefix services/,$(SERVICES))
 PACKAGE_FILES := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) requirements-dev.lock
 

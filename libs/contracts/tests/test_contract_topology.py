@@ -23,7 +23,7 @@ from compressor_contracts.topology import DEAD_LETTER_MAX_LENGTH
 
 def test_exchange_and_services():
     assert EXCHANGE == "compressor.events"
-    assert SERVICES == ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback", "console")
+    assert SERVICES == ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback", "telemetry", "console")
     assert PRODUCERS == SERVICES[:-1]
     assert isinstance(DELIVERY_LIMIT, int) and 1 < DELIVERY_LIMIT <= 50
 
@@ -111,7 +111,7 @@ def test_queues_receive_exactly_the_expected_events(queue_name, expected):
 def test_timeline_receives_every_job_event():
     timeline = ("reporting", "reporting.timeline")
     for key in CATALOGUE:
-        assert (timeline in consumers_of(key)) == (not key.startswith("backup.")), key
+        assert (timeline in consumers_of(key)) == key.startswith(("job.", "customer.", "customer_file.")), key
     assert timeline in consumers_of("job.something_new.v2")  # future versions reach the timeline
 
 

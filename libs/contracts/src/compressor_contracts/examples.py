@@ -39,6 +39,7 @@ from compressor_contracts.common import (
 )
 from compressor_contracts.envelope import CloudEvent, EventData, new_event
 from compressor_contracts.events import (
+    AlarmSeverity,
     AssignmentMode,
     BackupCompleted,
     BackupDatabase,
@@ -46,6 +47,9 @@ from compressor_contracts.events import (
     BackupTrigger,
     CustomerFileUpdated,
     CustomerNotified,
+    DueBy,
+    EquipmentAlarmRaised,
+    EquipmentServiceCameDue,
     FollowUp,
     FollowUpKind,
     JobAssigned,
@@ -73,6 +77,7 @@ from compressor_contracts.events import (
     JobWorkCompleted,
     JobWorkStarted,
     PrediagnosisContact,
+    ReadingSummary,
     SignedFor,
     SlaDeadline,
     SlaRiskReason,
@@ -241,7 +246,39 @@ REPORT = StoredObject(
     content_type="application/pdf",
 )
 
+_READINGS = [
+    ReadingSummary(
+        read_at=at(-2 - hours),
+        running_hours=23_960 + (24 - hours),
+        loaded_hours=19_020 + (24 - hours),
+        discharge_pressure_bar=7.4,
+        element_outlet_temperature_c=88.0 + hours / 12,
+    )
+    for hours in (24, 12, 0)
+]
+
 _EXAMPLES: dict[str, Callable[[], EventData]] = {
+    "equipment.service_came_due.v1": lambda: EquipmentServiceCameDue(
+        equipment_id=EQUIPMENT.equipment_id,
+        device_id="DEV-7781-GW1",
+        service_level="A",
+        due_by=DueBy.RUNNING_HOURS,
+        due_at_hours=24_000,
+        due_on=date(2026, 3, 4),
+        running_hours=23_984,
+        due_key=f"{EQUIPMENT.equipment_id}:A:24000h",
+        recent_readings=_READINGS,
+    ),
+    "equipment.alarm_raised.v1": lambda: EquipmentAlarmRaised(
+        equipment_id=EQUIPMENT.equipment_id,
+        device_id="DEV-7781-GW1",
+        alarm_code="E-TEMP-HIGH",
+        severity=AlarmSeverity.SHUTDOWN,
+        description="Element outlet temperature above the shutdown limit",
+        raised_at=at(-1),
+        episode_id="ALM-7781-0003",
+        recent_readings=_READINGS,
+    ),
     "job.requested.v1": lambda: JobRequested(
         job_id=JOB_ID,
         channel=RequestChannel.PHONE,

@@ -22,11 +22,11 @@ refuses (nacks) the dead-lettering publish instead of silently dropping its olde
 delivery policy sees the refusal, keeps the message in its own queue and logs the overflow alert. Replay
 or purge dead letters to make room."""
 
-SERVICES = ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback", "console")
+SERVICES = ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback", "telemetry", "console")
 """Every service with queues of its own; the console (the staff's browser console) only reads events."""
 
 PRODUCERS = SERVICES[:-1]
-"""The six phase services: each owns phases and publishes their events."""
+"""The services that publish events: the six phase services, and telemetry (the machines' own readings)."""
 
 INTEGRATION_ONLY = frozenset({"backup.completed.v1", "backup.failed.v1"})
 """Events no service consumes; published for integrations (monitoring, archive audits)."""
@@ -108,6 +108,13 @@ def _queue(service: str, purpose: str, bindings: tuple[str, ...], description: s
 QUEUES: tuple[QueueSpec, ...] = (
     _queue(
         "intake",
+        "telemetry",
+        ("equipment.service_came_due.v1", "equipment.alarm_raised.v1"),
+        "Raises one proactive request per machine, service level and due point, and one corrective "
+        "request per alarm episode, with the machine's recent readings for the remote pre-diagnosis.",
+    ),
+    _queue(
+        "intake",
         "customer-file",
         ("job.closed.v1",),
         "Adds the closed job to the equipment's history and updates the next service due; a closed "
@@ -179,6 +186,12 @@ QUEUES: tuple[QueueSpec, ...] = (
         "surveys",
         ("job.report_published.v1",),
         "Sends the report link and the satisfaction survey.",
+    ),
+    _queue(
+        "telemetry",
+        "service-history",
+        ("customer_file.updated.v1",),
+        "A recorded service restarts the calendar count of the machine's service levels.",
     ),
     _queue(
         "console",

@@ -107,10 +107,17 @@ class ServiceMetrics:
             registry=r,
         )
         self._samplers: list[tuple[str, Sampler]] = []
+        self._own_counters: dict[str, Counter] = {}
 
     def gauge(self, name: str, documentation: str, labels: tuple[str, ...] = ()) -> Gauge:
         """A gauge of this service's own (a service's `metrics` hook), in this registry."""
         return Gauge(name, documentation, labels, registry=self.registry)
+
+    def counter(self, name: str, documentation: str, labels: tuple[str, ...] = ()) -> Counter:
+        """A counter of this service's own, made on first use and the same one after."""
+        if name not in self._own_counters:
+            self._own_counters[name] = Counter(name, documentation, labels, registry=self.registry)
+        return self._own_counters[name]
 
     def sample_before_scrape(self, name: str, sampler: Sampler) -> None:
         """Run `sampler` (which sets gauges) before each scrape, bounded by SAMPLE_TIMEOUT_SECONDS."""

@@ -66,6 +66,9 @@ class ServiceDefinition(Generic[S]):
     indexes: IndexSpec = field(default_factory=dict)
     buckets: Sequence[str] = ()
     background_jobs: Sequence[Callable[[Runtime[S]], Coroutine[Any, Any, None]]] = ()
+    # Run once at start, after the indexes and before anything is served or consumed (collections that
+    # need options, such as time-series ones).
+    setup: Sequence[Callable[[Runtime[S]], Coroutine[Any, Any, None]]] = ()
     # The service's own gauges: each `def metrics(runtime)` adds them to `runtime.metrics` with a sampler
     # run at scrape time (`ServiceMetrics.gauge`, `sample_before_scrape`).
     metrics: Sequence[Callable[[Runtime[S]], None]] = ()
@@ -152,6 +155,8 @@ class Runtime(Generic[S]):
         await ensure_indexes(
             self.db, {**OUTBOX_INDEXES, **INBOX_INDEXES, **JOB_TRACE_INDEXES, **self.definition.indexes}
         )
+        for step in self.definition.setup:
+            await step(self)
         await self.objects.ensure_buckets()
         await self.broker.connect()
         await declare_topology(self.broker, self.topology, consumers=self.consumer_channel)

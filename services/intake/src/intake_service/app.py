@@ -13,6 +13,7 @@ from intake_service.fault_reports import api as fault_reports_api
 from intake_service.fault_reports import store as fault_reports_store
 from intake_service.labels import api as labels_api
 from intake_service.labels.store import label_every_unit
+from intake_service.machine_requests import consumers as machine_requests_consumers
 from intake_service.proactive import api as proactive_api
 from intake_service.proactive.scheduler import proactive_scheduler
 from intake_service.requests import api as requests_api
@@ -34,7 +35,7 @@ SERVICE = ServiceDefinition(
         *labels_api.ROUTES,
         *fault_reports_api.ROUTES,
     ],
-    consumers=[customer_file_consumers.consumers],
+    consumers=[customer_file_consumers.consumers, machine_requests_consumers.consumers],
     buckets=[REQUEST_PHOTOS],
     indexes={
         **customer_file_store.INDEXES,

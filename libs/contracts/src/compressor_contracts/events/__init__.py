@@ -47,9 +47,18 @@ from compressor_contracts.events.reporting import (
     BackupTrigger,
     JobReportPublished,
 )
+from compressor_contracts.events.telemetry import (
+    AlarmSeverity,
+    DueBy,
+    EquipmentAlarmRaised,
+    EquipmentServiceCameDue,
+    ReadingSummary,
+)
 
 # In process order; the catalogue and the generated docs follow it.
 ALL_EVENTS = (
+    EquipmentServiceCameDue,
+    EquipmentAlarmRaised,
     JobRequested,
     JobCancelled,
     JobAssigned,
@@ -82,6 +91,7 @@ ALL_EVENTS = (
 
 __all__ = [
     "ALL_EVENTS",
+    "AlarmSeverity",
     "AssignmentMode",
     "BackupCompleted",
     "BackupDatabase",
@@ -89,6 +99,9 @@ __all__ = [
     "BackupTrigger",
     "CustomerFileUpdated",
     "CustomerNotified",
+    "DueBy",
+    "EquipmentAlarmRaised",
+    "EquipmentServiceCameDue",
     "FollowUp",
     "FollowUpKind",
     "JobAssigned",
@@ -116,6 +129,7 @@ __all__ = [
     "JobWorkCompleted",
     "JobWorkStarted",
     "PrediagnosisContact",
+    "ReadingSummary",
     "SignedFor",
     "SlaDeadline",
     "SlaRiskReason",

@@ -22,6 +22,7 @@ from compressor_contracts.common import (
     Text,
 )
 from compressor_contracts.envelope import JobEventData
+from compressor_contracts.events.telemetry import ReadingSummary
 
 
 class JobRequested(JobEventData):
@@ -54,6 +55,12 @@ class JobRequested(JobEventData):
         max_length=6,
         description="Object keys of the requester's photos of the fault, in intake's request-photos bucket "
         "(`<S3 prefix>request-photos`); intake's GET /requests/{job_id}/photos presigns them.",
+    )
+    machine_readings: list[ReadingSummary] = Field(
+        default=[],
+        max_length=48,
+        description="For a request the machine's own controller raised (a service coming due, an alarm): its "
+        "readings around it, oldest first, so the remote pre-diagnosis starts from data.",
     )
 
 

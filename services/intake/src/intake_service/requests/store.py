@@ -84,6 +84,11 @@ async def is_period_raised(runtime: IntakeRuntime, period: str) -> bool:
     return await runtime.db[JOBS].find_one({"proactive_period": period}, {"_id": 1}) is not None
 
 
+async def period_taken(uow: UnitOfWork, period: str) -> bool:
+    """Inside the transaction that would raise it: a concurrent raiser conflicts on the unique index."""
+    return await uow.db[JOBS].find_one({"proactive_period": period}, {"_id": 1}, session=uow.session) is not None
+
+
 async def insert_job(uow: UnitOfWork, job: Job) -> None:
     """Raises DuplicateKeyError when a job with its Idempotency-Key or due period exists."""
     await uow.db[JOBS].insert_one(_document(job), session=uow.session)

@@ -1,0 +1,90 @@
+"""A real Mosquitto MQTT broker of a test's own (Debian's `mosquitto`), with users and an access list:
+telemetry reads every gateway's readings, each gateway may publish only under its own topic.
+
+    with mosquitto_broker({"telemetry": "pw", "GW-1": "pw1"}) as port:
+        ...
+"""
+
+from __future__ import annotations
+
+import getpass
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from compressor_kit.testing.ports import free_port
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+
+
+def access_list(reader: str, root: str = "gateways") -> str:
+    """Mosquitto's acl_file: the reader subscribes to every gateway's readings; every other user is a
+    gateway, which may publish only under `<root>/<its own user name>/readings` (%u)."""
+    return f"user {reader}\ntopic read {root}/+/readings\n\npattern write {root}/%u/readings\n"
+
+
+def write_config(directory: Path, port: int, users: Mapping[str, str], reader: str) -> Path:
+    passwords = directory / "passwords"
+    passwords.write_text("")
+    for user, password in users.items():
+        subprocess.run([MOSQUITTO_PASSWD, "-b", str(passwords), user, password], check=True, capture_output=True)
+    acl = directory / "acl"
+    acl.write_text(access_list(reader))
+    config = directory / "mosquitto.conf"
+    config.write_text(
+        "\n".join(
+            [
+                # Started as root, Mosquitto would switch to the user `mosquitto`, which cannot read
+                # this private folder: it stays the user that started it.
+                f"user {getpass.getuser()}",
+                "per_listener_settings false",
+                f"listener {port} 127.0.0.1",
+                "allow_anonymous false",
+                f"password_file {passwords}",
+                f"acl_file {acl}",
+                "persistence false",
+                "max_queued_messages 100000",
+                "log_dest stderr",
+                "log_type error",
+                "log_type warning",
+                "",
+            ]
+        )
+    )
+    return config
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextmanager
+def mosquitto_broker(users: Mapping[str, str], *, reader: str = "telemetry") -> Iterator[int]:
+    """Start Mosquitto on a free local port with these users; yields the port; stopped afterwards."""
+    with tempfile.TemporaryDirectory(prefix="mosquitto-") as tmp:
+        port = free_port()
+        config = write_config(Path(tmp), port, users, reader)
+        process = subprocess.Popen([MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 10
+            while not _answers(port):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    error = process.stderr.read().decode() if process.stderr else ""
+                    raise RuntimeError(f"mosquitto did not start on {port}: {error}")
+                time.sleep(0.05)
+            yield port
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -1,0 +1,217 @@
+"""HTTP API of telemetry: register devices, read a machine's readings (the console's charts), upload
+a maker's portal export, and see what was rejected and why."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from litestar import get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, JSONBody, Parameter
+from pydantic import BaseModel, ConfigDict, Field
+
+from compressor_contracts import StaffRole
+from compressor_contracts.common import Identifier, RunningHours, ShortText
+from compressor_kit.auth import requires
+from compressor_kit.outbox import UnitOfWork
+from compressor_kit.pagination import Limit, Offset, Page
+from compressor_kit.refusals import Refusal
+from telemetry_service.devices import store as devices
+from telemetry_service.devices.domain import Device, ServiceLevelInterval
+from telemetry_service.readings import store as readings
+from telemetry_service.readings.domain import Reading, RejectionReason
+from telemetry_service.readings.intake import take_in
+from telemetry_service.settings import TelemetryRuntime
+
+DEVICE_TAGS = ["Devices"]
+READING_TAGS = ["Readings"]
+STAFF = (StaffRole.RECEPTION, StaffRole.DISPATCHER, StaffRole.ENGINEER, StaffRole.MANAGER, StaffRole.ADMIN)
+MANAGEMENT = (StaffRole.MANAGER, StaffRole.ADMIN)
+MAX_UPLOAD_BYTES = 5_000_000
+MAX_UPLOAD_ROWS = 20_000
+
+
+class DeviceIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "device_id": "DEV-7781-GW1",
+                    "equipment_id": "EQ-7781",
+                    "gateway_id": "GW-SHAHALAM-2",
+                    "controller_family": "elektronikon",
+                    "service_levels": [{"level": "A", "hours": 4000, "months": 12}],
+                    "last_service_on": "2026-03-03",
+                    "last_service_hours": 23436,
+                }
+            ]
+        },
+    )
+
+    device_id: Identifier
+    equipment_id: Identifier
+    gateway_id: Identifier | None = None
+    controller_family: ShortText
+    service_levels: list[ServiceLevelInterval] = Field(min_length=1, max_length=10)
+    last_service_on: date
+    last_service_hours: RunningHours | None = None
+
+
+@post("/devices", **requires(*MANAGEMENT), operation_id="RegisterDevice", tags=DEVICE_TAGS, status_code=201)
+async def register_device(data: JSONBody[DeviceIn], runtime: NamedDependency[TelemetryRuntime]) -> Device:
+    """Register a controller or gateway for a machine, with the service levels its model counts (from
+    the equipment catalogue)."""
+    device = Device(**data.model_dump(), registered_at=runtime.clock.now())
+
+    async def record(uow: UnitOfWork) -> None:
+        await devices.register(uow, device)
+
+    await runtime.outbox.transact(record)
+    return device
+
+
+@get("/devices", **requires(*STAFF), operation_id="ListDevices", tags=DEVICE_TAGS)
+async def list_devices(
+    runtime: NamedDependency[TelemetryRuntime],
+    equipment_id: Annotated[Identifier | None, Parameter(description="Only this machine's devices.")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[Device]:
+    if equipment_id is not None:
+        found = await devices.for_equipment(runtime.db, equipment_id)
+        return Page(items=found[offset : offset + limit], total=len(found), limit=limit, offset=offset)
+    items, total = await devices.all_devices(runtime.db, limit=limit, offset=offset)
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+class ReadingsOut(BaseModel):
+    device_id: Identifier
+    equipment_id: Identifier
+    readings: list[Reading] = Field(description="Oldest first.")
+
+
+@get("/devices/{device_id:str}/readings", **requires(*STAFF), operation_id="ListDeviceReadings", tags=READING_TAGS)
+async def device_readings(
+    device_id: FromPath[str],
+    runtime: NamedDependency[TelemetryRuntime],
+    since: Annotated[datetime | None, Parameter(description="From this time on.")] = None,
+    until: Annotated[datetime | None, Parameter(description="Up to this time.")] = None,
+    limit: Annotated[int, Parameter(ge=1, le=2000, description="At most this many, the newest.")] = 500,
+) -> ReadingsOut:
+    """A device's readings over time, for charts and the remote pre-diagnosis."""
+    device = await devices.load(runtime.db, device_id)
+    if device is None:
+        raise Refusal.not_found(f"no device {device_id}", field="device_id")
+    found = await readings.recent_readings(runtime.db, device_id, since=since, until=until, limit=limit)
+    return ReadingsOut(device_id=device_id, equipment_id=device.equipment_id, readings=list(reversed(found)))
+
+
+class UploadOut(BaseModel):
+    accepted: int
+    rejected: dict[str, int] = Field(description="Rejected rows by reason.")
+    due_raised: list[str] = Field(description="Due points this upload raised.")
+
+
+@post("/readings/uploads", **requires(*MANAGEMENT), operation_id="UploadReadings", tags=READING_TAGS, status_code=200)
+async def upload_readings(
+    data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)],
+    runtime: NamedDependency[TelemetryRuntime],
+) -> UploadOut:
+    """Take in an export from a maker's cloud portal (a JSON list of readings, or CSV with one reading a
+    row), for sites with no gateway. Each row is judged on its own; bad rows are counted, not fatal."""
+    content = await data.read()
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise Refusal.invalid(f"the file is larger than {MAX_UPLOAD_BYTES} bytes", field="data")
+    rows = _rows(data.filename or "", content)
+    if len(rows) > MAX_UPLOAD_ROWS:
+        raise Refusal.invalid(f"the file has more than {MAX_UPLOAD_ROWS} readings", field="data")
+    result = UploadOut(accepted=0, rejected={}, due_raised=[])
+    for row in sorted(rows, key=_read_at_of):
+        outcome = await take_in(runtime, row, source="upload")
+        if outcome.accepted:
+            result.accepted += 1
+            result.due_raised.extend(outcome.due_raised)
+        elif outcome.reason is not None:
+            result.rejected[outcome.reason] = result.rejected.get(outcome.reason, 0) + 1
+    return result
+
+
+def _rows(filename: str, content: bytes) -> list[Any]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Refusal.invalid("the file is not UTF-8 text", field="data") from None
+    if filename.lower().endswith(".json") or text.lstrip().startswith(("[", "{")):
+        try:
+            parsed = json.loads(text)
+        except ValueError as error:
+            raise Refusal.invalid(f"the file is not valid JSON: {error}", field="data") from None
+        rows = parsed.get("readings") if isinstance(parsed, dict) else parsed
+        if not isinstance(rows, list):
+            raise Refusal.invalid("expected a list of readings, or an object with 'readings'", field="data")
+        return rows
+    return [_csv_row(row) for row in csv.DictReader(io.StringIO(text))]
+
+
+def _csv_row(row: dict[str, str | None]) -> dict[str, Any]:
+    """A CSV row as a reading: empty cells left out, `remaining_hours_<level>` columns gathered,
+    `alarms`/`warnings` split on ';'."""
+    reading: dict[str, Any] = {}
+    remaining: dict[str, str] = {}
+    for name, value in row.items():
+        if name is None or value is None or value.strip() == "":
+            continue
+        name, value = name.strip(), value.strip()
+        if name.startswith("remaining_hours_"):
+            remaining[name.removeprefix("remaining_hours_")] = value
+        elif name in ("alarms", "warnings"):
+            reading[name] = [code.strip() for code in value.split(";") if code.strip()]
+        else:
+            reading[name] = value
+    if remaining:
+        reading["remaining_hours"] = remaining
+    return reading
+
+
+def _read_at_of(row: Any) -> str:
+    # Oldest first, so the counters are judged in the order they were read; malformed rows sort first.
+    return str(row.get("read_at", "")) if isinstance(row, dict) else ""
+
+
+class RejectionOut(BaseModel):
+    reason: RejectionReason
+    detail: str
+    field: str | None
+    device_id: str | None
+    source: str
+    payload: str
+    received_at: datetime
+
+
+class RejectionsOut(BaseModel):
+    counts: dict[str, int] = Field(description="Rejections kept, by reason.")
+    page: Page[RejectionOut]
+
+
+@get("/readings/rejections", **requires(*MANAGEMENT), operation_id="ListRejectedReadings", tags=READING_TAGS)
+async def list_rejections(
+    runtime: NamedDependency[TelemetryRuntime],
+    reason: Annotated[RejectionReason | None, Parameter(description="Only this reason.")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> RejectionsOut:
+    """Readings not taken in, newest first, each with its reason: what an admin checks when a gateway
+    misbehaves."""
+    items, total = await readings.rejections(runtime.db, reason=reason, limit=limit, offset=offset)
+    page = Page(items=[RejectionOut.model_validate(doc) for doc in items], total=total, limit=limit, offset=offset)
+    return RejectionsOut(counts=await readings.rejection_counts(runtime.db), page=page)
+
+
+ROUTES = [register_device, list_devices, device_readings, upload_readings, list_rejections]

@@ -1,0 +1,26 @@
+"""Composition root of the telemetry service: everything it serves, consumes and stores, wired once."""
+
+from compressor_kit.runtime import Runtime, ServiceDefinition
+from telemetry_service import api
+from telemetry_service.devices import consumers as devices_consumers
+from telemetry_service.devices import store as devices_store
+from telemetry_service.gateways import mqtt
+from telemetry_service.readings import store as readings_store
+from telemetry_service.settings import TelemetrySettings
+
+
+async def create_readings_collection(runtime: Runtime[TelemetrySettings]) -> None:
+    await readings_store.ensure_readings_collection(runtime.db, runtime.settings.telemetry_retention_days)
+
+
+SERVICE = ServiceDefinition(
+    name="telemetry",
+    default_port=8007,
+    description="Phase 1 from the machines: controller readings in (MQTT, Modbus, uploads); service due, alarms out.",
+    settings_type=TelemetrySettings,
+    route_handlers=api.ROUTES,
+    consumers=[devices_consumers.consumers],
+    indexes={**devices_store.INDEXES, **readings_store.INDEXES},
+    setup=[create_readings_collection],
+    background_jobs=[mqtt.listen],
+)

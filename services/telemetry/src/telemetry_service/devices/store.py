@@ -1,0 +1,59 @@
+"""MongoDB access for registered devices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from compressor_kit.outbox import UnitOfWork
+from compressor_kit.refusals import Refusal
+from telemetry_service.devices.domain import Device
+
+DEVICES = "devices"
+
+INDEXES = {
+    DEVICES: [
+        IndexModel([("equipment_id", ASCENDING)], name="by_equipment"),
+        IndexModel([("gateway_id", ASCENDING)], name="by_gateway"),
+    ],
+}
+
+
+def _device(doc: dict[str, Any]) -> Device:
+    return Device.model_validate({**doc, "device_id": doc["_id"]})
+
+
+async def load(db: AsyncDatabase[Any], device_id: str) -> Device | None:
+    doc = await db[DEVICES].find_one({"_id": device_id})
+    return _device(doc) if doc else None
+
+
+async def register(uow: UnitOfWork, device: Device) -> None:
+    doc = {"_id": device.device_id, **device.model_dump(exclude={"device_id"})}
+    doc["last_service_on"] = device.last_service_on.isoformat()
+    try:
+        await uow.db[DEVICES].insert_one(doc, session=uow.session)
+    except DuplicateKeyError:
+        raise Refusal.conflict(f"device {device.device_id} is already registered", field="device_id") from None
+
+
+async def for_equipment(db: AsyncDatabase[Any], equipment_id: str) -> list[Device]:
+    return [_device(doc) async for doc in db[DEVICES].find({"equipment_id": equipment_id}).sort("_id", 1)]
+
+
+async def all_devices(db: AsyncDatabase[Any], *, limit: int, offset: int) -> tuple[list[Device], int]:
+    cursor = db[DEVICES].find({}).sort("_id", 1).skip(offset).limit(limit)
+    return [_device(doc) async for doc in cursor], await db[DEVICES].count_documents({})
+
+
+async def service_recorded(uow: UnitOfWork, equipment_id: str, on: str, running_hours: int | None) -> int:
+    """A service of the machine restarts the count of each of its devices' levels; returns how many."""
+    result = await uow.db[DEVICES].update_many(
+        {"equipment_id": equipment_id, "last_service_on": {"$lt": on}},
+        {"$set": {"last_service_on": on, "last_service_hours": running_hours}},
+        session=uow.session,
+    )
+    return result.modified_count

@@ -1,0 +1,33 @@
+"""Telemetry's own settings, on top of the kit's (field names are the environment variable names)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from compressor_kit.runtime import Runtime
+from compressor_kit.settings import Settings
+
+
+class TelemetrySettings(Settings):
+    telemetry_retention_days: int = Field(
+        400, ge=1, le=3650, description="Days readings are kept (the time-series collection's expiry)."
+    )
+    telemetry_rejections_keep_days: int = Field(30, ge=1, le=365, description="Days rejected readings stay visible.")
+    telemetry_service_lead_days: int = Field(
+        14, ge=0, le=365, description="Days before a service level is due that its proactive request is raised."
+    )
+    telemetry_default_hours_per_day: float = Field(
+        16.0, gt=0, le=24, description="Running hours a day assumed until a machine's own use is known."
+    )
+    telemetry_future_minutes: int = Field(5, ge=0, le=1440, description="How far ahead of now a reading's time may be.")
+    telemetry_past_days: int = Field(30, ge=1, le=3650, description="How far back a reading's time may be.")
+    mqtt_url: str = Field(
+        "", description="MQTT broker the site gateways publish to, e.g. mqtt://127.0.0.1:1883; empty: no MQTT intake."
+    )
+    mqtt_username: str = Field("telemetry", description="Telemetry's own MQTT user (subscribes to every gateway).")
+    mqtt_password: SecretStr = Field(SecretStr(""), description="Telemetry's MQTT password.")
+    mqtt_topic_root: str = Field("gateways", description="Gateways publish under <root>/<gateway id>/readings.")
+
+
+TelemetryRuntime = Runtime[TelemetrySettings]
+"""The running telemetry service."""
