@@ -1,6 +1,7 @@
 """Pure rules: phase stints, record building, signatures, report languages, retention, KPI arithmetic."""
 
 import io
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -28,7 +29,14 @@ from reporting_service.records.domain import (
 from reporting_service.records.pdf import render_report
 from reporting_service.settings import ReportingSettings
 from reporting_service.timeline.consumers import consumers
-from reporting_service.timeline.domain import stints, summarise, timeline_entry
+from reporting_service.timeline.domain import (
+    follows,
+    seconds_per_phase,
+    stints,
+    summarise,
+    summary_after,
+    timeline_entry,
+)
 
 from .reporting_story import Job
 
@@ -49,6 +57,27 @@ def test_the_summary_follows_the_latest_phase_and_cancellation():
     summary = summarise("J", entries(job))
     assert (summary["phase"], summary["status"], summary["rework_rounds"], summary["work_rounds"]) == (6, "open", 1, 2)
     assert summary["engineer_id"] == "ENG-014" and summary["customer_id"] == "CUST-0107"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_summary_updated_event_by_event_is_the_summary_of_all_the_events(seed):
+    """As the consumer keeps it: updated from the summary alone for an event that comes after every other,
+    recomputed from all the events otherwise (an event late from another producer)."""
+    job = Job("J", rounds=2)
+    arrivals = entries(job)
+    if seed:  # seed 0: all in order
+        random.Random(seed).shuffle(arrivals)
+    summary, seen, updated = None, [], 0
+    for entry in arrivals:
+        seen.append(entry)
+        if summary is not None and follows(summary, entry):
+            summary, updated = summary_after(summary, entry), updated + 1
+        else:
+            summary = summarise("J", seen)
+        assert summary == summarise("J", seen)
+        assert summary["seconds_per_phase"] == seconds_per_phase(stints(seen))  # the timeline's own figures
+    if not seed:
+        assert updated == len(arrivals) - 1  # in order, only the first event reads the others
 
 
 def test_a_record_waits_for_missing_facts_and_then_holds_every_round():

@@ -1,8 +1,9 @@
-"""Every job event, once, in one transaction: into its job's timeline, the job's summary recomputed
-from all its events (so events arriving out of order across producers still give the right
-summary), and what the event changes for the job's record (a passed inspection makes it due, a
-cancellation abandons it, a signature after it was published adds a version). The record's content is built later
-from the stored timeline (`records/publisher.py`), so nothing else keeps a copy of the events."""
+"""Every job event, once, in one transaction: into its job's timeline, the job's summary updated (from
+the stored summary alone when the event comes after all the others, recomputed from all its events
+when it does not, so events arriving out of order across producers still give the right summary), and
+what the event changes for the job's record (a passed inspection makes it due, a cancellation abandons
+it, a signature after it was published adds a version). The record's content is built later from the
+stored timeline (`records/publisher.py`), so nothing else keeps a copy of the events."""
 
 from __future__ import annotations
 
@@ -18,10 +19,16 @@ from reporting_service.timeline import domain, store
 
 
 async def take_event(event: CloudEvent[Any], uow: UnitOfWork) -> None:
-    if not await store.add_entry(uow, domain.timeline_entry(event)):
+    entry = domain.timeline_entry(event)
+    if not await store.add_entry(uow, entry):
         return  # already in the timeline, and so already applied
-    entries = await store.entries_in(uow, event.subject, domain.SUMMARY_FIELDS)
-    await store.save_summary(uow, domain.summarise(event.subject, entries))
+    summary = await store.summary_in(uow, event.subject)
+    entry = store.as_stored(uow, entry)
+    if summary is not None and domain.follows(summary, entry):
+        await store.update_summary(uow, summary, domain.summary_after(summary, entry))
+    else:
+        entries = await store.entries_in(uow, event.subject, domain.SUMMARY_FIELDS)
+        await store.save_summary(uow, domain.summarise(event.subject, entries))
     await record_store.fact_arrived(uow, event.subject)  # what a version backing off or parked waited for, maybe
     if isinstance(event.data, JobInspectionPassed):
         # One record per job: a repeated pass finds version 1 and changes nothing.

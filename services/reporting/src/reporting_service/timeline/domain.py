@@ -122,8 +122,13 @@ def timeline_entry(event: CloudEvent[Any]) -> dict[str, Any]:
     }
 
 
+def order_of(entry: dict[str, Any]) -> tuple[Any, int, str]:
+    """Where an entry stands in its job's timeline: by time, then process order, then id."""
+    return (entry["time"], EVENT_ORDER.get(entry["event"], 99), entry["_id"])
+
+
 def in_order(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(entries, key=lambda e: (e["time"], EVENT_ORDER.get(e["event"], 99), e["_id"]))
+    return sorted(entries, key=order_of)
 
 
 @dataclass(frozen=True)
@@ -185,60 +190,114 @@ SUMMARY_FIELDS = (
     "data.csat",
     "data.nps",
 )
-"""What `summarise` reads of each entry: the job's summary is recomputed on every event, so the
+"""What `summarise` reads of each entry: when the job's summary is recomputed from all its events, the
 store reads only these rather than every event's whole payload."""
 
 VIEW_FIELDS = ("type", "event", "phase", "round", "time", "actor")
 """What `timeline_view` reads of each entry."""
 
 
+CONTINUE_FROM = "continue_from"
+"""Kept in each summary: where the summary stands (its last entry's place in order, the phase stint it
+ends in, the seconds of the stints before), so that an event coming after all the others updates it
+from this alone (`summary_after`) instead of reading every entry of the job again."""
+
+
 def summarise(job_id: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
     """The job's summary for listing and filtering, derived from all its events (any order in)."""
-    ordered = in_order(entries)
-    summary: dict[str, Any] = {"_id": job_id, "status": OPEN, "events": len(ordered)}
-    rounds = 0
-    failed_rounds = 0
-    for entry in ordered:
-        data, name = entry["data"], entry["event"]
-        if name in ("job.requested", "job.assigned"):
-            summary["priority"] = data["priority"]
-            summary["equipment_id"] = data["equipment"]["equipment_id"]
-            summary["model_code"] = data["equipment"]["model_code"]
-            summary["region"] = data["site"]["region"]
-        if name == "job.requested":
-            summary["customer_id"] = data["customer"]["customer_id"]
-            summary["customer_name"] = data["customer"]["name"]
-            summary["requested_at"] = entry["time"]
-        if data.get("engineer") and name != "job.sla_at_risk":
-            summary["engineer_id"] = data["engineer"]["engineer_id"]
-            summary["engineer_name"] = data["engineer"]["name"]
-        if name == "job.work_started":
-            rounds = max(rounds, data["round"])
-        if name == "job.inspection_failed":
-            failed_rounds += 1
-        if name == "job.inspection_passed":
-            summary["inspection_passed_at"] = entry["time"]
-        if name == "job.report_published":
-            summary["record_id"] = data["record_id"]
-        if name == "job.feedback_received":
-            summary["csat"] = data["csat"]
-            summary["nps"] = data["nps"]
-        if name == "job.cancelled":
-            summary["status"] = CANCELLED
-        if name == "job.closed" and summary["status"] != CANCELLED:
-            summary["status"] = CLOSED
-    phased = [e for e in ordered if e["phase"] is not None]
-    if phased:
-        summary["phase"] = phased[-1]["phase"]
-        summary["phase_name"] = PHASE_NAMES[phased[-1]["phase"]]
-    if ordered:
-        summary["first_event_at"] = ordered[0]["time"]
-        summary["last_event"] = ordered[-1]["event"]
-        summary["last_event_at"] = ordered[-1]["time"]
-    summary["work_rounds"] = rounds
-    summary["rework_rounds"] = failed_rounds
-    summary["seconds_per_phase"] = seconds_per_phase(stints(ordered))
+    summary: dict[str, Any] = {
+        "_id": job_id,
+        "status": OPEN,
+        "events": 0,
+        "work_rounds": 0,
+        "rework_rounds": 0,
+        "seconds_per_phase": {},
+        CONTINUE_FROM: None,
+    }
+    for entry in in_order(entries):
+        summary = summary_after(summary, entry)
     return summary
+
+
+def follows(summary: dict[str, Any], entry: dict[str, Any]) -> bool:
+    """Whether `entry` comes after every entry the summary was made from, so `summary_after` applies."""
+    state = summary.get(CONTINUE_FROM)
+    if state is None:
+        return False  # no entry yet, or a summary stored before it kept its state: recomputed
+    last = state["last"]
+    return order_of(entry) > (last["time"], last["rank"], last["id"])
+
+
+def summary_after(summary: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """The summary once `entry` is added, `entry` coming after every entry so far (`follows`). Folding
+    the entries in order from the empty summary is exactly `summarise`."""
+    summary = {**summary, "events": summary["events"] + 1}
+    data, name = entry["data"], entry["event"]
+    if name in ("job.requested", "job.assigned"):
+        summary["priority"] = data["priority"]
+        summary["equipment_id"] = data["equipment"]["equipment_id"]
+        summary["model_code"] = data["equipment"]["model_code"]
+        summary["region"] = data["site"]["region"]
+    if name == "job.requested":
+        summary["customer_id"] = data["customer"]["customer_id"]
+        summary["customer_name"] = data["customer"]["name"]
+        summary["requested_at"] = entry["time"]
+    if data.get("engineer") and name != "job.sla_at_risk":
+        summary["engineer_id"] = data["engineer"]["engineer_id"]
+        summary["engineer_name"] = data["engineer"]["name"]
+    if name == "job.work_started":
+        summary["work_rounds"] = max(summary["work_rounds"], data["round"])
+    if name == "job.inspection_failed":
+        summary["rework_rounds"] += 1
+    if name == "job.inspection_passed":
+        summary["inspection_passed_at"] = entry["time"]
+    if name == "job.report_published":
+        summary["record_id"] = data["record_id"]
+    if name == "job.feedback_received":
+        summary["csat"] = data["csat"]
+        summary["nps"] = data["nps"]
+    if name == "job.cancelled":
+        summary["status"] = CANCELLED
+    if name == "job.closed" and summary["status"] != CANCELLED:
+        summary["status"] = CLOSED
+    state = summary[CONTINUE_FROM] or {"stint": None, "closed_seconds": {}}
+    stint, closed = state["stint"], state["closed_seconds"]
+    if entry["phase"] is not None:
+        summary["phase"] = entry["phase"]
+        summary["phase_name"] = PHASE_NAMES[entry["phase"]]
+        stint, closed = _stint_after(stint, closed, entry)
+        # As seconds_per_phase(stints(...)) adds them up: the stints before, then the one it is in.
+        totals = dict(closed)
+        totals[str(stint["phase"])] = totals.get(str(stint["phase"]), 0.0) + _seconds(stint)
+        summary["seconds_per_phase"] = totals
+    summary.setdefault("first_event_at", entry["time"])
+    summary["last_event"] = name
+    summary["last_event_at"] = entry["time"]
+    _, rank, entry_id = order_of(entry)
+    summary[CONTINUE_FROM] = {
+        "last": {"time": entry["time"], "rank": rank, "id": entry_id},
+        "stint": stint,
+        "closed_seconds": closed,
+    }
+    return summary
+
+
+def _stint_after(
+    stint: dict[str, Any] | None, closed: dict[str, float], entry: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """The phase stint a phased entry ends in, and the seconds of the stints closed before it (as `stints`)."""
+    phase, stint_round = entry["phase"], entry["round"] if entry["phase"] in (5, 6) else None
+    if stint is not None and (stint["phase"], stint["round"]) == (phase, stint_round):
+        return {**stint, "ended_at": entry["time"]}, closed
+    if stint is None:
+        return {"phase": phase, "round": stint_round, "started_at": entry["time"], "ended_at": entry["time"]}, closed
+    closed = dict(closed)
+    closed[str(stint["phase"])] = closed.get(str(stint["phase"]), 0.0) + _seconds(stint)
+    return {"phase": phase, "round": stint_round, "started_at": stint["ended_at"], "ended_at": entry["time"]}, closed
+
+
+def _seconds(stint: dict[str, Any]) -> float:
+    return float((stint["ended_at"] - stint["started_at"]).total_seconds())
 
 
 def timeline_view(job_id: str, entries: list[dict[str, Any]]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import bson
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -62,8 +63,25 @@ async def entries_of(
     return await _entries(runtime.db, job_id, fields)
 
 
+def as_stored(uow: UnitOfWork, entry: dict[str, Any]) -> dict[str, Any]:
+    """`entry` as the database gives it back (times to the millisecond, in UTC): what a summary
+    recomputed from the stored entries would see of it."""
+    return bson.decode(bson.encode(entry), codec_options=uow.db.codec_options)
+
+
+async def summary_in(uow: UnitOfWork, job_id: str) -> dict[str, Any] | None:
+    return await uow.db[JOBS].find_one({"_id": job_id}, session=uow.session)
+
+
 async def save_summary(uow: UnitOfWork, summary: dict[str, Any]) -> None:
     await uow.db[JOBS].replace_one({"_id": summary["_id"]}, summary, upsert=True, session=uow.session)
+
+
+async def update_summary(uow: UnitOfWork, before: dict[str, Any], after: dict[str, Any]) -> None:
+    """Write only the fields of the summary that changed (most events change a few)."""
+    changed = {name: value for name, value in after.items() if name not in before or before[name] != value}
+    if changed:
+        await uow.db[JOBS].update_one({"_id": after["_id"]}, {"$set": changed}, session=uow.session)
 
 
 async def summary_of(runtime: ReportingRuntime, job_id: str) -> dict[str, Any] | None:
