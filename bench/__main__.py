@@ -97,16 +97,20 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def infrastructure_pids() -> dict[str, int]:
-    """MongoDB and RabbitMQ when they run on this machine (started by infra/ or found by name)."""
-    found = {}
+    """MongoDB and RabbitMQ when they run on this machine (started by infra/ or found by name). Of several
+    (a test's own cluster alongside), the longest running: the shared servers start before anything else."""
+    found: dict[str, tuple[int, int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            name = stat.read_text().split("(", 1)[1].split(")", 1)[0]
+            name, fields = stat.read_text().split("(", 1)[1].rsplit(")", 1)
         except OSError:
             continue
         if name in ("mongod", "beam.smp"):
-            found["mongod" if name == "mongod" else "rabbitmq"] = int(stat.parent.name)
-    return found
+            server = "mongod" if name == "mongod" else "rabbitmq"
+            started = int(fields.split()[19])  # starttime, in clock ticks since boot
+            if server not in found or started < found[server][0]:
+                found[server] = (started, int(stat.parent.name))
+    return {server: pid for server, (_, pid) in found.items()}
 
 
 def event_hops(otlp: OtlpReceiver, since_ns: int) -> dict[str, list[float]]:
