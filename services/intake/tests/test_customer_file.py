@@ -3,8 +3,11 @@ the next service due on, and one GET returns the whole file."""
 
 from __future__ import annotations
 
+import json
+
 from compressor_kit.testing import drain_queue, eventually, ready_messages
 from compressor_kit.testing.events import publish_events
+from intake_service.customer_file.store import HISTORY
 
 from .intake_support import data_of, events_until, job_closed, open_file, phone_request
 
@@ -79,3 +82,10 @@ async def test_a_close_for_equipment_not_on_file_is_dead_lettered(client, people
     assert dead.headers["x-error-type"] == "PermanentFailure"
     assert test_db.service_history.count_documents({}) == 0
     assert test_db.outbox.count_documents({}) == 0
+
+
+async def test_a_customers_history_is_read_through_an_index(intake, test_db):
+    """The whole file's history query: one customer's entries found without scanning every closed job's."""
+    query = {"find": HISTORY, "filter": {"customer_id": "CUST-0107"}, "sort": {"service_date": -1, "_id": 1}}
+    plan = json.dumps(test_db.command("explain", query, verbosity="queryPlanner")["queryPlanner"]["winningPlan"])
+    assert '"stage": "COLLSCAN"' not in plan and '"stage": "SORT"' not in plan  # no scan, no sort in memory

@@ -36,6 +36,9 @@ INDEXES = {
         # One entry per job, whatever redelivers job.closed.
         IndexModel([("job_id", ASCENDING)], name="one_entry_per_job", unique=True),
         IndexModel([("equipment_id", ASCENDING), ("service_date", DESCENDING)], name="by_equipment"),
+        # The customer file reads a customer's history newest first (whole_file); without it, every
+        # entry of every customer ever closed is scanned.
+        IndexModel([("customer_id", ASCENDING), ("service_date", DESCENDING), ("_id", ASCENDING)], name="by_customer"),
     ],
     FOLLOW_UP_VISITS: [
         IndexModel([("due_on", ASCENDING)], name="by_due_date"),
