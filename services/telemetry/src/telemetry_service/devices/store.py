@@ -23,7 +23,8 @@ INDEXES = {
 
 
 def _device(doc: dict[str, Any]) -> Device:
-    return Device.model_validate({**doc, "device_id": doc["_id"]})
+    fields = {name: value for name, value in doc.items() if name != "_id"}
+    return Device.model_validate({**fields, "device_id": doc["_id"]})
 
 
 async def load(db: AsyncDatabase[Any], device_id: str) -> Device | None:

@@ -1,0 +1,165 @@
+"""Telemetry on the real servers: site gateways publish readings to a real Mosquitto with per-gateway
+credentials, the service stores them in MongoDB's time-series collection, rejects bad ones with their
+reason, and publishes a service level coming due exactly once."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiomqtt
+import pytest
+from pydantic import SecretStr
+
+from compressor_contracts.events.telemetry import EquipmentServiceCameDue
+from compressor_kit.testing import eventually
+from compressor_kit.testing.harness import running_service
+from compressor_kit.testing.mosquitto import mosquitto_broker
+from telemetry_service.app import SERVICE
+from telemetry_service.settings import TelemetrySettings
+
+WAIT = 30.0
+PASSWORDS = {"telemetry": "telemetry-pw", "GW-1": "gw1-pw", "GW-2": "gw2-pw"}
+
+
+@pytest.fixture
+def mqtt_port():
+    with mosquitto_broker(PASSWORDS) as port:
+        yield port
+
+
+@pytest.fixture
+def settings(test_settings, mqtt_port) -> TelemetrySettings:
+    return TelemetrySettings(
+        **{
+            **test_settings.model_dump(),
+            "mqtt_url": f"mqtt://127.0.0.1:{mqtt_port}",
+            "mqtt_username": "telemetry",
+            "mqtt_password": SecretStr(PASSWORDS["telemetry"]),
+            "telemetry_service_lead_days": 7,
+        }
+    )
+
+
+DEVICE = {
+    "device_id": "DEV-1",
+    "equipment_id": "EQ-7781",
+    "gateway_id": "GW-1",
+    "controller_family": "elektronikon",
+    "service_levels": [{"level": "A", "hours": 4000, "months": 12}],
+    "last_service_on": (datetime.now(UTC) - timedelta(days=30)).date().isoformat(),
+    "last_service_hours": 20_000,
+}
+
+
+def reading(minutes_ago: float, running_hours: float, **fields: Any) -> dict[str, Any]:
+    read_at = (datetime.now(UTC) - timedelta(minutes=minutes_ago)).replace(microsecond=0)
+    return {"device_id": "DEV-1", "read_at": read_at.isoformat(), "running_hours": running_hours, **fields}
+
+
+async def publish(port: int, gateway: str, payloads: list[Any], *, topic_gateway: str | None = None) -> None:
+    async with aiomqtt.Client("127.0.0.1", port, username=gateway, password=PASSWORDS[gateway]) as client:
+        for payload in payloads:
+            body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+            await client.publish(f"gateways/{topic_gateway or gateway}/readings", body, qos=1)
+
+
+async def test_gateway_readings_are_stored_bad_ones_rejected_with_their_reason_and_a_due_level_raised_once(
+    settings, test_db, tokens, mqtt_port
+):
+    manager = {"Authorization": f"Bearer {tokens.mint('u-manager-1', ['manager'], name='Tan Mei Ling')}"}
+    bindings = (EquipmentServiceCameDue.routing_key(),)
+    async with running_service(SERVICE, settings, bindings=bindings) as running:
+        response = await running.client.post("/devices", json=DEVICE, headers=manager)
+        assert response.status_code == 201, response.text
+
+        far = reading(10, 21_000)  # 3,000 h before level A: nothing due
+        near = reading(5, 23_950, remaining_hours={"A": 50})  # 50 h left: due within the lead time
+        await publish(mqtt_port, "GW-1", [far, near, near])  # `near` twice: a QoS 1 redelivery
+
+        async def stored() -> bool:
+            return test_db.readings.count_documents({"device_id": "DEV-1"}) == 2
+
+        await eventually(stored, timeout=WAIT)
+        [event] = await running.tap.take(1, timeout=WAIT)
+        assert event.data.equipment_id == "EQ-7781"
+        assert (event.data.service_level, event.data.due_by, event.data.due_at_hours) == ("A", "running_hours", 24_000)
+        assert [r.running_hours for r in event.data.recent_readings] == [21_000, 23_950]
+
+        bad = [
+            b"{not json",
+            reading(4, 23_960, element_outlet_temperature_c=900),
+            reading(3, 23_000),  # the hour meter went back
+            reading(-120, 23_970),  # two hours ahead of now
+            {**reading(2, 23_970), "device_id": "DEV-UNKNOWN"},
+        ]
+        await publish(mqtt_port, "GW-1", bad)
+        await publish(mqtt_port, "GW-2", [reading(1, 23_980)])  # GW-2 may not speak for DEV-1
+        # GW-2 cannot publish under GW-1's topic at all: the broker drops it, the service never sees it.
+        await publish(mqtt_port, "GW-2", [reading(1.5, 23_975)], topic_gateway="GW-1")
+        await publish(mqtt_port, "GW-1", [reading(0.5, 23_990, remaining_hours={"A": 10})])  # still the same due point
+
+        expected = {
+            "duplicate": 1,
+            "malformed": 1,
+            "out_of_range": 1,
+            "counter_backwards": 1,
+            "from_the_future": 1,
+            "unknown_device": 1,
+            "wrong_gateway": 1,
+        }
+
+        async def all_judged() -> dict[str, int] | None:
+            response = await running.client.get("/readings/rejections", params={"limit": 50}, headers=manager)
+            assert response.status_code == 200, response.text
+            counts = response.json()["counts"]
+            return counts if counts == expected and test_db.readings.count_documents({}) == 3 else None
+
+        await eventually(all_judged, timeout=WAIT)
+        # The due point was raised once only, though later readings crossed it again.
+        assert test_db.outbox.count_documents({"type": EquipmentServiceCameDue.event_type()}) == 1
+        assert await running.tap.rest() == []
+
+        response = await running.client.get("/devices/DEV-1/readings", headers=manager)
+        assert response.status_code == 200, response.text
+        assert [r["running_hours"] for r in response.json()["readings"]] == [21_000, 23_950, 23_990]
+
+        metrics = (await running.client.get("/metrics")).text
+        assert 'compressor_telemetry_readings_rejected_total{reason="duplicate",source="mqtt"} 1.0' in metrics
+
+
+async def test_an_uploaded_export_is_taken_in_row_by_row(settings, test_db, tokens):
+    manager = {"Authorization": f"Bearer {tokens.mint('u-manager-1', ['manager'], name='Tan Mei Ling')}"}
+    async with running_service(SERVICE, settings, bindings=(EquipmentServiceCameDue.routing_key(),)) as running:
+        assert (await running.client.post("/devices", json=DEVICE, headers=manager)).status_code == 201
+        rows = [(30, 21_000, ""), (20, 21_004, ""), (10, 21_005, "900"), (5, 21_006, "")]
+        header = "device_id,read_at,running_hours,element_outlet_temperature_c,remaining_hours_A\n"
+        body = header + "".join(f"DEV-1,{reading(m, h)['read_at']},{h},{t},\n" for m, h, t in rows)
+        body += "DEV-1,not-a-time,21010,,\n"
+        response = await running.client.post(
+            "/readings/uploads", files={"data": ("export.csv", body.encode(), "text/csv")}, headers=manager
+        )
+        assert response.status_code == 200, response.text
+        assert response.json() == {
+            "accepted": 3,
+            "rejected": {"out_of_range": 1, "malformed": 1},
+            "due_raised": [],
+        }
+        assert test_db.readings.count_documents({"device_id": "DEV-1"}) == 3
+
+        again = await running.client.post(
+            "/readings/uploads", files={"data": ("export.csv", body.encode(), "text/csv")}, headers=manager
+        )
+        assert again.json() == {
+            "accepted": 0,
+            "rejected": {"duplicate": 3, "out_of_range": 1, "malformed": 1},
+            "due_raised": [],
+        }
+        assert test_db.readings.count_documents({"device_id": "DEV-1"}) == 3
+
+        refused = await running.client.post(
+            "/readings/uploads", files={"data": ("export.json", b"{oops", "application/json")}, headers=manager
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
