@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,22 +52,30 @@ class Subscriptions:
 
 async def deliver_due_notifications(runtime: FeedbackRuntime) -> int:
     """One round of the worker: deliver what is due now, several at a time (each send mostly waits on
-    the mail server or the webhook receiver); the number of notifications handled."""
+    the mail server or the webhook receiver), looking again while there was some; the number of
+    notifications handled."""
     settings = runtime.settings
     lease = timedelta(seconds=settings.delivery_lease_seconds)
     subscriptions = Subscriptions(runtime)
     handled = 0
 
-    async def sender() -> None:
+    async def sender(due: Iterator[str]) -> None:
         nonlocal handled
-        while handled < BATCH:
-            claimed = await notifications.claim_next(runtime, runtime.clock.now(), lease)
-            if claimed is None:
-                return
-            handled += 1
-            await deliver(runtime, subscriptions, claimed)
+        for notification_id in due:  # shared: each id goes to one sender
+            claimed = await notifications.claim(runtime, notification_id, runtime.clock.now(), lease)
+            if claimed is not None:  # else another replica took it meanwhile
+                handled += 1
+                await deliver(runtime, subscriptions, claimed)
 
-    await asyncio.gather(*(sender() for _ in range(settings.delivery_concurrency)))
+    while handled < BATCH:
+        due = await notifications.due_ids(runtime, runtime.clock.now(), BATCH - handled)
+        if not due:
+            break
+        before = handled
+        shared = iter(due)
+        await asyncio.gather(*(sender(shared) for _ in range(min(settings.delivery_concurrency, len(due)))))
+        if handled == before:
+            break  # every one was taken by another replica
     return handled
 
 

@@ -146,21 +146,32 @@ async def notifications_of_job(
 # --- Delivery ----------------------------------------------------------------------------------------
 
 
-async def claim_next(runtime: FeedbackRuntime, now: datetime, lease: timedelta) -> Notification | None:
-    """The next notification due, claimed (with a lease) for one delivery attempt."""
+def _claimable(now: datetime) -> dict[str, Any]:
+    return {
+        "$or": [
+            {"status": DeliveryStatus.PENDING.value, "next_attempt_at": {"$lte": now}},
+            # a worker died mid-send: take it over once its lease ran out
+            {"status": DeliveryStatus.SENDING.value, "claimed_until": {"$lte": now}},
+        ]
+    }
+
+
+async def due_ids(runtime: FeedbackRuntime, now: datetime, limit: int) -> list[str]:
+    """The notifications that can be claimed now, longest due first (ids only: each is claimed by id)."""
+    cursor = runtime.db[NOTIFICATIONS].find(_claimable(now), {"_id": 1}).sort("next_attempt_at", 1).limit(limit)
+    return [doc["_id"] async for doc in cursor]
+
+
+async def claim(runtime: FeedbackRuntime, notification_id: str, now: datetime, lease: timedelta) -> Notification | None:
+    """Claim the notification (with a lease) for one delivery attempt; None when it can no longer be
+    claimed (another replica took it). By id: senders claiming different notifications never contend,
+    as they did taking turns at the head of the queue (a write conflict retried for each of them)."""
     doc = await runtime.db[NOTIFICATIONS].find_one_and_update(
-        {
-            "$or": [
-                {"status": DeliveryStatus.PENDING.value, "next_attempt_at": {"$lte": now}},
-                # a worker died mid-send: take it over once its lease ran out
-                {"status": DeliveryStatus.SENDING.value, "claimed_until": {"$lte": now}},
-            ]
-        },
+        {"_id": notification_id, **_claimable(now)},
         {
             "$set": {"status": DeliveryStatus.SENDING.value, "claim": uuid.uuid4().hex, "claimed_until": now + lease},
             "$inc": {"attempts": 1},
         },
-        sort=[("next_attempt_at", 1)],
         return_document=ReturnDocument.AFTER,
     )
     return _notification(doc) if doc else None
