@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiomqtt
 import httpx
 from PIL import Image, ImageDraw
 
@@ -202,21 +205,22 @@ async def open_customer_file(
     return customer_id, site["site_id"], unit["equipment_id"]
 
 
-async def run_job(office: Office, number: int = 1, on_phase: PhaseCallback | None = None) -> JobResult:
-    """Drive one job from the customer's call to the closed customer file."""
-    started = time.perf_counter()
-    tag = uuid.uuid4().hex[:6].upper()
+@dataclass
+class RaisedRequest:
+    """Phase 1's outcome: the new job, for whom and which machine, and the trace it started."""
 
-    def done(result: JobResult, phase: int, detail: str) -> None:
-        nonlocal started
-        now = time.perf_counter()
-        result.phase_seconds[phase] = now - started
-        result.details[phase] = detail
-        started = now
-        if on_phase:
-            on_phase(result.job_id, phase, detail, result.phase_seconds[phase])
+    job_id: str
+    customer_id: str
+    equipment_id: str
+    trace_id: str = ""
 
-    # Phase 1: the reception specialist takes the customer's call.
+
+RequestMaker = Callable[["Office", str, int], Awaitable[RaisedRequest]]
+"""Phase 1 as a step of its own: `(office, tag, number) -> RaisedRequest`."""
+
+
+async def phone_call(office: Office, tag: str, number: int) -> RaisedRequest:
+    """The reception specialist files the customer and takes their call about a fault."""
     reception = office.reception
     # The demo's customer, like most of the organisation's, reads Bahasa Melayu: e-mails, report and portal.
     customer_id, site_id, equipment_id = await open_customer_file(reception, tag, number, language="ms")
@@ -234,8 +238,82 @@ async def run_job(office: Office, number: int = 1, on_phase: PhaseCallback | Non
         },
         headers={"Idempotency-Key": f"demo-call-{tag}"},
     )
-    job_id = call.json()["job_id"]
-    result = JobResult(job_id, customer_id, equipment_id, call.headers.get("X-Trace-Id", ""))
+    return RaisedRequest(call.json()["job_id"], customer_id, equipment_id, call.headers.get("X-Trace-Id", ""))
+
+
+def machine_telemetry(mqtt_url: str, gateway: str, password: str) -> RequestMaker:
+    """Phase 1 raised by the machine itself: its controller, behind the site gateway `gateway`, reports
+    a day of readings over MQTT, the last with 120 running hours left before service level A. Telemetry
+    publishes the level coming due and intake raises the proactive request."""
+    address = urlsplit(mqtt_url)
+
+    async def readings_cross_level_a(office: Office, tag: str, number: int) -> RaisedRequest:
+        customer_id, _, equipment_id = await open_customer_file(office.reception, tag, number, language="ms")
+        device_id = f"DEV-{tag}{number:04d}"
+        last_service_on = date.today() - timedelta(days=40)
+        await office.manager.post(
+            "telemetry",
+            "/devices",
+            {
+                "device_id": device_id,
+                "equipment_id": equipment_id,
+                "gateway_id": gateway,
+                "controller_family": "elektronikon",
+                "service_levels": [{"level": "A", "hours": 4000, "months": 6}],
+                "last_service_on": last_service_on.isoformat(),
+                "last_service_hours": 22000,
+            },
+        )
+        now = datetime.now(UTC).replace(microsecond=0)
+        async with aiomqtt.Client(
+            address.hostname or "127.0.0.1", address.port or 1883, username=gateway, password=password
+        ) as client:
+            for hours_ago in range(24, -1, -4):  # every 4 hours over the last day
+                running_hours = 25_880 - hours_ago * 0.8
+                reading = {
+                    "device_id": device_id,
+                    "read_at": (now - timedelta(hours=hours_ago)).isoformat(),
+                    "running_hours": running_hours,
+                    "loaded_hours": round(running_hours * 0.82, 1),
+                    "remaining_hours": {"A": round(26_000 - running_hours, 1)},
+                    "discharge_pressure_bar": 7.4,
+                    "element_outlet_temperature_c": 86.0 + (24 - hours_ago) / 6,
+                }
+                await client.publish(f"gateways/{gateway}/readings", json.dumps(reading), qos=1)
+
+        async def raised() -> dict | None:
+            page = await office.manager.get(
+                "intake", "/requests", params={"customer_id": customer_id, "channel": "proactive"}
+            )
+            return page["items"][0] if page["items"] else None
+
+        job = await until(raised, what=f"the proactive request {device_id}'s readings raise")
+        return RaisedRequest(job["job_id"], customer_id, equipment_id)
+
+    return readings_cross_level_a
+
+
+async def run_job(
+    office: Office, number: int = 1, on_phase: PhaseCallback | None = None, *, request: RequestMaker | None = None
+) -> JobResult:
+    """Drive one job from its request (the customer's call unless `request` says otherwise) to the
+    closed customer file."""
+    started = time.perf_counter()
+    tag = uuid.uuid4().hex[:6].upper()
+
+    def done(result: JobResult, phase: int, detail: str) -> None:
+        nonlocal started
+        now = time.perf_counter()
+        result.phase_seconds[phase] = now - started
+        result.details[phase] = detail
+        started = now
+        if on_phase:
+            on_phase(result.job_id, phase, detail, result.phase_seconds[phase])
+
+    # Phase 1: the request comes in (by default, the reception specialist takes the customer's call).
+    raised = await (request or phone_call)(office, tag, number)
+    job_id, equipment_id = raised.job_id, raised.equipment_id
+    result = JobResult(job_id, raised.customer_id, equipment_id, raised.trace_id)
 
     async def assigned() -> dict | None:
         response = await office.dispatcher.call("GET", "dispatch", f"/jobs/{job_id}", ok=(200, 404))
@@ -318,7 +396,7 @@ async def run_job(office: Office, number: int = 1, on_phase: PhaseCallback | Non
     # Phase 4: the plan from the manufacturer's procedure; the customer's responsible person approves.
     plan = await eng.post("maintenance", f"/work-orders/{job_id}/plans", {"procedure_id": PROCEDURE})
     revision = plan.get("revision") or plan.get("plan", {}).get("revision") or 1
-    responsible_person = await office.customer(customer_id)
+    responsible_person = await office.customer(result.customer_id)
     await responsible_person.post(
         "maintenance",
         f"/work-orders/{job_id}/plans/{revision}/approve",
@@ -394,13 +472,13 @@ async def run_job(office: Office, number: int = 1, on_phase: PhaseCallback | Non
 
     # Phase 8: the customer gets the report and the survey by e-mail, and answers it.
     async def survey_sent() -> dict | None:
-        survey = await reception.call("GET", "feedback", f"/jobs/{job_id}/survey", ok=(200, 404))
+        survey = await office.reception.call("GET", "feedback", f"/jobs/{job_id}/survey", ok=(200, 404))
         return survey.json() if survey.status_code == 200 and survey.json().get("sent_at") else None
 
     await until(survey_sent, what=f"the survey e-mail of {job_id}")
 
     async def survey_link() -> dict | None:  # the link the customer clicks (the e-mailed token is not kept)
-        link = await reception.call("POST", "feedback", f"/jobs/{job_id}/survey/links", ok=(201, 404))
+        link = await office.reception.call("POST", "feedback", f"/jobs/{job_id}/survey/links", ok=(201, 404))
         return link.json() if link.status_code == 201 else None
 
     link = await until(survey_link, what=f"the survey of {job_id}")
@@ -426,7 +504,7 @@ async def run_job(office: Office, number: int = 1, on_phase: PhaseCallback | Non
     )
 
     async def filed() -> dict | None:
-        file = await office.manager.get("intake", f"/customers/{customer_id}/file")
+        file = await office.manager.get("intake", f"/customers/{result.customer_id}/file")
         history = [
             h for site in file.get("sites", []) for eq in site.get("equipment", []) for h in eq.get("history", [])
         ]
