@@ -25,11 +25,14 @@ async def take_event(event: CloudEvent[Any], uow: UnitOfWork) -> None:
     summary = await store.summary_in(uow, event.subject)
     entry = store.as_stored(uow, entry)
     if summary is not None and domain.follows(summary, entry):
-        await store.update_summary(uow, summary, domain.summary_after(summary, entry))
+        after = domain.summary_after(summary, entry)
+        await store.update_summary(uow, summary, after)
     else:
         entries = await store.entries_in(uow, event.subject, domain.SUMMARY_FIELDS)
-        await store.save_summary(uow, domain.summarise(event.subject, entries))
-    await record_store.fact_arrived(uow, event.subject)  # what a version backing off or parked waited for, maybe
+        after = domain.summarise(event.subject, entries)
+        await store.save_summary(uow, after)
+    if after.get("inspection_passed_at") is not None:  # no record version exists before (first_version_due)
+        await record_store.fact_arrived(uow, event.subject)  # what a version backing off or parked waited for, maybe
     if isinstance(event.data, JobInspectionPassed):
         # One record per job: a repeated pass finds version 1 and changes nothing.
         await record_store.make_first_version_due(uow, records.first_version(event))
