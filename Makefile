@@ -78,6 +78,10 @@ test-fast: setup ## the tests that need no server (no infra started), in well un
 bench: setup infra-up
 	$(BIN)/python -m bench
 
+.PHONY: bench-ingest
+bench-ingest: setup infra-up ## telemetry readings through MQTT into storage beside a raw insert_many baseline (bench/ingest.py)
+	$(BIN)/python -m bench.ingest
+
 lint: setup ## ruff (lint and format) and mypy (strict for libs/, checked bodies for services/)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
