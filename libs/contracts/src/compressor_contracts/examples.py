@@ -50,6 +50,7 @@ from compressor_contracts.events import (
     DueBy,
     EquipmentAlarmRaised,
     EquipmentServiceCameDue,
+    EquipmentWentSilent,
     FollowUp,
     FollowUpKind,
     JobAssigned,
@@ -278,6 +279,12 @@ _EXAMPLES: dict[str, Callable[[], EventData]] = {
         raised_at=at(-1),
         episode_id="ALM-7781-0003",
         recent_readings=_READINGS,
+    ),
+    "equipment.went_silent.v1": lambda: EquipmentWentSilent(
+        equipment_id=EQUIPMENT.equipment_id,
+        device_id="DEV-7781-GW1",
+        last_reading_at=at(-3 * 24 - 5),
+        silent_days=3,
     ),
     "job.requested.v1": lambda: JobRequested(
         job_id=JOB_ID,

@@ -176,10 +176,11 @@ QUEUES: tuple[QueueSpec, ...] = (
             "job.progress_reported.v1",
             "job.work_completed.v1",
             "job.inspection_passed.v1",
+            "equipment.went_silent.v1",
         ),
-        "Alerts management (new request, SLA risk/breach, escalation) and tells the customer of each "
-        "step (commitment, dispatch and ETA, progress, completion). job.requested also gives the "
-        "customer's contact.",
+        "Alerts management (new request, SLA risk/breach, escalation, a machine gone silent) and tells the "
+        "customer of each step (commitment, dispatch and ETA, progress, completion). job.requested also "
+        "gives the customer's contact.",
     ),
     _queue(
         "feedback",

@@ -1,12 +1,15 @@
 """Composition root of the telemetry service: everything it serves, consumes and stores, wired once."""
 
+from compressor_kit.periodic import periodic
 from compressor_kit.runtime import Runtime, ServiceDefinition
 from telemetry_service import api
+from telemetry_service.alarms import store as alarms_store
 from telemetry_service.devices import consumers as devices_consumers
 from telemetry_service.devices import store as devices_store
 from telemetry_service.gateways import mqtt
 from telemetry_service.readings import store as readings_store
 from telemetry_service.settings import TelemetrySettings
+from telemetry_service.silence.watch import report_silent_devices
 
 
 async def create_readings_collection(runtime: Runtime[TelemetrySettings]) -> None:
@@ -20,7 +23,10 @@ SERVICE = ServiceDefinition(
     settings_type=TelemetrySettings,
     route_handlers=api.ROUTES,
     consumers=[devices_consumers.consumers],
-    indexes={**devices_store.INDEXES, **readings_store.INDEXES},
+    indexes={**devices_store.INDEXES, **readings_store.INDEXES, **alarms_store.INDEXES},
     setup=[create_readings_collection],
-    background_jobs=[mqtt.listen],
+    background_jobs=[
+        mqtt.listen,
+        periodic(lambda settings: settings.telemetry_silence_check_seconds, report_silent_devices),
+    ],
 )

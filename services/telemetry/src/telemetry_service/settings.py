@@ -21,6 +21,21 @@ class TelemetrySettings(Settings):
     )
     telemetry_future_minutes: int = Field(5, ge=0, le=1440, description="How far ahead of now a reading's time may be.")
     telemetry_past_days: int = Field(30, ge=1, le=3650, description="How far back a reading's time may be.")
+    telemetry_alarm_grace_seconds: int = Field(
+        600, ge=0, le=86_400, description="How long a warning must persist before it raises a request."
+    )
+    telemetry_alarm_flap_seconds: int = Field(
+        3600,
+        ge=0,
+        le=7 * 86_400,
+        description="An alarm that returns within this long after clearing is the same episode (one request).",
+    )
+    telemetry_silence_days: int = Field(
+        3, ge=1, le=365, description="Days without a reading after which management hears the machine went silent."
+    )
+    telemetry_silence_check_seconds: float = Field(
+        3600.0, gt=0, description="How often the devices are checked for silence."
+    )
     mqtt_url: str = Field(
         "", description="MQTT broker the site gateways publish to, e.g. mqtt://127.0.0.1:1883; empty: no MQTT intake."
     )

@@ -52,6 +52,7 @@ from compressor_contracts.events.telemetry import (
     DueBy,
     EquipmentAlarmRaised,
     EquipmentServiceCameDue,
+    EquipmentWentSilent,
     ReadingSummary,
 )
 
@@ -59,6 +60,7 @@ from compressor_contracts.events.telemetry import (
 ALL_EVENTS = (
     EquipmentServiceCameDue,
     EquipmentAlarmRaised,
+    EquipmentWentSilent,
     JobRequested,
     JobCancelled,
     JobAssigned,
@@ -102,6 +104,7 @@ __all__ = [
     "DueBy",
     "EquipmentAlarmRaised",
     "EquipmentServiceCameDue",
+    "EquipmentWentSilent",
     "FollowUp",
     "FollowUpKind",
     "JobAssigned",

@@ -91,3 +91,18 @@ class EquipmentAlarmRaised(TelemetryEventData):
     recent_readings: list[ReadingSummary] = Field(
         default=[], max_length=48, description="The machine's readings around the alarm, at most 48."
     )
+
+
+class EquipmentWentSilent(TelemetryEventData):
+    """A machine's device has sent nothing for the configured number of days: its gateway may be down,
+    and the machine runs unwatched. Once per silence: a reading ends it, and the next silence is a new one."""
+
+    name: ClassVar[str] = "equipment.went_silent"
+    producer: ClassVar[str] = "telemetry"
+    phase: ClassVar[int | None] = 1
+
+    last_reading_at: AwareDatetime | None = Field(
+        description="When the device's last reading was taken; null when it never sent one (counted from its "
+        "registration)."
+    )
+    silent_days: int = Field(ge=0, le=36_500, description="Whole days since the last reading (or the registration).")

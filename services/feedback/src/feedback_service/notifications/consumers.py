@@ -9,9 +9,11 @@ from compressor_contracts.events.dispatch import JobEngineerDispatched, JobPredi
 from compressor_contracts.events.intake import JobCancelled, JobRequested
 from compressor_contracts.events.maintenance import JobProgressReported, JobWorkCompleted
 from compressor_contracts.events.quality import JobInspectionEscalated, JobInspectionPassed
+from compressor_contracts.events.telemetry import EquipmentWentSilent
 from compressor_kit.consumer import Consumer
 from compressor_kit.outbox import UnitOfWork
 from feedback_service.jobs.commands import job_event, job_requested
+from feedback_service.notifications.machines import machine_event
 from feedback_service.settings import FeedbackRuntime
 
 QUEUE = "feedback.notifications"
@@ -23,6 +25,9 @@ def consumers(runtime: FeedbackRuntime) -> list[Consumer]:
 
     async def on_job_event(event: CloudEvent[Any], uow: UnitOfWork) -> None:
         await job_event(runtime, uow, event)
+
+    async def on_machine_event(event: CloudEvent[Any], uow: UnitOfWork) -> None:
+        await machine_event(runtime, uow, event)
 
     return [
         Consumer(
@@ -38,6 +43,7 @@ def consumers(runtime: FeedbackRuntime) -> list[Consumer]:
                 JobProgressReported: on_job_event,
                 JobWorkCompleted: on_job_event,
                 JobInspectionPassed: on_job_event,
+                EquipmentWentSilent: on_machine_event,
             },
         )
     ]

@@ -94,8 +94,8 @@ async def deliver(runtime: FeedbackRuntime, subscriptions: Subscriptions, notifi
             "survey_url": survey_url(settings, token),
             "survey_expires_at": survey.expires_at.isoformat(),
             # The portal's page of the report, not a presigned download: it never expires for its owner.
-            "report_url": settings.report_link(notification.job_id),
-            "portal_survey_url": settings.portal_survey_link(notification.job_id),
+            "report_url": settings.report_link(notification.customer_job_id),
+            "portal_survey_url": settings.portal_survey_link(notification.customer_job_id),
         }
     try:
         subject, text = render_message(notification.template, context, notification.language, settings.time_zone())
@@ -131,7 +131,7 @@ async def send(
         raise DeliveryFailed(f"customer {customer_id} no longer has a webhook at {redacted(notification.recipient)}")
     payload: dict[str, Any] = {
         "notification_id": notification.notification_id,
-        "job_id": notification.job_id,
+        "job_id": notification.customer_job_id,
         "about_event": notification.about_event,
         "about_event_id": notification.about_event_id,
         "template": notification.template,
@@ -166,7 +166,7 @@ async def _delivered(
         return
     await uow.publish(
         CustomerNotified(
-            job_id=notification.job_id,
+            job_id=notification.customer_job_id,
             notification_id=notification.notification_id,
             channel=notification.channel,
             recipient=shown_recipient(notification.channel, notification.recipient),
@@ -180,7 +180,7 @@ async def _delivered(
     if survey is not None and await surveys.mark_sent(uow, survey.survey_id, now):
         await uow.publish(
             JobSurveySent(
-                job_id=notification.job_id,
+                job_id=notification.customer_job_id,
                 survey_id=survey.survey_id,
                 channel=notification.channel,
                 expires_at=survey.expires_at,

@@ -20,6 +20,7 @@ from compressor_contracts.events.intake import JobRequested
 from compressor_contracts.events.maintenance import JobProgressReported, JobWorkCompleted
 from compressor_contracts.events.quality import JobInspectionEscalated, JobInspectionPassed
 from compressor_contracts.events.reporting import JobReportPublished
+from compressor_contracts.events.telemetry import EquipmentWentSilent
 from compressor_kit.i18n import DEFAULT_LANGUAGE, parse_language
 from feedback_service.notifications.webhook_target import redacted
 
@@ -67,14 +68,17 @@ NOTICES: dict[type[EventData], Notice] = {
     JobWorkCompleted: Notice(Audience.CUSTOMER, "customer-work-completed"),
     JobInspectionPassed: Notice(Audience.CUSTOMER, "customer-job-completed"),
     JobReportPublished: Notice(Audience.CUSTOMER, "customer-report-and-survey"),
+    EquipmentWentSilent: Notice(Audience.MANAGEMENT, "management-equipment-silent"),
 }
+"""Job events wait for their job (jobs/commands.py); machine events (telemetry's) are about no job and
+go to management at once (notifications/machines.py)."""
 
 
 class Notification(BaseModel):
     """One message about one event to one recipient over one channel, and its delivery state."""
 
     notification_id: str
-    job_id: str
+    job_id: str | None  # None: about a machine, not a job (management only)
     correlation_id: str | None
     audience: Audience
     channel: NotificationChannel | None  # None: the customer cannot be reached
@@ -82,7 +86,7 @@ class Notification(BaseModel):
     template: str
     about_event: str
     about_event_id: str
-    context: dict[str, Any]  # what the template sees: {"job": ..., "event": ...}
+    context: dict[str, Any]  # what the template sees: {"job": ..., "event": ...} ({"event": ...} for a machine)
     survey_id: str | None
     status: DeliveryStatus
     attempts: int
@@ -100,6 +104,13 @@ class Notification(BaseModel):
         if self.audience is Audience.MANAGEMENT:
             return DEFAULT_LANGUAGE
         return parse_language(self.context["job"]["contact"].get("language")) or DEFAULT_LANGUAGE
+
+    @property
+    def customer_job_id(self) -> str:
+        """The job a customer's notification is about: every one is (only management hears of machines)."""
+        if self.job_id is None:
+            raise ValueError(f"notification {self.notification_id} is about no job")
+        return self.job_id
 
     @property
     def customer_id(self) -> str:

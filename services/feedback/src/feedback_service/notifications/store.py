@@ -66,20 +66,23 @@ def _webhook(doc: dict[str, Any]) -> Webhook:
 async def enqueue(
     uow: UnitOfWork,
     *,
-    job: Job,
+    job: Job | None,
     event: CloudEvent[Any],
     notice: Notice,
     now: datetime,
     management_recipients: list[str],
     survey_id: str | None = None,
 ) -> list[str]:
-    """Store the notifications `event` causes, pending delivery; ids of those stored.
+    """Store the notifications `event` causes, pending delivery; ids of those stored. Without a job (an
+    event about a machine), only management's.
 
     Upserts on the natural key: a redelivered or replayed event finds its notifications and adds nothing.
     """
     destinations: list[tuple[NotificationChannel | None, str]]
     if notice.audience is Audience.MANAGEMENT:
         destinations = [(NotificationChannel.EMAIL, address) for address in management_recipients]
+    elif job is None:
+        raise ValueError(f"{notice.template}: a customer is told only of a job's events")
     else:
         contact = job.contact
         webhook = None
@@ -99,15 +102,18 @@ async def enqueue(
                 "$setOnInsert": {
                     "_id": nid,
                     "key": key,
-                    "job_id": job.job_id,
-                    "correlation_id": job.correlation_id or event.correlationid,
+                    "job_id": job.job_id if job else None,
+                    "correlation_id": (job.correlation_id if job else None) or event.correlationid,
                     "audience": notice.audience.value,
                     "channel": channel.value if channel else None,
                     "recipient": recipient,
                     "template": notice.template,
                     "about_event": event.routing_key,
                     "about_event_id": event.id,
-                    "context": {"job": job.context(), "event": event.data.model_dump(mode="json")},
+                    "context": {
+                        **({"job": job.context()} if job else {}),
+                        "event": event.data.model_dump(mode="json"),
+                    },
                     "survey_id": survey_id,
                     "status": (DeliveryStatus.PENDING if reachable else DeliveryStatus.UNDELIVERABLE).value,
                     "last_error": None if reachable else "the customer has no e-mail address and no webhook",

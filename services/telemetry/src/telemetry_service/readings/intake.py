@@ -1,8 +1,9 @@
 """Taking one reading in, whatever way it came (MQTT, a Modbus poll, a row of an uploaded export):
-judge it, store it, and publish what it makes due, exactly once.
+judge it, store it, and publish what it makes due or what alarm it raises, exactly once.
 
 The flow: parse -> known device (and its gateway) -> not seen before -> assess -> one transaction that
-claims the reading in the device's state and records every due point it crosses with its event ->
+claims the reading in the device's state, records every due point it crosses with its event and
+updates the device's alarm episodes (alarms/) with the events of those that raise ->
 the reading into the time-series collection (which takes no transactional writes). A redelivery of a
 claimed reading stores it if it is missing and publishes nothing.
 """
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from compressor_contracts.events.telemetry import EquipmentServiceCameDue
+from compressor_contracts.events.telemetry import EquipmentServiceCameDue, ReadingSummary
 from compressor_kit.outbox import UnitOfWork
+from telemetry_service.alarms.commands import judge_alarms
 from telemetry_service.devices import store as devices
 from telemetry_service.devices.domain import Device, comes_due, due_points
 from telemetry_service.readings import domain, store
@@ -30,6 +32,7 @@ class Outcome:
     accepted: bool
     reason: RejectionReason | None = None
     due_raised: tuple[str, ...] = ()
+    alarms_raised: tuple[str, ...] = ()
 
 
 async def take_in(
@@ -75,16 +78,19 @@ async def take_in_reading(
     readings_before = await store.recent_readings(db, device.device_id, since=_since(device), limit=47)
     use = domain.hours_per_day(state.anchor, reading, settings.telemetry_default_hours_per_day)
     later = state.last is None or reading.read_at >= state.last.read_at
+    recent = _recent(reading, readings_before)
 
-    async def record(uow: UnitOfWork) -> tuple[str, ...] | None:
+    async def record(uow: UnitOfWork) -> Outcome | None:
         if not await store.claim(uow, reading, state):
             return None
         if not later:
-            return ()  # a late reading says nothing about what is due now
-        return await _raise_due(uow, runtime, device, decision, readings_before, use)
+            return Outcome(True)  # a late reading says nothing about what is due or alarming now
+        due = await _raise_due(uow, runtime, device, decision, recent, use)
+        alarms = await judge_alarms(uow, settings, device, reading, recent)
+        return Outcome(True, due_raised=due, alarms_raised=alarms)
 
-    raised = await runtime.outbox.transact(record)
-    if raised is None:
+    outcome = await runtime.outbox.transact(record)
+    if outcome is None:
         return await _duplicate(runtime, device, reading, source=source, payload=raw)
     await store.store_reading(db, reading, device.equipment_id, controller_reset=decision.controller_reset)
     if decision.controller_reset:
@@ -92,7 +98,7 @@ async def take_in_reading(
     runtime.metrics.counter("compressor_telemetry_readings_accepted", "readings taken in", ("source",)).labels(
         source
     ).inc()
-    return Outcome(True, due_raised=raised)
+    return outcome
 
 
 async def _raise_due(
@@ -100,7 +106,7 @@ async def _raise_due(
     runtime: TelemetryRuntime,
     device: Device,
     decision: Accepted,
-    readings_before: list[Reading],
+    recent: list[ReadingSummary],
     hours_per_day: float,
 ) -> tuple[str, ...]:
     reading, now = decision.reading, runtime.clock.now()
@@ -115,7 +121,6 @@ async def _raise_due(
             continue
         if not await store.mark_due_raised(uow, point.key, now):
             continue
-        recent = [reading.summary(), *(r.summary() for r in readings_before)][:48]
         event = EquipmentServiceCameDue(
             equipment_id=device.equipment_id,
             device_id=device.device_id,
@@ -125,11 +130,17 @@ async def _raise_due(
             due_on=point.due_on,
             running_hours=running_hours,
             due_key=point.key,
-            recent_readings=list(reversed(recent)),
+            recent_readings=recent,
         )
         await uow.publish(event)
         raised.append(point.key)
     return tuple(raised)
+
+
+def _recent(reading: Reading, readings_before: list[Reading]) -> list[ReadingSummary]:
+    """This reading and the ones before it (newest first from the store), at most 48, oldest first."""
+    newest_first = [reading.summary(), *(r.summary() for r in readings_before)][:48]
+    return list(reversed(newest_first))
 
 
 def _since(device: Device) -> datetime:
