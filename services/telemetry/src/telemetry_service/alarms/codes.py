@@ -51,7 +51,7 @@ def _load(path: Path) -> Any:
     return None
 
 
-def _code_table(document: Any) -> dict[str, str]:
+def _code_table(document: object) -> dict[str, str]:
     """Every code table in the map, wherever it sits: {code: description}, {code: {description: ...}}
     or [{code: ..., description: ...}]."""
     table: dict[str, str] = {}
@@ -67,7 +67,7 @@ def _code_table(document: Any) -> dict[str, str]:
     return table
 
 
-def _entries(value: Any) -> dict[str, str]:
+def _entries(value: object) -> dict[str, str]:
     if isinstance(value, dict):
         return {str(code): _text(entry) for code, entry in value.items() if _text(entry)}
     if isinstance(value, list):
@@ -79,7 +79,7 @@ def _entries(value: Any) -> dict[str, str]:
     return {}
 
 
-def _text(entry: Any) -> str:
+def _text(entry: object) -> str:
     if isinstance(entry, str):
         return entry
     if isinstance(entry, dict):

@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from compressor_kit.outbox import UnitOfWork
 from telemetry_service.devices.store import DEVICES
 from telemetry_service.readings.store import DEVICE_STATE
+from telemetry_service.settings import TelemetryRuntime
 
 SILENCES = "silences"
 
@@ -22,7 +21,7 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def quiet_since(db: AsyncDatabase[Any], cutoff: datetime) -> list[dict[str, Any]]:
+async def quiet_since(runtime: TelemetryRuntime, cutoff: datetime) -> list[dict[str, Any]]:
     """Devices registered before `cutoff` whose last reading (if any) is older than it: device_id,
     equipment_id, registered_at and last_reading_at (None when they never sent one)."""
     pipeline: list[dict[str, Any]] = [
@@ -44,13 +43,13 @@ async def quiet_since(db: AsyncDatabase[Any], cutoff: datetime) -> list[dict[str
             "registered_at": _aware(doc["registered_at"]),
             "last_reading_at": _aware(doc.get("last_reading_at")),
         }
-        async for doc in await db[DEVICES].aggregate(pipeline)
+        async for doc in await runtime.db[DEVICES].aggregate(pipeline)
     ]
 
 
-async def reported(db: AsyncDatabase[Any], keys: list[str]) -> set[str]:
+async def reported(runtime: TelemetryRuntime, keys: list[str]) -> set[str]:
     """Which of these silences were reported before."""
-    return {doc["_id"] async for doc in db[SILENCES].find({"_id": {"$in": keys}}, {"_id": 1})}
+    return {doc["_id"] async for doc in runtime.db[SILENCES].find({"_id": {"$in": keys}}, {"_id": 1})}
 
 
 async def mark_reported(uow: UnitOfWork, key: str, now: datetime) -> bool:

@@ -19,9 +19,9 @@ log = logging.getLogger(__name__)
 async def report_silent_devices(runtime: TelemetryRuntime) -> list[str]:
     """One round: the keys of the silences reported now."""
     now, days = runtime.clock.now(), runtime.settings.telemetry_silence_days
-    quiet = await store.quiet_since(runtime.db, now - timedelta(days=days))
+    quiet = await store.quiet_since(runtime, now - timedelta(days=days))
     silences = [s for doc in quiet if (s := silent(**doc, now=now, days=days)) is not None]
-    known = await store.reported(runtime.db, [s.key for s in silences])
+    known = await store.reported(runtime, [s.key for s in silences])
     reported = []
     for silence in silences:
         if silence.key in known:
