@@ -3,9 +3,13 @@ alarm that clears within the grace raises nothing, and a flapping alarm is one e
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from compressor_contracts.events.telemetry import AlarmSeverity
+from telemetry_service.alarms import codes
 from telemetry_service.alarms.domain import AlarmPolicy, Episode, active_codes, judge
 from telemetry_service.silence.domain import silent
 
@@ -91,3 +95,15 @@ def test_a_device_is_silent_after_the_days_without_a_reading_once_per_last_readi
     assert later is not None and later.key == quiet.key
     never = silent("DEV-1", "EQ-1", registered_at=registered, last_reading_at=None, now=now, days=3)
     assert never is not None and never.since == registered and never.key != quiet.key
+
+
+def test_an_alarm_is_described_in_its_register_maps_words_or_by_its_code():
+    maps = sorted(codes.MAPS.glob("*.json"))
+    if not maps:
+        pytest.skip("no register maps yet")
+    for path in maps:
+        register_map = json.loads(path.read_text("utf-8"))
+        for entry in [*register_map.get("alarms", []), *register_map.get("warnings", [])]:
+            assert codes.describe(entry["code"], path.stem) == entry["description"]
+            assert codes.describe(entry["code"], "another-family") == entry["description"]
+    assert codes.describe("X-UNHEARD-OF", maps[0].stem) == "X-UNHEARD-OF"
