@@ -19,7 +19,7 @@ RUN python -m venv /venv
 COPY requirements.lock /src/requirements.lock
 RUN /venv/bin/pip install --require-hashes --no-deps -r /src/requirements.lock
 ARG SERVICE
-RUN test -n "$SERVICE" || { echo "build with --build-arg SERVICE=<intake|dispatch|maintenance|quality|reporting|feedback|console>" >&2; exit 1; }
+RUN test -n "$SERVICE" || { echo "build with --build-arg SERVICE=<intake|dispatch|maintenance|quality|reporting|feedback|telemetry|console>" >&2; exit 1; }
 WORKDIR /src
 COPY libs/contracts libs/contracts
 COPY libs/kit libs/kit

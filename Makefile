@@ -31,13 +31,13 @@ lock: ## re-resolve requirements.lock, requirements-dev.lock and infra/requireme
 	$(LOCK) requirements-dev.txt requirements.in -c requirements.lock -o requirements-dev.lock
 	$(LOCK) infra/requirements.txt -o infra/requirements.lock
 
-infra-up: ## RabbitMQ, MongoDB (replica set), the S3 object store and the OpenID Connect provider on 127.0.0.1
+infra-up: ## RabbitMQ, MongoDB (replica set), the S3 object store, the OpenID Connect provider and Mosquitto on 127.0.0.1
 	bash infra/up.sh
 
 infra-down:
 	bash infra/down.sh
 
-run: setup infra-up assets ## the six services as separate processes (logs in var/log/)
+run: setup infra-up assets ## the six phase services, telemetry and the console as separate processes (logs in var/log/)
 	bash infra/services.sh start
 
 stop:

@@ -24,7 +24,15 @@ from rich.table import Table
 
 from demo.flow import PHASES, JobResult, Office, run_job
 
-SERVICES = {"intake": 8001, "dispatch": 8002, "maintenance": 8003, "quality": 8004, "reporting": 8005, "feedback": 8006}
+SERVICES = {
+    "intake": 8001,
+    "dispatch": 8002,
+    "maintenance": 8003,
+    "quality": 8004,
+    "reporting": 8005,
+    "feedback": 8006,
+    "telemetry": 8007,
+}
 CONSOLE_PORT = 8000
 SEED = Path(__file__).resolve().parents[1] / "infra/idp/seed.json"
 SEED_PASSWORD = json.loads(SEED.read_text())["local_password"]

@@ -1,4 +1,4 @@
-"""The six services as separate local processes, for the end-to-end tests and the benchmark.
+"""The six phase services and telemetry as separate local processes, for the end-to-end tests and the benchmark.
 
 Each stack is one isolated deployment: its own RabbitMQ vhost (given), its own databases (a name
 prefix), its own buckets (a prefix), and any number of replicas per service on free ports.
@@ -18,7 +18,7 @@ import httpx
 
 from compressor_kit.testing.ports import free_port
 
-SERVICES = ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback")
+SERVICES = ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback", "telemetry")
 
 
 def is_ready(url: str) -> bool:

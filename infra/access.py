@@ -7,13 +7,16 @@ exchange let it publish only the routing keys of the events it produces (libs/co
 Services check every consumed event's AMQP user_id against its producer's user, named by the same
 convention (RABBITMQ_PUBLISHER_USERS, "{service}" by default). MinIO: each service gets an
 access key whose policy names only its own buckets (its ServiceDefinition) plus the ones it reads by
-contract (feedback signs download links to reporting's report PDFs).
+contract (feedback signs download links to reporting's report PDFs). Mosquitto: telemetry's user reads
+every site gateway's readings, and each gateway publishes only under its own topic (the access list the
+kit's test broker uses, compressor_kit.testing.mosquitto).
 
     .venv/bin/python infra/access.py          # (re)writes the files below; `make docs` runs it
 
 writes infra/rabbitmq/users.sh (run inside the RabbitMQ container once the node is up; passwords from
-the environment) and infra/minio/policies/<service>.json with infra/minio/users.sh (run by the `mc`
-init container). tests/test_compose.py checks the files are current and the permissions exact.
+the environment), infra/minio/policies/<service>.json with infra/minio/users.sh (run by the `mc` init
+container) and infra/mosquitto/acl (Mosquitto's acl_file). tests/test_compose.py checks the files are
+current and the permissions exact.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from pathlib import Path
 
 from compressor_contracts.catalogue import CATALOGUE
 from compressor_contracts.topology import EXCHANGE, SERVICES, service_topology
+from compressor_kit.testing.mosquitto import access_list
 
 ROOT = Path(__file__).resolve().parent.parent
 VHOST = "compressor"
+MQTT_READER = "telemetry"  # the one MQTT user that reads every gateway's readings (MQTT_USERNAME)
 BUCKET_PREFIX = "compressor-"
 DEFAULT_EXCHANGE = "amq.default"  # the nameless exchange, as permissions name it
 READS_BY_CONTRACT: dict[str, tuple[str, ...]] = {
@@ -187,6 +192,7 @@ def files() -> dict[Path, str]:
     out = {ROOT / "infra/rabbitmq/users.sh": rabbitmq_script(), ROOT / "infra/minio/users.sh": minio_script()}
     for service in SERVICES:
         out[ROOT / f"infra/minio/policies/{service}.json"] = json.dumps(minio_policy(service), indent=2) + "\n"
+    out[ROOT / "infra/mosquitto/acl"] = access_list(MQTT_READER)
     return out
 
 

@@ -38,6 +38,8 @@ from compressor_contracts import CATALOGUE
 from compressor_contracts.topology import EXCHANGE, PRODUCERS, service_topology
 from compressor_kit import runtime
 from compressor_kit.settings import Settings
+from compressor_kit.testing.mosquitto import access_list
+from telemetry_service.settings import TelemetrySettings
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("infra_access", ROOT / "infra" / "access.py")
@@ -53,6 +55,7 @@ SERVICES = {
     "quality": 8004,
     "reporting": 8005,
     "feedback": 8006,
+    "telemetry": 8007,
     "console": 8000,
 }
 # The product each infrastructure service runs, at an exact release of a supported line.
@@ -63,6 +66,7 @@ INFRA_IMAGES = {
     "keycloak": re.compile(r"^quay\.io/keycloak/keycloak:26\.\d+\.\d+$"),
     "keycloak-db": re.compile(r"^postgres:\d+\.\d+(-[a-z0-9.]+)?$"),
     "proxy": re.compile(r"^caddy:2\.\d+\.\d+(-alpine)?$"),
+    "mosquitto": re.compile(r"^eclipse-mosquitto:2\.0\.\d+$"),  # Mosquitto 2.0 (Docker official image)
 }
 # Registries (and namespaces) known to serve what is pulled from them: Docker Hub's official images
 # (no namespace), the projects' own namespaces on Docker Hub (Jaeger, Prometheus, Grafana, OpenTelemetry),
@@ -145,7 +149,7 @@ def test_the_file_is_a_valid_compose_file():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_seven_services_and_the_infrastructure_are_declared(compose):
+def test_every_service_and_the_infrastructure_are_declared(compose):
     assert set(SERVICES) | set(INFRA_IMAGES) <= set(compose["services"])
 
 
@@ -483,6 +487,62 @@ def test_mongo_user_is_limited_to_its_own_database(name):
     assert all(role["role"] in ("readWrite", "read") and role["db"] != "admin" for role in roles)
 
 
+# --- Mosquitto: the site gateways' MQTT broker --------------------------------------------------------------
+
+
+def mosquitto_config() -> dict[str, list[str]]:
+    """infra/mosquitto/mosquitto.conf's options, each with its values in the order written."""
+    options: dict[str, list[str]] = {}
+    for line in (ROOT / "infra/mosquitto/mosquitto.conf").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, value = line.strip().partition(" ")
+            options.setdefault(name, []).append(value)
+    return options
+
+
+def test_mosquitto_admits_only_its_users_and_enforces_the_generated_access_list(compose):
+    """No anonymous client; telemetry reads every gateway's readings, a gateway publishes only under its own
+    topic: the access list is the one the kit's test broker enforces in the telemetry tests."""
+    mosquitto = compose["services"]["mosquitto"]
+    mounts = {target: source for source, target, *_ in (str(v).split(":") for v in mosquitto["volumes"])}
+    config = mosquitto_config()
+    assert config["allow_anonymous"] == ["false"] and config["per_listener_settings"] == ["false"]
+    assert mounts["/mosquitto/config/mosquitto.conf"] == "./infra/mosquitto/mosquitto.conf"
+    assert mosquitto["command"][-2:] == ["-c", "/mosquitto/config/mosquitto.conf"]
+    (acl,) = config["acl_file"]
+    assert mounts[acl] == "./infra/mosquitto/acl"
+    assert (ROOT / "infra/mosquitto/acl").read_text() == access_list(access.MQTT_READER)
+    # The password file lives in the broker's volume; boot.sh writes telemetry's user from the environment.
+    (passwords,) = config["password_file"]
+    assert mounts["/mosquitto/data"] in (compose.get("volumes") or {}) and passwords.startswith("/mosquitto/data/")
+    boot = (ROOT / "infra/mosquitto/boot.sh").read_text()
+    assert f'mosquitto_passwd -b "$passwords" {access.MQTT_READER} "${{TELEMETRY_MQTT_PASSWORD:?}}"' in boot
+    assert f"passwords={passwords}" in boot and 'exec /docker-entrypoint.sh "$@"' in boot
+    assert mounts["/etc/compressor/boot.sh"] == "./infra/mosquitto/boot.sh"
+    assert mosquitto["entrypoint"] == ["sh", "/etc/compressor/boot.sh"]
+    assert REQUIRED_INTERPOLATION.match(str(as_dict(mosquitto["environment"])["TELEMETRY_MQTT_PASSWORD"]))
+    # Readings wait in the broker while telemetry is down, across a restart of the broker too.
+    assert config["persistence"] == ["true"] and config["persistence_location"] == ["/mosquitto/data/"]
+    # MQTT inside the network; the gateways' WebSockets behind the proxy. Nothing published.
+    assert config["listener"] == ["1883", "9001"] and config["protocol"] == ["websockets"]
+    assert not mosquitto.get("ports"), "Mosquitto is reached inside the network and through the proxy only"
+    assert "-E" in " ".join(mosquitto["healthcheck"]["test"]), "healthy once telemetry may subscribe"
+
+
+def test_telemetry_reads_the_gateways_as_the_access_lists_reader_with_its_own_password(compose):
+    env = environment(compose, "telemetry")
+    url = urlparse(env["MQTT_URL"])
+    assert (url.scheme, url.hostname, url.port) == ("mqtt", "mosquitto", 1883)
+    assert env["MQTT_USERNAME"] == access.MQTT_READER
+    assert REQUIRED_INTERPOLATION.match(str(env["MQTT_PASSWORD"]))
+    assert env["MQTT_PASSWORD"] == as_dict(compose["services"]["mosquitto"]["environment"])["TELEMETRY_MQTT_PASSWORD"]
+    root = TelemetrySettings.model_fields["mqtt_topic_root"].default
+    assert "MQTT_TOPIC_ROOT" not in env and access_list(access.MQTT_READER) == access_list(access.MQTT_READER, root)
+    for other in SERVICES:
+        if other != "telemetry":
+            assert "MQTT" not in str(environment(compose, other)), f"{other} sees telemetry's MQTT password"
+
+
 def test_jaeger_accepts_otlp_and_is_bounded_in_memory(compose):
     jaeger = compose["services"]["jaeger"]
     mounts = [str(volume) for volume in jaeger["volumes"]]
@@ -651,7 +711,14 @@ def test_the_proxy_is_a_pinned_caddy_with_the_projects_config(compose):
     proxy = compose["services"][PROXY]
     assert "./infra/proxy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
     env = as_dict(proxy["environment"])
-    for key in ("CONSOLE_PUBLIC_URL", "API_PUBLIC_URL", "KEYCLOAK_PUBLIC_URL", "S3_PUBLIC_ENDPOINT", "PROXY_TLS"):
+    for key in (
+        "CONSOLE_PUBLIC_URL",
+        "API_PUBLIC_URL",
+        "KEYCLOAK_PUBLIC_URL",
+        "S3_PUBLIC_ENDPOINT",
+        "MQTT_PUBLIC_ENDPOINT",
+        "PROXY_TLS",
+    ):
         assert REQUIRED_INTERPOLATION.match(str(env.get(key))), f"proxy: {key} must be ${{...:?...}}"
         assert "{$" + key + "}" in (ROOT / "infra/proxy/Caddyfile").read_text(), key
 
@@ -663,6 +730,7 @@ def test_the_proxy_routes_each_public_name_to_what_serves_it():
         "{$API_PUBLIC_URL}",
         "{$KEYCLOAK_PUBLIC_URL}",
         "{$S3_PUBLIC_ENDPOINT}",
+        "{$MQTT_PUBLIC_ENDPOINT}",
     }
     assert "reverse_proxy console:8000" in sites["{$CONSOLE_PUBLIC_URL}"]
     api = sites["{$API_PUBLIC_URL}"]
@@ -678,6 +746,8 @@ def test_the_proxy_routes_each_public_name_to_what_serves_it():
     assert "reverse_proxy minio:9000" in sites["{$S3_PUBLIC_ENDPOINT}"]
     # The signature covers host and path: nothing on the object store's site may rewrite them.
     assert not re.search(r"\b(header_up|rewrite|uri|handle_path|encode)\b", sites["{$S3_PUBLIC_ENDPOINT}"])
+    # The gateways' MQTT over WebSockets, to Mosquitto's WebSocket listener (infra/mosquitto/mosquitto.conf).
+    assert "reverse_proxy mosquitto:9001" in sites["{$MQTT_PUBLIC_ENDPOINT}"]
     for site in sites.values():
         assert "tls {$PROXY_TLS}" in site or "import common" in site
 

@@ -24,7 +24,10 @@ DEV_LOCK = ROOT / "requirements-dev.lock"
 WORKSPACE = {
     "compressor-contracts",
     "compressor-kit",
-    *(f"{name}-service" for name in ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback")),
+    *(
+        f"{name}-service"
+        for name in ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback", "telemetry")
+    ),
     "console-service",
 }
 # Floors past published advisories (raise them when a new one appears):

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED: dict[str, Any] = json.loads((ROOT / "infra/idp/seed.json").read_text())
 REALM: dict[str, Any] = json.loads((ROOT / "infra/keycloak/realm-compressor.json").read_text())
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-SERVICES = ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback")
+SERVICES = ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback", "telemetry")
 
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 ONLY_A_PLACEHOLDER = re.compile(r"^\$\{[A-Z][A-Z0-9_]*\}$")

@@ -49,6 +49,7 @@ SERVICES = {
     "quality": 8004,
     "reporting": 8005,
     "feedback": 8006,
+    "telemetry": 8007,
     "console": 8000,
 }
 
@@ -87,6 +88,7 @@ REQUIRED_ENV = {
 REQUIRED_BY_SERVICE = {
     "intake": {"CONSOLE_PUBLIC_URL"},
     "feedback": {"SMTP_HOST", "MANAGEMENT_EMAILS", "PUBLIC_BASE_URL", "PORTAL_URL"},
+    "telemetry": {"MQTT_URL", "MQTT_USERNAME", "MQTT_PASSWORD"},
     "console": {"CONSOLE_PUBLIC_URL", "CONSOLE_CLIENT_SECRET"}
     | {f"{s.upper()}_URL" for s in SERVICES} - {"CONSOLE_URL"},
 }

@@ -11,7 +11,7 @@ import pytest
 from compressor_contracts.common import Language
 from compressor_kit import i18n
 
-SERVICES = ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback", "console")
+SERVICES = ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback", "telemetry", "console")
 # Where customers look: the portal and console, e-mails and webhooks, the survey, the report, progress messages.
 MUST_SPEAK_BOTH = {"console", "feedback", "reporting", "maintenance"}
 TRANSLATED = [s for s in SERVICES if (i18n.package_dir(s) / "locale").is_dir()]

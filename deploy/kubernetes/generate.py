@@ -3,7 +3,7 @@
     .venv/bin/python deploy/kubernetes/generate.py
 
 - base/services/<service>.yaml: each service's ConfigMap, Deployment, Service, PodDisruptionBudget and
-  HorizontalPodAutoscaler (the same shape for all seven; ports, settings and secrets per service);
+  HorizontalPodAutoscaler (the same shape for all eight; ports, settings and secrets per service);
 - base/rabbitmq/topology.yaml: the Messaging Topology Operator's User, Permission and TopicPermission per
   service, with exactly the permissions infra/access.py gives (as infra/rabbitmq/users.sh does for compose);
 - base/mongodb/users.yaml: the Job compressor-mongodb-users, which initiates the replica set with its three
@@ -42,6 +42,7 @@ SERVICES = {
     "quality": 8004,
     "reporting": 8005,
     "feedback": 8006,
+    "telemetry": 8007,
     "console": 8000,
 }
 PART_OF = "compressor"
@@ -96,6 +97,14 @@ SERVICE_CONFIG: dict[str, dict[str, str]] = {
         "PUBLIC_BASE_URL": f"https://feedback.{PUBLIC_HOST}",
         "PORTAL_URL": f"https://{PUBLIC_HOST}",  # e-mailed report links lead to the portal
     },
+    "telemetry": {
+        # The organisation's MQTT broker that the site gateways publish to, with the access list of
+        # infra/mosquitto/acl (telemetry reads gateways/+/readings; a gateway writes its own topic only).
+        "MQTT_URL": "mqtt://mqtt.example.com:1883",
+        "MQTT_USERNAME": "telemetry",
+        "TELEMETRY_RETENTION_DAYS": "400",
+        "TELEMETRY_SERVICE_LEAD_DAYS": "14",
+    },
     "console": {
         "CONSOLE_PUBLIC_URL": f"https://{PUBLIC_HOST}",
         **{f"{name.upper()}_URL": f"http://{name}:{port}" for name, port in SERVICES.items() if name != "console"},
@@ -105,6 +114,7 @@ SERVICE_CONFIG: dict[str, dict[str, str]] = {
 SERVICE_SECRETS: dict[str, list[tuple[str, str, bool]]] = {
     "console": [("CONSOLE_CLIENT_SECRET", "oidc-client-secret", False)],
     "feedback": [("SMTP_USERNAME", "smtp-username", True), ("SMTP_PASSWORD", "smtp-password", True)],
+    "telemetry": [("MQTT_PASSWORD", "mqtt-password", False)],
 }
 
 

@@ -20,6 +20,9 @@ mc admin policy attach local compressor-reporting --user "${REPORTING_S3_ACCESS_
 mc admin policy create local compressor-feedback /policies/feedback.json
 mc admin user add local "${FEEDBACK_S3_ACCESS_KEY:?}" "${FEEDBACK_S3_SECRET_KEY:?}"
 mc admin policy attach local compressor-feedback --user "${FEEDBACK_S3_ACCESS_KEY:?}" 2>/dev/null || true
+mc admin policy create local compressor-telemetry /policies/telemetry.json
+mc admin user add local "${TELEMETRY_S3_ACCESS_KEY:?}" "${TELEMETRY_S3_SECRET_KEY:?}"
+mc admin policy attach local compressor-telemetry --user "${TELEMETRY_S3_ACCESS_KEY:?}" 2>/dev/null || true
 mc admin policy create local compressor-console /policies/console.json
 mc admin user add local "${CONSOLE_S3_ACCESS_KEY:?}" "${CONSOLE_S3_SECRET_KEY:?}"
 mc admin policy attach local compressor-console --user "${CONSOLE_S3_ACCESS_KEY:?}" 2>/dev/null || true

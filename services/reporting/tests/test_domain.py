@@ -9,6 +9,7 @@ from pypdf import PdfReader
 
 from compressor_contracts import StoredObject, new_event
 from compressor_contracts.common import Language
+from compressor_contracts.events.telemetry import ReadingSummary
 from compressor_contracts.examples import example
 from compressor_kit.refusals import Refusal
 from compressor_kit.runtime import Runtime
@@ -22,6 +23,7 @@ from reporting_service.records.domain import (
     MissingFacts,
     after_signature,
     build_record,
+    outcome,
     record_id_for,
     report_in,
     report_key,
@@ -143,7 +145,7 @@ def test_retention_keeps_the_newest_of_each_recent_day_and_month():
 
 def test_every_service_database_is_backed_up_once():
     assert databases_to_back_up("", lambda s: f"prod_{s}") == sorted(
-        f"prod_{s}" for s in ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback")
+        f"prod_{s}" for s in ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback", "telemetry")
     )
     assert databases_to_back_up("", lambda s: "shared") == ["shared"]
     assert databases_to_back_up("a, b", lambda s: s) == ["a", "b"]
@@ -239,3 +241,43 @@ def test_a_signature_whose_image_failed_its_check_is_shown_without_it():
     assert "Encik Faizal" in text and "Imej tandatangan tiada atau gagal semakan kesahihan." in text
     assert [i for p in PdfReader(io.BytesIO(pdf)).pages for i in p.images] == []
     assert render_report(record, Language.MS, images={}) == pdf  # deterministic
+
+
+def _machine_raised(job: Job, readings: list[ReadingSummary], typed: int | None) -> list[dict]:
+    """The job's timeline as if the machine raised it: its request carries `readings`, and the engineer
+    typed `typed` running hours (or none) at the diagnosis."""
+    changed = []
+    for event in job.build():
+        if event.data.name == "job.requested":
+            event = event.model_copy(update={"data": event.data.model_copy(update={"machine_readings": readings})})
+        elif event.data.name == "job.diagnosed":
+            event = event.model_copy(update={"data": event.data.model_copy(update={"running_hours": typed})})
+        changed.append(timeline_entry(event))
+    return changed
+
+
+def test_the_report_gives_the_controllers_running_hours_nearest_the_visit_when_the_engineer_typed_none():
+    job = Job("J", rounds=1, language=Language.MS)
+    readings = [
+        ReadingSummary(read_at=job.at(hours), running_hours=25_860 + round(hours), element_outlet_temperature_c=90)
+        for hours in (-20, -2, 0.5)
+    ]
+    readings.append(ReadingSummary(read_at=job.at(1), element_outlet_temperature_c=121, alarms=["E0107"]))
+    typed = build_record("J", _machine_raised(job, readings, typed=25_861))
+    assert (typed["running_hours"], typed["running_hours_source"]) == (25_861, "engineer")
+
+    content = build_record("J", _machine_raised(job, readings, typed=None))
+    # The engineer arrived at 4 h: the nearest reading with running hours is the one at 0.5 h.
+    assert (content["running_hours"], content["running_hours_source"]) == (25_860, "controller")
+    assert content["running_hours_read_at"] == job.at(0.5).isoformat().replace("+00:00", "Z")
+    assert outcome(content).running_hours == 25_860  # the customer file hears it too
+
+    record = {"record_id": "REC-1", "version": 1, "content": content}
+    for language, words in ((Language.EN, "read by the machine's controller"), (Language.MS, "dibaca oleh pengawal")):
+        pdf = render_report(record, language, images={})
+        text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf)).pages)
+        assert "25,860" in text or "25860" in text, text[:1500]
+        assert words in text, text[:3000]
+
+    unread = build_record("J", _machine_raised(job, [], typed=None))
+    assert unread["running_hours"] is None and unread["running_hours_source"] is None
