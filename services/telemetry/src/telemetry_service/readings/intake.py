@@ -67,7 +67,7 @@ async def take_in_reading(
         )
         return await _reject(runtime, rejected, source=source, device_id=device.device_id, payload=raw)
     state = await store.load_state(db, device.device_id)
-    if state.has(reading.read_at):
+    if await store.taken_in_before(db, state, reading):
         return await _duplicate(runtime, device, reading, source=source, payload=raw)
     window = domain.Window(
         timedelta(minutes=settings.telemetry_future_minutes), timedelta(days=settings.telemetry_past_days)

@@ -115,6 +115,16 @@ def _millis(moment: datetime) -> int:
     return int((moment - datetime(1970, 1, 1)).total_seconds() * 1000)
 
 
+async def taken_in_before(db: AsyncDatabase[Any], state: DeviceState, reading: Reading) -> bool:
+    """Taken in before: among the read_at values `state` remembers, or, older than the last reading (an
+    export uploaded again, a gateway replaying its buffer), found in the time-series collection."""
+    if state.has(reading.read_at):
+        return True
+    if state.last is None or _millis(reading.read_at) >= _millis(state.last.read_at):
+        return False
+    return await is_stored(db, reading.device_id, reading.read_at)
+
+
 async def load_state(db: AsyncDatabase[Any], device_id: str) -> DeviceState:
     return DeviceState(await db[DEVICE_STATE].find_one({"_id": device_id}))
 
