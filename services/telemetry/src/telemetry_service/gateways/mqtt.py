@@ -6,6 +6,10 @@ broker checked, never a field of the payload. Telemetry subscribes with a persis
 and acknowledges a message only once the reading was taken in: readings published while the service
 was down wait in the broker, and one whose handling was cut short is delivered again (and recognised
 as a duplicate if it had been taken in).
+
+Readings are handled several at a time (each waits mostly on MongoDB), but one gateway's one at a
+time, in the order they came: a device publishes through its one gateway, and its readings must be
+judged in order (the counters, the last reading, the alarm episodes).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from telemetry_service.settings import TelemetryRuntime
 log = logging.getLogger(__name__)
 
 RECONNECT_SECONDS = 2.0
+IN_FLIGHT = 16  # readings handled at once; Mosquitto hands a subscriber at most 20 unacknowledged
 
 
 def gateway_of(topic: str, root: str) -> str | None:
@@ -55,8 +60,7 @@ async def listen(runtime: TelemetryRuntime) -> None:
                 client._client.manual_ack_set(True)
                 await client.subscribe(f"{settings.mqtt_topic_root}/+/readings", qos=1)
                 log.info("MQTT intake subscribed at %s", settings.mqtt_url)
-                async for message in client.messages:
-                    await _handle(runtime, client, message)
+                await _handle_all(runtime, client)
         except aiomqtt.MqttError as error:
             log.warning("MQTT broker unavailable (%s); reconnecting in %.0f s", error, RECONNECT_SECONDS)
         except Exception as error:
@@ -66,6 +70,28 @@ async def listen(runtime: TelemetryRuntime) -> None:
             # again on the next connection, and the rest wait there meanwhile.
             log.warning("MongoDB unavailable (%s): MQTT intake paused for %.0f s", error, RECONNECT_SECONDS)
         await asyncio.sleep(RECONNECT_SECONDS)
+
+
+async def _handle_all(runtime: TelemetryRuntime, client: aiomqtt.Client) -> None:
+    """Every message as it comes, IN_FLIGHT at a time, each gateway's in turn. An outage or a lost
+    connection met by one stops them all (the unacknowledged come again on the next connection)."""
+    in_flight = asyncio.Semaphore(IN_FLIGHT)
+
+    async def handle_in_turn(message: aiomqtt.Message) -> None:
+        try:
+            async with runtime.turns.turn(f"mqtt:{message.topic}"):
+                await _handle(runtime, client, message)
+        finally:
+            in_flight.release()
+
+    try:
+        async with asyncio.TaskGroup() as handling:
+            async for message in client.messages:
+                await in_flight.acquire()
+                # Tasks start in the order created, so each gateway's turns are taken in arrival order.
+                handling.create_task(handle_in_turn(message))
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
 
 
 async def _handle(runtime: TelemetryRuntime, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
