@@ -1,0 +1,445 @@
+"""`make bench-ingest`: telemetry readings through MQTT into storage, beside a raw baseline.
+
+Issue 19's scale target: with 10,000 simulated devices, readings stored per second through the
+system (site gateways publish over MQTT QoS 1 to a Mosquitto of the bench's own, the telemetry service
+runs as a process of its own and takes each reading in) at least half of the raw baseline measured in
+the same run (the same documents with `insert_many` straight into a time-series collection made as the
+service makes its own). Reports CPU-seconds per 1,000 readings by process (telemetry, mongod,
+mosquitto and the load generator apart) and the storage per machine per day (the time-series
+collection's storage after the run, scaled to one reading a minute for a day). Writes the result as
+JSON under bench/results/ingest-<time>.json. Its own database and vhost, dropped after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+from pymongo import AsyncMongoClient, MongoClient
+
+from bench.__main__ import cpu_seconds, infrastructure_pids
+from compressor_kit.settings import Settings
+from compressor_kit.testing import add_vhost, delete_vhost
+from compressor_kit.testing.mosquitto import mosquitto_broker
+from demo.stack import Stack
+
+RESULTS = Path(__file__).parent / "results"
+READINGS_PER_MACHINE_PER_DAY = 24 * 60  # one reading a minute, the issue's reporting rhythm
+TELEMETRY_USER = "telemetry"
+LAST_SERVICE_HOURS = 20_000  # far from level A's 4,000 h interval: no reading makes a level due
+LOAD_GENERATOR = "load generator"
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """The simulated machines: `gateways` site gateways with `devices_per_gateway` devices each."""
+
+    gateways: int
+    devices_per_gateway: int
+    started: datetime  # the first reading's time; each device then reports a minute apart
+
+    def gateway_ids(self) -> list[str]:
+        return [f"GW-{g:04d}" for g in range(self.gateways)]
+
+    def device_ids(self, gateway_id: str) -> list[str]:
+        return [f"DEV-{gateway_id[3:]}-{d:04d}" for d in range(self.devices_per_gateway)]
+
+    def reading(self, device_id: str, minute: int) -> dict[str, Any]:
+        """The device's reading `minute` minutes after the fleet's start, as a gateway publishes it."""
+        return {
+            "device_id": device_id,
+            "read_at": (self.started + timedelta(minutes=minute)).isoformat(),
+            "running_hours": LAST_SERVICE_HOURS + 100 + minute / 60,
+            "loaded_hours": LAST_SERVICE_HOURS * 0.8 + minute / 75,
+            "discharge_pressure_bar": 7.5 + (minute % 7) / 10,
+            "element_outlet_temperature_c": 78.0 + (minute % 11) / 2,
+            "heartbeat": minute,
+        }
+
+
+def stored_document(reading: dict[str, Any], equipment_id: str) -> dict[str, Any]:
+    """The reading as telemetry stores it (readings/store.py: the payload's fields and the machine)."""
+    return {**reading, "read_at": datetime.fromisoformat(reading["read_at"]), "equipment_id": equipment_id}
+
+
+def equipment_of(device_id: str) -> str:
+    return "EQ-" + device_id[4:]
+
+
+def device_documents(fleet: Fleet, registered_at: datetime) -> list[dict[str, Any]]:
+    """Every device as telemetry's devices/store.py registers it (bulk, straight into its collection)."""
+    last_service_on = (registered_at - timedelta(days=30)).date().isoformat()
+    return [
+        {
+            "_id": device_id,
+            "equipment_id": equipment_of(device_id),
+            "gateway_id": gateway_id,
+            "controller_family": "elektronikon",
+            "service_levels": [{"level": "A", "hours": 4000, "months": 12}],
+            "last_service_on": last_service_on,
+            "last_service_hours": LAST_SERVICE_HOURS,
+            "registered_at": registered_at,
+        }
+        for gateway_id in fleet.gateway_ids()
+        for device_id in fleet.device_ids(gateway_id)
+    ]
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU time of the whole machine so far (/proc/stat: all but idle and iowait): the machine is
+    shared, and what the other processes used says how far these figures are disturbed."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def per_thousand(cpu_by_process: dict[str, float], readings: int) -> dict[str, float]:
+    """CPU-seconds per 1,000 readings stored, by process."""
+    return {name: 1000 * seconds / max(1, readings) for name, seconds in sorted(cpu_by_process.items())}
+
+
+def storage_per_machine_per_day(
+    storage_bytes: float, readings: int, readings_per_day: int = READINGS_PER_MACHINE_PER_DAY
+) -> float:
+    """Bytes one machine's readings take a day: the bytes per stored reading times its readings a day."""
+    return storage_bytes / readings * readings_per_day if readings else float("nan")
+
+
+def rate_over(samples: list[tuple[float, int]], since: float) -> float:
+    """Readings per second between the first sample at or after `since` and the last one
+    (samples: (seconds, readings stored so far), in time order)."""
+    window = [sample for sample in samples if sample[0] >= since]
+    if len(window) < 2 or window[-1][0] <= window[0][0]:
+        return float("nan")
+    return (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
+
+
+async def ensure_timeseries(db: Any, name: str) -> None:
+    """A time-series collection made as telemetry makes `readings` (readings/store.py)."""
+    await db.create_collection(
+        name,
+        timeseries={"timeField": "read_at", "metaField": "device_id", "granularity": "minutes"},
+        expireAfterSeconds=400 * 86_400,
+    )
+    await db[name].create_index([("device_id", 1), ("read_at", -1)], name="device_recent")
+
+
+async def storage_stats(db: Any, name: str) -> dict[str, Any]:
+    """The collection's storage, once MongoDB has written what it holds to disk (fsync: a checkpoint),
+    so that its compressed size is the size on disk, not the size before the first checkpoint."""
+    await db.client.admin.command("fsync")
+    stats = await (await db[name].aggregate([{"$collStats": {"storageStats": {}}}])).to_list()
+    storage = stats[0]["storageStats"]
+    return {
+        "readings": await db[name].count_documents({}),
+        "storage_bytes": storage.get("storageSize", 0),
+        "index_bytes": storage.get("totalIndexSize", 0),
+        "uncompressed_bytes": storage.get("size", 0),
+        "buckets": storage.get("timeseries", {}).get("bucketCount"),
+    }
+
+
+async def raw_baseline(db: Any, fleet: Fleet, rounds: int, batch: int, in_flight: int) -> dict[str, Any]:
+    """The same documents as the system stores, `insert_many` straight into a time-series collection:
+    `rounds` readings of every device, in batches of `batch`, `in_flight` batches at a time."""
+    name = "baseline_readings"
+    await ensure_timeseries(db, name)
+    documents = [
+        stored_document(fleet.reading(device_id, minute), equipment_of(device_id))
+        for minute in range(rounds)
+        for gateway_id in fleet.gateway_ids()
+        for device_id in fleet.device_ids(gateway_id)
+    ]
+    batches = iter(range(0, len(documents), batch))
+    watched = {"mongod": infrastructure_pids()["mongod"], LOAD_GENERATOR: os.getpid()}
+
+    async def inserter() -> None:
+        for start in batches:
+            await db[name].insert_many(documents[start : start + batch], ordered=False)
+
+    cpu_before, started = {n: cpu_seconds([pid]) for n, pid in watched.items()}, time.perf_counter()
+    await asyncio.gather(*(inserter() for _ in range(in_flight)))
+    elapsed = time.perf_counter() - started
+    cpu = {n: cpu_seconds([pid]) - cpu_before[n] for n, pid in watched.items()}
+    storage = await storage_stats(db, name)
+    return {
+        "readings": len(documents),
+        "batch": batch,
+        "in_flight": in_flight,
+        "seconds": elapsed,
+        "readings_per_second": len(documents) / elapsed,
+        "cpu_seconds_per_1000_readings_by_process": per_thousand(cpu, len(documents)),
+        "storage": storage,
+        "storage_bytes_per_machine_per_day": storage_per_machine_per_day(storage["storage_bytes"], storage["readings"]),
+    }
+
+
+class Gateways:
+    """The load generator: every gateway publishes its devices' readings, a minute apart per device,
+    QoS 1, as fast as the broker acknowledges, while no more than `backlog` readings wait unstored (so
+    the broker's queue for telemetry stays bounded and the publishers' CPU matches what is stored)."""
+
+    def __init__(self, fleet: Fleet, port: int, passwords: dict[str, str], backlog: int) -> None:
+        self.fleet, self.port, self.passwords, self.backlog = fleet, port, passwords, backlog
+        self.published = 0
+        self.stored = 0  # the sampler's latest count
+        self.running = True
+        self.room = asyncio.Event()  # set while fewer than `backlog` readings wait unstored
+
+    def count_stored(self, stored: int) -> None:
+        self.stored = stored
+        if self.published - stored < self.backlog or not self.running:
+            self.room.set()
+
+    def stop(self) -> None:
+        self.running = False
+        self.room.set()
+
+    async def gateway(self, gateway_id: str) -> None:
+        devices = self.fleet.device_ids(gateway_id)
+        password = self.passwords[gateway_id]
+        async with aiomqtt.Client("127.0.0.1", self.port, username=gateway_id, password=password) as c:
+            minute = 0
+            while self.running:
+                for device_id in devices:
+                    if self.published - self.stored >= self.backlog:
+                        self.room.clear()
+                        await self.room.wait()
+                    if not self.running:
+                        return
+                    body = json.dumps(self.fleet.reading(device_id, minute)).encode()
+                    await c.publish(f"gateways/{gateway_id}/readings", body, qos=1)
+                    self.published += 1
+                minute += 1
+
+
+async def system_run(
+    readings: Any, fleet: Fleet, port: int, passwords: dict[str, str], watched: dict[str, int], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Gateways publish for warm-up + `seconds`; the readings stored are counted twice a second, and the
+    rate and the CPU are taken over the measured window (after the warm-up) only."""
+    gateways = Gateways(fleet, port, passwords, args.backlog)
+    samples: list[tuple[float, int]] = []
+    started = time.perf_counter()
+    tasks = [asyncio.create_task(gateways.gateway(g)) for g in fleet.gateway_ids()]
+    cpu_before: dict[str, float] = {}
+    window_start = (0.0, 0, 0)
+    try:
+        while (now := time.perf_counter() - started) < args.warmup + args.seconds:
+            gateways.count_stored(await readings.count_documents({}))
+            samples.append((now, gateways.stored))
+            if not cpu_before and now >= args.warmup:
+                cpu_before = {name: cpu_seconds([pid]) for name, pid in watched.items()}
+                machine_before = machine_cpu_seconds()
+                window_start = (now, gateways.stored, gateways.published)
+            for task in tasks:
+                if task.done() and task.exception():
+                    raise RuntimeError(f"a gateway failed: {task.exception()!r}")
+            await asyncio.sleep(0.5)
+        cpu = {name: cpu_seconds([pid]) - cpu_before[name] for name, pid in watched.items()}
+        machine = machine_cpu_seconds() - machine_before
+        stored = await readings.count_documents({})
+        ended = time.perf_counter() - started
+        samples.append((ended, stored))
+    finally:
+        gateways.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    await drained(readings, timeout=args.drain_seconds)
+    measured_readings = stored - window_start[1]
+    return {
+        "gateways": fleet.gateways,
+        "devices": fleet.gateways * fleet.devices_per_gateway,
+        "warmup_seconds": args.warmup,
+        "seconds": ended - window_start[0],
+        "readings_published": gateways.published,
+        "readings_published_in_window": gateways.published - window_start[2],
+        "readings_stored_in_window": measured_readings,
+        "readings_per_second": rate_over(samples, window_start[0]),
+        "cpu_seconds_by_process": cpu,
+        "cpu_seconds_per_1000_readings_by_process": per_thousand(cpu, measured_readings),
+        "cores_used_by_process": {name: seconds / (ended - window_start[0]) for name, seconds in cpu.items()},
+        "machine_cores_busy": machine / (ended - window_start[0]),
+        "other_processes_cores_busy": (machine - sum(cpu.values())) / (ended - window_start[0]),
+        "stored_over_time": [(round(t, 2), n) for t, n in samples],
+    }
+
+
+async def drained(readings: Any, *, timeout: float) -> None:
+    """Wait until the readings stored stop growing: the service is stopped with no transaction open
+    (a transaction cut short holds its locks until MongoDB's lifetime limit, 60 s, and the database
+    could not be dropped before)."""
+    deadline, last = time.monotonic() + timeout, -1
+    while (count := await readings.count_documents({})) != last and time.monotonic() < deadline:
+        last = count
+        await asyncio.sleep(1.0)
+
+
+async def day_of_storage(db: Any, fleet: Fleet, machines: int) -> dict[str, Any]:
+    """Storage of a whole day of readings, one a minute, for `machines` machines, in a time-series
+    collection made as telemetry's: the buckets as full as they are in service (a short run leaves
+    each device with a few readings, so its buckets are mostly overhead)."""
+    name = "day_of_readings"
+    await ensure_timeseries(db, name)
+    devices = [d for g in fleet.gateway_ids() for d in fleet.device_ids(g)][:machines]
+    for minute in range(0, READINGS_PER_MACHINE_PER_DAY, 60):
+        hour = [
+            stored_document(fleet.reading(device_id, minute + m), equipment_of(device_id))
+            for device_id in devices
+            for m in range(60)
+        ]
+        await db[name].insert_many(hour, ordered=False)
+    storage = await storage_stats(db, name)
+    return {
+        "machines": len(devices),
+        **storage,
+        "storage_bytes_per_machine_per_day": storage["storage_bytes"] / max(1, len(devices)),
+        "index_bytes_per_machine_per_day": storage["index_bytes"] / max(1, len(devices)),
+    }
+
+
+def child_pid(name: str) -> int | None:
+    """A process of ours called `name` (the bench's own Mosquitto, not a shared one)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            command, fields = stat.read_text().split("(", 1)[1].rsplit(")", 1)
+        except OSError:
+            continue
+        if command == name and int(fields.split()[1]) == os.getpid():
+            return int(stat.parent.name)
+    return None
+
+
+async def main(args: argparse.Namespace) -> int:
+    settings = Settings(environment="test")  # the local servers
+    mongodb_url = settings.mongodb_url.get_secret_value()
+    run_id = uuid.uuid4().hex[:8]
+    vhost, prefix = f"bench-ingest-{run_id}", f"bench_ingest_{run_id}_"
+    fleet = Fleet(args.gateways, args.devices_per_gateway, datetime.now(UTC).replace(microsecond=0) - timedelta(days=2))
+    passwords = {TELEMETRY_USER: f"pw-{run_id}"} | {g: f"pw-{g}-{run_id}" for g in fleet.gateway_ids()}
+    client: AsyncMongoClient = AsyncMongoClient(mongodb_url)
+    add_vhost(vhost)
+    try:
+        devices = fleet.gateways * fleet.devices_per_gateway
+        print(f"raw baseline: insert_many of {args.baseline_rounds} readings of {devices} devices ...")
+        baseline = await raw_baseline(
+            client[f"{prefix}baseline"], fleet, args.baseline_rounds, args.baseline_batch, args.baseline_in_flight
+        )
+        print(f"   {baseline['readings_per_second']:.0f} readings/s")
+        print(f"storage: a day of readings, one a minute, of {args.storage_machines} machines ...")
+        full_day = await day_of_storage(client[f"{prefix}baseline"], fleet, args.storage_machines)
+        with mosquitto_broker(passwords, reader=TELEMETRY_USER) as port:
+            stack = Stack(
+                rabbitmq_url=f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
+                database_prefix=prefix,
+                bucket_prefix=f"{vhost}-",
+                log_dir=Path("var/log/bench"),
+                services=("telemetry",),
+                env={
+                    "LOG_LEVEL": "WARNING",
+                    "MQTT_URL": f"mqtt://127.0.0.1:{port}",
+                    "MQTT_USERNAME": TELEMETRY_USER,
+                    "MQTT_PASSWORD": passwords[TELEMETRY_USER],
+                },
+            )
+            db = client[f"{prefix}telemetry"]
+            await db["devices"].insert_many(device_documents(fleet, datetime.now(UTC)), ordered=False)
+            with stack:
+                telemetry = stack.process("telemetry").process.pid
+                mosquitto = child_pid("mosquitto")
+                watched = {
+                    "telemetry": telemetry,
+                    "mongod": infrastructure_pids()["mongod"],
+                    LOAD_GENERATOR: os.getpid(),
+                }
+                if mosquitto is not None:
+                    watched["mosquitto"] = mosquitto
+                print(
+                    f"system: {fleet.gateways} gateways x {fleet.devices_per_gateway} devices publish over MQTT QoS 1 "
+                    f"for {args.warmup:.0f} + {args.seconds:.0f} s ..."
+                )
+                system = await system_run(db["readings"], fleet, port, passwords, watched, args)
+            system["storage"] = await storage_stats(db, "readings")
+            system["storage_bytes_per_machine_per_day"] = storage_per_machine_per_day(
+                system["storage"]["storage_bytes"], system["storage"]["readings"]
+            )
+            system["rejections"] = await db["rejections"].count_documents({})
+    finally:
+        await client.close()
+        with MongoClient(mongodb_url) as sync_client:
+            for name in sync_client.list_database_names():
+                if name.startswith(prefix):
+                    sync_client.drop_database(name)
+        delete_vhost(vhost)
+    ratio = system["readings_per_second"] / baseline["readings_per_second"]
+    report = {
+        "when": datetime.now(UTC).isoformat(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "baseline": baseline,
+        "system": system,
+        "storage_of_a_full_day": full_day,
+        "ratio_to_baseline": ratio,
+        "target_ratio": 0.5,
+    }
+    show(report)
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"ingest-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(report, indent=2))
+    print(f"written {path}")
+    return 0 if system["rejections"] == 0 else 1
+
+
+def show(report: dict[str, Any]) -> None:
+    system, baseline = report["system"], report["baseline"]
+    print(f"\n== telemetry ingest, {system['devices']} devices on {system['gateways']} gateways")
+    print(
+        f"   through MQTT into storage: {system['readings_per_second']:.0f} readings/s "
+        f"({system['readings_stored_in_window']} stored in {system['seconds']:.1f} s; "
+        f"rejections {system['rejections']})"
+    )
+    print(
+        f"   the machine ({report['machine']['cpus']} cores) was busy {system['machine_cores_busy']:.2f} cores, "
+        f"of which processes outside this benchmark {system['other_processes_cores_busy']:.2f}"
+    )
+    print(f"   raw baseline (insert_many): {baseline['readings_per_second']:.0f} readings/s")
+    print(f"   ratio: {report['ratio_to_baseline']:.3f} (target >= {report['target_ratio']})")
+    by_process = ", ".join(f"{n} {s:.2f}" for n, s in system["cpu_seconds_per_1000_readings_by_process"].items())
+    print(f"   CPU-seconds per 1,000 readings: {by_process}")
+    by_process = ", ".join(f"{n} {s:.2f}" for n, s in baseline["cpu_seconds_per_1000_readings_by_process"].items())
+    print(f"   baseline CPU-seconds per 1,000 readings: {by_process}")
+    for label, figures in (("system", system), ("baseline", baseline)):
+        storage = figures["storage"]
+        print(
+            f"   storage per machine per day, scaled from the {label}'s collection: "
+            f"{figures['storage_bytes_per_machine_per_day'] / 1024:.1f} KiB ({storage['storage_bytes']} B on disk "
+            f"for {storage['readings']} readings, indexes {storage['index_bytes']} B)"
+        )
+    day = report["storage_of_a_full_day"]
+    print(
+        f"   storage per machine per day (a full day of {day['machines']} machines, one reading a minute): "
+        f"{day['storage_bytes_per_machine_per_day'] / 1024:.1f} KiB, "
+        f"indexes {day['index_bytes_per_machine_per_day'] / 1024:.1f} KiB"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gateways", type=int, default=100)
+    parser.add_argument("--devices-per-gateway", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=45.0, help="how long the measured window lasts")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before the window starts")
+    parser.add_argument("--backlog", type=int, default=2000, help="readings published but not yet stored, at most")
+    parser.add_argument("--drain-seconds", type=float, default=20.0, help="wait at most this long for the backlog")
+    parser.add_argument("--storage-machines", type=int, default=50, help="machines in the full day's storage sample")
+    parser.add_argument("--baseline-rounds", type=int, default=5, help="readings per device in the baseline")
+    parser.add_argument("--baseline-batch", type=int, default=1000)
+    parser.add_argument("--baseline-in-flight", type=int, default=2)
+    raise SystemExit(asyncio.run(main(parser.parse_args())))
