@@ -15,6 +15,7 @@ from console_service.field import api as field_api
 from console_service.forms.store import INDEXES as FORM_INDEXES
 from console_service.inspection import api as inspection_api
 from console_service.languages import in_readers_language
+from console_service.machines import api as machines_api
 from console_service.management import api as management_api
 from console_service.management.store import INDEXES as MANAGEMENT_INDEXES
 from console_service.portal import api as portal_api
@@ -62,6 +63,7 @@ SERVICE = ServiceDefinition(
                     *admin_api.ROUTES,
                     *portal_api.ROUTES,
                     *scan_api.ROUTES,
+                    *machines_api.ROUTES,
                     *fault_reports_api.ROUTES,
                 ]
             ),

@@ -23,7 +23,7 @@ import httpx
 from console_service.settings import ConsoleRuntime
 from console_service.texts import _
 
-Service = Literal["intake", "dispatch", "maintenance", "quality", "reporting", "feedback"]
+Service = Literal["intake", "dispatch", "maintenance", "quality", "reporting", "feedback", "telemetry"]
 # A JSON body as sent to a service: what `json.dumps` writes.
 JSON: TypeAlias = Mapping[str, "JSON"] | Sequence["JSON"] | str | int | float | bool | None
 CALL_TIMEOUT = 8.0

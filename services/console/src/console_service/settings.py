@@ -45,6 +45,9 @@ class ConsoleSettings(Settings):
     quality_url: str = Field("http://127.0.0.1:8004", description="Quality's base URL.")
     reporting_url: str = Field("http://127.0.0.1:8005", description="Reporting's base URL (job timelines).")
     feedback_url: str = Field("http://127.0.0.1:8006", description="Feedback's base URL.")
+    telemetry_url: str = Field(
+        "http://127.0.0.1:8007", description="Telemetry's base URL (machines' controller readings)."
+    )
 
     @property
     def redirect_uri(self) -> str:

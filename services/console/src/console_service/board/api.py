@@ -24,6 +24,7 @@ from compressor_kit.refusals import Refusal
 from console_service.board import domain, store
 from console_service.calls import call, segment
 from console_service.live import follow
+from console_service.machines.api import MachineReadings, machine_readings, readings_view
 from console_service.pages import page, render_fragment
 from console_service.sessions.guard import pages, session_of
 from console_service.settings import ConsoleRuntime
@@ -98,15 +99,23 @@ async def _timeline(runtime: ConsoleRuntime, access_token: str, job_id: str) -> 
 async def job_page(
     request: Request[Any, Any, Any], job_id: FromPath[str], runtime: NamedDependency[ConsoleRuntime]
 ) -> Response[str]:
-    """The job's board row and its whole timeline from reporting."""
+    """The job's board row, its machine's readings (those its request carried and telemetry's) and its
+    whole timeline from reporting."""
     session = session_of(request)
     answer = await _timeline(runtime, session["access_token"], job_id)
     row = await store.row_of(runtime, job_id)
+    readings = None
+    if row and row.get("equipment_id"):
+        found = await machine_readings(runtime, session, str(row["equipment_id"]))
+        readings = readings_view(found, row.get("machine_readings"), row.get("requested_at"))
+    elif row and row.get("machine_readings"):
+        readings = readings_view(MachineReadings(), row.get("machine_readings"), row.get("requested_at"))
     return page(
         "job.html",
         session=session,
         job_id=job_id,
         row=row,
+        readings=readings,
         answer=answer,
         phase_names=domain.PHASE_NAMES,
         trace_id=await store.trace_id_of(runtime, job_id),

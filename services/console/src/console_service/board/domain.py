@@ -14,6 +14,7 @@ from compressor_contracts import (
     JobCancelled,
     JobClosed,
     JobReportPublished,
+    JobRequested,
     JobSlaAtRisk,
     JobSlaBreached,
     Priority,
@@ -85,6 +86,11 @@ def board_row(row: dict[str, Any] | None, event: CloudEvent[Any]) -> dict[str, A
             new.update(sla=state, sla_deadline=str(data.deadline.value), sla_detail=data.detail)
     if isinstance(data, JobReportPublished):
         new["report_published"] = True
+    if isinstance(data, JobRequested):
+        # The machine's own readings, when telemetry raised the job: what the remote pre-diagnosis starts from.
+        new["requested_at"] = time
+        if data.machine_readings:
+            new["machine_readings"] = [r.model_dump(mode="json") for r in data.machine_readings]
     if isinstance(data, JobCancelled):
         new["status"] = CANCELLED
     elif isinstance(data, JobClosed) and new.get("status") != CANCELLED:
