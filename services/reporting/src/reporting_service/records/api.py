@@ -4,7 +4,7 @@ Melayu or English)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
@@ -113,6 +113,14 @@ class RecordContent(BaseModel):
     arrive_by_met: bool | None = None
     resolve_by_met: bool | None = None
     running_hours: int | None = None
+    running_hours_source: Literal["engineer", "controller"] | None = Field(
+        default=None,
+        description="Where the running hours came from: typed by the engineer at the diagnosis, or read by the "
+        "machine's controller (the reading nearest the visit among those the request carried).",
+    )
+    running_hours_read_at: datetime | None = Field(
+        default=None, description="When the controller read the running hours (source 'controller')."
+    )
     signatures: list[RecordSignature] = Field(default=[], description="Signatures given for the job, in order.")
 
 

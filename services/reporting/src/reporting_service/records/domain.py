@@ -5,7 +5,7 @@ languages and object keys, and the summary (`ServiceOutcome`) that travels in `j
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from compressor_contracts import CloudEvent, ServiceOutcome
@@ -188,6 +188,29 @@ def _all(facts: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
     return [f for f in facts if f["event"] == name]
 
 
+RUNNING_HOURS_TYPED, RUNNING_HOURS_FROM_CONTROLLER = "engineer", "controller"
+
+
+def running_hours_at_visit(
+    typed: int | None, machine_readings: list[dict[str, Any]] | None, visit_at: datetime | None
+) -> tuple[int | None, str | None, str | None]:
+    """The running hours the report gives, where they came from and when they were read: what the
+    engineer typed at the diagnosis; else, for a job the machine raised, its controller's reading
+    nearest the visit among those its request carried (`job.requested.machine_readings`)."""
+    if typed is not None:
+        return typed, RUNNING_HOURS_TYPED, None
+    read = [r for r in machine_readings or [] if r.get("running_hours") is not None and r.get("read_at")]
+    if not read:
+        return None, None, None
+    if visit_at is not None and visit_at.tzinfo is None:
+        visit_at = visit_at.replace(tzinfo=UTC)  # as MongoDB gives a stored time back
+    if visit_at is None:
+        nearest = max(read, key=lambda r: _parse(r["read_at"]))
+    else:
+        nearest = min(read, key=lambda r: abs((_parse(r["read_at"]) - visit_at).total_seconds()))
+    return int(nearest["running_hours"]), RUNNING_HOURS_FROM_CONTROLLER, str(nearest["read_at"])
+
+
 def build_record(job_id: str, timeline: list[dict[str, Any]]) -> dict[str, Any]:
     """The record's content from the job's timeline entries (ordered here): the job as it was when
     its inspection passed. Raises MissingFacts."""
@@ -277,6 +300,9 @@ def build_record(job_id: str, timeline: list[dict[str, Any]]) -> dict[str, Any]:
         arrive_by_met = arrived_at is not None and arrived_at <= _parse(commitment["arrive_by"])
         resolve_by_met = passed_at <= _parse(commitment["resolve_by"])
     engineer = completed[final_round]["data"]["engineer"]
+    running_hours, running_hours_source, running_hours_read_at = running_hours_at_visit(
+        diag.get("running_hours"), req.get("machine_readings"), arrived_at or diagnosed["time"]
+    )
     phase_stints = stints(facts)
     labour_hours = round(sum(r["labour_hours"] for r in rounds), 2)
     return {
@@ -351,7 +377,9 @@ def build_record(job_id: str, timeline: list[dict[str, Any]]) -> dict[str, Any]:
         "commitment": commitment,
         "arrive_by_met": arrive_by_met,
         "resolve_by_met": resolve_by_met,
-        "running_hours": diag.get("running_hours"),
+        "running_hours": running_hours,
+        "running_hours_source": running_hours_source,
+        "running_hours_read_at": running_hours_read_at,
         "signatures": signatures,
     }
 

@@ -140,6 +140,20 @@ def _day(value: datetime | str) -> str:
     return format_date(_moment(value).date(), "long")
 
 
+def _running_hours(content: dict[str, Any]) -> str:
+    """The hour meter at the visit, saying where the figure came from when the engineer typed none."""
+    hours = content.get("running_hours")
+    if hours is None:
+        return _("not read")
+    if content.get("running_hours_source") == "controller":
+        return _(
+            "%(hours)s (read by the machine's controller, %(when)s)",
+            hours=_number(hours),
+            when=_when(content.get("running_hours_read_at")),
+        )
+    return _number(hours)
+
+
 def _number(value: float | int) -> str:
     return format_decimal(value)
 
@@ -374,10 +388,7 @@ def _render(record: dict[str, Any], language: Language, images: dict[str, bytes]
                 (_("Model"), f"{equipment['brand']} {equipment['model']} ({equipment['model_code']})"),
                 (_("Type"), _capital(_word(COMPRESSOR_TYPES, equipment["compressor_type"]))),
                 (_("Serial number"), equipment["serial_number"]),
-                (
-                    _("Running hours"),
-                    _number(content["running_hours"]) if content.get("running_hours") is not None else _("not read"),
-                ),
+                (_("Running hours"), _running_hours(content)),
             ]
         ),
         _p(_("Cause of failure and repair method"), H2),
