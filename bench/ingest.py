@@ -102,9 +102,30 @@ def machine_cpu_seconds() -> float:
     return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
+OPERATIONS = ("queries", "getmore", "insert", "update", "remove", "commands")
+
+
+async def operation_times(client: Any, database: str) -> dict[str, float]:
+    """Milliseconds MongoDB has spent so far on each collection of `database`, by operation (`top`):
+    the share of a shared mongod that is this database's, which its CPU figure cannot tell apart."""
+    totals = (await client.admin.command("top"))["totals"]
+    return {
+        f"{namespace.split('.', 1)[1]} {operation}": figures[operation]["time"] / 1000
+        for namespace, figures in totals.items()
+        if namespace.startswith(f"{database}.")
+        for operation in OPERATIONS
+        if figures[operation]["count"]
+    }
+
+
+def operation_times_between(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    spent = {key: after[key] - before.get(key, 0.0) for key in after}
+    return {key: ms for key, ms in sorted(spent.items(), key=lambda item: -item[1]) if ms > 0}
+
+
 def per_thousand(cpu_by_process: dict[str, float], readings: int) -> dict[str, float]:
-    """CPU-seconds per 1,000 readings stored, by process."""
-    return {name: 1000 * seconds / max(1, readings) for name, seconds in sorted(cpu_by_process.items())}
+    """Per 1,000 readings stored (CPU-seconds by process, milliseconds by operation), in the same order."""
+    return {name: 1000 * seconds / max(1, readings) for name, seconds in cpu_by_process.items()}
 
 
 def storage_per_machine_per_day(
@@ -240,6 +261,7 @@ async def system_run(
             if not cpu_before and now >= args.warmup:
                 cpu_before = {name: cpu_seconds([pid]) for name, pid in watched.items()}
                 machine_before = machine_cpu_seconds()
+                operations_before = await operation_times(readings.database.client, readings.database.name)
                 window_start = (now, gateways.stored, gateways.published)
             for task in tasks:
                 if task.done() and task.exception():
@@ -247,6 +269,9 @@ async def system_run(
             await asyncio.sleep(0.5)
         cpu = {name: cpu_seconds([pid]) - cpu_before[name] for name, pid in watched.items()}
         machine = machine_cpu_seconds() - machine_before
+        operations = operation_times_between(
+            operations_before, await operation_times(readings.database.client, readings.database.name)
+        )
         stored = await readings.count_documents({})
         ended = time.perf_counter() - started
         samples.append((ended, stored))
@@ -267,6 +292,7 @@ async def system_run(
         "cpu_seconds_by_process": cpu,
         "cpu_seconds_per_1000_readings_by_process": per_thousand(cpu, measured_readings),
         "cores_used_by_process": {name: seconds / (ended - window_start[0]) for name, seconds in cpu.items()},
+        "mongod_operation_ms_per_1000_readings": per_thousand(operations, measured_readings),
         "machine_cores_busy": machine / (ended - window_start[0]),
         "other_processes_cores_busy": (machine - sum(cpu.values())) / (ended - window_start[0]),
         "stored_over_time": [(round(t, 2), n) for t, n in samples],
@@ -414,6 +440,9 @@ def show(report: dict[str, Any]) -> None:
     by_process = ", ".join(f"{n} {s:.2f}" for n, s in system["cpu_seconds_per_1000_readings_by_process"].items())
     print(f"   CPU-seconds per 1,000 readings: {by_process}")
     by_process = ", ".join(f"{n} {s:.2f}" for n, s in baseline["cpu_seconds_per_1000_readings_by_process"].items())
+    operations = system["mongod_operation_ms_per_1000_readings"]
+    print(f"   MongoDB time on the service's database per 1,000 readings: {sum(operations.values()) / 1000:.2f} s")
+    print("     " + ", ".join(f"{key} {ms / 1000:.2f}" for key, ms in list(operations.items())[:6]))
     print(f"   baseline CPU-seconds per 1,000 readings: {by_process}")
     for label, figures in (("system", system), ("baseline", baseline)):
         storage = figures["storage"]
