@@ -96,6 +96,14 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
+def machine_cpu_seconds() -> float:
+    """CPU time the whole machine has been busy so far, every process counted (from /proc/stat; Linux)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def infrastructure_pids() -> dict[str, int]:
     """MongoDB and RabbitMQ when they run on this machine (started by infra/ or found by name). Of several
     (a test's own cluster alongside), the longest running: the shared servers start before anything else."""
@@ -195,9 +203,12 @@ async def scenario(
         watched = processes | alongside
         consumed_before = await events_consumed(mongodb_url, stack.database_prefix)
         cpu_before, started = {name: cpu_seconds([pid]) for name, pid in watched.items()}, time.perf_counter()
+        machine_before = machine_cpu_seconds()
         results, failures = await drive(office, jobs, concurrency=concurrency, rate=rate)
         elapsed = time.perf_counter() - started
         cpu_by_process = {name: cpu_seconds([pid]) - cpu_before[name] for name, pid in watched.items()}
+        # Other work on the machine meanwhile (tests, other benchmarks) skews every figure, the ratios too.
+        outside = machine_cpu_seconds() - machine_before - sum(cpu_by_process.values())
         cpu = sum(cpu_by_process[name] for name in processes)
         # Counted when the last job answered, as the time is: the few events still in flight then are left out.
         consumed = await events_consumed(mongodb_url, stack.database_prefix) - consumed_before
@@ -231,6 +242,7 @@ async def scenario(
         "event_hop_ms_by_consumer": {consumer: summary(values, 1000) for consumer, values in sorted(hops.items())},
         "http_ms": {endpoint: summary(values, 1000) for endpoint, values in sorted(timer.by_endpoint.items())},
         "cpu_utilisation_of_services": cpu / elapsed,
+        "cpu_cores_used_outside_the_bench": max(0.0, outside / elapsed),
         **cpu_per_job(cpu_by_process, len(results)),
     }
 
@@ -256,6 +268,10 @@ def show(result: dict) -> None:
         f"client, of which the services {result['cpu_seconds_per_job']:.2f} "
         f"(they use {result['cpu_utilisation_of_services']:.2f} cores); the bench client apart "
         f"{result['cpu_seconds_per_job_bench_client']:.2f} ({result['bench_client_share_of_cpu']:.0%} of all)"
+    )
+    print(
+        f"   other processes on the machine used {result['cpu_cores_used_outside_the_bench']:.2f} cores meanwhile "
+        "(compare runs where this is near 0)"
     )
     by_process = result["cpu_seconds_per_job_by_process"].items()
     by_process = ", ".join(f"{name} {seconds:.2f}" for name, seconds in by_process)
