@@ -24,6 +24,8 @@ from compressor_kit.pagination import Limit, Offset, Page
 from compressor_kit.refusals import Refusal
 from telemetry_service.devices import store as devices
 from telemetry_service.devices.domain import Device, ServiceLevelInterval
+from telemetry_service.modbus import maps
+from telemetry_service.modbus.domain import ModbusAddress, host_problem
 from telemetry_service.readings import store as readings
 from telemetry_service.readings.domain import Reading, RejectionReason
 from telemetry_service.readings.intake import take_in
@@ -50,6 +52,7 @@ class DeviceIn(BaseModel):
                     "service_levels": [{"level": "A", "hours": 4000, "months": 12}],
                     "last_service_on": "2026-03-03",
                     "last_service_hours": 23436,
+                    "modbus": {"host": "10.20.1.15", "port": 502, "unit_id": 1},
                 }
             ]
         },
@@ -62,12 +65,24 @@ class DeviceIn(BaseModel):
     service_levels: list[ServiceLevelInterval] = Field(min_length=1, max_length=10)
     last_service_on: date
     last_service_hours: RunningHours | None = None
+    modbus: ModbusAddress | None = Field(
+        default=None, description="Where the controller answers Modbus TCP, to poll it with its family's register map."
+    )
 
 
 @post("/devices", **requires(*MANAGEMENT), operation_id="RegisterDevice", tags=DEVICE_TAGS, status_code=201)
 async def register_device(data: JSONBody[DeviceIn], runtime: NamedDependency[TelemetryRuntime]) -> Device:
     """Register a controller or gateway for a machine, with the service levels its model counts (from
     the equipment catalogue)."""
+    if data.modbus is not None:
+        if problem := host_problem(data.modbus.host):
+            raise Refusal.invalid(problem, field="modbus.host")
+        if maps.for_family(data.controller_family) is None:
+            known = ", ".join(sorted(maps.register_maps()))
+            raise Refusal.invalid(
+                f"no register map for controller family {data.controller_family!r} (known: {known})",
+                field="controller_family",
+            )
     device = Device(**data.model_dump(), registered_at=runtime.clock.now())
 
     async def record(uow: UnitOfWork) -> None:

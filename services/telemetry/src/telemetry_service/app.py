@@ -7,6 +7,9 @@ from telemetry_service.alarms import store as alarms_store
 from telemetry_service.devices import consumers as devices_consumers
 from telemetry_service.devices import store as devices_store
 from telemetry_service.gateways import mqtt
+from telemetry_service.modbus import api as modbus_api
+from telemetry_service.modbus import store as modbus_store
+from telemetry_service.modbus.poller import poll_round
 from telemetry_service.readings import store as readings_store
 from telemetry_service.settings import TelemetrySettings
 from telemetry_service.silence.watch import report_silent_devices
@@ -21,12 +24,13 @@ SERVICE = ServiceDefinition(
     default_port=8007,
     description="Phase 1 from the machines: controller readings in (MQTT, Modbus, uploads); service due, alarms out.",
     settings_type=TelemetrySettings,
-    route_handlers=api.ROUTES,
+    route_handlers=[*api.ROUTES, *modbus_api.ROUTES],
     consumers=[devices_consumers.consumers],
-    indexes={**devices_store.INDEXES, **readings_store.INDEXES, **alarms_store.INDEXES},
+    indexes={**devices_store.INDEXES, **readings_store.INDEXES, **alarms_store.INDEXES, **modbus_store.INDEXES},
     setup=[create_readings_collection],
     background_jobs=[
         mqtt.listen,
+        periodic(lambda settings: settings.telemetry_modbus_poll_seconds, poll_round),
         periodic(lambda settings: settings.telemetry_silence_check_seconds, report_silent_devices),
     ],
 )

@@ -36,6 +36,12 @@ class TelemetrySettings(Settings):
     telemetry_silence_check_seconds: float = Field(
         3600.0, gt=0, description="How often the devices are checked for silence."
     )
+    telemetry_modbus_poll_seconds: float = Field(
+        60.0, gt=0, le=86_400, description="How often each controller with a Modbus address is read."
+    )
+    telemetry_modbus_timeout_seconds: float = Field(
+        5.0, gt=0, le=120, description="How long one controller's poll may take before it counts as not answering."
+    )
     mqtt_url: str = Field(
         "", description="MQTT broker the site gateways publish to, e.g. mqtt://127.0.0.1:1883; empty: no MQTT intake."
     )

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from compressor_contracts.common import Identifier, RunningHours, ShortText
 from compressor_contracts.events.telemetry import DueBy
+from telemetry_service.modbus.domain import ModbusAddress
 
 
 class ServiceLevelInterval(BaseModel):
@@ -36,6 +37,9 @@ class Device(BaseModel):
         default=None, description="The site gateway allowed to publish this device's readings over MQTT."
     )
     controller_family: ShortText = Field(description="Register map family for Modbus polling, e.g. 'kaeser-sigma'.")
+    modbus: ModbusAddress | None = Field(
+        default=None, description="Where the controller answers Modbus TCP, if it is polled (its family's map)."
+    )
     service_levels: list[ServiceLevelInterval] = Field(min_length=1, max_length=10)
     last_service_on: date = Field(description="Day of the machine's last service: the calendar counts from it.")
     last_service_hours: RunningHours | None = Field(

@@ -45,6 +45,11 @@ async def for_equipment(db: AsyncDatabase[Any], equipment_id: str) -> list[Devic
     return [_device(doc) async for doc in db[DEVICES].find({"equipment_id": equipment_id}).sort("_id", 1)]
 
 
+async def modbus_devices(db: AsyncDatabase[Any]) -> list[Device]:
+    """The devices polled over Modbus TCP."""
+    return [_device(doc) async for doc in db[DEVICES].find({"modbus.host": {"$type": "string"}}).sort("_id", 1)]
+
+
 async def all_devices(db: AsyncDatabase[Any], *, limit: int, offset: int) -> tuple[list[Device], int]:
     cursor = db[DEVICES].find({}).sort("_id", 1).skip(offset).limit(limit)
     return [_device(doc) async for doc in cursor], await db[DEVICES].count_documents({})
