@@ -243,7 +243,7 @@ async def phone_call(office: Office, tag: str, number: int) -> RaisedRequest:
 
 def machine_telemetry(mqtt_url: str, gateway: str, password: str) -> RequestMaker:
     """Phase 1 raised by the machine itself: its controller, behind the site gateway `gateway`, reports
-    a day of readings over MQTT, the last with 120 running hours left before service level A. Telemetry
+    readings over MQTT, the last with 120 running hours left before service level A. Telemetry
     publishes the level coming due and intake raises the proactive request."""
     address = urlsplit(mqtt_url)
 
@@ -268,16 +268,18 @@ def machine_telemetry(mqtt_url: str, gateway: str, password: str) -> RequestMake
         async with aiomqtt.Client(
             address.hostname or "127.0.0.1", address.port or 1883, username=gateway, password=password
         ) as client:
-            for hours_ago in range(24, -1, -4):  # every 4 hours over the last day
-                running_hours = 25_880 - hours_ago * 0.8
+            # Every other day over the last twelve, 16 running hours a day: 312 hours left on level A at
+            # first, 120 at the last; it comes due (within telemetry's 14-day lead) at the fourth.
+            for days_ago in range(12, -1, -2):
+                running_hours = 25_880 - days_ago * 16
                 reading = {
                     "device_id": device_id,
-                    "read_at": (now - timedelta(hours=hours_ago)).isoformat(),
+                    "read_at": (now - timedelta(days=days_ago)).isoformat(),
                     "running_hours": running_hours,
                     "loaded_hours": round(running_hours * 0.82, 1),
-                    "remaining_hours": {"A": round(26_000 - running_hours, 1)},
+                    "remaining_hours": {"A": 26_000 - running_hours},
                     "discharge_pressure_bar": 7.4,
-                    "element_outlet_temperature_c": 86.0 + (24 - hours_ago) / 6,
+                    "element_outlet_temperature_c": 86.0 + (12 - days_ago) / 4,
                 }
                 await client.publish(f"gateways/{gateway}/readings", json.dumps(reading), qos=1)
 

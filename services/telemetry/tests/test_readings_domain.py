@@ -135,3 +135,11 @@ def test_the_controllers_own_count_of_remaining_hours_wins_and_the_key_stays_the
 def test_month_arithmetic_keeps_the_end_of_the_month():
     assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
     assert add_months(date(2026, 11, 15), 3) == date(2027, 2, 15)
+
+
+def test_counters_in_fractions_of_an_hour_name_the_same_due_point():
+    today = date(2026, 11, 30)
+    first = due_points(device(), today=today, running_hours=25_860.8, remaining_hours={"A": 139.2}, hours_per_day=20)
+    later = due_points(device(), today=today, running_hours=25_864.0, remaining_hours={"A": 136.0}, hours_per_day=20)
+    assert first[0].due_at_hours == later[0].due_at_hours == 26_000
+    assert first[0].key == later[0].key

@@ -13,9 +13,9 @@ from compressor_contracts import EXCHANGE, CloudEvent, parse_event
 
 
 class EventWatcher:
-    """Receives every job event (`job.#`) and customer-file event, and checks each is a valid contract event."""
+    """Receives every job, customer-file and machine event, and checks each is a valid contract event."""
 
-    BINDINGS = ("job.#", "customer_file.#", "customer.#")
+    BINDINGS = ("job.#", "customer_file.#", "customer.#", "equipment.#")
 
     def __init__(self, amqp_url: str, *, durable: bool = False) -> None:
         """`durable`: a quorum queue of its own that outlives a broker restart (deleted on exit)."""
@@ -47,6 +47,7 @@ class EventWatcher:
                 self.invalid.append(f"{exc}: {message.body[:300]!r}")
 
     def of_job(self, job_id: str) -> list[CloudEvent[Any]]:
+        """The events about `job_id` (or, for machine events, about the machine with this equipment id)."""
         return [e for e in self.events if e.subject == job_id]
 
     def types(self, job_id: str) -> list[str]:

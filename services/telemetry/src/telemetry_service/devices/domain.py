@@ -70,8 +70,8 @@ def due_points(
     device: Device,
     *,
     today: date,
-    running_hours: int | None,
-    remaining_hours: dict[str, int],
+    running_hours: float | None,
+    remaining_hours: dict[str, float],
     hours_per_day: float,
 ) -> list[DuePoint]:
     """Each level's next due point, by running hours or by calendar, whichever comes first.
@@ -84,7 +84,9 @@ def due_points(
         by_calendar = add_months(device.last_service_on, interval.months)
         due_at_hours: int | None = None
         if running_hours is not None and interval.level in remaining_hours:
-            due_at_hours = running_hours + remaining_hours[interval.level]
+            # Rounded once, from the controller's own figures: the same due point reading after reading
+            # (its counters move together, in fractions of an hour).
+            due_at_hours = round(running_hours + remaining_hours[interval.level])
         elif device.last_service_hours is not None:
             due_at_hours = device.last_service_hours + interval.hours
         by_hours: date | None = None

@@ -112,10 +112,13 @@ async def _raise_due(
     reading, now = decision.reading, runtime.clock.now()
     today = reading.read_at.date()
     running_hours = None if reading.running_hours is None else int(reading.running_hours)
-    remaining = {level: int(hours) for level, hours in reading.remaining_hours.items()}
     raised = []
     for point in due_points(
-        device, today=today, running_hours=running_hours, remaining_hours=remaining, hours_per_day=hours_per_day
+        device,
+        today=today,
+        running_hours=reading.running_hours,
+        remaining_hours=dict(reading.remaining_hours),
+        hours_per_day=hours_per_day,
     ):
         if not comes_due(point, today, runtime.settings.telemetry_service_lead_days):
             continue
