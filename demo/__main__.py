@@ -22,7 +22,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from demo.flow import PHASES, JobResult, Office, run_job
+from demo.flow import PHASES, JobResult, Office, machine_telemetry, run_job
 
 SERVICES = {
     "intake": 8001,
@@ -34,6 +34,9 @@ SERVICES = {
     "telemetry": 8007,
 }
 CONSOLE_PORT = 8000
+# The local Mosquitto (infra/mosquitto.sh) and the demo's site gateway on it: development credentials only.
+MQTT_URL = "mqtt://127.0.0.1:1883"
+DEMO_GATEWAY, DEV_PASSWORD = "GW-DEMO", "local-development-password"
 SEED = Path(__file__).resolve().parents[1] / "infra/idp/seed.json"
 SEED_PASSWORD = json.loads(SEED.read_text())["local_password"]
 console = Console()
@@ -188,6 +191,11 @@ async def main(jobs: int, host: str) -> int:
 
             result = await run_job(office, 1, on_phase)
             results = [result]
+            console.rule("[bold]A machine raises its own job: controller readings over MQTT cross service level A")
+            machine = await run_job(
+                office, 2, on_phase, request=machine_telemetry(MQTT_URL, DEMO_GATEWAY, DEV_PASSWORD)
+            )
+            console.print(f"{machine.job_id} was raised by {machine.equipment_id}'s own readings (telemetry)")
         else:
             progress = Progress(
                 TextColumn("{task.description:<58}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()

@@ -18,6 +18,7 @@ LOG="$DIR/mosquitto.log"
 MOSQUITTO=/usr/sbin/mosquitto
 DEV_USER=telemetry
 DEV_PASSWORD=local-development-password  # development only: a production service never uses it
+DEMO_GATEWAY=GW-DEMO  # the demo's site gateway (make demo), same development password
 
 write_config() {
   mkdir -p "$DIR"
@@ -25,6 +26,7 @@ write_config() {
   [ -f "$passwords" ] || : >"$passwords"
   chmod 0600 "$passwords"
   mosquitto_passwd -b "$passwords" "$DEV_USER" "$DEV_PASSWORD"
+  mosquitto_passwd -b "$passwords" "$DEMO_GATEWAY" "$DEV_PASSWORD"
   # Started as root, mosquitto would switch to the user `mosquitto`, which cannot read var/: it stays
   # the user that started it. Persistence keeps telemetry's session and unacknowledged readings.
   cat >"$DIR/mosquitto.conf" <<CONF
