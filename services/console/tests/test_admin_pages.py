@@ -90,7 +90,7 @@ async def test_an_admin_sees_dead_letters_per_service_with_their_reasons_and_rep
         assert QUEUE in await refused.inner_text()
         assert "inspection template catalogue not loaded" in await quality.inner_text()
         assert "No dead letters." in await page.locator("#service-intake").inner_text()
-        for service in ("dispatch", "maintenance", "reporting", "feedback"):
+        for service in ("dispatch", "maintenance", "reporting", "feedback", "telemetry"):
             assert "unavailable" in await page.locator(f"#service-{service}").inner_text(), service
         assert await page.locator('nav.roles a[aria-current="page"]').inner_text() == "Dead letters"
         await assert_accessible(page)

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from console_service.calls import Service
 from console_service.texts import _, ngettext
 
-SERVICES: tuple[Service, ...] = ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback")
+SERVICES: tuple[Service, ...] = ("intake", "dispatch", "maintenance", "quality", "reporting", "feedback", "telemetry")
 LISTED = 200  # GET /dead-letters?limit= (1-1000)
 MAX_EVENT_IDS = 1000  # ReplayRequest.event_ids
 EVENT_ID_MAX = 128
