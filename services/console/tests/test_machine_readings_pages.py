@@ -22,6 +22,25 @@ from .site import console_site
 ALARM_CODE = "E0107"  # an element outlet temperature shutdown
 
 
+async def _assign_to_lim(http: httpx.AsyncClient, dispatch: str, as_dispatcher: dict[str, str], job_id: str) -> None:
+    """The dispatcher makes sure Lim (ENG-001, a seed engineer) has the job."""
+
+    async def lims() -> bool | None:
+        response = await http.get(f"{dispatch}/jobs/{job_id}", headers=as_dispatcher)
+        if response.status_code != 200:
+            return None
+        if (response.json().get("engineer") or {}).get("engineer_id") == "ENG-001":
+            return True
+        await http.post(
+            f"{dispatch}/jobs/{job_id}/assignment",
+            json={"engineer_id": "ENG-001", "reason": "Lim takes it on call."},
+            headers=as_dispatcher,
+        )
+        return None
+
+    await until(lims, what="the job assigned to Lim")
+
+
 def day_of_readings(device_id: str, now: datetime) -> list[dict[str, Any]]:
     """Every 2 hours over the last day; the temperature climbs past 110 °C (warnings) to 121 °C, where
     the controller stops the machine (an alarm); 120 running hours are left before service level A."""
@@ -64,7 +83,9 @@ async def test_a_dispatcher_reads_the_machines_charts_with_the_alarm_on_its_page
     test_settings, identity_provider, database_prefix, desktop_page, phone_page, tmp_path
 ):
     async with (
-        console_site(test_settings, database_prefix, ("intake", "telemetry", "reporting"), tmp_path) as site,
+        console_site(
+            test_settings, database_prefix, ("intake", "telemetry", "reporting", "dispatch"), tmp_path
+        ) as site,
         httpx.AsyncClient(timeout=10) as http,
     ):
         office = Office(site.stack.urls(), http, test_settings)
@@ -134,11 +155,20 @@ async def test_a_dispatcher_reads_the_machines_charts_with_the_alarm_on_its_page
         assert_clean(page)
         await screenshot(page, "console-machine-readings")
 
-        # On a phone: the charts one above the other, nothing wider than the screen.
-        await site.sign_in(phone_page, "daniel", f"/jobs/{job_id}")
+        # The engineer's remote pre-diagnosis starts from the data: the job's hub on their phone shows the
+        # same charts, one above the other, nothing wider than the screen.
+        await _assign_to_lim(http, site.service_url("dispatch"), await office.dispatcher.headers(), job_id)
+        await site.sign_in(phone_page, "lim", f"/field/jobs/{job_id}")
         await phone_page.locator("#chart-element-outlet-temperature-c svg .point.alarm").wait_for()
+        assert await phone_page.get_by_text("The request carries").is_visible()
         await assert_fits(phone_page)
-        await screenshot(phone_page, "console-job-readings")
+        await assert_accessible(phone_page)
+        await screenshot(phone_page, "console-field-job-readings")
+        # In Malay.
+        await phone_page.get_by_role("link", name="Bahasa Melayu").click()
+        await phone_page.get_by_role("heading", name="Bacaan mesin").wait_for()
+        await assert_fits(phone_page)
+        await screenshot(phone_page, "console-field-job-readings-ms")
 
         # A machine with no telemetry device.
         await page.goto(f"{site.url}/equipment/{silent_id}")

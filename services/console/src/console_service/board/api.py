@@ -24,7 +24,7 @@ from compressor_kit.refusals import Refusal
 from console_service.board import domain, store
 from console_service.calls import call, segment
 from console_service.live import follow
-from console_service.machines.api import MachineReadings, machine_readings, readings_view
+from console_service.machines.api import job_readings
 from console_service.pages import page, render_fragment
 from console_service.sessions.guard import pages, session_of
 from console_service.settings import ConsoleRuntime
@@ -104,12 +104,7 @@ async def job_page(
     session = session_of(request)
     answer = await _timeline(runtime, session["access_token"], job_id)
     row = await store.row_of(runtime, job_id)
-    readings = None
-    if row and row.get("equipment_id"):
-        found = await machine_readings(runtime, session, str(row["equipment_id"]))
-        readings = readings_view(found, row.get("machine_readings"), row.get("requested_at"))
-    elif row and row.get("machine_readings"):
-        readings = readings_view(MachineReadings(), row.get("machine_readings"), row.get("requested_at"))
+    readings = await job_readings(runtime, session, row)
     return page(
         "job.html",
         session=session,

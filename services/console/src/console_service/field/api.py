@@ -24,9 +24,11 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect
 
 from compressor_contracts import StaffRole
+from console_service.board import store as board_store
 from console_service.calls import Answer, call, segment
 from console_service.field import domain
 from console_service.forms import new_form_key, once
+from console_service.machines.api import job_readings
 from console_service.pages import labelled, page
 from console_service.sessions.guard import pages, session_of
 from console_service.settings import ConsoleRuntime
@@ -91,11 +93,12 @@ async def _hub(
     """The job hub: who, where, what, the commitment, what was recorded so far, and the next step's form."""
     session = session_of(request)
     path = segment(job_id)
-    job, order, zone, photos = await asyncio.gather(
+    job, order, zone, photos, readings = await asyncio.gather(
         call(runtime, session, "dispatch", "GET", f"/jobs/{path}"),
         call(runtime, session, "maintenance", "GET", f"/work-orders/{path}"),
         _zone(runtime, session),
         call(runtime, session, "intake", "GET", f"/requests/{path}/photos"),
+        job_readings(runtime, session, await board_store.row_of(runtime, job_id)),
     )
     now = datetime.now(UTC)
     context: dict[str, Any] = {
@@ -132,6 +135,7 @@ async def _hub(
         done=_(DONE[done]) if done in DONE else None,
         form_key=form_values.get("form_key") or new_form_key(),
         part_rows=range(domain.PART_ROWS),
+        readings=readings,
         measurement_rows=range(domain.MEASUREMENT_ROWS),
         contacted_via=labelled(domain.CONTACTED_VIA),
         failure_categories=labelled(domain.FAILURE_CATEGORIES),

@@ -75,6 +75,25 @@ def readings_view(
     return {"shown": shown, "found": found, "attached": len(attached or [])}
 
 
+async def job_readings(
+    runtime: ConsoleRuntime, session: dict[str, Any], row: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The readings section of a job's pages from its board row: those its request carried and its
+    machine's from telemetry; None when the row names no machine and carries none."""
+    if not row:
+        return None
+    attached = row.get("machine_readings")
+    if row.get("equipment_id"):
+        found = await machine_readings(runtime, session, str(row["equipment_id"]))
+    elif attached:
+        found = MachineReadings()
+    else:
+        return None
+    view = readings_view(found, attached, row.get("requested_at"))
+    view["equipment_id"] = row.get("equipment_id")
+    return view
+
+
 @get("/equipment/{equipment_id:str}", **pages(*STAFF))
 async def machine_page(
     request: Request[Any, Any, Any], equipment_id: FromPath[str], runtime: NamedDependency[ConsoleRuntime]
