@@ -163,3 +163,8 @@ async def test_an_uploaded_export_is_taken_in_row_by_row(settings, test_db, toke
         )
         assert refused.status_code == 422, refused.text
         assert refused.headers["content-type"].startswith("application/problem+json")
+
+        no_file = await running.client.post("/readings/uploads", data={"note": "forgot the file"}, headers=manager)
+        assert no_file.status_code in (400, 422), no_file.text
+        assert no_file.headers["content-type"].startswith("application/problem+json")
+        assert "data" in no_file.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -134,17 +135,25 @@ class UploadOut(BaseModel):
     due_raised: list[str] = Field(description="Due points this upload raised.")
 
 
+@dataclass
+class ExportUpload:
+    """The multipart form: the export file in the part named `data`."""
+
+    data: UploadFile
+
+
 @post("/readings/uploads", **requires(*MANAGEMENT), operation_id="UploadReadings", tags=READING_TAGS, status_code=200)
 async def upload_readings(
-    data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)],
+    data: Annotated[ExportUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     runtime: NamedDependency[TelemetryRuntime],
 ) -> UploadOut:
     """Take in an export from a maker's cloud portal (a JSON list of readings, or CSV with one reading a
     row), for sites with no gateway. Each row is judged on its own; bad rows are counted, not fatal."""
-    content = await data.read()
+    export = data.data
+    content = await export.read()
     if len(content) > MAX_UPLOAD_BYTES:
         raise Refusal.invalid(f"the file is larger than {MAX_UPLOAD_BYTES} bytes", field="data")
-    rows = _rows(data.filename or "", content)
+    rows = _rows(export.filename or "", content)
     if len(rows) > MAX_UPLOAD_ROWS:
         raise Refusal.invalid(f"the file has more than {MAX_UPLOAD_ROWS} readings", field="data")
     result = UploadOut(accepted=0, rejected={}, due_raised=[])
