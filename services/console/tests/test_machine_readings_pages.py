@@ -150,6 +150,7 @@ async def test_a_dispatcher_reads_the_machines_charts_with_the_alarm_on_its_page
         await page.get_by_role("link", name="The machine's page").click()
         await page.wait_for_url(f"{site.url}/equipment/{equipment_id}")
         await page.get_by_text(f"API{tag}0001").wait_for()
+        assert await page.get_by_text("25,880 h (").is_visible()  # the controller's latest, beside the file's
         assert await page.locator("#chart-element-outlet-temperature-c svg .point.alarm").count() == 1
         await assert_accessible(page)
         assert_clean(page)

@@ -127,6 +127,16 @@ class Readings:
     def empty(self) -> bool:
         return not self.readings
 
+    @property
+    def latest_running_hours(self) -> tuple[str, datetime] | None:
+        """The newest running hours the controller read, and when."""
+        quantity = QUANTITIES[0]
+        for reading in reversed(self.readings):
+            value = reading.values.get(quantity.key)
+            if value is not None:
+                return figure(value, quantity), reading.read_at
+        return None
+
 
 def figure(value: float | None, quantity: Quantity) -> str:
     if value is None:
