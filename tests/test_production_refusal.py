@@ -27,7 +27,7 @@ CASES = {
     "reporting": ({"JWT_SIGNING_KEYS": "k1:" + "z" * 40}, "JWT_SIGNING_KEYS is set"),
     "quality": ({"OIDC_ISSUER": None}, "OIDC_ISSUER must be the identity provider's https URL"),  # the local one
     "maintenance": ({"S3_SECRET_KEY": None}, "S3_SECRET_KEY is the development default"),  # unset: the default
-    "telemetry": ({"RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:5672/"}, "RABBITMQ_URL uses the guest account"),
+    "telemetry": ({"MQTT_PASSWORD": "local-development-password"}, "MQTT_PASSWORD is the local broker's development"),
     # The console's own client secret, unset: the local provider's development secret.
     "console": ({"CONSOLE_CLIENT_SECRET": None}, "CONSOLE_CLIENT_SECRET is the local provider's development secret"),
 }

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -18,7 +17,7 @@ from litestar.params import Body, FromPath, JSONBody, Parameter
 from pydantic import BaseModel, ConfigDict, Field
 
 from compressor_contracts import StaffRole
-from compressor_contracts.common import Identifier, RunningHours, ShortText
+from compressor_contracts.common import Identifier, ShortText
 from compressor_kit.auth import requires
 from compressor_kit.outbox import UnitOfWork
 from compressor_kit.pagination import Limit, Offset, Page
@@ -65,7 +64,7 @@ class DeviceIn(BaseModel):
     controller_family: ShortText
     service_levels: list[ServiceLevelInterval] = Field(min_length=1, max_length=10)
     last_service_on: date
-    last_service_hours: RunningHours | None = None
+    last_service_hours: int | None = Field(default=None, ge=0, le=1_000_000)
     modbus: ModbusAddress | None = Field(
         default=None, description="Where the controller answers Modbus TCP, to poll it with its family's register map."
     )
@@ -101,13 +100,32 @@ async def list_devices(
     offset: Offset = 0,
 ) -> Page[Device]:
     if equipment_id is not None:
-        found = await devices.for_equipment(runtime.db, equipment_id)
+        found = await devices.for_equipment(runtime, equipment_id)
         return Page(items=found[offset : offset + limit], total=len(found), limit=limit, offset=offset)
-    items, total = await devices.all_devices(runtime.db, limit=limit, offset=offset)
+    items, total = await devices.all_devices(runtime, limit=limit, offset=offset)
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
+READING_EXAMPLE: dict[str, Any] = {
+    "device_id": "DEV-7781-GW1",
+    "read_at": "2026-11-30T08:00:00Z",
+    "running_hours": 25860.8,
+    "loaded_hours": 21205.9,
+    "remaining_hours": {"A": 139.2},
+    "discharge_pressure_bar": 7.4,
+    "element_outlet_temperature_c": 88.5,
+    "alarms": [],
+    "warnings": [],
+}
+
+
 class ReadingsOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"device_id": "DEV-7781-GW1", "equipment_id": "EQ-7781", "readings": [READING_EXAMPLE]}]
+        }
+    )
+
     device_id: Identifier
     equipment_id: Identifier
     readings: list[Reading] = Field(description="Oldest first.")
@@ -122,24 +140,40 @@ async def device_readings(
     limit: Annotated[int, Parameter(ge=1, le=2000, description="At most this many, the newest.")] = 500,
 ) -> ReadingsOut:
     """A device's readings over time, for charts and the remote pre-diagnosis."""
-    device = await devices.load(runtime.db, device_id)
+    device = await devices.load(runtime, device_id)
     if device is None:
         raise Refusal.not_found(f"no device {device_id}", field="device_id")
-    found = await readings.recent_readings(runtime.db, device_id, since=since, until=until, limit=limit)
+    found = await readings.recent_readings(runtime, device_id, since=since, until=until, limit=limit)
     return ReadingsOut(device_id=device_id, equipment_id=device.equipment_id, readings=list(reversed(found)))
 
 
 class UploadOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "accepted": 1438,
+                    "rejected": {"duplicate": 2, "out_of_range": 1},
+                    "due_raised": ["EQ-7781:A:2026-03-03:26000"],
+                }
+            ]
+        }
+    )
+
     accepted: int
     rejected: dict[str, int] = Field(description="Rejected rows by reason.")
     due_raised: list[str] = Field(description="Due points this upload raised.")
 
 
-@dataclass
-class ExportUpload:
-    """The multipart form: the export file in the part named `data`."""
+class ExportUpload(BaseModel):
+    """The multipart form: the export file in the part named `data`, nothing else."""
 
-    data: UploadFile
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    data: UploadFile = Field(
+        description="The export: a JSON list of readings, or CSV with a header row and one reading a row.",
+        json_schema_extra={"maxLength": MAX_UPLOAD_BYTES},
+    )
 
 
 @post("/readings/uploads", **requires(*MANAGEMENT), operation_id="UploadReadings", tags=READING_TAGS, status_code=200)
@@ -204,7 +238,7 @@ def _csv_row(row: dict[str, str | None]) -> dict[str, Any]:
     return reading
 
 
-def _read_at_of(row: Any) -> str:
+def _read_at_of(row: object) -> str:
     # Oldest first, so the counters are judged in the order they were read; malformed rows sort first.
     return str(row.get("read_at", "")) if isinstance(row, dict) else ""
 
@@ -220,6 +254,32 @@ class RejectionOut(BaseModel):
 
 
 class RejectionsOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "counts": {"out_of_range": 1},
+                    "page": {
+                        "items": [
+                            {
+                                "reason": "out_of_range",
+                                "detail": "element_outlet_temperature_c 900.0 is outside -40..200",
+                                "field": "element_outlet_temperature_c",
+                                "device_id": "DEV-7781-GW1",
+                                "source": "mqtt",
+                                "payload": '{"device_id": "DEV-7781-GW1", "element_outlet_temperature_c": 900}',
+                                "received_at": "2026-11-30T08:00:02Z",
+                            }
+                        ],
+                        "total": 1,
+                        "limit": 50,
+                        "offset": 0,
+                    },
+                }
+            ]
+        }
+    )
+
     counts: dict[str, int] = Field(description="Rejections kept, by reason.")
     page: Page[RejectionOut]
 
@@ -233,9 +293,9 @@ async def list_rejections(
 ) -> RejectionsOut:
     """Readings not taken in, newest first, each with its reason: what an admin checks when a gateway
     misbehaves."""
-    items, total = await readings.rejections(runtime.db, reason=reason, limit=limit, offset=offset)
+    items, total = await readings.rejections(runtime, reason=reason, limit=limit, offset=offset)
     page = Page(items=[RejectionOut.model_validate(doc) for doc in items], total=total, limit=limit, offset=offset)
-    return RejectionsOut(counts=await readings.rejection_counts(runtime.db), page=page)
+    return RejectionsOut(counts=await readings.rejection_counts(runtime), page=page)
 
 
 ROUTES = [register_device, list_devices, device_readings, upload_readings, list_rejections]

@@ -16,7 +16,7 @@ from telemetry_service.silence.watch import report_silent_devices
 
 
 async def create_readings_collection(runtime: Runtime[TelemetrySettings]) -> None:
-    await readings_store.ensure_readings_collection(runtime.db, runtime.settings.telemetry_retention_days)
+    await readings_store.ensure_readings_collection(runtime, runtime.settings.telemetry_retention_days)
 
 
 SERVICE = ServiceDefinition(

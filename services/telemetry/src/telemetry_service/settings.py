@@ -7,6 +7,9 @@ from pydantic import Field, SecretStr
 from compressor_kit.runtime import Runtime
 from compressor_kit.settings import Settings
 
+# infra/mosquitto.sh's telemetry user: refused in production.
+DEV_MQTT_PASSWORD = "local-development-password"  # noqa: S105
+
 
 class TelemetrySettings(Settings):
     telemetry_retention_days: int = Field(
@@ -48,6 +51,13 @@ class TelemetrySettings(Settings):
     mqtt_username: str = Field("telemetry", description="Telemetry's own MQTT user (subscribes to every gateway).")
     mqtt_password: SecretStr = Field(SecretStr(""), description="Telemetry's MQTT password.")
     mqtt_topic_root: str = Field("gateways", description="Gateways publish under <root>/<gateway id>/readings.")
+
+    def check_production(self) -> None:
+        super().check_production()
+        if self.environment == "production" and self.mqtt_password.get_secret_value() == DEV_MQTT_PASSWORD:
+            raise RuntimeError(
+                "refusing to start in production: MQTT_PASSWORD is the local broker's development password"
+            )
 
 
 TelemetryRuntime = Runtime[TelemetrySettings]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -25,11 +26,23 @@ class ServiceLevelInterval(BaseModel):
     months: int = Field(gt=0, le=120, description="Months between services at this level, whatever the hours.")
 
 
+DEVICE_EXAMPLE: dict[str, Any] = {
+    "device_id": "DEV-7781-GW1",
+    "equipment_id": "EQ-7781",
+    "gateway_id": "GW-SHAHALAM-2",
+    "controller_family": "elektronikon",
+    "service_levels": [{"level": "A", "hours": 4000, "months": 12}],
+    "last_service_on": "2026-03-03",
+    "last_service_hours": 23436,
+    "registered_at": "2026-03-04T09:00:00Z",
+}
+
+
 class Device(BaseModel):
     """A controller or site gateway registered for one machine. Readings name the device, never the
     machine's serial number: a serial can be typed wrong, a registration is checked once."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [DEVICE_EXAMPLE]})
 
     device_id: Identifier = Field(description="The device id readings carry.")
     equipment_id: Identifier = Field(description="The machine, by its equipment id in intake's customer file.")

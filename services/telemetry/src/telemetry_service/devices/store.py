@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from compressor_kit.outbox import UnitOfWork
 from compressor_kit.refusals import Refusal
 from telemetry_service.devices.domain import Device
+from telemetry_service.settings import TelemetryRuntime
 
 DEVICES = "devices"
 
@@ -27,7 +27,8 @@ def _device(doc: dict[str, Any]) -> Device:
     return Device.model_validate({**fields, "device_id": doc["_id"]})
 
 
-async def load(db: AsyncDatabase[Any], device_id: str) -> Device | None:
+async def load(runtime: TelemetryRuntime, device_id: str) -> Device | None:
+    db = runtime.db
     doc = await db[DEVICES].find_one({"_id": device_id})
     return _device(doc) if doc else None
 
@@ -41,16 +42,19 @@ async def register(uow: UnitOfWork, device: Device) -> None:
         raise Refusal.conflict(f"device {device.device_id} is already registered", field="device_id") from None
 
 
-async def for_equipment(db: AsyncDatabase[Any], equipment_id: str) -> list[Device]:
+async def for_equipment(runtime: TelemetryRuntime, equipment_id: str) -> list[Device]:
+    db = runtime.db
     return [_device(doc) async for doc in db[DEVICES].find({"equipment_id": equipment_id}).sort("_id", 1)]
 
 
-async def modbus_devices(db: AsyncDatabase[Any]) -> list[Device]:
+async def modbus_devices(runtime: TelemetryRuntime) -> list[Device]:
     """The devices polled over Modbus TCP."""
+    db = runtime.db
     return [_device(doc) async for doc in db[DEVICES].find({"modbus.host": {"$type": "string"}}).sort("_id", 1)]
 
 
-async def all_devices(db: AsyncDatabase[Any], *, limit: int, offset: int) -> tuple[list[Device], int]:
+async def all_devices(runtime: TelemetryRuntime, *, limit: int, offset: int) -> tuple[list[Device], int]:
+    db = runtime.db
     cursor = db[DEVICES].find({}).sort("_id", 1).skip(offset).limit(limit)
     return [_device(doc) async for doc in cursor], await db[DEVICES].count_documents({})
 

@@ -54,7 +54,7 @@ async def list_polls(
 ) -> Page[PollOut]:
     """Each polled controller's last poll, the longest failing first: what an admin checks when a
     controller or a site's network stops answering."""
-    docs, total = await store.polls(runtime.db, failing=failing, limit=limit, offset=offset)
+    docs, total = await store.polls(runtime, failing=failing, limit=limit, offset=offset)
     items = [
         PollOut(
             device_id=doc["_id"],

@@ -38,7 +38,7 @@ async def poll_round(runtime: TelemetryRuntime) -> None:
     settings = runtime.settings
     now = runtime.clock.now()
     round_number = int(now.timestamp() // settings.telemetry_modbus_poll_seconds)
-    targets = await devices.modbus_devices(runtime.db)
+    targets = await devices.modbus_devices(runtime)
     limit = asyncio.Semaphore(CONCURRENT_POLLS)
 
     async def poll_one(device: Device) -> None:
@@ -54,7 +54,7 @@ async def poll_round(runtime: TelemetryRuntime) -> None:
 
 
 async def poll_device(runtime: TelemetryRuntime, device: Device, round_number: int) -> None:
-    if device.modbus is None or not await store.claim_round(runtime.db, device.device_id, round_number):
+    if device.modbus is None or not await store.claim_round(runtime, device.device_id, round_number):
         return
     family = device.controller_family
     register_map = maps.for_family(family)
@@ -72,7 +72,7 @@ async def poll_device(runtime: TelemetryRuntime, device: Device, round_number: i
     read_at = _millis(runtime.clock.now())
     reading = decode(register_map, registers, device_id=device.device_id, read_at=read_at)
     await take_in_reading(runtime, reading, source="modbus")
-    await store.record_answer(runtime.db, device.device_id, at=read_at, family=family)
+    await store.record_answer(runtime, device.device_id, at=read_at, family=family)
 
 
 async def read_registers(
@@ -102,7 +102,7 @@ async def _failed(runtime: TelemetryRuntime, device: Device, error: str) -> None
     runtime.metrics.counter(
         "compressor_telemetry_modbus_polls_failed", "Modbus polls a controller did not answer", ("family",)
     ).labels(family).inc()
-    await store.record_failure(runtime.db, device.device_id, at=runtime.clock.now(), family=family, error=error)
+    await store.record_failure(runtime, device.device_id, at=runtime.clock.now(), family=family, error=error)
 
 
 def _millis(moment: datetime) -> datetime:

@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+
+from telemetry_service.settings import TelemetryRuntime
 
 MODBUS_POLLS = "modbus_polls"
 
@@ -17,9 +18,10 @@ INDEXES = {
 }
 
 
-async def claim_round(db: AsyncDatabase[Any], device_id: str, round_number: int) -> bool:
+async def claim_round(runtime: TelemetryRuntime, device_id: str, round_number: int) -> bool:
     """True for the one replica that polls the device in this round; the others leave it alone (a
     second poll would only read the same values again)."""
+    db = runtime.db
     try:
         result = await db[MODBUS_POLLS].update_one(
             {"_id": device_id, "round": {"$lt": round_number}}, {"$set": {"round": round_number}}, upsert=True
@@ -29,7 +31,8 @@ async def claim_round(db: AsyncDatabase[Any], device_id: str, round_number: int)
     return result.modified_count == 1 or result.upserted_id is not None
 
 
-async def record_answer(db: AsyncDatabase[Any], device_id: str, *, at: datetime, family: str) -> None:
+async def record_answer(runtime: TelemetryRuntime, device_id: str, *, at: datetime, family: str) -> None:
+    db = runtime.db
     await db[MODBUS_POLLS].update_one(
         {"_id": device_id},
         {
@@ -40,7 +43,8 @@ async def record_answer(db: AsyncDatabase[Any], device_id: str, *, at: datetime,
     )
 
 
-async def record_failure(db: AsyncDatabase[Any], device_id: str, *, at: datetime, family: str, error: str) -> None:
+async def record_failure(runtime: TelemetryRuntime, device_id: str, *, at: datetime, family: str, error: str) -> None:
+    db = runtime.db
     await db[MODBUS_POLLS].update_one(
         {"_id": device_id},
         {
@@ -51,8 +55,11 @@ async def record_failure(db: AsyncDatabase[Any], device_id: str, *, at: datetime
     )
 
 
-async def polls(db: AsyncDatabase[Any], *, failing: bool, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+async def polls(
+    runtime: TelemetryRuntime, *, failing: bool, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
     """Each polled device's last poll, the longest failing first."""
+    db = runtime.db
     query: dict[str, Any] = {"polled_at": {"$exists": True}}
     if failing:
         query["failures_in_a_row"] = {"$gt": 0}

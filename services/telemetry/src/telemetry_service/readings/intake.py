@@ -53,9 +53,9 @@ async def take_in_reading(
     gateway_id: str | None = None,
     payload: bytes | str | dict[str, Any] | None = None,
 ) -> Outcome:
-    db, settings, now = runtime.db, runtime.settings, runtime.clock.now()
+    settings, now = runtime.settings, runtime.clock.now()
     raw = payload if payload is not None else reading.model_dump_json()
-    device = await devices.load(db, reading.device_id)
+    device = await devices.load(runtime, reading.device_id)
     if device is None:
         rejected = Rejected(RejectionReason.UNKNOWN_DEVICE, f"no device {reading.device_id} is registered", "device_id")
         return await _reject(runtime, rejected, source=source, device_id=reading.device_id, payload=raw)
@@ -66,8 +66,8 @@ async def take_in_reading(
             "device_id",
         )
         return await _reject(runtime, rejected, source=source, device_id=device.device_id, payload=raw)
-    state = await store.load_state(db, device.device_id)
-    if await store.taken_in_before(db, state, reading):
+    state = await store.load_state(runtime, device.device_id)
+    if await store.taken_in_before(runtime, state, reading):
         return await _duplicate(runtime, device, reading, source=source, payload=raw)
     window = domain.Window(
         timedelta(minutes=settings.telemetry_future_minutes), timedelta(days=settings.telemetry_past_days)
@@ -75,7 +75,7 @@ async def take_in_reading(
     decision = domain.assess(reading, state.last, now, window)
     if isinstance(decision, Rejected):
         return await _reject(runtime, decision, source=source, device_id=device.device_id, payload=raw)
-    readings_before = await store.recent_readings(db, device.device_id, since=_since(device), limit=47)
+    readings_before = await store.recent_readings(runtime, device.device_id, since=_since(device), limit=47)
     use = domain.hours_per_day(state.anchor, reading, settings.telemetry_default_hours_per_day)
     later = state.last is None or reading.read_at >= state.last.read_at
     recent = _recent(reading, readings_before)
@@ -92,7 +92,7 @@ async def take_in_reading(
     outcome = await runtime.outbox.transact(record)
     if outcome is None:
         return await _duplicate(runtime, device, reading, source=source, payload=raw)
-    await store.store_reading(db, reading, device.equipment_id, controller_reset=decision.controller_reset)
+    await store.store_reading(runtime, reading, device.equipment_id, controller_reset=decision.controller_reset)
     if decision.controller_reset:
         log.warning("device %s: hour counters restarted (controller reset) at %s", device.device_id, reading.read_at)
     runtime.metrics.counter("compressor_telemetry_readings_accepted", "readings taken in", ("source",)).labels(
@@ -155,8 +155,8 @@ async def _duplicate(
 ) -> Outcome:
     """Absorbed: counted and recorded, nothing published again. A claimed reading that never reached
     the time-series collection (the process stopped in between) is stored now."""
-    if not await store.is_stored(runtime.db, device.device_id, reading.read_at):
-        await store.store_reading(runtime.db, reading, device.equipment_id, controller_reset=False)
+    if not await store.is_stored(runtime, device.device_id, reading.read_at):
+        await store.store_reading(runtime, reading, device.equipment_id, controller_reset=False)
     rejected = Rejected(
         RejectionReason.DUPLICATE, f"reading of {reading.read_at.isoformat()} was taken in before", "read_at"
     )
@@ -173,7 +173,7 @@ async def _reject(
 ) -> Outcome:
     text = payload if isinstance(payload, bytes | str) else str(payload)
     await store.record_rejection(
-        runtime.db,
+        runtime,
         rejected,
         source=source,
         device_id=device_id,

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid
 
 from compressor_kit.outbox import UnitOfWork
 from telemetry_service.readings.domain import LastReading, Reading, Rejected
+from telemetry_service.settings import TelemetryRuntime
 
 READINGS = "readings"
 DEVICE_STATE = "device_state"
@@ -30,10 +30,11 @@ INDEXES = {
 }
 
 
-async def ensure_readings_collection(db: AsyncDatabase[Any], retention_days: int) -> None:
+async def ensure_readings_collection(runtime: TelemetryRuntime, retention_days: int) -> None:
     """The time-series collection (one bucket per device, readings about a minute apart), its
     retention (MongoDB removes readings older than it), and its index for one device's recent
     readings."""
+    db = runtime.db
     try:
         await db.create_collection(
             READINGS,
@@ -53,19 +54,23 @@ def _document(reading: Reading, equipment_id: str, controller_reset: bool) -> di
     return doc
 
 
-async def store_reading(db: AsyncDatabase[Any], reading: Reading, equipment_id: str, *, controller_reset: bool) -> None:
+async def store_reading(
+    runtime: TelemetryRuntime, reading: Reading, equipment_id: str, *, controller_reset: bool
+) -> None:
     """Time-series collections take no writes inside transactions: the reading is stored on its own,
     after its transaction claimed it (`claim`), and stored again by a redelivery that finds it missing
     (`is_stored`)."""
+    db = runtime.db
     await db[READINGS].insert_one(_document(reading, equipment_id, controller_reset))
 
 
-async def is_stored(db: AsyncDatabase[Any], device_id: str, read_at: datetime) -> bool:
+async def is_stored(runtime: TelemetryRuntime, device_id: str, read_at: datetime) -> bool:
+    db = runtime.db
     return await db[READINGS].find_one({"device_id": device_id, "read_at": read_at}, {"_id": 1}) is not None
 
 
 async def recent_readings(
-    db: AsyncDatabase[Any],
+    runtime: TelemetryRuntime,
     device_id: str,
     *,
     since: datetime | None = None,
@@ -73,6 +78,7 @@ async def recent_readings(
     limit: int = 48,
 ) -> list[Reading]:
     """The device's readings, newest first (between `since` and `until`, if given)."""
+    db = runtime.db
     query: dict[str, Any] = {"device_id": device_id}
     window: dict[str, datetime] = {}
     if since is not None:
@@ -115,17 +121,18 @@ def _millis(moment: datetime) -> int:
     return int((moment - datetime(1970, 1, 1)).total_seconds() * 1000)
 
 
-async def taken_in_before(db: AsyncDatabase[Any], state: DeviceState, reading: Reading) -> bool:
+async def taken_in_before(runtime: TelemetryRuntime, state: DeviceState, reading: Reading) -> bool:
     """Taken in before: among the read_at values `state` remembers, or, older than the last reading (an
     export uploaded again, a gateway replaying its buffer), found in the time-series collection."""
     if state.has(reading.read_at):
         return True
     if state.last is None or _millis(reading.read_at) >= _millis(state.last.read_at):
         return False
-    return await is_stored(db, reading.device_id, reading.read_at)
+    return await is_stored(runtime, reading.device_id, reading.read_at)
 
 
-async def load_state(db: AsyncDatabase[Any], device_id: str) -> DeviceState:
+async def load_state(runtime: TelemetryRuntime, device_id: str) -> DeviceState:
+    db = runtime.db
     return DeviceState(await db[DEVICE_STATE].find_one({"_id": device_id}))
 
 
@@ -180,7 +187,7 @@ async def mark_due_raised(uow: UnitOfWork, key: str, now: datetime) -> bool:
 
 
 async def record_rejection(
-    db: AsyncDatabase[Any],
+    runtime: TelemetryRuntime,
     rejected: Rejected,
     *,
     source: str,
@@ -190,6 +197,7 @@ async def record_rejection(
     keep_days: int,
 ) -> None:
     """Kept for `keep_days` for an admin to see; never in a transaction with anything else."""
+    db = runtime.db
     excerpt = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
     await db[REJECTIONS].insert_one(
         {
@@ -206,13 +214,15 @@ async def record_rejection(
 
 
 async def rejections(
-    db: AsyncDatabase[Any], *, reason: str | None, limit: int, offset: int
+    runtime: TelemetryRuntime, *, reason: str | None, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
+    db = runtime.db
     query: dict[str, Any] = {} if reason is None else {"reason": reason}
     cursor = db[REJECTIONS].find(query, {"expires_at": 0}).sort("received_at", DESCENDING).skip(offset).limit(limit)
     return [doc async for doc in cursor], await db[REJECTIONS].count_documents(query)
 
 
-async def rejection_counts(db: AsyncDatabase[Any]) -> dict[str, int]:
+async def rejection_counts(runtime: TelemetryRuntime) -> dict[str, int]:
+    db = runtime.db
     pipeline = [{"$group": {"_id": "$reason", "count": {"$sum": 1}}}]
     return {row["_id"]: row["count"] async for row in await db[REJECTIONS].aggregate(pipeline)}
