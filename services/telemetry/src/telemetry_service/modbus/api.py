@@ -10,13 +10,11 @@ from litestar.di import NamedDependency
 from litestar.params import Parameter
 from pydantic import BaseModel, ConfigDict, Field
 
-from compressor_contracts import StaffRole
 from compressor_kit.auth import requires
 from compressor_kit.pagination import Limit, Offset, Page
 from telemetry_service.modbus import store
+from telemetry_service.roles import MANAGEMENT
 from telemetry_service.settings import TelemetryRuntime
-
-MANAGEMENT = (StaffRole.MANAGER, StaffRole.ADMIN)
 
 
 class PollOut(BaseModel):
