@@ -168,3 +168,24 @@ async def test_an_uploaded_export_is_taken_in_row_by_row(settings, test_db, toke
         assert no_file.status_code in (400, 422), no_file.text
         assert no_file.headers["content-type"].startswith("application/problem+json")
         assert "data" in no_file.text
+
+
+async def test_two_replicas_share_the_gateways_readings_each_taken_in_once(settings, test_db, tokens, mqtt_port):
+    manager = {"Authorization": f"Bearer {tokens.mint('u-manager-1', ['manager'], name='Tan Mei Ling')}"}
+    replicas = [settings.model_copy(update={"mqtt_client_id": f"telemetry-replica-{n}"}) for n in (1, 2)]
+    async with (
+        running_service(SERVICE, replicas[0], bindings=(EquipmentServiceCameDue.routing_key(),)) as first,
+        running_service(SERVICE, replicas[1], bindings=(EquipmentServiceCameDue.routing_key(),)),
+    ):
+        assert (await first.client.post("/devices", json=DEVICE, headers=manager)).status_code == 201
+        sent = [reading(60 - n, 21_000 + n) for n in range(40)]
+        await publish(mqtt_port, "GW-1", sent)
+
+        async def all_stored() -> bool:
+            return test_db.readings.count_documents({"device_id": "DEV-1"}) >= len(sent)
+
+        await eventually(all_stored, timeout=WAIT)
+        stored = [doc["running_hours"] for doc in test_db.readings.find({"device_id": "DEV-1"})]
+        assert sorted(stored) == [21_000 + n for n in range(40)]  # each once, none lost
+        # One shared subscription: no reading went to both replicas (it would be absorbed as a duplicate).
+        assert [doc["reason"] for doc in test_db.rejections.find({})] == []

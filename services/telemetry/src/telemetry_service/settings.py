@@ -50,6 +50,9 @@ class TelemetrySettings(Settings):
     )
     mqtt_username: str = Field("telemetry", description="Telemetry's own MQTT user (subscribes to every gateway).")
     mqtt_password: SecretStr = Field(SecretStr(""), description="Telemetry's MQTT password.")
+    mqtt_client_id: str = Field(
+        "", description="This replica's MQTT client id (its persistent session); empty: <user>-<host name>-<HTTP port>."
+    )
     mqtt_topic_root: str = Field("gateways", description="Gateways publish under <root>/<gateway id>/readings.")
 
     def check_production(self) -> None:

@@ -9,20 +9,24 @@ as a duplicate if it had been taken in).
 
 Readings are handled several at a time (each waits mostly on MongoDB), but one gateway's one at a
 time, in the order they came: a device publishes through its one gateway, and its readings must be
-judged in order (the counters, the last reading, the alarm episodes).
+judged in order (the counters, the last reading, the alarm episodes). Several replicas share one
+subscription (each reading goes to one of them); the order of one gateway's readings then holds per
+replica only, and a reading judged before an earlier one is taken as a late one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from urllib.parse import urlsplit
 
 import aiomqtt
 
 from compressor_kit.retry import is_outage
 from telemetry_service.readings.intake import take_in
-from telemetry_service.settings import TelemetryRuntime
+from telemetry_service.settings import TelemetryRuntime, TelemetrySettings
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,13 @@ def gateway_of(topic: str, root: str) -> str | None:
     if len(parts) == 3 and parts[0] == root and parts[2] == "readings" and parts[1]:
         return parts[1]
     return None
+
+
+def client_id(settings: TelemetrySettings) -> str:
+    """MQTT_CLIENT_ID, else one per host and port: each replica keeps its own persistent session across
+    restarts, and two replicas never take each other's (the broker drops a client whose id reconnects)."""
+    instance = settings.http_port or os.getpid()  # port 0: the operating system picks one per start
+    return settings.mqtt_client_id or f"{settings.mqtt_username}-{socket.gethostname()}-{instance}"
 
 
 async def listen(runtime: TelemetryRuntime) -> None:
@@ -52,13 +63,14 @@ async def listen(runtime: TelemetryRuntime) -> None:
                 address.port or 1883,
                 username=settings.mqtt_username,
                 password=settings.mqtt_password.get_secret_value() or None,
-                identifier=f"{settings.mqtt_username}-{runtime.name}",
+                identifier=client_id(settings),
                 clean_session=False,
             ) as client:
                 # aiomqtt leaves paho's automatic acknowledgement on (on receipt, before the reading is
                 # stored); acknowledge by hand after it is taken in instead.
                 client._client.manual_ack_set(True)
-                await client.subscribe(f"{settings.mqtt_topic_root}/+/readings", qos=1)
+                # A shared subscription: replicas split the readings between them, each reading to one.
+                await client.subscribe(f"$share/{settings.mqtt_username}/{settings.mqtt_topic_root}/+/readings", qos=1)
                 log.info("MQTT intake subscribed at %s", settings.mqtt_url)
                 await _handle_all(runtime, client)
         except aiomqtt.MqttError as error:
