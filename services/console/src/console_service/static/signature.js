@@ -56,7 +56,11 @@
       canvas.height = canvas.offsetHeight * ratio;
       canvas.getContext("2d").scale(ratio, ratio);
       pad.clear();
-      if (strokes.length) { pad.fromData(strokes); }
+      if (strokes.length) {
+        pad.fromData(strokes);
+        // The strokes drawn again are the signature now: the image the form holds follows them.
+        image.value = exported();
+      }
     }
 
     resize();
