@@ -4,6 +4,7 @@ reason, and publishes a service level coming due exactly once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -189,3 +190,18 @@ async def test_two_replicas_share_the_gateways_readings_each_taken_in_once(setti
         assert sorted(stored) == [21_000 + n for n in range(40)]  # each once, none lost
         # One shared subscription: no reading went to both replicas (it would be absorbed as a duplicate).
         assert [doc["reason"] for doc in test_db.rejections.find({})] == []
+
+
+async def test_replicas_starting_together_both_find_the_readings_collection(test_settings):
+    from types import SimpleNamespace
+
+    from pymongo import AsyncMongoClient
+
+    from telemetry_service.readings.store import ensure_readings_collection
+
+    async with AsyncMongoClient(test_settings.mongodb_url.get_secret_value()) as client:
+        replica = SimpleNamespace(db=client[test_settings.mongodb_database])
+        await asyncio.gather(*(ensure_readings_collection(replica, 30) for _ in range(4)))
+        [info] = await (await replica.db.list_collections(filter={"name": "readings"})).to_list()
+        assert info["type"] == "timeseries" and info["options"]["expireAfterSeconds"] == 30 * 86_400
+        await client.drop_database(test_settings.mongodb_database)

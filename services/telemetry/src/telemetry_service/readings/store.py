@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
-from pymongo.errors import CollectionInvalid
+from pymongo.errors import CollectionInvalid, OperationFailure
 
 from compressor_kit.outbox import UnitOfWork
 from telemetry_service.readings.domain import LastReading, Reading, Rejected
@@ -17,6 +17,8 @@ READINGS = "readings"
 DEVICE_STATE = "device_state"
 REJECTIONS = "rejections"
 DUE_RAISED = "due_raised"
+
+NAMESPACE_EXISTS = 48  # MongoDB's error code for a collection created meanwhile
 
 RECENT_KEPT = 32  # read_at values kept per device to recognise a redelivered reading
 ANCHOR_DAYS = 14  # the reading recent use (hours per day) is measured from is renewed this often
@@ -41,7 +43,10 @@ async def ensure_readings_collection(runtime: TelemetryRuntime, retention_days: 
             timeseries={"timeField": "read_at", "metaField": "device_id", "granularity": "minutes"},
             expireAfterSeconds=retention_days * 86_400,
         )
-    except CollectionInvalid:
+    except (CollectionInvalid, OperationFailure) as exists:
+        # Replicas starting together: the one that did not create it is told it exists, either way.
+        if isinstance(exists, OperationFailure) and exists.code != NAMESPACE_EXISTS:
+            raise
         await db.command({"collMod": READINGS, "expireAfterSeconds": retention_days * 86_400})
     await db[READINGS].create_index([("device_id", ASCENDING), ("read_at", DESCENDING)], name="device_recent")
 
