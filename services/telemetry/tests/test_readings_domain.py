@@ -9,7 +9,9 @@ import pytest
 from compressor_contracts.events.telemetry import DueBy
 from telemetry_service.devices.domain import Device, ServiceLevelInterval, add_months, comes_due, due_points
 from telemetry_service.readings.domain import (
+    RECENT_KEPT,
     Accepted,
+    DeviceState,
     LastReading,
     Reading,
     Rejected,
@@ -143,3 +145,31 @@ def test_counters_in_fractions_of_an_hour_name_the_same_due_point():
     later = due_points(device(), today=today, running_hours=25_864.0, remaining_hours={"A": 136.0}, hours_per_day=20)
     assert first[0].due_at_hours == later[0].due_at_hours == 26_000
     assert first[0].key == later[0].key
+
+
+def test_a_devices_state_moves_forward_only_and_remembers_what_it_took_in():
+    day = timedelta(days=1)
+    first = reading(read_at=NOW - 20 * day, running_hours=1000)
+    state = DeviceState().taking(first)
+    assert state.last == state.anchor == LastReading(first.read_at, 1000, None)
+
+    later = reading(read_at=NOW - 10 * day, running_hours=1160)
+    state = state.taking(later)
+    assert state.last is not None and state.last.running_hours == 1160
+    assert state.anchor is not None and state.anchor.running_hours == 1000  # less than a fortnight since
+
+    late = reading(read_at=NOW - 15 * day, running_hours=1080)
+    after_late = state.taking(late)
+    assert (after_late.last, after_late.anchor) == (state.last, state.anchor)  # a late reading moves nothing
+    assert after_late.has(late.read_at) and not after_late.is_later(late.read_at)
+
+    latest = reading(read_at=NOW, running_hours=1320)
+    state = after_late.taking(latest)
+    # The anchor was over a fortnight old: the previous last reading becomes it.
+    assert state.anchor is not None and state.anchor.running_hours == 1160
+
+    for minute in range(RECENT_KEPT + 5):
+        state = state.taking(reading(read_at=NOW + timedelta(minutes=minute + 1)))
+    assert len(state.recent) == RECENT_KEPT and not state.has(first.read_at)
+    # The same instant as MongoDB hands it back (naive UTC, milliseconds) is recognised.
+    assert state.has((NOW + timedelta(minutes=RECENT_KEPT + 5)).replace(tzinfo=None))

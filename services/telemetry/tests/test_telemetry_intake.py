@@ -13,7 +13,7 @@ import aiomqtt
 import pytest
 from pydantic import SecretStr
 
-from compressor_contracts.events.telemetry import EquipmentServiceCameDue
+from compressor_contracts.events.telemetry import EquipmentAlarmRaised, EquipmentServiceCameDue
 from compressor_kit.testing import eventually
 from compressor_kit.testing.harness import running_service
 from compressor_kit.testing.mosquitto import mosquitto_broker
@@ -169,6 +169,51 @@ async def test_an_uploaded_export_is_taken_in_row_by_row(settings, test_db, toke
         assert no_file.status_code in (400, 422), no_file.text
         assert no_file.headers["content-type"].startswith("application/problem+json")
         assert "data" in no_file.text
+
+
+async def test_one_batch_judges_its_readings_in_order_against_each_other(settings, test_db, tokens):
+    """An export of several readings is one batch: a reading repeated within it is a duplicate, the due
+    point and the alarm it crosses are raised once, and their events carry the batch's earlier readings
+    (not yet in the time-series collection when the transaction publishes them)."""
+    manager = {"Authorization": f"Bearer {tokens.mint('u-manager-1', ['manager'], name='Tan Mei Ling')}"}
+    bindings = (EquipmentServiceCameDue.routing_key(), EquipmentAlarmRaised.routing_key())
+    async with running_service(SERVICE, settings, bindings=bindings) as running:
+        assert (await running.client.post("/devices", json=DEVICE, headers=manager)).status_code == 201
+        rows = [
+            reading(30, 21_000),
+            reading(20, 21_004),
+            reading(20, 21_004),  # the same reading again
+            reading(10, 23_950, remaining_hours={"A": 50}),  # level A due within the lead time
+            reading(8, 23_951, remaining_hours={"A": 49}),  # the same due point again
+            reading(5, 23_952, alarms=["E0102"]),  # a shutdown: raised at once
+            reading(4, 23_953, alarms=["E0102"]),  # the same episode
+        ]
+        response = await running.client.post(
+            "/readings/uploads",
+            files={"data": ("export.json", json.dumps(rows).encode(), "application/json")},
+            headers=manager,
+        )
+        assert response.status_code == 200, response.text
+        result = response.json()
+        assert (result["accepted"], result["rejected"], len(result["due_raised"])) == (6, {"duplicate": 1}, 1)
+
+        events = {event.type: event.data for event in await running.tap.take(2, timeout=WAIT)}
+        due = events[EquipmentServiceCameDue.event_type()]
+        assert [r.running_hours for r in due.recent_readings] == [21_000, 21_004, 23_950]
+        alarm = events[EquipmentAlarmRaised.event_type()]
+        assert alarm.alarm_code == "E0102"
+        assert [r.running_hours for r in alarm.recent_readings] == [21_000, 21_004, 23_950, 23_951, 23_952]
+        assert await running.tap.rest() == []
+        assert sorted(doc["running_hours"] for doc in test_db.readings.find({})) == [
+            21_000,
+            21_004,
+            23_950,
+            23_951,
+            23_952,
+            23_953,
+        ]
+        state = test_db.device_state.find_one({"_id": "DEV-1"})
+        assert state["last"]["running_hours"] == 23_953 and len(state["recent"]) == 6
 
 
 async def test_two_replicas_share_the_gateways_readings_each_taken_in_once(settings, test_db, tokens, mqtt_port):

@@ -1,13 +1,14 @@
 """MongoDB access for alarm episodes: one document per device and code, changed only inside the
-transaction that claims a reading of the device (readings/intake.py), so readings of one device judge
+transaction that claims readings of the device (readings/intake.py), so readings of one device judge
 them one after another. The only module that names the collection."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, DeleteOne, IndexModel, ReplaceOne
 
 from compressor_contracts.events.telemetry import AlarmSeverity
 from compressor_kit.outbox import UnitOfWork
@@ -41,28 +42,40 @@ def _episode(doc: dict[str, Any]) -> Episode:
     )
 
 
-async def episodes_of(uow: UnitOfWork, device_id: str) -> dict[str, Episode]:
-    """The device's open episodes by code."""
-    cursor = uow.db[ALARM_EPISODES].find({"device_id": device_id}, session=uow.session)
-    return {doc["code"]: _episode(doc) async for doc in cursor}
+async def episodes_of(uow: UnitOfWork, device_ids: Collection[str]) -> dict[str, dict[str, Episode]]:
+    """Each device's open episodes by code (a device with none has an empty map)."""
+    cursor = uow.db[ALARM_EPISODES].find({"device_id": {"$in": list(device_ids)}}, session=uow.session)
+    found: dict[str, dict[str, Episode]] = {device_id: {} for device_id in device_ids}
+    async for doc in cursor:
+        found.setdefault(doc["device_id"], {})[doc["code"]] = _episode(doc)
+    return found
 
 
-async def save(uow: UnitOfWork, changed: list[Episode], over: list[Episode]) -> None:
-    for episode in over:
-        await uow.db[ALARM_EPISODES].delete_one({"_id": _key(episode)}, session=uow.session)
-    for episode in changed:
-        await uow.db[ALARM_EPISODES].replace_one(
-            {"_id": _key(episode)},
-            {
-                "device_id": episode.device_id,
-                "code": episode.code,
-                "severity": episode.severity.value,
-                "episode_id": episode.episode_id,
-                "started_at": episode.started_at,
-                "seen_at": episode.seen_at,
-                "cleared_at": episode.cleared_at,
-                "raised": episode.raised,
-            },
-            upsert=True,
-            session=uow.session,
-        )
+async def save(
+    uow: UnitOfWork, before: Mapping[str, Mapping[str, Episode]], after: Mapping[str, Mapping[str, Episode]]
+) -> None:
+    """Write what changed between `before` and `after` (episodes by device and code), in one request."""
+    writes: list[DeleteOne | ReplaceOne[dict[str, Any]]] = []
+    for device_id, episodes in after.items():
+        earlier = before.get(device_id, {})
+        for code, episode in earlier.items():
+            if code not in episodes:
+                writes.append(DeleteOne({"_id": _key(episode)}))
+        for code, episode in episodes.items():
+            if earlier.get(code) != episode:
+                writes.append(ReplaceOne({"_id": _key(episode)}, _document(episode), upsert=True))
+    if writes:
+        await uow.db[ALARM_EPISODES].bulk_write(writes, ordered=True, session=uow.session)
+
+
+def _document(episode: Episode) -> dict[str, Any]:
+    return {
+        "device_id": episode.device_id,
+        "code": episode.code,
+        "severity": episode.severity.value,
+        "episode_id": episode.episode_id,
+        "started_at": episode.started_at,
+        "seen_at": episode.seen_at,
+        "cleared_at": episode.cleared_at,
+        "raised": episode.raised,
+    }

@@ -23,13 +23,14 @@ from compressor_kit.refusals import Refusal
 from telemetry_service.devices import store as devices
 from telemetry_service.readings import store as readings
 from telemetry_service.readings.domain import Reading, RejectionReason
-from telemetry_service.readings.intake import take_in
+from telemetry_service.readings.intake import Arrival, take_in_all
 from telemetry_service.roles import MANAGEMENT, STAFF
 from telemetry_service.settings import TelemetryRuntime
 
 READING_TAGS = ["Readings"]
 MAX_UPLOAD_BYTES = 5_000_000
 MAX_UPLOAD_ROWS = 20_000
+UPLOAD_BATCH = 500  # rows judged in one transaction
 
 READING_EXAMPLE: dict[str, Any] = {
     "device_id": "DEV-7781-GW1",
@@ -116,8 +117,11 @@ async def upload_readings(
     if len(rows) > MAX_UPLOAD_ROWS:
         raise Refusal.invalid(f"the file has more than {MAX_UPLOAD_ROWS} readings", field="data")
     result = UploadOut(accepted=0, rejected={}, due_raised=[])
-    for row in sorted(rows, key=_read_at_of):
-        outcome = await take_in(runtime, row, source="upload")
+    arrivals = [Arrival(row, "upload") for row in sorted(rows, key=_read_at_of)]
+    outcomes = []
+    for start in range(0, len(arrivals), UPLOAD_BATCH):
+        outcomes.extend(await take_in_all(runtime, arrivals[start : start + UPLOAD_BATCH]))
+    for outcome in outcomes:
         if outcome.accepted:
             result.accepted += 1
             result.due_raised.extend(outcome.due_raised)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -89,6 +89,56 @@ class LastReading:
     read_at: datetime
     running_hours: float | None
     loaded_hours: float | None
+
+
+RECENT_KEPT = 32  # read_at values kept per device to recognise a redelivered reading
+ANCHOR_DAYS = 14  # the reading recent use (hours per day) is measured from is renewed this often
+
+
+@dataclass(frozen=True)
+class DeviceState:
+    """What was taken in from one device: its last read_at values, its last reading and the anchor,
+    an earlier reading recent use is measured from."""
+
+    recent: tuple[datetime, ...] = ()
+    last: LastReading | None = None
+    anchor: LastReading | None = None
+
+    def has(self, read_at: datetime) -> bool:
+        return any(same_instant(seen, read_at) for seen in self.recent)
+
+    def is_later(self, read_at: datetime) -> bool:
+        """At or after the last reading: a reading that says what is due or alarming now."""
+        return self.last is None or millis(read_at) >= millis(self.last.read_at)
+
+    def taking(self, reading: Reading) -> DeviceState:
+        """The state once `reading` is taken in. The last reading moves only forward in time (a late
+        reading changes nothing but `recent`); the anchor is renewed once it is a fortnight old."""
+        snapshot = LastReading(reading.read_at, reading.running_hours, reading.loaded_hours)
+        recent = (*self.recent, reading.read_at)[-RECENT_KEPT:]
+        if self.last is not None and millis(reading.read_at) <= millis(self.last.read_at):
+            return DeviceState(recent, self.last, self.anchor)
+        anchor = self.anchor
+        if anchor is None:
+            anchor = snapshot
+        elif millis(reading.read_at) - millis(anchor.read_at) > ANCHOR_DAYS * 86_400_000:
+            anchor = self.last  # the old last reading: use is measured over the last fortnight or so
+        return DeviceState(recent, snapshot, anchor)
+
+
+def same_instant(a: datetime, b: datetime) -> bool:
+    """The same moment as MongoDB keeps it (milliseconds)."""
+    return millis(a) == millis(b)
+
+
+def millis(moment: datetime) -> int:
+    """UTC milliseconds since 1970 (a naive datetime is taken as UTC, as MongoDB hands it back)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,16 @@ rejections an admin reviews. The only module that names these collections."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReplaceOne, UpdateOne
 from pymongo.errors import CollectionInvalid, OperationFailure
 
 from compressor_kit.outbox import UnitOfWork
-from telemetry_service.readings.domain import LastReading, Reading, Rejected
+from telemetry_service.readings.domain import DeviceState, LastReading, Reading, Rejected
 from telemetry_service.settings import TelemetryRuntime
 
 READINGS = "readings"
@@ -19,9 +21,6 @@ REJECTIONS = "rejections"
 DUE_RAISED = "due_raised"
 
 NAMESPACE_EXISTS = 48  # MongoDB's error code for a collection created meanwhile
-
-RECENT_KEPT = 32  # read_at values kept per device to recognise a redelivered reading
-ANCHOR_DAYS = 14  # the reading recent use (hours per day) is measured from is renewed this often
 
 INDEXES = {
     REJECTIONS: [
@@ -51,22 +50,29 @@ async def ensure_readings_collection(runtime: TelemetryRuntime, retention_days: 
     await db[READINGS].create_index([("device_id", ASCENDING), ("read_at", DESCENDING)], name="device_recent")
 
 
-def _document(reading: Reading, equipment_id: str, controller_reset: bool) -> dict[str, Any]:
-    doc = reading.model_dump(exclude_none=True)
-    doc["equipment_id"] = equipment_id
-    if controller_reset:
-        doc["controller_reset"] = True
-    return doc
+@dataclass(frozen=True)
+class ToStore:
+    """An accepted reading as the time-series collection keeps it."""
+
+    reading: Reading
+    equipment_id: str
+    controller_reset: bool = False
+
+    def document(self) -> dict[str, Any]:
+        doc = self.reading.model_dump(exclude_none=True)
+        doc["equipment_id"] = self.equipment_id
+        if self.controller_reset:
+            doc["controller_reset"] = True
+        return doc
 
 
-async def store_reading(
-    runtime: TelemetryRuntime, reading: Reading, equipment_id: str, *, controller_reset: bool
-) -> None:
-    """Time-series collections take no writes inside transactions: the reading is stored on its own,
-    after its transaction claimed it (`claim`), and stored again by a redelivery that finds it missing
-    (`is_stored`)."""
-    db = runtime.db
-    await db[READINGS].insert_one(_document(reading, equipment_id, controller_reset))
+async def store_readings(runtime: TelemetryRuntime, readings: Sequence[ToStore]) -> None:
+    """Time-series collections take no writes inside transactions: readings are stored after the
+    transaction that claimed them (`save_states`), all in one insert, and stored again by a redelivery
+    that finds them missing (`is_stored`)."""
+    if readings:
+        db = runtime.db
+        await db[READINGS].insert_many([item.document() for item in readings], ordered=False)
 
 
 async def is_stored(runtime: TelemetryRuntime, device_id: str, read_at: datetime) -> bool:
@@ -96,126 +102,100 @@ async def recent_readings(
     return [Reading.model_validate(doc) async for doc in cursor.sort("read_at", DESCENDING).limit(limit)]
 
 
-class DeviceState:
-    """What was taken in from one device: the last reading, the last read_at values, the anchor."""
-
-    def __init__(self, doc: dict[str, Any] | None) -> None:
-        doc = doc or {}
-        self.recent: list[datetime] = doc.get("recent", [])
-        self.last = _last(doc.get("last"))
-        self.anchor = _last(doc.get("anchor"))
-
-    def has(self, read_at: datetime) -> bool:
-        return any(_same_instant(seen, read_at) for seen in self.recent)
+def _aware(moment: datetime) -> datetime:
+    # MongoDB hands back naive UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _last(doc: dict[str, Any] | None) -> LastReading | None:
     if not doc:
         return None
-    return LastReading(doc["read_at"], doc.get("running_hours"), doc.get("loaded_hours"))
+    return LastReading(_aware(doc["read_at"]), doc.get("running_hours"), doc.get("loaded_hours"))
 
 
-def _same_instant(a: datetime, b: datetime) -> bool:
-    # MongoDB keeps milliseconds and hands back naive UTC; compare both as UTC milliseconds.
-    return _millis(a) == _millis(b)
-
-
-def _millis(moment: datetime) -> int:
-    if moment.tzinfo is not None:
-        moment = moment.replace(tzinfo=None) - (moment.utcoffset() or timedelta(0))
-    return int((moment - datetime(1970, 1, 1)).total_seconds() * 1000)
-
-
-async def taken_in_before(runtime: TelemetryRuntime, state: DeviceState, reading: Reading) -> bool:
-    """Taken in before: among the read_at values `state` remembers, or, older than the last reading (an
-    export uploaded again, a gateway replaying its buffer), found in the time-series collection."""
-    if state.has(reading.read_at):
-        return True
-    if state.last is None or _millis(reading.read_at) >= _millis(state.last.read_at):
-        return False
-    return await is_stored(runtime, reading.device_id, reading.read_at)
-
-
-async def load_state(runtime: TelemetryRuntime, device_id: str) -> DeviceState:
-    db = runtime.db
-    return DeviceState(await db[DEVICE_STATE].find_one({"_id": device_id}))
-
-
-async def claim(uow: UnitOfWork, reading: Reading, state: DeviceState) -> bool:
-    """Record the reading as taken in, unless a concurrent delivery of it did first; True when claimed.
-    The last reading moves only forward in time (a late reading changes nothing but `recent`)."""
-    snapshot = {
-        "read_at": reading.read_at,
-        "running_hours": reading.running_hours,
-        "loaded_hours": reading.loaded_hours,
-    }
-    later = state.last is None or _millis(reading.read_at) > _millis(state.last.read_at)
-    renew_anchor = later and (
-        state.anchor is None or _millis(reading.read_at) - _millis(state.anchor.read_at) > ANCHOR_DAYS * 86_400_000
-    )
-    update: dict[str, Any] = {"$push": {"recent": {"$each": [reading.read_at], "$slice": -RECENT_KEPT}}}
-    sets: dict[str, Any] = {}
-    if later:
-        sets["last"] = snapshot
-    if renew_anchor:
-        sets["anchor"] = snapshot if state.anchor is None else _anchor_doc(state)
-    if sets:
-        update["$set"] = sets
-    result = await uow.db[DEVICE_STATE].update_one(
-        {"_id": reading.device_id, "recent": {"$ne": reading.read_at}}, update, upsert=False, session=uow.session
-    )
-    if result.matched_count:
-        return True
-    # No state yet, or already claimed: an upsert that only inserts tells them apart.
-    inserted = await uow.db[DEVICE_STATE].update_one(
-        {"_id": reading.device_id},
-        {"$setOnInsert": {"recent": [reading.read_at], "last": snapshot, "anchor": snapshot}},
-        upsert=True,
-        session=uow.session,
-    )
-    return inserted.upserted_id is not None
-
-
-def _anchor_doc(state: DeviceState) -> dict[str, Any]:
-    # The old last reading becomes the anchor: recent use is measured over the last fortnight or so.
-    last = state.last
-    assert last is not None
+def _last_doc(last: LastReading | None) -> dict[str, Any] | None:
+    if last is None:
+        return None
     return {"read_at": last.read_at, "running_hours": last.running_hours, "loaded_hours": last.loaded_hours}
 
 
-async def mark_due_raised(uow: UnitOfWork, key: str, now: datetime) -> bool:
-    """Claim a due point; True the first time (the event is then published in this transaction)."""
-    result = await uow.db[DUE_RAISED].update_one(
-        {"_id": key}, {"$setOnInsert": {"raised_at": now}}, upsert=True, session=uow.session
+async def states_of(uow: UnitOfWork, device_ids: Collection[str]) -> dict[str, DeviceState]:
+    """The devices' states as this transaction sees them (a device with none yet has the empty state):
+    read in the transaction, so a replica that claims a reading of the same device meanwhile makes this
+    one retry on the state it wrote."""
+    cursor = uow.db[DEVICE_STATE].find({"_id": {"$in": list(device_ids)}}, session=uow.session)
+    states = {
+        doc["_id"]: DeviceState(
+            tuple(_aware(moment) for moment in doc.get("recent", [])), _last(doc.get("last")), _last(doc.get("anchor"))
+        )
+        async for doc in cursor
+    }
+    return {device_id: states.get(device_id, DeviceState()) for device_id in device_ids}
+
+
+async def save_states(uow: UnitOfWork, states: Mapping[str, DeviceState]) -> None:
+    """Record the devices' readings as taken in: one write for every device of the batch."""
+    if not states:
+        return
+    writes = [
+        ReplaceOne(
+            {"_id": device_id},
+            {"recent": list(state.recent), "last": _last_doc(state.last), "anchor": _last_doc(state.anchor)},
+            upsert=True,
+        )
+        for device_id, state in states.items()
+    ]
+    await uow.db[DEVICE_STATE].bulk_write(writes, ordered=False, session=uow.session)
+
+
+async def mark_due_raised(uow: UnitOfWork, keys: Sequence[str], now: datetime) -> set[str]:
+    """Claim due points; the keys claimed now, for the first time (their events are published in this
+    transaction). One write for the lot."""
+    if not keys:
+        return set()
+    result = await uow.db[DUE_RAISED].bulk_write(
+        [UpdateOne({"_id": key}, {"$setOnInsert": {"raised_at": now}}, upsert=True) for key in keys],
+        ordered=True,
+        session=uow.session,
     )
-    return result.upserted_id is not None
+    return {str(key) for key in (result.upserted_ids or {}).values()}
 
 
-async def record_rejection(
-    runtime: TelemetryRuntime,
-    rejected: Rejected,
-    *,
-    source: str,
-    device_id: str | None,
-    payload: bytes | str,
-    now: datetime,
-    keep_days: int,
+@dataclass(frozen=True)
+class RejectionRecord:
+    rejected: Rejected
+    source: str
+    device_id: str | None
+    payload: bytes | str
+
+
+async def record_rejections(
+    runtime: TelemetryRuntime, records: Sequence[RejectionRecord], *, now: datetime, keep_days: int
 ) -> None:
     """Kept for `keep_days` for an admin to see; never in a transaction with anything else."""
+    if not records:
+        return
     db = runtime.db
-    excerpt = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
-    await db[REJECTIONS].insert_one(
-        {
-            "reason": str(rejected.reason),
-            "detail": rejected.detail,
-            "field": rejected.field,
-            "device_id": device_id,
-            "source": source,
-            "payload": excerpt[:2000],
-            "received_at": now,
-            "expires_at": now + timedelta(days=keep_days),
-        }
+    await db[REJECTIONS].insert_many(
+        [
+            {
+                "reason": str(record.rejected.reason),
+                "detail": record.rejected.detail,
+                "field": record.rejected.field,
+                "device_id": record.device_id,
+                "source": record.source,
+                "payload": _text(record.payload)[:2000],
+                "received_at": now,
+                "expires_at": now + timedelta(days=keep_days),
+            }
+            for record in records
+        ],
+        ordered=False,
     )
+
+
+def _text(payload: bytes | str) -> str:
+    return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
 
 
 async def rejections(
