@@ -8,6 +8,14 @@ service makes its own). Reports CPU-seconds per 1,000 readings by process (telem
 mosquitto and the load generator apart) and the storage per machine per day (the time-series
 collection's storage after the run, scaled to one reading a minute for a day). Writes the result as
 JSON under bench/results/ingest-<time>.json. Its own database and vhost, dropped after.
+
+The gateways are external hardware in service, so the load generator should cost this machine as
+little as possible: each gateway is one `mosquitto_pub -l` (Mosquitto's C client, one message per
+stdin line), fed JSON lines by this process; its CPU is that process's plus every mosquitto_pub's.
+The readings stored are counted with the service's own counter
+(`compressor_telemetry_readings_accepted_total{source="mqtt"}` on its /metrics, incremented right
+after the insert): counting the time-series collection unpacks every bucket, mongod CPU that would be
+charged to the system. After the run the collection is counted once and must equal the counter.
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ import asyncio
 import json
 import os
 import platform
+import re
+import shutil
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
+import httpx
 from pymongo import AsyncMongoClient, MongoClient
 
 from bench.__main__ import cpu_seconds, infrastructure_pids
@@ -38,6 +48,12 @@ READINGS_PER_MACHINE_PER_DAY = 24 * 60  # one reading a minute, the issue's repo
 TELEMETRY_USER = "telemetry"
 LAST_SERVICE_HOURS = 20_000  # far from level A's 4,000 h interval: no reading makes a level due
 LOAD_GENERATOR = "load generator"
+MOSQUITTO_PUB = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
+# QoS 1 messages a gateway's mosquitto_pub has sent and not yet had acknowledged, at most (-M; its
+# default is 20). Over MQTT 3.1.1 the broker sets no limit of its own on what a client sends.
+PUBLISHER_IN_FLIGHT = 100
+LINES_PER_WRITE = 10  # readings a gateway writes to its mosquitto_pub at once before the others' turn
+ACCEPTED = "compressor_telemetry_readings_accepted_total"
 
 
 @dataclass(frozen=True)
@@ -181,16 +197,16 @@ async def raw_baseline(db: Any, fleet: Fleet, rounds: int, batch: int, in_flight
         for device_id in fleet.device_ids(gateway_id)
     ]
     batches = iter(range(0, len(documents), batch))
-    watched = {"mongod": infrastructure_pids()["mongod"], LOAD_GENERATOR: os.getpid()}
+    watched = {"mongod": [infrastructure_pids()["mongod"]], LOAD_GENERATOR: [os.getpid()]}
 
     async def inserter() -> None:
         for start in batches:
             await db[name].insert_many(documents[start : start + batch], ordered=False)
 
-    cpu_before, started = {n: cpu_seconds([pid]) for n, pid in watched.items()}, time.perf_counter()
+    cpu_before, started = {n: cpu_seconds(pids) for n, pids in watched.items()}, time.perf_counter()
     await asyncio.gather(*(inserter() for _ in range(in_flight)))
     elapsed = time.perf_counter() - started
-    cpu = {n: cpu_seconds([pid]) - cpu_before[n] for n, pid in watched.items()}
+    cpu = {n: cpu_seconds(pids) - cpu_before[n] for n, pids in watched.items()}
     storage = await storage_stats(db, name)
     return {
         "readings": len(documents),
@@ -204,17 +220,79 @@ async def raw_baseline(db: Any, fleet: Fleet, rounds: int, batch: int, in_flight
     }
 
 
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def counter_value(metrics_text: str, name: str, **labels: str) -> float:
+    """The sum of the samples of `name` whose labels include `labels`, in Prometheus's text format
+    (0 when there is none: a counter never incremented has no sample for its labels yet)."""
+    wanted = set(labels.items())
+    total = 0.0
+    for line in metrics_text.splitlines():
+        if line.startswith(name + "{"):
+            label_text, _, rest = line[len(name) + 1 :].rpartition("}")
+            if wanted <= set(_LABEL.findall(label_text)):
+                total += float(rest.split()[0])
+        elif line.startswith(name + " ") and not wanted:
+            total += float(line.split()[1])
+    return total
+
+
+class AcceptedCounter:
+    """The readings telemetry has stored from MQTT so far, as its /metrics counts them (the service
+    increments the counter right after the insert): counting the time-series collection itself would
+    unpack every bucket, twice a second, on the mongod whose CPU is charged to the system."""
+
+    def __init__(self, http: httpx.AsyncClient, service_url: str) -> None:
+        self.http, self.url = http, service_url.rstrip("/") + "/metrics"
+
+    async def __call__(self) -> int:
+        answer = await self.http.get(self.url)
+        answer.raise_for_status()
+        return int(counter_value(answer.text, ACCEPTED, source="mqtt"))
+
+
 class Gateways:
     """The load generator: every gateway publishes its devices' readings, a minute apart per device,
     QoS 1, as fast as the broker acknowledges, while no more than `backlog` readings wait unstored (so
-    the broker's queue for telemetry stays bounded and the publishers' CPU matches what is stored)."""
+    the broker's queue for telemetry stays bounded and the publishers' CPU matches what is stored).
+
+    The gateways are hardware outside this machine in service, so they should cost it as little as
+    possible: each is a `mosquitto_pub -l` of its own (Mosquitto's C client: one connection, one QoS 1
+    message per line read from its stdin), and this process only writes each reading into it as one
+    JSON line. Their CPU is counted with this process's as the load generator's (`pids`)."""
 
     def __init__(self, fleet: Fleet, port: int, passwords: dict[str, str], backlog: int) -> None:
         self.fleet, self.port, self.passwords, self.backlog = fleet, port, passwords, backlog
-        self.published = 0
+        self.published = 0  # readings written to the publishers (lines)
         self.stored = 0  # the sampler's latest count
         self.running = True
         self.room = asyncio.Event()  # set while fewer than `backlog` readings wait unstored
+        self.processes: dict[str, asyncio.subprocess.Process] = {}
+
+    async def start(self) -> None:
+        for gateway_id in self.fleet.gateway_ids():
+            self.processes[gateway_id] = await asyncio.create_subprocess_exec(
+                MOSQUITTO_PUB,
+                *("-h", "127.0.0.1", "-p", str(self.port), "-u", gateway_id, "-P", self.passwords[gateway_id]),
+                *("-t", f"gateways/{gateway_id}/readings", "-q", "1", "-l", "-M", str(PUBLISHER_IN_FLIGHT)),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )
+
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.processes.values()]
+
+    async def check_alive(self) -> None:
+        """A publisher that has exited while the gateways run is an error (refused, disconnected...)."""
+        for gateway_id, process in self.processes.items():
+            if process.returncode is not None:
+                error = await process.stderr.read() if process.stderr else b""
+                raise RuntimeError(
+                    f"a gateway failed: {gateway_id}'s mosquitto_pub exited with {process.returncode}: "
+                    f"{error.decode(errors='replace').strip()}"
+                )
 
     def count_stored(self, stored: int) -> None:
         self.stored = stored
@@ -227,70 +305,118 @@ class Gateways:
 
     async def gateway(self, gateway_id: str) -> None:
         devices = self.fleet.device_ids(gateway_id)
-        password = self.passwords[gateway_id]
-        async with aiomqtt.Client("127.0.0.1", self.port, username=gateway_id, password=password) as c:
-            minute = 0
-            while self.running:
-                for device_id in devices:
-                    if self.published - self.stored >= self.backlog:
-                        self.room.clear()
-                        await self.room.wait()
-                    if not self.running:
-                        return
-                    body = json.dumps(self.fleet.reading(device_id, minute)).encode()
-                    await c.publish(f"gateways/{gateway_id}/readings", body, qos=1)
-                    self.published += 1
-                minute += 1
+        stdin = self.processes[gateway_id].stdin
+        assert stdin is not None
+        minute, device = 0, 0
+        while self.running:
+            room = self.backlog - (self.published - self.stored)
+            if room <= 0:
+                self.room.clear()
+                await self.room.wait()
+                continue
+            lines = []
+            for _ in range(min(room, LINES_PER_WRITE)):
+                lines.append(json.dumps(self.fleet.reading(devices[device], minute)))
+                device += 1
+                if device == len(devices):
+                    minute, device = minute + 1, 0
+            self.published += len(lines)
+            stdin.write(("\n".join(lines) + "\n").encode())
+            await stdin.drain()
+            await asyncio.sleep(0)  # the other gateways' turn
+
+    async def close(self, timeout: float = 15.0) -> dict[str, int | None]:
+        """End every publisher's input and wait for it to send what it has and exit (it waits for the
+        broker's acknowledgements first); killed if it has not exited within `timeout`. Exit codes."""
+        for process in self.processes.values():
+            if process.stdin is not None and not process.stdin.is_closing():
+                process.stdin.close()
+        waits = asyncio.gather(*(process.wait() for process in self.processes.values()))
+        try:
+            await asyncio.wait_for(asyncio.shield(waits), timeout)
+        except TimeoutError:
+            for process in self.processes.values():
+                if process.returncode is None:
+                    process.kill()
+            await waits
+        return {gateway_id: process.returncode for gateway_id, process in self.processes.items()}
 
 
 async def system_run(
-    readings: Any, fleet: Fleet, port: int, passwords: dict[str, str], watched: dict[str, int], args: argparse.Namespace
+    readings: Any,
+    accepted: AcceptedCounter,
+    fleet: Fleet,
+    port: int,
+    passwords: dict[str, str],
+    watched: dict[str, list[int]],
+    args: argparse.Namespace,
 ) -> dict[str, Any]:
-    """Gateways publish for warm-up + `seconds`; the readings stored are counted twice a second, and the
-    rate and the CPU are taken over the measured window (after the warm-up) only."""
+    """Gateways publish for warm-up + `seconds`; the readings stored are counted twice a second (the
+    service's counter), and the rate and the CPU are taken over the measured window (after the warm-up)
+    only. After the gateways stop and the service has drained, the collection is counted once: it must
+    hold what the counter says."""
     gateways = Gateways(fleet, port, passwords, args.backlog)
     samples: list[tuple[float, int]] = []
-    started = time.perf_counter()
-    tasks = [asyncio.create_task(gateways.gateway(g)) for g in fleet.gateway_ids()]
     cpu_before: dict[str, float] = {}
     window_start = (0.0, 0, 0)
+    tasks: list[asyncio.Task[None]] = []
     try:
+        await gateways.start()
+        load_generator = {"bench process": watched.get(LOAD_GENERATOR, []), "mosquitto_pub": gateways.pids()}
+        watched = {**watched, LOAD_GENERATOR: [pid for pids in load_generator.values() for pid in pids]}
+        started = time.perf_counter()
+        tasks = [asyncio.create_task(gateways.gateway(g)) for g in fleet.gateway_ids()]
         while (now := time.perf_counter() - started) < args.warmup + args.seconds:
-            gateways.count_stored(await readings.count_documents({}))
+            gateways.count_stored(await accepted())
             samples.append((now, gateways.stored))
             if not cpu_before and now >= args.warmup:
-                cpu_before = {name: cpu_seconds([pid]) for name, pid in watched.items()}
+                cpu_before = {name: cpu_seconds(pids) for name, pids in watched.items()}
+                parts_before = {part: cpu_seconds(pids) for part, pids in load_generator.items()}
                 machine_before = machine_cpu_seconds()
                 operations_before = await operation_times(readings.database.client, readings.database.name)
                 window_start = (now, gateways.stored, gateways.published)
             for task in tasks:
                 if task.done() and task.exception():
                     raise RuntimeError(f"a gateway failed: {task.exception()!r}")
+            await gateways.check_alive()
             await asyncio.sleep(0.5)
-        cpu = {name: cpu_seconds([pid]) - cpu_before[name] for name, pid in watched.items()}
+        # Every publisher is still running: /proc has their CPU until they exit.
+        cpu = {name: cpu_seconds(pids) - cpu_before[name] for name, pids in watched.items()}
+        parts = {part: cpu_seconds(pids) - parts_before[part] for part, pids in load_generator.items()}
         machine = machine_cpu_seconds() - machine_before
         operations = operation_times_between(
             operations_before, await operation_times(readings.database.client, readings.database.name)
         )
-        stored = await readings.count_documents({})
+        stored = await accepted()
         ended = time.perf_counter() - started
         samples.append((ended, stored))
+        await gateways.check_alive()
     finally:
         gateways.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
-    await drained(readings, timeout=args.drain_seconds)
+        exit_codes = await gateways.close()
+    failed = {gateway_id: code for gateway_id, code in exit_codes.items() if code != 0}
+    if failed:
+        raise RuntimeError(f"gateways' mosquitto_pub exited with errors at the end: {failed}")
+    await drained(accepted, timeout=args.drain_seconds)
+    counted = await accepted()
+    in_collection = await readings.count_documents({})
     measured_readings = stored - window_start[1]
     return {
         "gateways": fleet.gateways,
         "devices": fleet.gateways * fleet.devices_per_gateway,
+        "load_generator": f"one mosquitto_pub -l -q 1 -M {PUBLISHER_IN_FLIGHT} per gateway",
         "warmup_seconds": args.warmup,
         "seconds": ended - window_start[0],
         "readings_published": gateways.published,
         "readings_published_in_window": gateways.published - window_start[2],
         "readings_stored_in_window": measured_readings,
+        "readings_counted_by_service": counted,
+        "readings_in_collection": in_collection,
         "readings_per_second": rate_over(samples, window_start[0]),
         "cpu_seconds_by_process": cpu,
         "cpu_seconds_per_1000_readings_by_process": per_thousand(cpu, measured_readings),
+        "load_generator_cpu_seconds_per_1000_readings": per_thousand(parts, measured_readings),
         "cores_used_by_process": {name: seconds / (ended - window_start[0]) for name, seconds in cpu.items()},
         "mongod_operation_ms_per_1000_readings": per_thousand(operations, measured_readings),
         "machine_cores_busy": machine / (ended - window_start[0]),
@@ -299,12 +425,12 @@ async def system_run(
     }
 
 
-async def drained(readings: Any, *, timeout: float) -> None:
-    """Wait until the readings stored stop growing: the service is stopped with no transaction open
-    (a transaction cut short holds its locks until MongoDB's lifetime limit, 60 s, and the database
-    could not be dropped before)."""
+async def drained(accepted: AcceptedCounter, *, timeout: float) -> None:
+    """Wait until the readings stored (the service's counter) stop growing: the service is stopped with
+    no transaction open (a transaction cut short holds its locks until MongoDB's lifetime limit, 60 s,
+    and the database could not be dropped before)."""
     deadline, last = time.monotonic() + timeout, -1
-    while (count := await readings.count_documents({})) != last and time.monotonic() < deadline:
+    while (count := await accepted()) != last and time.monotonic() < deadline:
         last = count
         await asyncio.sleep(1.0)
 
@@ -351,7 +477,7 @@ async def main(args: argparse.Namespace) -> int:
     vhost, prefix = f"bench-ingest-{run_id}", f"bench_ingest_{run_id}_"
     fleet = Fleet(args.gateways, args.devices_per_gateway, datetime.now(UTC).replace(microsecond=0) - timedelta(days=2))
     passwords = {TELEMETRY_USER: f"pw-{run_id}"} | {g: f"pw-{g}-{run_id}" for g in fleet.gateway_ids()}
-    client: AsyncMongoClient = AsyncMongoClient(mongodb_url)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_url)
     add_vhost(vhost)
     try:
         devices = fleet.gateways * fleet.devices_per_gateway
@@ -382,17 +508,19 @@ async def main(args: argparse.Namespace) -> int:
                 telemetry = stack.process("telemetry").process.pid
                 mosquitto = child_pid("mosquitto")
                 watched = {
-                    "telemetry": telemetry,
-                    "mongod": infrastructure_pids()["mongod"],
-                    LOAD_GENERATOR: os.getpid(),
+                    "telemetry": [telemetry],
+                    "mongod": [infrastructure_pids()["mongod"]],
+                    LOAD_GENERATOR: [os.getpid()],  # and the gateways' mosquitto_pub, once started
                 }
                 if mosquitto is not None:
-                    watched["mosquitto"] = mosquitto
+                    watched["mosquitto"] = [mosquitto]
                 print(
                     f"system: {fleet.gateways} gateways x {fleet.devices_per_gateway} devices publish over MQTT QoS 1 "
-                    f"for {args.warmup:.0f} + {args.seconds:.0f} s ..."
+                    f"(mosquitto_pub) for {args.warmup:.0f} + {args.seconds:.0f} s ..."
                 )
-                system = await system_run(db["readings"], fleet, port, passwords, watched, args)
+                async with httpx.AsyncClient(timeout=10.0) as http:
+                    accepted = AcceptedCounter(http, stack.url("telemetry"))
+                    system = await system_run(db["readings"], accepted, fleet, port, passwords, watched, args)
             system["storage"] = await storage_stats(db, "readings")
             system["storage_bytes_per_machine_per_day"] = storage_per_machine_per_day(
                 system["storage"]["storage_bytes"], system["storage"]["readings"]
@@ -400,6 +528,7 @@ async def main(args: argparse.Namespace) -> int:
             system["rejections"] = await db["rejections"].count_documents({})
     finally:
         await client.close()
+        sync_client: MongoClient[dict[str, Any]]
         with MongoClient(mongodb_url) as sync_client:
             for name in sync_client.list_database_names():
                 if name.startswith(prefix):
@@ -420,7 +549,11 @@ async def main(args: argparse.Namespace) -> int:
     path = RESULTS / f"ingest-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(report, indent=2))
     print(f"written {path}")
-    return 0 if system["rejections"] == 0 else 1
+    return 0 if system["rejections"] == 0 and counts_agree(system) else 1
+
+
+def counts_agree(system: dict[str, Any]) -> bool:
+    return bool(system["readings_counted_by_service"] == system["readings_in_collection"])
 
 
 def show(report: dict[str, Any]) -> None:
@@ -432,6 +565,15 @@ def show(report: dict[str, Any]) -> None:
         f"rejections {system['rejections']})"
     )
     print(
+        f"   counted by the service {system['readings_counted_by_service']}, "
+        f"in the collection {system['readings_in_collection']} (after the drain)"
+    )
+    if not counts_agree(system):
+        print(
+            f"   WARNING: the service's counter ({ACCEPTED}) and the collection disagree: "
+            "the rate and the CPU per 1,000 readings rest on the counter"
+        )
+    print(
         f"   the machine ({report['machine']['cpus']} cores) was busy {system['machine_cores_busy']:.2f} cores, "
         f"of which processes outside this benchmark {system['other_processes_cores_busy']:.2f}"
     )
@@ -439,6 +581,8 @@ def show(report: dict[str, Any]) -> None:
     print(f"   ratio: {report['ratio_to_baseline']:.3f} (target >= {report['target_ratio']})")
     by_process = ", ".join(f"{n} {s:.2f}" for n, s in system["cpu_seconds_per_1000_readings_by_process"].items())
     print(f"   CPU-seconds per 1,000 readings: {by_process}")
+    parts = ", ".join(f"{n} {s:.3f}" for n, s in system["load_generator_cpu_seconds_per_1000_readings"].items())
+    print(f"     of which the load generator's: {parts}")
     by_process = ", ".join(f"{n} {s:.2f}" for n, s in baseline["cpu_seconds_per_1000_readings_by_process"].items())
     operations = system["mongod_operation_ms_per_1000_readings"]
     print(f"   MongoDB time on the service's database per 1,000 readings: {sum(operations.values()) / 1000:.2f} s")

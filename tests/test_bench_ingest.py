@@ -6,7 +6,9 @@ import math
 from datetime import UTC, datetime
 
 from bench.ingest import (
+    ACCEPTED,
     Fleet,
+    counter_value,
     device_documents,
     per_thousand,
     rate_over,
@@ -55,3 +57,22 @@ def test_the_devices_registered_in_bulk_are_devices_telemetry_reads_back() -> No
         ("DEV-0000-0001", "GW-0000"),
         ("DEV-0001-0000", "GW-0001"),
     ]
+
+
+def test_the_readings_stored_are_read_from_the_services_counter_by_its_labels() -> None:
+    metrics = "\n".join(
+        [
+            "# HELP compressor_telemetry_readings_accepted_total readings taken in",
+            "# TYPE compressor_telemetry_readings_accepted_total counter",
+            'compressor_telemetry_readings_accepted_total{source="mqtt"} 1234.0',
+            'compressor_telemetry_readings_accepted_total{source="modbus"} 7.0',
+            'compressor_telemetry_readings_accepted_created{source="mqtt"} 1.7648e+09',
+            'compressor_telemetry_readings_rejected_total{reason="duplicate",source="mqtt"} 3.0',
+            "compressor_plain_total 5.0",
+        ]
+    )
+    assert counter_value(metrics, ACCEPTED, source="mqtt") == 1234
+    assert counter_value(metrics, ACCEPTED) == 1241  # every label set
+    assert counter_value(metrics, "compressor_telemetry_readings_rejected_total", source="mqtt") == 3
+    assert counter_value(metrics, "compressor_plain_total") == 5
+    assert counter_value("", ACCEPTED, source="mqtt") == 0  # before the first reading: no sample yet
