@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -216,25 +217,37 @@ async def test_one_batch_judges_its_readings_in_order_against_each_other(setting
         assert state["last"]["running_hours"] == 23_953 and len(state["recent"]) == 6
 
 
-async def test_two_replicas_share_the_gateways_readings_each_taken_in_once(settings, test_db, tokens, mqtt_port):
+async def test_one_replica_holds_the_mqtt_session_and_another_takes_over_when_it_stops(
+    settings, test_db, tokens, mqtt_port
+):
+    """Replicas share one session (one client id), held by whichever holds the intake lease: every
+    reading is taken in once, and readings published after the holder stopped reach the other replica,
+    with none left in a session nobody reads (as one of a shared subscription's would be)."""
     manager = {"Authorization": f"Bearer {tokens.mint('u-manager-1', ['manager'], name='Tan Mei Ling')}"}
-    replicas = [settings.model_copy(update={"mqtt_client_id": f"telemetry-replica-{n}"}) for n in (1, 2)]
-    async with (
-        running_service(SERVICE, replicas[0], bindings=(EquipmentServiceCameDue.routing_key(),)) as first,
-        running_service(SERVICE, replicas[1], bindings=(EquipmentServiceCameDue.routing_key(),)),
-    ):
-        assert (await first.client.post("/devices", json=DEVICE, headers=manager)).status_code == 201
-        sent = [reading(60 - n, 21_000 + n) for n in range(40)]
-        await publish(mqtt_port, "GW-1", sent)
+    bindings = (EquipmentServiceCameDue.routing_key(),)
 
-        async def all_stored() -> bool:
-            return test_db.readings.count_documents({"device_id": "DEV-1"}) >= len(sent)
+    def stored() -> list[float]:
+        return sorted(doc["running_hours"] for doc in test_db.readings.find({"device_id": "DEV-1"}))
 
-        await eventually(all_stored, timeout=WAIT)
-        stored = [doc["running_hours"] for doc in test_db.readings.find({"device_id": "DEV-1"})]
-        assert sorted(stored) == [21_000 + n for n in range(40)]  # each once, none lost
-        # One shared subscription: no reading went to both replicas (it would be absorbed as a duplicate).
+    def stored_at_least(count: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return len(stored()) >= count
+
+        return check
+
+    async with running_service(SERVICE, settings, bindings=bindings) as standby:
+        async with running_service(SERVICE, settings, bindings=bindings) as holder:
+            assert (await holder.client.post("/devices", json=DEVICE, headers=manager)).status_code == 201
+            await publish(mqtt_port, "GW-1", [reading(60 - n, 21_000 + n) for n in range(20)])
+            await eventually(stored_at_least(20), timeout=WAIT)
+        # The replica that held the session stopped (and let the lease go): the other takes over.
+        await publish(mqtt_port, "GW-1", [reading(40 - n, 21_020 + n) for n in range(20)])
+        await eventually(stored_at_least(40), timeout=WAIT)
+        assert standby  # still running
+        assert stored() == [21_000 + n for n in range(40)]  # each once, none lost
         assert [doc["reason"] for doc in test_db.rejections.find({})] == []
+        [lease] = list(test_db.leases.find({}))
+        assert lease["generation"] >= 1
 
 
 async def test_replicas_starting_together_both_find_the_readings_collection(test_settings):

@@ -51,7 +51,9 @@ class TelemetrySettings(Settings):
     mqtt_username: str = Field("telemetry", description="Telemetry's own MQTT user (subscribes to every gateway).")
     mqtt_password: SecretStr = Field(SecretStr(""), description="Telemetry's MQTT password.")
     mqtt_client_id: str = Field(
-        "", description="This replica's MQTT client id (its persistent session); empty: <user>-<host name>-<HTTP port>."
+        "",
+        description="The MQTT client id of telemetry's one session, the same for every replica (the one holding "
+        "the intake lease connects); empty: the MQTT user's name.",
     )
     mqtt_topic_root: str = Field("gateways", description="Gateways publish under <root>/<gateway id>/readings.")
 

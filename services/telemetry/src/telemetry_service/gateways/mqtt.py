@@ -2,45 +2,50 @@
 
 Each gateway has its own MQTT user and may publish only under `<root>/<its id>/readings` (the broker's
 access list says so, `infra/mosquitto/`); the gateway id this service trusts is the topic's, which the
-broker checked, never a field of the payload. Telemetry subscribes with a persistent session and QoS 1,
-and acknowledges a message only once the reading was taken in: readings published while the service
-was down wait in the broker, and one whose handling was cut short is delivered again (and recognised
-as a duplicate if it had been taken in).
+broker checked, never a field of the payload. Telemetry subscribes with QoS 1 and a persistent session
+(MQTT 5, SESSION_EXPIRY_SECONDS), and acknowledges a message only once the reading was taken in:
+readings published while the service was down wait in the broker, and one whose handling was cut short
+is delivered again (and recognised as a duplicate if it had been taken in).
+
+One session, one replica. Whichever replica holds the intake lease (MongoDB, kit/lease.py) connects,
+under the one client id all replicas share; the others wait to take over once it stops renewing. A
+session per replica with a shared subscription would spread the readings, but Mosquitto goes on
+handing a share to the session of a replica that is gone (a pod replaced under a new name, a scale-down)
+and that share is lost; one batch consumer takes in far more than a fleet sends (bench/README.md), and
+keeps each gateway's readings in order.
 
 Readings are taken in in batches, in the order they came: whatever arrived while the last batch was
 being stored, up to BATCH (readings/intake.py stores a batch with a handful of MongoDB round trips,
 where one at a time each took about nine). MQTT 5's receive maximum lets the broker hand over the next
-batch's readings meanwhile, unacknowledged. A device publishes through its one gateway, and its readings
-are judged in order (the counters, the last reading, the alarm episodes). Several replicas share one
-subscription (each reading goes to one of them); the order of one gateway's readings then holds per
-replica only, and a reading judged before an earlier one is taken as a late one.
+batch's readings meanwhile, unacknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import os
-import socket
 from urllib.parse import urlsplit
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from compressor_kit.lease import Lease, LeaseLost
 from compressor_kit.retry import is_outage
+from telemetry_service.gateways import store
 from telemetry_service.readings.intake import Arrival, take_in_all
 from telemetry_service.settings import TelemetryRuntime, TelemetrySettings
 
 log = logging.getLogger(__name__)
 
 RECONNECT_SECONDS = 2.0
+LEASE_SECONDS = 15.0  # a holder that stops renewing (stopped, cut off) hands the intake over after this
 BATCH = 500  # readings taken in together at most
 RECEIVE_MAXIMUM = 2 * BATCH  # unacknowledged readings the broker may hand over: a batch stored, the next one arriving
-# How long the broker keeps a replica's session (its subscription and the readings waiting for it) while
-# the replica is away: readings wait through a restart or an outage; a replica gone for good (replaced
-# under another name) stops taking its share after this.
-SESSION_EXPIRY_SECONDS = 2 * 86_400
+# How long the broker keeps the session (the subscription and the readings waiting for it) while no
+# replica is connected: readings wait through an outage of telemetry this long.
+SESSION_EXPIRY_SECONDS = 7 * 86_400
 
 
 def gateway_of(topic: str, root: str) -> str | None:
@@ -52,10 +57,9 @@ def gateway_of(topic: str, root: str) -> str | None:
 
 
 def client_id(settings: TelemetrySettings) -> str:
-    """MQTT_CLIENT_ID, else one per host and port: each replica keeps its own persistent session across
-    restarts, and two replicas never take each other's (the broker drops a client whose id reconnects)."""
-    instance = settings.http_port or os.getpid()  # port 0: the operating system picks one per start
-    return settings.mqtt_client_id or f"{settings.mqtt_username}-{socket.gethostname()}-{instance}"
+    """MQTT_CLIENT_ID, else the MQTT user's name: the same for every replica, so whichever holds the
+    lease resumes the one session and the readings waiting in it."""
+    return settings.mqtt_client_id or settings.mqtt_username
 
 
 def connect_properties() -> Properties:
@@ -67,40 +71,74 @@ def connect_properties() -> Properties:
 
 
 async def listen(runtime: TelemetryRuntime) -> None:
-    """Take in every gateway's readings for as long as the service runs; a lost broker is waited for."""
+    """Take in every gateway's readings for as long as the service runs, while this replica holds the
+    intake lease; a lost broker or database is waited for."""
     settings = runtime.settings
     if not settings.mqtt_url:
         log.info("MQTT_URL is empty: no MQTT intake")
         return
+    lease = store.intake_lease(runtime, LEASE_SECONDS)
+    try:
+        while True:
+            try:
+                if await lease.hold():
+                    await _take_in_while_held(runtime, lease)
+            except aiomqtt.MqttError as error:
+                log.warning("MQTT broker unavailable (%s); reconnecting in %.0f s", error, RECONNECT_SECONDS)
+            except LeaseLost:
+                log.warning("MQTT intake lease not renewed in time: disconnected, another replica may take over")
+            except Exception as error:
+                if not is_outage(error):
+                    raise
+                # MongoDB is away: the unacknowledged readings stay with the broker, which hands them
+                # over again on the next connection, and the rest wait there meanwhile.
+                log.warning("MongoDB unavailable (%s): MQTT intake paused for %.0f s", error, RECONNECT_SECONDS)
+            await asyncio.sleep(RECONNECT_SECONDS if lease.held else LEASE_SECONDS / 3)
+    finally:
+        if lease.held:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(lease.release(), timeout=2)  # the next replica takes over at once
+
+
+async def _take_in_while_held(runtime: TelemetryRuntime, lease: Lease) -> None:
+    settings = runtime.settings
     address = urlsplit(settings.mqtt_url)
-    while True:
+    async with aiomqtt.Client(
+        address.hostname or "127.0.0.1",
+        address.port or 1883,
+        username=settings.mqtt_username,
+        password=settings.mqtt_password.get_secret_value() or None,
+        identifier=client_id(settings),
+        protocol=aiomqtt.ProtocolVersion.V5,
+        clean_start=False,
+        properties=connect_properties(),
+    ) as client:
+        # aiomqtt leaves paho's automatic acknowledgement on (on receipt, before the reading is stored);
+        # acknowledge by hand after it is taken in instead.
+        client._client.manual_ack_set(True)
+        await client.subscribe(f"{settings.mqtt_topic_root}/+/readings", qos=1)
+        log.info("MQTT intake subscribed at %s as %s", settings.mqtt_url, client_id(settings))
         try:
-            async with aiomqtt.Client(
-                address.hostname or "127.0.0.1",
-                address.port or 1883,
-                username=settings.mqtt_username,
-                password=settings.mqtt_password.get_secret_value() or None,
-                identifier=client_id(settings),
-                protocol=aiomqtt.ProtocolVersion.V5,
-                clean_start=False,
-                properties=connect_properties(),
-            ) as client:
-                # aiomqtt leaves paho's automatic acknowledgement on (on receipt, before the reading is
-                # stored); acknowledge by hand after it is taken in instead.
-                client._client.manual_ack_set(True)
-                # A shared subscription: replicas split the readings between them, each reading to one.
-                await client.subscribe(f"$share/{settings.mqtt_username}/{settings.mqtt_topic_root}/+/readings", qos=1)
-                log.info("MQTT intake subscribed at %s", settings.mqtt_url)
-                await _handle_all(runtime, client)
-        except aiomqtt.MqttError as error:
-            log.warning("MQTT broker unavailable (%s); reconnecting in %.0f s", error, RECONNECT_SECONDS)
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(_keep_holding(lease))
+                tasks.create_task(_handle_all(runtime, client))
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+
+
+async def _keep_holding(lease: Lease) -> None:
+    """Renew the lease a few times per its length; raise LeaseLost once it may have run out."""
+    while True:
+        await asyncio.sleep(lease.seconds / 3)
+        try:
+            if await lease.hold():
+                continue
         except Exception as error:
+            if is_outage(error) and lease.held:
+                continue  # MongoDB away for now; the lease still runs
             if not is_outage(error):
                 raise
-            # MongoDB is away: the unacknowledged readings stay with the broker, which hands them over
-            # again on the next connection, and the rest wait there meanwhile.
-            log.warning("MongoDB unavailable (%s): MQTT intake paused for %.0f s", error, RECONNECT_SECONDS)
-        await asyncio.sleep(RECONNECT_SECONDS)
+        raise LeaseLost(lease.name)
 
 
 async def _handle_all(runtime: TelemetryRuntime, client: aiomqtt.Client) -> None:

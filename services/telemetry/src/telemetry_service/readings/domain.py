@@ -232,4 +232,3 @@ def hours_per_day(earlier: LastReading | None, reading: Reading, default: float)
     if days < 1:
         return default
     return max(0.0, min(24.0, (reading.running_hours - earlier.running_hours) / days))
-
