@@ -1,64 +1,70 @@
 """The MQTT intake's batches (no server): what arrived meanwhile is taken in together, in arrival order,
-and acknowledged only once taken in; a fault skips one reading, an outage acknowledges nothing."""
+and acknowledged only once taken in; a fault skips one reading; an outage holds the readings
+unacknowledged and tries again until MongoDB answers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
 
-import aiomqtt
-import pytest
 from pymongo.errors import ServerSelectionTimeoutError
 
+from compressor_kit.testing import eventually
 from telemetry_service.gateways import mqtt
 from telemetry_service.readings.intake import Arrival
 
-
-class FakeClient:
-    """What `_handle_all` uses of aiomqtt's client: the messages, and paho's manual acknowledgement."""
-
-    def __init__(self, messages: list[aiomqtt.Message]) -> None:
-        self._messages = messages
-        self.acked: list[int] = []
-        self._client = SimpleNamespace(ack=lambda mid, qos: self.acked.append(mid))
-
-    @property
-    def messages(self) -> AsyncIterator[aiomqtt.Message]:
-        async def each() -> AsyncIterator[aiomqtt.Message]:
-            for message in self._messages:
-                yield message
-
-        return each()
-
-
-def message(gateway: str, mid: int) -> aiomqtt.Message:
-    return aiomqtt.Message(
-        f"gateways/{gateway}/readings", str(mid).encode(), qos=1, retain=False, mid=mid, properties=None
-    )
+TakeIn = Callable[[Any, list[Arrival]], Awaitable[list[None]]]
 
 
 def runtime() -> Any:
     return SimpleNamespace(settings=SimpleNamespace(mqtt_topic_root="gateways"))
 
 
+async def deliver(monkeypatch, take_in_all: TakeIn, messages: list[tuple[str, bytes]]) -> list[asyncio.Task[int]]:
+    """gmqtt's part: one `on_message` task per PUBLISH, in order; each one's result is its PUBACK."""
+    monkeypatch.setattr(mqtt, "take_in_all", take_in_all)
+    session = mqtt.Session(runtime())
+    handlers = [asyncio.create_task(session.on_message(None, topic, body, 1, {})) for topic, body in messages]
+    taking_in = asyncio.create_task(session.take_in_batches())
+
+    async def all_handled() -> bool:
+        return all(handler.done() for handler in handlers)
+
+    try:
+        await eventually(all_handled, timeout=5)
+    finally:
+        taking_in.cancel()
+    return handlers
+
+
+def readings(*names: str) -> list[tuple[str, bytes]]:
+    return [(f"gateways/{name.split(':')[0]}/readings", name.split(":")[1].encode()) for name in names]
+
+
 async def test_readings_are_taken_in_as_batches_in_arrival_order_and_acknowledged_after(monkeypatch):
     batches: list[list[str]] = []
-    acked_before: list[int] = []
+    handlers: list[asyncio.Task[int]] = []
 
     async def take_in_all(runtime: Any, arrivals: list[Arrival]) -> list[None]:
-        acked_before.append(len(client.acked))
+        assert not any(handler.done() for handler in handlers)  # nothing acknowledged before it is taken in
         batches.append([f"{a.gateway_id}:{a.payload.decode()}" for a in arrivals])  # type: ignore[union-attr]
         return [None for _ in arrivals]
 
     monkeypatch.setattr(mqtt, "take_in_all", take_in_all)
-    client = FakeClient([message("GW-1", 1), message("GW-1", 2), message("GW-2", 3), message("GW-1", 4)])
-
-    await mqtt._handle_all(runtime(), client)  # type: ignore[arg-type]
+    session = mqtt.Session(runtime())
+    handlers = [
+        asyncio.create_task(session.on_message(None, topic, body, 1, {}))
+        for topic, body in readings("GW-1:1", "GW-1:2", "GW-2:3", "GW-1:4")
+    ]
+    await asyncio.sleep(0)  # each handler has queued its reading
+    taking_in = asyncio.create_task(session.take_in_batches())
+    done, _ = await asyncio.wait(handlers, timeout=5)
+    taking_in.cancel()
 
     assert batches == [["GW-1:1", "GW-1:2", "GW-2:3", "GW-1:4"]]  # what arrived meanwhile, in order
-    assert acked_before == [0]  # nothing acknowledged before it was taken in
-    assert client.acked == [1, 2, 3, 4]
+    assert len(done) == 4 and [handler.result() for handler in handlers] == [0, 0, 0, 0]  # PUBACK: success
 
 
 async def test_a_batch_is_at_most_batch_long(monkeypatch):
@@ -68,13 +74,9 @@ async def test_a_batch_is_at_most_batch_long(monkeypatch):
         sizes.append(len(arrivals))
         return [None for _ in arrivals]
 
-    monkeypatch.setattr(mqtt, "take_in_all", take_in_all)
-    client = FakeClient([message("GW-1", n) for n in range(1, mqtt.BATCH + 3)])
-
-    await mqtt._handle_all(runtime(), client)  # type: ignore[arg-type]
+    await deliver(monkeypatch, take_in_all, readings(*(f"GW-1:{n}" for n in range(mqtt.BATCH + 2))))
 
     assert sizes == [mqtt.BATCH, 2]
-    assert len(client.acked) == mqtt.BATCH + 2
 
 
 async def test_a_fault_in_a_batch_skips_only_the_reading_that_meets_it(monkeypatch):
@@ -86,22 +88,41 @@ async def test_a_fault_in_a_batch_skips_only_the_reading_that_meets_it(monkeypat
         taken.extend(a.payload.decode() for a in arrivals)  # type: ignore[union-attr]
         return [None for _ in arrivals]
 
-    monkeypatch.setattr(mqtt, "take_in_all", take_in_all)
-    client = FakeClient([message("GW-1", 1), message("GW-1", 2), message("GW-2", 3)])
-
-    await mqtt._handle_all(runtime(), client)  # type: ignore[arg-type]
+    handlers = await deliver(monkeypatch, take_in_all, readings("GW-1:1", "GW-1:2", "GW-2:3"))
 
     assert taken == ["1", "3"]
-    assert client.acked == [1, 2, 3]  # the faulty one is acknowledged too: the stream goes on
+    assert [handler.result() for handler in handlers] == [0, 0, 0]  # the faulty one too: the stream goes on
 
 
-async def test_an_outage_acknowledges_nothing_and_stops_the_intake(monkeypatch):
+async def test_an_outage_holds_the_readings_unacknowledged_until_mongodb_answers(monkeypatch):
+    monkeypatch.setattr(mqtt, "RECONNECT_SECONDS", 0.01)
+    attempts: list[int] = []
+    handlers: list[asyncio.Task[int]] = []
+
     async def take_in_all(runtime: Any, arrivals: list[Arrival]) -> list[None]:
-        raise ServerSelectionTimeoutError("no primary")
+        attempts.append(len(arrivals))
+        if len(attempts) < 3:
+            assert not any(handler.done() for handler in handlers)
+            raise ServerSelectionTimeoutError("no primary")
+        return [None for _ in arrivals]
 
     monkeypatch.setattr(mqtt, "take_in_all", take_in_all)
-    client = FakeClient([message("GW-1", 1), message("GW-1", 2)])
+    session = mqtt.Session(runtime())
+    handlers = [asyncio.create_task(session.on_message(None, t, b, 1, {})) for t, b in readings("GW-1:1", "GW-1:2")]
+    await asyncio.sleep(0)
+    taking_in = asyncio.create_task(session.take_in_batches())
+    done, _ = await asyncio.wait(handlers, timeout=5)
+    taking_in.cancel()
 
-    with pytest.raises(ServerSelectionTimeoutError):
-        await mqtt._handle_all(runtime(), client)  # type: ignore[arg-type]
-    assert client.acked == []  # the broker hands them over again on the next connection
+    assert attempts == [2, 2, 2]  # the same batch, tried again, not split or dropped
+    assert len(done) == 2
+
+
+async def test_readings_not_taken_in_when_the_client_stops_get_no_acknowledgement_wait(monkeypatch):
+    """Abandoned on disconnect: the handlers end (gmqtt's PUBACK then goes to a closed connection)."""
+    session = mqtt.Session(runtime())
+    handlers = [asyncio.create_task(session.on_message(None, t, b, 1, {})) for t, b in readings("GW-1:1")]
+    await asyncio.sleep(0)
+    assert not handlers[0].done()
+    session.abandon()
+    await asyncio.wait_for(handlers[0], timeout=1)

@@ -25,11 +25,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
-import aiomqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+import gmqtt
+from gmqtt.mqtt.constants import MQTTv50
 
 from compressor_kit.lease import Lease, LeaseLost
 from compressor_kit.retry import is_outage
@@ -62,14 +62,6 @@ def client_id(settings: TelemetrySettings) -> str:
     return settings.mqtt_client_id or settings.mqtt_username
 
 
-def connect_properties() -> Properties:
-    """MQTT 5 CONNECT properties: the receive maximum, and a session that outlives the connection."""
-    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    properties.ReceiveMaximum = RECEIVE_MAXIMUM
-    properties.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
-    return properties
-
-
 async def listen(runtime: TelemetryRuntime) -> None:
     """Take in every gateway's readings for as long as the service runs, while this replica holds the
     intake lease; a lost broker or database is waited for."""
@@ -83,16 +75,12 @@ async def listen(runtime: TelemetryRuntime) -> None:
             try:
                 if await lease.hold():
                     await _take_in_while_held(runtime, lease)
-            except aiomqtt.MqttError as error:
-                log.warning("MQTT broker unavailable (%s); reconnecting in %.0f s", error, RECONNECT_SECONDS)
             except LeaseLost:
                 log.warning("MQTT intake lease not renewed in time: disconnected, another replica may take over")
             except Exception as error:
-                if not is_outage(error):
+                if not (is_outage(error) or isinstance(error, OSError | gmqtt.MQTTConnectError)):
                     raise
-                # MongoDB is away: the unacknowledged readings stay with the broker, which hands them
-                # over again on the next connection, and the rest wait there meanwhile.
-                log.warning("MongoDB unavailable (%s): MQTT intake paused for %.0f s", error, RECONNECT_SECONDS)
+                log.warning("MQTT intake paused (%s); trying again in %.0f s", error, RECONNECT_SECONDS)
             await asyncio.sleep(RECONNECT_SECONDS if lease.held else LEASE_SECONDS / 3)
     finally:
         if lease.held:
@@ -101,29 +89,41 @@ async def listen(runtime: TelemetryRuntime) -> None:
 
 
 async def _take_in_while_held(runtime: TelemetryRuntime, lease: Lease) -> None:
+    """One MQTT client for as long as the lease is held. gmqtt reconnects it by itself after a lost
+    connection, resuming the session (the broker then hands over again what was not acknowledged)."""
     settings = runtime.settings
     address = urlsplit(settings.mqtt_url)
-    async with aiomqtt.Client(
-        address.hostname or "127.0.0.1",
-        address.port or 1883,
-        username=settings.mqtt_username,
-        password=settings.mqtt_password.get_secret_value() or None,
-        identifier=client_id(settings),
-        protocol=aiomqtt.ProtocolVersion.V5,
-        clean_start=False,
-        properties=connect_properties(),
-    ) as client:
-        # aiomqtt leaves paho's automatic acknowledgement on (on receipt, before the reading is stored);
-        # acknowledge by hand after it is taken in instead.
-        client._client.manual_ack_set(True)
-        await client.subscribe(f"{settings.mqtt_topic_root}/+/readings", qos=1)
-        log.info("MQTT intake subscribed at %s as %s", settings.mqtt_url, client_id(settings))
+    session = Session(runtime)
+    client = gmqtt.Client(
+        client_id(settings),
+        clean_session=False,  # MQTT 5's clean start off: resume the session and what waits in it
+        optimistic_acknowledgement=False,  # PUBACK once `on_message` returns, after the reading is stored
+        session_expiry_interval=SESSION_EXPIRY_SECONDS,
+        receive_maximum=RECEIVE_MAXIMUM,
+    )
+    client.set_config({"reconnect_delay": RECONNECT_SECONDS})
+    client.set_auth_credentials(settings.mqtt_username, settings.mqtt_password.get_secret_value() or None)
+    topic = f"{settings.mqtt_topic_root}/+/readings"
+    client.on_message = session.on_message
+    # Subscribed on every connection: a session the broker let expire has none.
+    client.on_connect = lambda client, flags, result, properties: client.subscribe(topic, qos=1)
+    await client.connect(address.hostname or "127.0.0.1", address.port or 1883, keepalive=30, version=MQTTv50)
+    try:
+        if client._connection_state.protocol_version != MQTTv50:
+            # gmqtt falls back to MQTT 3.1.1 for a broker without 5, where it acknowledges on receipt
+            # (no public attribute tells; the version is pinned).
+            raise RuntimeError(f"the MQTT broker at {settings.mqtt_url} does not speak MQTT 5")
+        log.info("MQTT intake connected to %s as %s", settings.mqtt_url, client_id(settings))
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(_keep_holding(lease))
-                tasks.create_task(_handle_all(runtime, client))
+                tasks.create_task(session.take_in_batches())
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.disconnect(), timeout=2)
+        session.abandon()
 
 
 async def _keep_holding(lease: Lease) -> None:
@@ -141,62 +141,73 @@ async def _keep_holding(lease: Lease) -> None:
         raise LeaseLost(lease.name)
 
 
-async def _handle_all(runtime: TelemetryRuntime, client: aiomqtt.Client) -> None:
-    """Every message as it comes, in batches of what arrived meanwhile (no waiting for a batch to fill:
-    a lone reading is taken in at once). An outage or a lost connection stops the lot (the
-    unacknowledged come again on the next connection)."""
-    arrived: asyncio.Queue[aiomqtt.Message | None] = asyncio.Queue()
+class Session:
+    """The readings of one MQTT client, taken in as batches in the order they came.
 
-    async def receive() -> None:
-        async for message in client.messages:
-            arrived.put_nowait(message)
-        arrived.put_nowait(None)  # the messages ended (a test's client; a real one raises MqttError)
+    gmqtt calls `on_message` for each PUBLISH, in order, and sends its PUBACK when it returns: the
+    reading waits in `arrived` until the batch it is taken in with is stored. Batches are whatever
+    arrived while the last one was being stored, up to BATCH, with no waiting for one to fill (a lone
+    reading is taken in at once)."""
 
-    try:
-        async with asyncio.TaskGroup() as tasks:
-            receiving = tasks.create_task(receive())
-            while True:
-                batch = [await arrived.get()]
-                while batch[-1] is not None and len(batch) < BATCH and not arrived.empty():
-                    batch.append(arrived.get_nowait())
-                messages = [message for message in batch if message is not None]
-                if messages:
-                    await _handle(runtime, client, messages)
-                if batch[-1] is None:
-                    break
-            await receiving
-    except BaseExceptionGroup as failed:
-        raise failed.exceptions[0] from None
+    def __init__(self, runtime: TelemetryRuntime) -> None:
+        self.runtime = runtime
+        self.arrived: asyncio.Queue[tuple[Arrival | None, asyncio.Future[None]]] = asyncio.Queue()
+        self.waiting: set[asyncio.Future[None]] = set()
+
+    async def on_message(self, client: Any, topic: str, payload: bytes, qos: int, properties: Any) -> int:
+        gateway_id = gateway_of(topic, self.runtime.settings.mqtt_topic_root)
+        taken_in = asyncio.get_running_loop().create_future()
+        self.waiting.add(taken_in)
+        # A topic that is no gateway's (the broker's access list lets gateways publish nowhere else) is
+        # acknowledged with its batch and skipped.
+        self.arrived.put_nowait((Arrival(payload, "mqtt", gateway_id) if gateway_id else None, taken_in))
+        await taken_in
+        return 0  # PUBACK: success
+
+    async def take_in_batches(self) -> None:
+        while True:
+            batch = [await self.arrived.get()]
+            while len(batch) < BATCH and not self.arrived.empty():
+                batch.append(self.arrived.get_nowait())
+            await take_in_batch(self.runtime, [arrival for arrival, _ in batch if arrival is not None])
+            for _, taken_in in batch:
+                self.waiting.discard(taken_in)
+                taken_in.set_result(None)
+
+    def abandon(self) -> None:
+        """The client is disconnected: the readings not taken in get no PUBACK (their handlers end and
+        write to a closed connection, which gmqtt only logs), so the broker hands them over again."""
+        for taken_in in self.waiting:
+            if not taken_in.done():
+                taken_in.set_result(None)
+        self.waiting.clear()
 
 
-async def _handle(runtime: TelemetryRuntime, client: aiomqtt.Client, messages: list[aiomqtt.Message]) -> None:
-    """Take a batch in, then acknowledge each of its messages. A fault of this service (not of a
+async def take_in_batch(runtime: TelemetryRuntime, arrivals: list[Arrival]) -> None:
+    """Take a batch in. MongoDB away: the batch is tried again until it answers (its readings stay
+    unacknowledged meanwhile, and the next ones wait in the broker). A fault of this service (not of a
     reading: those are rejected, not raised) fails the batch: its readings are then taken in one by one,
     so only the one that meets the fault is logged and skipped."""
-    arrivals = []
-    for message in messages:
-        gateway_id = gateway_of(str(message.topic), runtime.settings.mqtt_topic_root)
-        if gateway_id is not None:  # the broker's access list lets gateways publish nowhere else
-            payload = message.payload if isinstance(message.payload, bytes | str) else str(message.payload)
-            arrivals.append(Arrival(payload, "mqtt", gateway_id))
     try:
-        await take_in_all(runtime, arrivals)
-    except Exception as error:
-        if is_outage(error) or len(arrivals) == 1:
-            _skip_or_raise(error, arrivals)
-        else:
-            for arrival in arrivals:
-                try:
-                    await take_in_all(runtime, [arrival])
-                except Exception as alone:
-                    _skip_or_raise(alone, [arrival])
-    for message in messages:
-        if message.qos > 0:
-            client._client.ack(message.mid, message.qos)
+        await _through_outages(runtime, arrivals)
+    except Exception:
+        if len(arrivals) == 1:
+            log.exception("reading from gateway %s could not be handled; skipped", arrivals[0].gateway_id)
+            return
+        for arrival in arrivals:
+            try:
+                await _through_outages(runtime, [arrival])
+            except Exception:
+                log.exception("reading from gateway %s could not be handled; skipped", arrival.gateway_id)
 
 
-def _skip_or_raise(error: Exception, arrivals: list[Arrival]) -> None:
-    if is_outage(error):
-        raise error
-    # A fault of this service, not of the reading: logged loudly, and the stream goes on.
-    log.exception("reading from gateway %s could not be handled; acknowledged and skipped", arrivals[0].gateway_id)
+async def _through_outages(runtime: TelemetryRuntime, arrivals: list[Arrival]) -> None:
+    while True:
+        try:
+            await take_in_all(runtime, arrivals)
+            return
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            log.warning("MongoDB unavailable (%s): MQTT intake paused for %.0f s", error, RECONNECT_SECONDS)
+            await asyncio.sleep(RECONNECT_SECONDS)
