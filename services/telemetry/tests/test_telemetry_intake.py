@@ -5,8 +5,10 @@ reason, and publishes a service level coming due exactly once."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +20,7 @@ from compressor_contracts.events.telemetry import EquipmentAlarmRaised, Equipmen
 from compressor_kit.testing import eventually
 from compressor_kit.testing.harness import running_service
 from compressor_kit.testing.mosquitto import mosquitto_broker
+from compressor_kit.testing.ports import free_port
 from telemetry_service.app import SERVICE
 from telemetry_service.settings import TelemetrySettings
 
@@ -248,6 +251,44 @@ async def test_one_replica_holds_the_mqtt_session_and_another_takes_over_when_it
         assert [doc["reason"] for doc in test_db.rejections.find({})] == []
         [lease] = list(test_db.leases.find({}))
         assert lease["generation"] >= 1
+
+
+async def test_the_intake_reconnects_and_subscribes_again_after_the_broker_restarts(test_settings, test_db, tokens):
+    manager = {"Authorization": f"Bearer {tokens.mint('u-manager-1', ['manager'], name='Tan Mei Ling')}"}
+    port = free_port()
+    settings = TelemetrySettings(
+        **{
+            **test_settings.model_dump(),
+            "mqtt_url": f"mqtt://127.0.0.1:{port}",
+            "mqtt_username": "telemetry",
+            "mqtt_password": SecretStr(PASSWORDS["telemetry"]),
+        }
+    )
+    with ExitStack() as first_broker:
+        first_broker.enter_context(mosquitto_broker(PASSWORDS, port=port))
+        async with running_service(SERVICE, settings) as running:
+            assert (await running.client.post("/devices", json=DEVICE, headers=manager)).status_code == 201
+            await publish(port, "GW-1", [reading(30, 21_000)])
+            await eventually(stored_count_at_least(test_db, 1), timeout=WAIT)
+
+            first_broker.close()  # the broker goes, and comes back without the session (no persistence)
+            with mosquitto_broker(PASSWORDS, port=port):
+                sent = itertools.count(1)
+
+                async def taken_in_after_the_restart() -> bool:
+                    # Published until the service is back and subscribed: one published before that has
+                    # no subscriber, and the broker drops it.
+                    await publish(port, "GW-1", [reading(30 - next(sent) / 10, 21_001)])
+                    return test_db.readings.count_documents({}) >= 2
+
+                await eventually(taken_in_after_the_restart, timeout=WAIT)
+
+
+def stored_count_at_least(db: Any, count: int) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return db.readings.count_documents({}) >= count
+
+    return check
 
 
 async def test_replicas_starting_together_both_find_the_readings_collection(test_settings):

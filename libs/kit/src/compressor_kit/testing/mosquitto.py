@@ -67,10 +67,11 @@ def _answers(port: int) -> bool:
 
 
 @contextmanager
-def mosquitto_broker(users: Mapping[str, str], *, reader: str = "telemetry") -> Iterator[int]:
-    """Start Mosquitto on a free local port with these users; yields the port; stopped afterwards."""
+def mosquitto_broker(users: Mapping[str, str], *, reader: str = "telemetry", port: int | None = None) -> Iterator[int]:
+    """Start Mosquitto on `port` (else a free local port) with these users; yields the port; stopped
+    afterwards (a test restarts the broker by starting another on the same port)."""
     with tempfile.TemporaryDirectory(prefix="mosquitto-") as tmp:
-        port = free_port()
+        port = port or free_port()
         config = write_config(Path(tmp), port, users, reader)
         process = subprocess.Popen([MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:

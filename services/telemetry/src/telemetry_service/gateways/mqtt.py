@@ -40,6 +40,7 @@ from telemetry_service.settings import TelemetryRuntime, TelemetrySettings
 log = logging.getLogger(__name__)
 
 RECONNECT_SECONDS = 2.0
+CONNECT_SECONDS = 10.0
 LEASE_SECONDS = 15.0  # a holder that stops renewing (stopped, cut off) hands the intake over after this
 BATCH = 500  # readings taken in together at most
 RECEIVE_MAXIMUM = 2 * BATCH  # unacknowledged readings the broker may hand over: a batch stored, the next one arriving
@@ -78,7 +79,7 @@ async def listen(runtime: TelemetryRuntime) -> None:
             except LeaseLost:
                 log.warning("MQTT intake lease not renewed in time: disconnected, another replica may take over")
             except Exception as error:
-                if not (is_outage(error) or isinstance(error, OSError | gmqtt.MQTTConnectError)):
+                if not (is_outage(error) or isinstance(error, OSError | TimeoutError | gmqtt.MQTTConnectError)):
                     raise
                 log.warning("MQTT intake paused (%s); trying again in %.0f s", error, RECONNECT_SECONDS)
             await asyncio.sleep(RECONNECT_SECONDS if lease.held else LEASE_SECONDS / 3)
@@ -88,35 +89,51 @@ async def listen(runtime: TelemetryRuntime) -> None:
                 await asyncio.wait_for(lease.release(), timeout=2)  # the next replica takes over at once
 
 
+class Client(gmqtt.Client):  # type: ignore[misc]
+    """gmqtt's client, except that a lost connection ends it instead of reconnecting by itself:
+    `listen` connects a new one once this replica (still) holds the lease. gmqtt's own reconnection
+    would go on after the lease was lost, and could answer a reading of the old connection on the new
+    one; it also falls back to MQTT 3.1.1, where gmqtt acknowledges a reading on receipt."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lost = asyncio.Event()
+
+    async def reconnect(self, delay: bool = False) -> None:
+        self.lost.set()
+
+    async def until_lost(self) -> None:
+        await self.lost.wait()
+        raise ConnectionError("the connection to the MQTT broker was lost")
+
+
 async def _take_in_while_held(runtime: TelemetryRuntime, lease: Lease) -> None:
-    """One MQTT client for as long as the lease is held. gmqtt reconnects it by itself after a lost
-    connection, resuming the session (the broker then hands over again what was not acknowledged)."""
+    """One MQTT connection, for as long as it lasts and the lease is held."""
     settings = runtime.settings
     address = urlsplit(settings.mqtt_url)
     session = Session(runtime)
-    client = gmqtt.Client(
+    client = Client(
         client_id(settings),
         clean_session=False,  # MQTT 5's clean start off: resume the session and what waits in it
         optimistic_acknowledgement=False,  # PUBACK once `on_message` returns, after the reading is stored
         session_expiry_interval=SESSION_EXPIRY_SECONDS,
         receive_maximum=RECEIVE_MAXIMUM,
     )
-    client.set_config({"reconnect_delay": RECONNECT_SECONDS})
     client.set_auth_credentials(settings.mqtt_username, settings.mqtt_password.get_secret_value() or None)
-    topic = f"{settings.mqtt_topic_root}/+/readings"
     client.on_message = session.on_message
-    # Subscribed on every connection: a session the broker let expire has none.
-    client.on_connect = lambda client, flags, result, properties: client.subscribe(topic, qos=1)
-    await client.connect(address.hostname or "127.0.0.1", address.port or 1883, keepalive=30, version=MQTTv50)
     try:
-        if client._connection_state.protocol_version != MQTTv50:
-            # gmqtt falls back to MQTT 3.1.1 for a broker without 5, where it acknowledges on receipt
-            # (no public attribute tells; the version is pinned).
-            raise RuntimeError(f"the MQTT broker at {settings.mqtt_url} does not speak MQTT 5")
+        # A refused or unanswered CONNECT leaves gmqtt waiting for a CONNACK that never comes.
+        await asyncio.wait_for(
+            client.connect(address.hostname or "127.0.0.1", address.port or 1883, keepalive=30, version=MQTTv50),
+            timeout=CONNECT_SECONDS,
+        )
+        # Subscribed on every connection: a session the broker let expire (or lost) has none.
+        client.subscribe(f"{settings.mqtt_topic_root}/+/readings", qos=1)
         log.info("MQTT intake connected to %s as %s", settings.mqtt_url, client_id(settings))
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(_keep_holding(lease))
+                tasks.create_task(client.until_lost())
                 tasks.create_task(session.take_in_batches())
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None
