@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import zlib
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,8 +43,10 @@ log = logging.getLogger(__name__)
 RECONNECT_SECONDS = 2.0
 CONNECT_SECONDS = 10.0
 LEASE_SECONDS = 15.0  # a holder that stops renewing (stopped, cut off) hands the intake over after this
-BATCH = 500  # readings taken in together at most
-RECEIVE_MAXIMUM = 2 * BATCH  # unacknowledged readings the broker may hand over: a batch stored, the next one arriving
+BATCH = 250  # readings of one partition taken in together at most
+PARTITIONS = 4  # batches judged and stored side by side, each for its share of the gateways
+# Unacknowledged readings the broker may hand over: each partition's batch being stored, the next arriving.
+RECEIVE_MAXIMUM = 2 * BATCH * PARTITIONS
 # How long the broker keeps the session (the subscription and the readings waiting for it) while no
 # replica is connected: readings wait through an outage of telemetry this long.
 SESSION_EXPIRY_SECONDS = 7 * 86_400
@@ -159,16 +162,20 @@ async def _keep_holding(lease: Lease) -> None:
 
 
 class Session:
-    """The readings of one MQTT client, taken in as batches in the order they came.
+    """The readings of one MQTT connection, taken in as batches in the order they came.
 
     gmqtt calls `on_message` for each PUBLISH, in order, and sends its PUBACK when it returns: the
-    reading waits in `arrived` until the batch it is taken in with is stored. Batches are whatever
-    arrived while the last one was being stored, up to BATCH, with no waiting for one to fill (a lone
-    reading is taken in at once)."""
+    reading waits until the batch it is taken in with is stored. The gateways are split into PARTITIONS
+    (by their id), each with its own batches, so that one partition's batch is judged while another's
+    waits on MongoDB; a device speaks through its one gateway, so its readings stay in one partition, in
+    order. A batch is whatever arrived in its partition while the last one was being stored, up to
+    BATCH, with no waiting for one to fill (a lone reading is taken in at once)."""
 
     def __init__(self, runtime: TelemetryRuntime) -> None:
         self.runtime = runtime
-        self.arrived: asyncio.Queue[tuple[Arrival | None, asyncio.Future[None]]] = asyncio.Queue()
+        self.partitions: list[asyncio.Queue[tuple[Arrival | None, asyncio.Future[None]]]] = [
+            asyncio.Queue() for _ in range(PARTITIONS)
+        ]
         self.waiting: set[asyncio.Future[None]] = set()
 
     async def on_message(self, client: Any, topic: str, payload: bytes, qos: int, properties: Any) -> int:
@@ -177,15 +184,21 @@ class Session:
         self.waiting.add(taken_in)
         # A topic that is no gateway's (the broker's access list lets gateways publish nowhere else) is
         # acknowledged with its batch and skipped.
-        self.arrived.put_nowait((Arrival(payload, "mqtt", gateway_id) if gateway_id else None, taken_in))
+        partition = self.partitions[zlib.crc32((gateway_id or "").encode()) % PARTITIONS]
+        partition.put_nowait((Arrival(payload, "mqtt", gateway_id) if gateway_id else None, taken_in))
         await taken_in
         return 0  # PUBACK: success
 
     async def take_in_batches(self) -> None:
+        async with asyncio.TaskGroup() as partitions:
+            for arrived in self.partitions:
+                partitions.create_task(self._take_in_partition(arrived))
+
+    async def _take_in_partition(self, arrived: asyncio.Queue[tuple[Arrival | None, asyncio.Future[None]]]) -> None:
         while True:
-            batch = [await self.arrived.get()]
-            while len(batch) < BATCH and not self.arrived.empty():
-                batch.append(self.arrived.get_nowait())
+            batch = [await arrived.get()]
+            while len(batch) < BATCH and not arrived.empty():
+                batch.append(arrived.get_nowait())
             await take_in_batch(self.runtime, [arrival for arrival, _ in batch if arrival is not None])
             for _, taken_in in batch:
                 self.waiting.discard(taken_in)
