@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from compressor_kit.testing.mail import mail_server
-from compressor_kit.testing.mosquitto import mosquitto_broker
+from compressor_kit.testing.mosquitto import mosquitto_broker, open_session
 from compressor_kit.testing.watcher import EventWatcher
 from demo.flow import Office, machine_telemetry, run_job
 from demo.stack import Stack
@@ -27,6 +27,8 @@ async def test_readings_crossing_service_level_a_raise_one_proactive_job_that_ru
     users = {"telemetry": TELEMETRY_PASSWORD, GATEWAY: GATEWAY_PASSWORD}
     with mail_server() as (_, smtp_port), mosquitto_broker(users) as mqtt_port:
         mqtt_url = f"mqtt://127.0.0.1:{mqtt_port}"
+        # Telemetry's session exists before it first connects, as in service.
+        await open_session(mqtt_port, "telemetry", TELEMETRY_PASSWORD, "gateways/+/readings")
         stack = Stack(
             rabbitmq_url=amqp_url,
             database_prefix=database_prefix,

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from compressor_contracts.events.telemetry import EquipmentAlarmRaised, EquipmentServiceCameDue
 from compressor_kit.testing import eventually
 from compressor_kit.testing.harness import running_service
-from compressor_kit.testing.mosquitto import mosquitto_broker
+from compressor_kit.testing.mosquitto import mosquitto_broker, open_session
 from compressor_kit.testing.ports import free_port
 from telemetry_service.app import SERVICE
 from telemetry_service.settings import TelemetrySettings
@@ -29,8 +29,11 @@ PASSWORDS = {"telemetry": "telemetry-pw", "GW-1": "gw1-pw", "GW-2": "gw2-pw"}
 
 
 @pytest.fixture
-def mqtt_port():
+async def mqtt_port():
     with mosquitto_broker(PASSWORDS) as port:
+        # Telemetry's session exists before the service first connects (as in service): readings
+        # published meanwhile wait in it instead of finding no subscriber.
+        await open_session(port, "telemetry", PASSWORDS["telemetry"], "gateways/+/readings")
         yield port
 
 

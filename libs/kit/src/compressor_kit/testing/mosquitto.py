@@ -89,3 +89,26 @@ def mosquitto_broker(users: Mapping[str, str], *, reader: str = "telemetry", por
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+async def open_session(port: int, username: str, password: str, topic: str, *, client_id: str | None = None) -> None:
+    """Create a subscriber's persistent MQTT 5 session (QoS 1 on `topic`) and leave it: what is published
+    from now on waits in it until the subscriber connects, as in service, where the session outlives
+    every restart. (Published before any session exists, a message has no subscriber and is dropped.)"""
+    import aiomqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.SessionExpiryInterval = 86_400
+    async with aiomqtt.Client(
+        "127.0.0.1",
+        port,
+        username=username,
+        password=password,
+        identifier=client_id or username,
+        protocol=aiomqtt.ProtocolVersion.V5,
+        clean_start=False,
+        properties=properties,
+    ) as client:
+        await client.subscribe(topic, qos=1)
