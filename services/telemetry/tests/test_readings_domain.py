@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -22,6 +22,7 @@ from telemetry_service.readings.domain import (
 )
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+MYT = timezone(timedelta(hours=8))
 
 
 def reading(**fields) -> Reading:
@@ -171,5 +172,6 @@ def test_a_devices_state_moves_forward_only_and_remembers_what_it_took_in():
     for minute in range(RECENT_KEPT + 5):
         state = state.taking(reading(read_at=NOW + timedelta(minutes=minute + 1)))
     assert len(state.recent) == RECENT_KEPT and not state.has(first.read_at)
-    # The same instant as MongoDB hands it back (naive UTC, milliseconds) is recognised.
-    assert state.has((NOW + timedelta(minutes=RECENT_KEPT + 5)).replace(tzinfo=None))
+    # The same instant in another zone, with microseconds MongoDB would not keep, is the same reading.
+    again = reading(read_at=(NOW + timedelta(minutes=RECENT_KEPT + 5, microseconds=417)).astimezone(MYT))
+    assert state.has(again.read_at)

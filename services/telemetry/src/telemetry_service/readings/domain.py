@@ -7,12 +7,11 @@ Bad input never stops the stream: every reading is either accepted or rejected w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
-from functools import cached_property
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from compressor_contracts.common import Identifier, ShortText
 from compressor_contracts.events.telemetry import ReadingSummary
@@ -52,6 +51,12 @@ class Reading(BaseModel):
     alarms: list[ShortText] = Field(default_factory=list, max_length=20)
     warnings: list[ShortText] = Field(default_factory=list, max_length=20)
     heartbeat: int | None = Field(default=None, description="The controller's heartbeat counter, if it sends one.")
+
+    @field_validator("read_at")
+    @classmethod
+    def _whole_milliseconds(cls, read_at: datetime) -> datetime:
+        # MongoDB keeps milliseconds: a reading compares equal to itself as stored and read back.
+        return read_at.replace(microsecond=read_at.microsecond // 1000 * 1000)
 
     def summary(self) -> ReadingSummary:
         return ReadingSummary(
@@ -101,51 +106,33 @@ ANCHOR_DAYS = 14  # the reading recent use (hours per day) is measured from is r
 @dataclass(frozen=True)
 class DeviceState:
     """What was taken in from one device: its last read_at values, its last reading and the anchor,
-    an earlier reading recent use is measured from."""
+    an earlier reading recent use is measured from. Times are aware and whole milliseconds, as MongoDB
+    keeps them and as `Reading` takes them in, so that the same instant compares equal."""
 
     recent: tuple[datetime, ...] = ()
     last: LastReading | None = None
     anchor: LastReading | None = None
 
     def has(self, read_at: datetime) -> bool:
-        return millis(read_at) in self._recent_millis
-
-    @cached_property
-    def _recent_millis(self) -> frozenset[int]:
-        return frozenset(millis(seen) for seen in self.recent)
+        return read_at in self.recent
 
     def is_later(self, read_at: datetime) -> bool:
         """At or after the last reading: a reading that says what is due or alarming now."""
-        return self.last is None or millis(read_at) >= millis(self.last.read_at)
+        return self.last is None or read_at >= self.last.read_at
 
     def taking(self, reading: Reading) -> DeviceState:
         """The state once `reading` is taken in. The last reading moves only forward in time (a late
         reading changes nothing but `recent`); the anchor is renewed once it is a fortnight old."""
         snapshot = LastReading(reading.read_at, reading.running_hours, reading.loaded_hours)
         recent = (*self.recent, reading.read_at)[-RECENT_KEPT:]
-        if self.last is not None and millis(reading.read_at) <= millis(self.last.read_at):
+        if self.last is not None and reading.read_at <= self.last.read_at:
             return DeviceState(recent, self.last, self.anchor)
         anchor = self.anchor
         if anchor is None:
             anchor = snapshot
-        elif millis(reading.read_at) - millis(anchor.read_at) > ANCHOR_DAYS * 86_400_000:
+        elif reading.read_at - anchor.read_at > timedelta(days=ANCHOR_DAYS):
             anchor = self.last  # the old last reading: use is measured over the last fortnight or so
         return DeviceState(recent, snapshot, anchor)
-
-
-def same_instant(a: datetime, b: datetime) -> bool:
-    """The same moment as MongoDB keeps it (milliseconds)."""
-    return millis(a) == millis(b)
-
-
-def millis(moment: datetime) -> int:
-    """UTC milliseconds since 1970 (a naive datetime is taken as UTC, as MongoDB hands it back)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - EPOCH) // timedelta(milliseconds=1)
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,7 @@ async def _taken_in_before(
     """Among the read_at values the state remembers or this batch took in, or, older than the last
     reading (an export uploaded again, a gateway replaying its buffer), found in the time-series
     collection."""
-    if state.has(reading.read_at) or any(domain.same_instant(r.read_at, reading.read_at) for r in this_batch):
+    if state.has(reading.read_at) or any(r.read_at == reading.read_at for r in this_batch):
         return True
     if state.is_later(reading.read_at):
         return False
@@ -269,7 +269,7 @@ async def _recent(runtime: TelemetryRuntime, candidate: _Candidate, this_batch: 
         runtime, reading.device_id, since=since, until=reading.read_at, limit=RECENT_SENT
     )
     batch_before = [r for r in this_batch if since <= r.read_at <= reading.read_at]
-    by_instant = {domain.millis(r.read_at): r for r in [*stored, *batch_before, reading]}
+    by_instant = {r.read_at: r for r in [*stored, *batch_before, reading]}
     newest_first = sorted(by_instant.values(), key=lambda r: r.read_at, reverse=True)[:RECENT_SENT]
     return [r.summary() for r in reversed(newest_first)]
 
