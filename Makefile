@@ -75,11 +75,12 @@ browsers: ## Debian's Chromium and axe-core (npm) for the browser tests, install
 test-fast: setup ## the tests that need no server (no infra started), in well under a minute
 	$(BIN)/python -m pytest -m "not needs_servers"
 
-bench: setup infra-up
+bench: setup infra-up ## the job benchmark (bench/__main__.py) and the telemetry ingest run (bench/ingest.py), each beside its baseline
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.ingest
 
 .PHONY: bench-ingest
-bench-ingest: setup infra-up ## telemetry readings through MQTT into storage beside a raw insert_many baseline (bench/ingest.py)
+bench-ingest: setup infra-up ## the ingest run alone: telemetry readings through MQTT into storage beside a raw insert_many baseline (bench/ingest.py)
 	$(BIN)/python -m bench.ingest
 
 lint: setup ## ruff (lint and format) and mypy (strict for libs/, checked bodies for services/)
