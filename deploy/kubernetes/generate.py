@@ -100,7 +100,7 @@ SERVICE_CONFIG: dict[str, dict[str, str]] = {
     "telemetry": {
         # The organisation's MQTT broker that the site gateways publish to, with the access list of
         # infra/mosquitto/acl (telemetry reads gateways/+/readings; a gateway writes its own topic only).
-        "MQTT_URL": "mqtt://mqtt.example.com:1883",
+        "MQTT_URL": "mqtts://mqtt.example.com:8883",
         "MQTT_USERNAME": "telemetry",
         "TELEMETRY_RETENTION_DAYS": "400",
         "TELEMETRY_SERVICE_LEAD_DAYS": "14",

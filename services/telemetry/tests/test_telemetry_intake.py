@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from compressor_contracts.events.telemetry import EquipmentAlarmRaised, EquipmentServiceCameDue
 from compressor_kit.testing import eventually
 from compressor_kit.testing.harness import running_service
-from compressor_kit.testing.mosquitto import mosquitto_broker, open_session
+from compressor_kit.testing.mosquitto import mosquitto_broker, open_session, self_signed_certificate
 from compressor_kit.testing.ports import free_port
 from telemetry_service.app import SERVICE
 from telemetry_service.settings import TelemetrySettings
@@ -285,6 +285,44 @@ async def test_the_intake_reconnects_and_subscribes_again_after_the_broker_resta
                     return test_db.readings.count_documents({}) >= 2
 
                 await eventually(taken_in_after_the_restart, timeout=WAIT)
+
+
+async def test_the_intake_speaks_tls_to_a_broker_whose_certificate_it_trusts(
+    test_settings, test_db, tokens, tmp_path, monkeypatch
+):
+    """mqtts:// : the broker's certificate is checked (here against SSL_CERT_FILE, in service the
+    system's CAs); readings come in over TLS."""
+    manager = {"Authorization": f"Bearer {tokens.mint('u-manager-1', ['manager'], name='Tan Mei Ling')}"}
+    certificate, key = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate))
+    with mosquitto_broker(PASSWORDS, tls=(certificate, key)) as port:
+        settings = TelemetrySettings(
+            **{
+                **test_settings.model_dump(),
+                "mqtt_url": f"mqtts://127.0.0.1:{port}",
+                "mqtt_username": "telemetry",
+                "mqtt_password": SecretStr(PASSWORDS["telemetry"]),
+            }
+        )
+        async with running_service(SERVICE, settings) as running:
+            assert (await running.client.post("/devices", json=DEVICE, headers=manager)).status_code == 201
+            sent = itertools.count(1)
+            tls = aiomqtt.TLSParameters(ca_certs=str(certificate))
+
+            async def taken_in_over_tls() -> bool:
+                async with aiomqtt.Client(
+                    "127.0.0.1", port, username="GW-1", password=PASSWORDS["GW-1"], tls_params=tls
+                ) as gateway:
+                    body = json.dumps(reading(30 - next(sent) / 10, 21_000)).encode()
+                    await gateway.publish("gateways/GW-1/readings", body, qos=1)
+                return test_db.readings.count_documents({}) >= 1
+
+            await eventually(taken_in_over_tls, timeout=WAIT)
+
+
+def test_an_mqtt_url_that_is_no_broker_is_refused(test_settings):
+    with pytest.raises(ValueError, match="MQTT_URL"):
+        TelemetrySettings(**{**test_settings.model_dump(), "mqtt_url": "http://broker.example.com"})
 
 
 def stored_count_at_least(db: Any, count: int) -> Callable[[], Awaitable[bool]]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
 
 from compressor_kit.runtime import Runtime
 from compressor_kit.settings import Settings
@@ -46,7 +48,10 @@ class TelemetrySettings(Settings):
         5.0, gt=0, le=120, description="How long one controller's poll may take before it counts as not answering."
     )
     mqtt_url: str = Field(
-        "", description="MQTT broker the site gateways publish to, e.g. mqtt://127.0.0.1:1883; empty: no MQTT intake."
+        "",
+        description="MQTT broker the site gateways publish to: mqtts://host:8883 (TLS, the server's certificate "
+        "checked against the system's CAs or SSL_CERT_FILE) or mqtt://host:1883 (plain, for a broker on the "
+        "same host or network); empty: no MQTT intake.",
     )
     mqtt_username: str = Field("telemetry", description="Telemetry's own MQTT user (subscribes to every gateway).")
     mqtt_password: SecretStr = Field(SecretStr(""), description="Telemetry's MQTT password.")
@@ -56,6 +61,15 @@ class TelemetrySettings(Settings):
         "the intake lease connects); empty: the MQTT user's name.",
     )
     mqtt_topic_root: str = Field("gateways", description="Gateways publish under <root>/<gateway id>/readings.")
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, url: str) -> str:
+        if url:
+            address = urlsplit(url)
+            if address.scheme not in ("mqtt", "mqtts") or not address.hostname:
+                raise ValueError("MQTT_URL must be mqtts://host[:port] or mqtt://host[:port]")
+        return url
 
     def check_production(self) -> None:
         super().check_production()

@@ -29,7 +29,24 @@ def access_list(reader: str, root: str = "gateways") -> str:
     return f"user {reader}\ntopic read {root}/+/readings\n\npattern write {root}/%u/readings\n"
 
 
-def write_config(directory: Path, port: int, users: Mapping[str, str], reader: str) -> Path:
+def self_signed_certificate(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A server certificate for `host` that is its own CA (openssl): (certificate, key)."""
+    certificate, key = directory / "server.pem", directory / "server.key"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(certificate), "-subj", f"/CN={host}"),
+            *("-addext", f"subjectAltName=IP:{host}"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return certificate, key
+
+
+def write_config(
+    directory: Path, port: int, users: Mapping[str, str], reader: str, tls: tuple[Path, Path] | None = None
+) -> Path:
     passwords = directory / "passwords"
     passwords.write_text("")
     for user, password in users.items():
@@ -45,6 +62,7 @@ def write_config(directory: Path, port: int, users: Mapping[str, str], reader: s
                 f"user {getpass.getuser()}",
                 "per_listener_settings false",
                 f"listener {port} 127.0.0.1",
+                *([f"certfile {tls[0]}", f"keyfile {tls[1]}"] if tls else []),
                 "allow_anonymous false",
                 f"password_file {passwords}",
                 f"acl_file {acl}",
@@ -67,12 +85,19 @@ def _answers(port: int) -> bool:
 
 
 @contextmanager
-def mosquitto_broker(users: Mapping[str, str], *, reader: str = "telemetry", port: int | None = None) -> Iterator[int]:
-    """Start Mosquitto on `port` (else a free local port) with these users; yields the port; stopped
-    afterwards (a test restarts the broker by starting another on the same port)."""
+def mosquitto_broker(
+    users: Mapping[str, str],
+    *,
+    reader: str = "telemetry",
+    port: int | None = None,
+    tls: tuple[Path, Path] | None = None,
+) -> Iterator[int]:
+    """Start Mosquitto on `port` (else a free local port) with these users, speaking TLS with `tls`
+    (certificate, key) if given; yields the port; stopped afterwards (a test restarts the broker by
+    starting another on the same port)."""
     with tempfile.TemporaryDirectory(prefix="mosquitto-") as tmp:
         port = port or free_port()
-        config = write_config(Path(tmp), port, users, reader)
+        config = write_config(Path(tmp), port, users, reader, tls)
         process = subprocess.Popen([MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             deadline = time.monotonic() + 10

@@ -114,6 +114,8 @@ async def _take_in_while_held(runtime: TelemetryRuntime, lease: Lease) -> None:
     """One MQTT connection, for as long as it lasts and the lease is held."""
     settings = runtime.settings
     address = urlsplit(settings.mqtt_url)
+    host, tls = address.hostname or "127.0.0.1", address.scheme == "mqtts"
+    port = address.port or (8883 if tls else 1883)
     session = Session(runtime)
     client = Client(
         client_id(settings),
@@ -127,8 +129,7 @@ async def _take_in_while_held(runtime: TelemetryRuntime, lease: Lease) -> None:
     try:
         # A refused or unanswered CONNECT leaves gmqtt waiting for a CONNACK that never comes.
         await asyncio.wait_for(
-            client.connect(address.hostname or "127.0.0.1", address.port or 1883, keepalive=30, version=MQTTv50),
-            timeout=CONNECT_SECONDS,
+            client.connect(host, port, ssl=tls, keepalive=30, version=MQTTv50), timeout=CONNECT_SECONDS
         )
         # Subscribed on every connection: a session the broker let expire (or lost) has none.
         client.subscribe(f"{settings.mqtt_topic_root}/+/readings", qos=1)
@@ -178,7 +179,9 @@ class Session:
         ]
         self.waiting: set[asyncio.Future[None]] = set()
 
-    async def on_message(self, client: Any, topic: str, payload: bytes, qos: int, properties: Any) -> int:
+    async def on_message(
+        self, client: gmqtt.Client, topic: str, payload: bytes, qos: int, properties: dict[str, object]
+    ) -> int:
         gateway_id = gateway_of(topic, self.runtime.settings.mqtt_topic_root)
         taken_in = asyncio.get_running_loop().create_future()
         self.waiting.add(taken_in)
