@@ -269,6 +269,7 @@ async def test_the_intake_reconnects_and_subscribes_again_after_the_broker_resta
     )
     with ExitStack() as first_broker:
         first_broker.enter_context(mosquitto_broker(PASSWORDS, port=port))
+        await open_session(port, "telemetry", PASSWORDS["telemetry"], "gateways/+/readings")
         async with running_service(SERVICE, settings) as running:
             assert (await running.client.post("/devices", json=DEVICE, headers=manager)).status_code == 201
             await publish(port, "GW-1", [reading(30, 21_000)])
