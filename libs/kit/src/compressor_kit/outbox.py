@@ -168,9 +168,13 @@ class Outbox:
                 if _commit_outcome_unknown(error):
                     await _settle_commit(session, error)
                     result = returned[0]
-                elif isinstance(error, ExecutionTimeout) and unavailable(error.__cause__ or error):
+                elif isinstance(error, ExecutionTimeout) and (
+                    unavailable(error.__cause__ or error) or not self.client.topology_description.has_writable_server()
+                ):
                     # with_transaction turned the last transient error into a timeout once the limit was
-                    # spent: that error was MongoDB's absence (not contention).
+                    # spent: that error was MongoDB's absence (not contention); or the time went waiting
+                    # for a primary (a restarted mongod listens before it is elected) and there is still
+                    # none. A primary that is there but slow still spends the event's attempt.
                     raise DatabaseUnavailable(f"no MongoDB primary within {self.time_limit:g}s: {error}") from error
                 else:
                     raise
