@@ -41,6 +41,18 @@ class PatientClient(httpx.AsyncClient):
             await asyncio.sleep(0.5)
 
 
+def print_warnings(stack: Stack, last: int = 25) -> None:
+    """The services' last warnings and errors: what a failure here needs to be understood (the logs
+    themselves are in the test's temporary directory, gone on CI)."""
+    for log in sorted(stack.log_dir.glob("*.log")):
+        lines = [
+            line for line in log.read_text(errors="replace").splitlines() if '"WARNING"' in line or '"ERROR"' in line
+        ]
+        print(f"\n{log.name}: {len(lines)} warnings and errors, the last {min(last, len(lines))}:")
+        for line in lines[-last:]:
+            print("  ", line[:400])
+
+
 async def test_jobs_complete_when_the_queue_leader_and_the_mongodb_primary_are_lost(
     cluster_settings, smtp_port, servers, tmp_path
 ):
@@ -78,6 +90,9 @@ async def test_jobs_complete_when_the_queue_leader_and_the_mongodb_primary_are_l
 
                     async def progress_after(moment: datetime) -> bool:
                         """A job moved on: an event written after `moment` reached the integration."""
+                        for flow in flows:
+                            if flow.done():
+                                flow.result()  # a job's flow that failed fails here, with its cause
                         return any(e.time > moment for e in watcher.events)
 
                     # 1. The RabbitMQ node leading the services' quorum queues stops.
@@ -133,6 +148,9 @@ async def test_jobs_complete_when_the_queue_leader_and_the_mongodb_primary_are_l
                     recovery["mongodb: fault to next event"] = time.monotonic() - started
 
                     results = await asyncio.wait_for(asyncio.gather(*flows), timeout=300)
+                except BaseException:
+                    print_warnings(stack)
+                    raise
                 finally:
                     for flow in flows:
                         flow.cancel()
