@@ -15,6 +15,11 @@ from collections.abc import Iterator
 import hypothesis
 import pytest
 import schemathesis
+
+# schemathesis loads its OpenAPI modules on first use: loaded here instead, before any served app's
+# thread runs. Python 3.11 can fail compiling in two threads at once ("AST constructor recursion depth
+# mismatch", CPython gh-106905), and pytest compiles a plugin's modules itself to rewrite their asserts.
+import schemathesis.specs.openapi.schemas
 import uvicorn
 from hypothesis import HealthCheck, given
 from schemathesis import GenerationMode
