@@ -609,7 +609,13 @@ if __name__ == "__main__":
     parser.add_argument("--devices-per-gateway", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=45.0, help="how long the measured window lasts")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before the window starts")
-    parser.add_argument("--backlog", type=int, default=2000, help="readings published but not yet stored, at most")
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=4000,
+        help="readings published but not yet stored, at most: twice the 2,000 the service takes unacknowledged, "
+        "so that readings always wait for it in the broker, as behind a fleet it cannot keep up with",
+    )
     parser.add_argument("--drain-seconds", type=float, default=20.0, help="wait at most this long for the backlog")
     parser.add_argument("--storage-machines", type=int, default=50, help="machines in the full day's storage sample")
     parser.add_argument("--baseline-rounds", type=int, default=5, help="readings per device in the baseline")
