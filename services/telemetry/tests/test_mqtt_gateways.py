@@ -5,6 +5,7 @@ unacknowledged and tries again until MongoDB answers."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
@@ -129,3 +130,20 @@ async def test_readings_not_taken_in_when_the_client_stops_get_no_acknowledgemen
     assert not handlers[0].done()
     session.abandon()
     await asyncio.wait_for(handlers[0], timeout=1)
+
+
+async def test_a_closed_connection_is_logged_once_not_once_per_unacknowledged_reading(caplog):
+    """gmqtt warns for every acknowledgement it cannot write on a closed connection (thousands after
+    an outage); the intake says once how many readings the broker will hand over again."""
+    session = mqtt.Session(runtime())
+    messages = readings("GW-1:1", "GW-2:2", "GW-3:3")
+    handlers = [asyncio.create_task(session.on_message(None, t, b, 1, {})) for t, b in messages]
+    await asyncio.sleep(0)
+    with caplog.at_level(logging.INFO):
+        session.abandon()
+        await asyncio.wait_for(asyncio.gather(*handlers), timeout=1)
+        for _ in handlers:  # what gmqtt's protocol logs for each PUBACK it then tries to write
+            logging.getLogger("gmqtt.mqtt.protocol").warning("[TRYING WRITE TO CLOSED SOCKET]")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "MQTT connection closed with 3 readings unacknowledged: the broker hands them over again"
+    ]

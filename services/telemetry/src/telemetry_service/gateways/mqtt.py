@@ -40,6 +40,18 @@ from telemetry_service.settings import TelemetryRuntime, TelemetrySettings
 
 log = logging.getLogger(__name__)
 
+
+class _NoWarningPerUnwrittenAck(logging.Filter):
+    """gmqtt warns once for every acknowledgement it cannot write on a closed connection: after a lost
+    connection, that is each reading still unacknowledged, up to RECEIVE_MAXIMUM lines. They need no
+    acknowledgement (the broker hands them over again), and `Session.abandon` says so once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "[TRYING WRITE TO CLOSED SOCKET]"
+
+
+logging.getLogger("gmqtt.mqtt.protocol").addFilter(_NoWarningPerUnwrittenAck())
+
 RECONNECT_SECONDS = 2.0
 CONNECT_SECONDS = 10.0
 LEASE_SECONDS = 15.0  # a holder that stops renewing (stopped, cut off) hands the intake over after this
@@ -210,10 +222,15 @@ class Session:
     def abandon(self) -> None:
         """The client is disconnected: the readings not taken in get no PUBACK (their handlers end and
         write to a closed connection, which gmqtt only logs), so the broker hands them over again."""
-        for taken_in in self.waiting:
-            if not taken_in.done():
-                taken_in.set_result(None)
+        unacknowledged = [taken_in for taken_in in self.waiting if not taken_in.done()]
+        for taken_in in unacknowledged:
+            taken_in.set_result(None)
         self.waiting.clear()
+        if unacknowledged:
+            log.warning(
+                "MQTT connection closed with %d readings unacknowledged: the broker hands them over again",
+                len(unacknowledged),
+            )
 
 
 async def take_in_batch(runtime: TelemetryRuntime, arrivals: list[Arrival]) -> None:
