@@ -131,6 +131,30 @@ async def test_later_requests_and_background_work_on_a_job_continue_the_job_trac
         assert stored["trace"]["traceparent"].split("-")[1] == job_trace
 
 
+@post("/machines/{equipment_id:str}/alarms", **requires(StaffRole.RECEPTION), status_code=202)
+async def machine_alarm(equipment_id: FromPath[str], runtime: NamedDependency[Runtime]) -> dict[str, str]:
+    """Stands for telemetry publishing an event about a machine (not a job)."""
+    payload = example("equipment.alarm_raised.v1").model_copy(update={"equipment_id": equipment_id})
+    event = await runtime.outbox.transact(lambda uow: uow.publish(payload))
+    return {"event_id": event.id}
+
+
+async def test_events_about_a_machine_each_keep_their_own_trace(test_settings, tokens, test_db):
+    """Only jobs have one trace for their whole life: a machine's alarm months later is a trace of its
+    own, and a request naming the machine is not served inside an old alarm's trace."""
+    definition = ServiceDefinition(name="telemetry", default_port=0, description="test", route_handlers=[machine_alarm])
+    auth = {"Authorization": "Bearer " + tokens.mint("r1", ["reception"])}
+    async with AsyncTestClient(create_app(definition, test_settings)) as client:
+        first = await client.post("/machines/EQ-7781/alarms", headers=auth)
+        second = await client.post("/machines/EQ-7781/alarms", headers=auth)
+    assert first.status_code == second.status_code == 202, (first.text, second.text)
+    assert first.headers["X-Trace-Id"] != second.headers["X-Trace-Id"]
+    for response in (first, second):
+        stored = test_db["outbox"].find_one({"_id": response.json()["event_id"]})
+        assert stored["trace"]["traceparent"].split("-")[1] == response.headers["X-Trace-Id"]
+    assert test_db["job_traces"].count_documents({}) == 0
+
+
 @get("/keys/{secret:str}", **public(), sync_to_thread=False)
 def show_key(secret: FromPath[str]) -> dict[str, int]:
     return {"length": len(secret)}

@@ -20,7 +20,7 @@ from faststream.message import StreamMessage
 from faststream.rabbit import Channel, RabbitBroker
 from pymongo import ASCENDING, IndexModel
 
-from compressor_contracts import CloudEvent, EventData, ServiceTopology, parse_event
+from compressor_contracts import CloudEvent, EventData, JobEventData, ServiceTopology, parse_event
 from compressor_contracts.catalogue import ForgedEvent
 from compressor_contracts.topology import dead_letter_queue
 from compressor_kit.delivery import PUT_BACK_TO, PermanentFailure
@@ -66,7 +66,8 @@ async def handle_once(uow: UnitOfWork, consumer: str, event: CloudEvent[Any], ha
     )
     if claimed.upserted_id is None:
         return False
-    await uow.job_traces.remember(uow.session, event.subject)  # the consume span continues the job's trace
+    if isinstance(event.data, JobEventData):  # the consume span continues the job's trace
+        await uow.job_traces.remember(uow.session, event.subject)
     await handler(event, uow)
     return True
 

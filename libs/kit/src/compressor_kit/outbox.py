@@ -24,9 +24,10 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ExecutionTimeout, PyMongoError
 
-from compressor_contracts import CloudEvent, EventData, new_event
+from compressor_contracts import CloudEvent, EventData, JobEventData, new_event
 from compressor_kit.job_trace import JobTraces
 from compressor_kit.mongo import DatabaseUnavailable, unavailable
+from compressor_kit.telemetry import current_trace_carrier
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,10 @@ class UnitOfWork:
             "correlation_id": event.correlationid,
             "subject": event.subject,
             "body": event.model_dump_json(),
-            "trace": await self.job_traces.carrier_for(self.session, event.subject),
+            # An event about a job continues the job's trace; any other (a machine's, a backup's) its own.
+            "trace": await self.job_traces.carrier_for(self.session, event.subject)
+            if isinstance(data, JobEventData)
+            else current_trace_carrier(),
             "status": PENDING,
             "attempts": 0,
         }
