@@ -103,6 +103,7 @@ def dispatch() -> ServiceDefinition[Settings]:
         description="a consumer and a write, for the outage",
         route_handlers=[add_note],
         consumers=[lambda runtime: [Consumer(QUEUE, {JobRequested: count_handling})]],
+        indexes={"handled": [], "notes": []},
     )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import CollectionInvalid, ConnectionFailure
 
 from compressor_kit.settings import Settings
 
@@ -47,9 +48,16 @@ def create_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
 
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]], indexes: IndexSpec) -> None:
+    """Every collection named, with its indexes (none: the collection alone). Created here, at start-up:
+    the first transaction that writes a collection would otherwise create it, and every other writer
+    conflicts with that uncommitted creation until it commits (on a busy machine, past their time limit)."""
+    existing = set(await db.list_collection_names())
     for collection, models in indexes.items():
         if models:
             await db[collection].create_indexes(list(models))
+        elif collection not in existing:
+            with contextlib.suppress(CollectionInvalid):  # another replica created it meanwhile
+                await db.create_collection(collection)
 
 
 async def ping(client: AsyncMongoClient[dict[str, Any]]) -> None:

@@ -63,6 +63,7 @@ class ServiceDefinition(Generic[S]):
     route_handlers: Sequence[ControllerRouterHandler] = ()
     # One factory per feature, each `def consumers(runtime) -> list[Consumer]` in its consumers.py.
     consumers: Sequence[Callable[[Runtime[S]], Sequence[Consumer]]] = ()
+    # Every collection the service writes in a transaction, with its indexes (an empty list: none).
     indexes: IndexSpec = field(default_factory=dict)
     buckets: Sequence[str] = ()
     background_jobs: Sequence[Callable[[Runtime[S]], Coroutine[Any, Any, None]]] = ()

@@ -31,7 +31,10 @@ log = logging.getLogger(__name__)
 
 ENGINEERS = "engineers"
 COUNTERS = "counters"
-INDEXES: IndexSpec = {ENGINEERS: [IndexModel([("regions", ASCENDING), ("active", ASCENDING)], name="by_region")]}
+INDEXES: IndexSpec = {
+    ENGINEERS: [IndexModel([("regions", ASCENDING), ("active", ASCENDING)], name="by_region")],
+    COUNTERS: [],
+}
 
 SEED_FILE = Path(__file__).parent / "seed" / "engineers.json"
 ENGINEER_COUNTER = "engineer_id"

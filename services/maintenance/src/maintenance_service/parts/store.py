@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 STOCK = "stock"
 SEED_RETRY_SECONDS = 5
 MOVEMENTS = "stock_movements"
-INDEXES = {MOVEMENTS: [IndexModel([("job_id", ASCENDING), ("at", ASCENDING)], name="by_job")]}
+INDEXES = {MOVEMENTS: [IndexModel([("job_id", ASCENDING), ("at", ASCENDING)], name="by_job")], STOCK: []}
 
 
 def _opening(part: CataloguePart) -> dict[str, float]:

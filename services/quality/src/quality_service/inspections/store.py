@@ -22,6 +22,7 @@ INDEXES = {
         IndexModel([("job_id", ASCENDING), ("round", ASCENDING)], unique=True, name="one_per_job_round"),
         IndexModel([("status", ASCENDING), ("opened_at", ASCENDING)], name="work_queue"),
     ],
+    CANCELLED_JOBS: [],
 }
 DECISION = ("status", "results", "inspector", "notes", "decided_at", "escalated")
 

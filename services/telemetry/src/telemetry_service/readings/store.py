@@ -28,6 +28,8 @@ INDEXES = {
         IndexModel([("reason", ASCENDING), ("received_at", DESCENDING)], name="by_reason"),
         IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expiry"),
     ],
+    DEVICE_STATE: [],
+    DUE_RAISED: [],
 }
 
 
