@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import CollectionInvalid, ConnectionFailure
+from pymongo.errors import ConnectionFailure, OperationFailure
 
 from compressor_kit.settings import Settings
 
 IndexSpec = Mapping[str, Sequence[IndexModel]]
+NAMESPACE_EXISTS = 48
 
 
 class DatabaseUnavailable(ConnectionFailure):
@@ -56,8 +56,11 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]], indexes: IndexSpec) 
         if models:
             await db[collection].create_indexes(list(models))
         elif collection not in existing:
-            with contextlib.suppress(CollectionInvalid):  # another replica created it meanwhile
-                await db.create_collection(collection)
+            try:
+                await db.create_collection(collection, check_exists=False)  # listed just above
+            except OperationFailure as error:
+                if error.code != NAMESPACE_EXISTS:  # another replica starting alongside created it meanwhile
+                    raise
 
 
 async def ping(client: AsyncMongoClient[dict[str, Any]]) -> None:
