@@ -13,6 +13,7 @@ from telemetry_service.modbus.poller import poll_round
 from telemetry_service.readings import api as readings_api
 from telemetry_service.readings import store as readings_store
 from telemetry_service.settings import TelemetrySettings
+from telemetry_service.silence import store as silence_store
 from telemetry_service.silence.watch import report_silent_devices
 
 
@@ -27,7 +28,13 @@ SERVICE = ServiceDefinition(
     settings_type=TelemetrySettings,
     route_handlers=[*devices_api.ROUTES, *readings_api.ROUTES, *modbus_api.ROUTES],
     consumers=[devices_consumers.consumers],
-    indexes={**devices_store.INDEXES, **readings_store.INDEXES, **alarms_store.INDEXES, **modbus_store.INDEXES},
+    indexes={
+        **devices_store.INDEXES,
+        **readings_store.INDEXES,
+        **alarms_store.INDEXES,
+        **modbus_store.INDEXES,
+        **silence_store.INDEXES,
+    },
     setup=[create_readings_collection],
     background_jobs=[
         mqtt.listen,

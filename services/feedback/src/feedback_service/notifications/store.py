@@ -49,6 +49,7 @@ NOTIFICATION_INDEXES = {
             partialFilterExpression={"status": {"$in": SETTLED}},
         ),
     ],
+    WEBHOOKS: [],
 }
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from compressor_kit.mongo import IndexSpec
 from compressor_kit.outbox import UnitOfWork
 from telemetry_service.devices.store import DEVICES
 from telemetry_service.readings.store import DEVICE_STATE
 from telemetry_service.settings import TelemetryRuntime
 
 SILENCES = "silences"
+INDEXES: IndexSpec = {SILENCES: []}
 
 
 def _aware(moment: datetime | None) -> datetime | None:
