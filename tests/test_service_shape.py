@@ -129,6 +129,23 @@ def test_each_service_declares_its_settings_and_consumer_factories(service):
         assert callable(factory)
 
 
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_collection_written_in_a_transaction_is_declared_so_it_exists_before_the_first(service):
+    """`uow.db[NAME]` is a write inside a transaction; a collection that did not exist yet would be
+    created by that transaction, and concurrent writers would conflict with the creation."""
+    declared = set(importlib.import_module(f"{service}_service.app").SERVICE.indexes)
+    undeclared = []
+    for path in SOURCES:
+        if path.parts[len(ROOT.parts) + 1] != service:
+            continue
+        names = set(re.findall(r"\buow\.db\[([A-Z_]+)\]", path.read_text()))
+        if names:
+            package_root = ROOT / "services" / service / "src"
+            module = importlib.import_module(".".join(path.relative_to(package_root).with_suffix("").parts))
+            undeclared += [f"{relative(path)}: {name}" for name in names if getattr(module, name) not in declared]
+    assert not undeclared, f"not in {service}'s ServiceDefinition(indexes=...): {sorted(undeclared)}"
+
+
 @pytest.mark.parametrize("path", [p for p in SOURCES if p.name == "consumers.py"], ids=relative)
 def test_every_consumers_module_has_the_one_factory_signature(path):
     factories = [
