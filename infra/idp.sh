@@ -55,9 +55,13 @@ start() {
   # setsid: its own session, so the server outlives the shell (and a Ctrl-C) that started it.
   IDP_PORT="$IDP_PORT" setsid nohup node "$APP/server.js" >>"$LOG" 2>&1 </dev/null 9>&- &
   echo $! >"$PIDFILE"
-  if ! wait_for 30 discovery_ok; then
+  # It answers within 2-3 s here; a busy CI machine gets a minute.
+  if ! wait_for 60 discovery_ok; then
     tail -n 20 "$LOG" >&2
-    die idp "the provider did not answer on :$IDP_PORT within 30 s (log: var/idp/idp.log)"
+    if pid_alive "$PIDFILE" infra/idp/server.js; then
+      die idp "the provider (node pid $(cat "$PIDFILE"), still running) did not answer on :$IDP_PORT within 60 s (log: var/idp/idp.log)"
+    fi
+    die idp "the provider exited without answering on :$IDP_PORT (log: var/idp/idp.log)"
   fi
   say idp "started (node pid $(cat "$PIDFILE"), $ISSUER, keys in var/idp/keys.json)"
 }

@@ -18,10 +18,13 @@ die() { say "$1" "$2" >&2; exit 1; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # wait_for <seconds> <command...>: retry the command every 0.25 s until it succeeds or time runs out.
+# Time runs out only when the clock says so *and* the retries have slept that long: a VM's clock can
+# jump forward (a paused or restored machine), which alone would cut the wait short.
 wait_for() {
-  local deadline=$((SECONDS + $1)); shift
+  local deadline=$((SECONDS + $1)) naps=$(($1 * 4)); shift
   until "$@"; do
-    [ "$SECONDS" -lt "$deadline" ] || return 1
+    [ "$SECONDS" -lt "$deadline" ] || [ "$naps" -gt 0 ] || return 1
+    naps=$((naps - 1))
     sleep 0.25
   done
 }

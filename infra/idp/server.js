@@ -55,6 +55,7 @@ async function signingKeys(file) {
 }
 
 const keys = await signingKeys(KEYS_FILE);
+console.log('idp: signing keys ready, starting the provider');
 for (const alg of ['RS256', 'ES256']) {
   if (!keys.some((key) => key.alg === alg && key.kid)) throw new Error(`${KEYS_FILE}: no ${alg} key with a kid`);
 }
