@@ -1,10 +1,12 @@
 """A lease in MongoDB: one holder at a time among a service's replicas, for work that must run once
 (telemetry's one MQTT session, say). Any replica takes it over once the holder stops renewing it.
 
-As the outbox relay's lease (relay.py), its expiry is written and compared by the database server
-(`$$NOW`), never by a replica's clock: a replica whose clock is off can neither take a live lease nor
-hold one past its end. Locally the holder only measures how long ago the server confirmed the lease (a
-monotonic clock), and stops its work once that comes near the lease's length without a renewal.
+The outbox relay (relay.py) holds its lease through this class too. The expiry is written and compared
+by the database server (`$$NOW`), never by a replica's clock: a replica whose clock is off can neither
+take a live lease nor hold one past its end. Locally the holder only measures how long ago the server
+confirmed the lease (a monotonic clock), and stops its work once that comes near the lease's length
+without a renewal. Each takeover increments the lease's `generation`, a fencing token the relay checks
+before it writes.
 
     lease = Lease(db["leases"], "mqtt-intake", seconds=15)
     if await lease.hold():   # taken or renewed; call again well within the lease to keep it
@@ -45,17 +47,22 @@ class Lease:
     async def hold(self) -> bool:
         """Take the lease if it has run out, renew it if this replica holds it; True when held now."""
         asked_at = time.monotonic()
+        if await self.take_or_renew() is None:
+            self._confirmed_at = None
+            return False
+        self._confirmed_at = asked_at
+        return True
+
+    async def take_or_renew(self) -> dict[str, Any] | None:
+        """The lease as the server wrote it (holder, generation, `until` and `written_at` by its clock)
+        when this replica holds it now; None when another live replica does."""
         try:
             lease = await self.collection.find_one_and_update(
                 {"_id": self.name}, self._take_or_renew(), upsert=True, return_document=ReturnDocument.AFTER
             )
         except DuplicateKeyError:
-            lease = None  # another replica created it at the same moment
-        if lease is None or lease.get("holder") != self.instance:
-            self._confirmed_at = None
-            return False
-        self._confirmed_at = asked_at
-        return True
+            return None  # another replica created it at the same moment
+        return lease if lease is not None and lease.get("holder") == self.instance else None
 
     async def release(self) -> None:
         """Let the lease run out now, so another replica takes it at once."""
@@ -74,6 +81,7 @@ class Lease:
                 "$set": {
                     "holder": {"$cond": [ours, me, "$holder"]},
                     "until": {"$cond": [ours, {"$add": ["$$NOW", int(self.seconds * 1000)]}, "$until"]},
+                    "written_at": {"$cond": [ours, "$$NOW", "$written_at"]},
                     "generation": {"$cond": ["$_take", {"$add": [{"$ifNull": ["$generation", 0]}, 1]}, "$generation"]},
                 }
             },

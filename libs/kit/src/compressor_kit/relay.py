@@ -3,9 +3,9 @@
 A relay that dies between commit and publish leaves its events pending; the next relay (after a
 restart, or another replica once the lease expires) publishes them.
 
-Time and the lease. One relay per service holds the lease at a time. Its expiry is written and
-compared by the database server (`$$NOW`), never by a replica's clock, so a replica whose clock is
-minutes off can neither take a live lease nor hold one past its end. Each takeover increments the
+Time and the lease. One relay per service holds the lease at a time (a `Lease`, lease.py). Its
+expiry is written and compared by the database server (`$$NOW`), never by a replica's clock, so a
+replica whose clock is minutes off can neither take a live lease nor hold one past its end. Each takeover increments the
 lease's generation, a fencing token: a relay checks that it still holds its generation before it
 publishes each job's events and, in the same transaction, when it marks them published, so one that
 lost its lease (paused, cut off, too slow) publishes nothing more and marks nothing. Locally the relay
@@ -30,10 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -41,12 +38,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
 
 from compressor_kit.alerts import OUTBOX_EVENT_STUCK, raise_alert
 from compressor_kit.clock import Clock
+from compressor_kit.lease import NEVER, Lease
 from compressor_kit.outbox import LEASE, OUTBOX, PENDING, PUBLISHED, STUCK, Outbox, PendingEvent, Publish
 from compressor_kit.retry import ItemRetry, is_outage
 
@@ -59,7 +56,6 @@ STUCK_ALERT = OUTBOX_EVENT_STUCK
 # Shares of the lease: publishing stops after the first, the whole cycle (marking included) ends by
 # the second, which is below half, so a cycle plus the wait before the next renewal check stays in it.
 PUBLISH_SHARE, CYCLE_SHARE = 0.25, 0.4
-NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 # How often, at most, the holder looks for parked events due for revival (sooner when they wait less).
 REVIVAL_CHECK = timedelta(seconds=30)
 
@@ -135,7 +131,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.retry = retry or ItemRetry()
         self.clock: Clock = clock or MonotonicClock()
-        self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lease = Lease(self.leases, LEASE_ID, seconds=lease_seconds)
+        self.instance = self._lease.instance
         self.stuck_total = 0  # events this relay parked (a counter for metrics)
         self.revived_total = 0  # parked events this relay gave a fresh round of attempts
         self._next_revival_check = NEVER
@@ -188,13 +185,8 @@ class OutboxRelay:
         if held is not None and self.clock.now() < held.expires_at - self.lease / 2:
             return True
         asked_at = self.clock.now()
-        try:
-            lease = await self.leases.find_one_and_update(
-                {"_id": LEASE_ID}, self._take_or_renew(), upsert=True, return_document=ReturnDocument.AFTER
-            )
-        except DuplicateKeyError:
-            lease = None  # another relay created the lease at the same moment
-        if lease is None or lease.get("holder") != self.instance:
+        lease = await self._lease.take_or_renew()
+        if lease is None:
             self._drop_lease()
             return False  # another live relay holds it
         self._held = HeldLease(
@@ -204,25 +196,6 @@ class OutboxRelay:
             expires_at=asked_at + (_aware(lease["until"]) - _aware(lease["written_at"])),
         )
         return True
-
-    def _take_or_renew(self) -> list[dict[str, Any]]:
-        """The lease update, decided by the server at its own time: renew it if this relay holds it
-        and it is live, take it (next generation) if it has run out, else leave it as it is."""
-        me = {"$literal": self.instance}
-        live = {"$gt": [{"$ifNull": ["$until", NEVER]}, "$$NOW"]}
-        ours = {"$or": ["$_renew", "$_take"]}
-        return [
-            {"$set": {"_renew": {"$and": [{"$eq": ["$holder", me]}, live]}, "_take": {"$not": [live]}}},
-            {
-                "$set": {
-                    "holder": {"$cond": [ours, me, "$holder"]},
-                    "until": {"$cond": [ours, {"$add": ["$$NOW", int(self.lease.total_seconds() * 1000)]}, "$until"]},
-                    "written_at": {"$cond": [ours, "$$NOW", "$written_at"]},
-                    "generation": {"$cond": ["$_take", {"$add": [{"$ifNull": ["$generation", 0]}, 1]}, "$generation"]},
-                }
-            },
-            {"$unset": ["_renew", "_take"]},
-        ]
 
     def _holding(self) -> dict[str, Any]:
         """The lease as it is while this relay holds its generation, live by the server's clock."""
@@ -246,7 +219,7 @@ class OutboxRelay:
         the lease is kept, never deleted, so generations only grow)."""
         self._drop_lease()
         with suppress_instrumentation():  # part of no job: keep it out of the traces, as the cycles are
-            await self.leases.update_one({"_id": LEASE_ID, "holder": self.instance}, [{"$set": {"until": "$$NOW"}}])
+            await self._lease.release()
 
     async def _check_fence(self) -> None:
         """Raise LeaseLost unless this relay still holds its lease generation, live. Concurrent callers
