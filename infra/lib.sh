@@ -1,6 +1,6 @@
 # Shared helpers for infra/*.sh (sourced, not run). Everything lives under <repo>/var/ (git-ignored).
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VAR="$ROOT/var"
+VAR="${INFRA_VAR:-$ROOT/var}"  # INFRA_VAR: another place, for tests of these scripts
 INFRA_VENV="$VAR/infra-venv"
 RABBITMQ_PORT="${RABBITMQ_PORT:-5672}"
 MONGODB_PORT="${MONGODB_PORT:-27017}"
