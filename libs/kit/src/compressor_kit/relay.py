@@ -7,10 +7,11 @@ Time and the lease. One relay per service holds the lease at a time (a `Lease`, 
 expiry is written and compared by the database server (`$$NOW`), never by a replica's clock, so a
 replica whose clock is minutes off can neither take a live lease nor hold one past its end. Each
 takeover increments the lease's generation, a fencing token: a relay checks that it still holds its
-generation before it publishes each job's events and, in the same transaction, when it marks them published, so one that
-lost its lease (paused, cut off, too slow) publishes nothing more and marks nothing. Locally the relay
-only measures how long ago the server confirmed its lease (`clock`, a monotonic clock by default), and
-each cycle ends well within half the lease, so the holder always renews in time.
+generation before it publishes each job's events and, in the same transaction, when it marks them
+published, so one that lost its lease (paused, cut off, too slow) publishes nothing more and marks
+nothing. Locally the relay only measures how long ago the server confirmed its lease (`clock`, a
+monotonic clock by default), and each cycle ends well within half the lease, so the holder always
+renews in time.
 
 Failing events. An event the broker refuses waits before its next attempt (`next_attempt_at`, doubling
 up to a cap, computed by the server), while newer events go out; its job's later events wait behind it,
